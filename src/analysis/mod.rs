@@ -1,0 +1,287 @@
+//! Analysis: pure functions over plain data, shared by the cockpit and the
+//! headless commands. No I/O, no clock: `now` is always passed in.
+
+use jiff::Timestamp;
+
+use crate::model::{CellKey, EnvIdx, Evidence, Fleet, Reading, ServiceIdx, version};
+use crate::sources::FetchError;
+
+/// Most versions kept per cell and source in memory.
+pub const HISTORY_LEN: usize = 16;
+
+/// Everything known about one cell, from every source that reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cell {
+    pub observations: Vec<Observation>,
+}
+
+/// What one source has told us about one cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub source: std::sync::Arc<str>,
+    pub evidence: Evidence,
+    /// The last successful reading, kept through later failures.
+    pub last_ok: Option<Seen>,
+    /// Set while the source's latest attempt failed.
+    pub error: Option<Failure>,
+    pub last_attempt: Timestamp,
+    /// Distinct versions this source reported, oldest first.
+    pub history: Vec<VersionSeen>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub reading: Reading,
+    pub fetched_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub error: FetchError,
+    /// First failure of the current run of failures.
+    pub since: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSeen {
+    pub version: String,
+    pub build: Option<String>,
+    pub first_seen: Timestamp,
+}
+
+impl Cell {
+    /// Record one fetch result from `source`.
+    pub fn record(
+        &mut self,
+        source: &std::sync::Arc<str>,
+        evidence: Evidence,
+        attempted_at: Timestamp,
+        result: Result<Reading, FetchError>,
+    ) {
+        let idx = match self.observations.iter().position(|o| o.source == *source) {
+            Some(i) => i,
+            None => {
+                self.observations.push(Observation {
+                    source: source.clone(),
+                    evidence,
+                    last_ok: None,
+                    error: None,
+                    last_attempt: attempted_at,
+                    history: Vec::new(),
+                });
+                // Strongest evidence first, then by name, for stable display.
+                self.observations.sort_by(|a, b| a.evidence.cmp(&b.evidence).then_with(|| a.source.cmp(&b.source)));
+                self.observations.iter().position(|o| o.source == *source).unwrap_or(0)
+            }
+        };
+        let obs = &mut self.observations[idx];
+        obs.evidence = evidence;
+        obs.last_attempt = attempted_at;
+        match result {
+            Ok(reading) => {
+                obs.error = None;
+                if let Some(v) = &reading.version {
+                    let changed =
+                        obs.history.last().is_none_or(|last| last.version != *v || last.build != reading.build);
+                    if changed {
+                        if obs.history.len() == HISTORY_LEN {
+                            obs.history.remove(0);
+                        }
+                        obs.history.push(VersionSeen {
+                            version: v.clone(),
+                            build: reading.build.clone(),
+                            first_seen: attempted_at,
+                        });
+                    }
+                }
+                obs.last_ok = Some(Seen { reading, fetched_at: attempted_at });
+            }
+            Err(error) => {
+                let since = obs.error.as_ref().map_or(attempted_at, |f| f.since);
+                obs.error = Some(Failure { error, since });
+            }
+        }
+    }
+
+    /// The observation the cell shows: strongest evidence with a value,
+    /// the freshest among equals.
+    pub fn shown(&self) -> Option<&Observation> {
+        self.observations.iter().filter(|o| o.last_ok.is_some()).min_by(|a, b| {
+            a.evidence.cmp(&b.evidence).then_with(|| {
+                let fa = a.last_ok.as_ref().map(|s| s.fetched_at);
+                let fb = b.last_ok.as_ref().map(|s| s.fetched_at);
+                fb.cmp(&fa)
+            })
+        })
+    }
+
+    /// The reading the cell shows, if any source ever succeeded.
+    pub fn reading(&self) -> Option<&Seen> {
+        self.shown().and_then(|o| o.last_ok.as_ref())
+    }
+
+    pub fn version(&self) -> Option<&str> {
+        self.reading().and_then(|s| s.reading.version.as_deref())
+    }
+
+    /// Every source that reads this cell failed on its last attempt.
+    pub fn all_failing(&self) -> bool {
+        !self.observations.is_empty() && self.observations.iter().all(|o| o.error.is_some())
+    }
+
+    /// Some, but not all, sources failed on their last attempt.
+    pub fn some_failing(&self) -> bool {
+        self.observations.iter().any(|o| o.error.is_some())
+    }
+
+    /// The version this cell ran before the current one, per the shown source.
+    pub fn previous_version(&self) -> Option<&VersionSeen> {
+        let obs = self.shown()?;
+        let current = obs.last_ok.as_ref()?.reading.version.as_deref()?;
+        obs.history.iter().rev().find(|h| h.version != current)
+    }
+}
+
+/// The cells of a fleet, dense in `service × environment` order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Matrix {
+    envs: usize,
+    cells: Vec<Cell>,
+}
+
+impl Matrix {
+    pub fn new(fleet: &Fleet) -> Matrix {
+        Matrix { envs: fleet.environments.len(), cells: vec![Cell::default(); fleet.cell_count()] }
+    }
+
+    pub fn get(&self, key: CellKey) -> &Cell {
+        &self.cells[key.service * self.envs + key.env]
+    }
+
+    pub fn get_mut(&mut self, key: CellKey) -> Option<&mut Cell> {
+        if key.env >= self.envs {
+            return None;
+        }
+        self.cells.get_mut(key.service * self.envs + key.env)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (CellKey, &Cell)> {
+        let envs = self.envs.max(1);
+        self.cells.iter().enumerate().map(move |(i, c)| (CellKey { service: i / envs, env: i % envs }, c))
+    }
+}
+
+/// Release progress in one environment: planned services at their target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvProgress {
+    pub env: EnvIdx,
+    pub at_target: usize,
+    pub planned: usize,
+}
+
+/// For each environment, how many planned services run their target there.
+pub fn progress(fleet: &Fleet, matrix: &Matrix) -> Vec<EnvProgress> {
+    let Some(plan) = &fleet.release else {
+        return Vec::new();
+    };
+    (0..fleet.environments.len())
+        .map(|env| EnvProgress {
+            env,
+            at_target: plan
+                .targets
+                .iter()
+                .filter(|(service, target)| {
+                    matrix.get(CellKey { service: *service, env }).version().is_some_and(|v| version::same(v, target))
+                })
+                .count(),
+            planned: plan.targets.len(),
+        })
+        .collect()
+}
+
+/// When the fleet was last swept: the oldest last attempt over all polled
+/// cells (every cell has been tried since then). `None` until every polled
+/// cell has been tried once.
+pub fn last_sweep(matrix: &Matrix, polled_cells: usize) -> Option<Timestamp> {
+    let mut tried = 0usize;
+    let mut oldest: Option<Timestamp> = None;
+    for (_, cell) in matrix.iter() {
+        for obs in &cell.observations {
+            tried += 1;
+            oldest = Some(oldest.map_or(obs.last_attempt, |o| o.min(obs.last_attempt)));
+        }
+    }
+    if tried < polled_cells { None } else { oldest }
+}
+
+/// Sources whose latest attempt failed for at least one cell, with counts.
+pub fn failing_sources(matrix: &Matrix) -> Vec<(std::sync::Arc<str>, usize)> {
+    let mut out: Vec<(std::sync::Arc<str>, usize)> = Vec::new();
+    for (_, cell) in matrix.iter() {
+        for obs in cell.observations.iter().filter(|o| o.error.is_some()) {
+            match out.iter_mut().find(|(name, _)| *name == obs.source) {
+                Some((_, n)) => *n += 1,
+                None => out.push((obs.source.clone(), 1)),
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Services matching a filter (case-insensitive substring), in fleet order.
+pub fn filter_services(fleet: &Fleet, filter: &str) -> Vec<ServiceIdx> {
+    let needle = filter.trim().to_lowercase();
+    fleet
+        .services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| needle.is_empty() || s.name.to_lowercase().contains(&needle))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    #[test]
+    fn strongest_evidence_wins_and_failures_keep_last_value() {
+        let mut cell = Cell::default();
+        let rec: Arc<str> = Arc::from("records");
+        let run: Arc<str> = Arc::from("endpoints");
+        cell.record(&rec, Evidence::Recorded, ts(0), Ok(Reading::version("1.4.0")));
+        cell.record(&run, Evidence::Running, ts(1), Ok(Reading::version("1.3.2")));
+        assert_eq!(cell.version(), Some("1.3.2"));
+        cell.record(&run, Evidence::Running, ts(2), Err(FetchError::Timeout(std::time::Duration::from_secs(3))));
+        // The running source failed, but its last value stays shown.
+        assert_eq!(cell.version(), Some("1.3.2"));
+        assert!(cell.some_failing());
+        assert!(!cell.all_failing());
+        cell.record(&rec, Evidence::Recorded, ts(3), Err(FetchError::Other("x".into())));
+        assert!(cell.all_failing());
+        cell.record(&run, Evidence::Running, ts(4), Err(FetchError::Other("y".into())));
+        assert_eq!(cell.observations[0].error.as_ref().unwrap().since, ts(2));
+    }
+
+    #[test]
+    fn history_tracks_distinct_versions_and_previous() {
+        let mut cell = Cell::default();
+        let src: Arc<str> = Arc::from("s");
+        cell.record(&src, Evidence::Running, ts(0), Ok(Reading::version("1.0")));
+        cell.record(&src, Evidence::Running, ts(1), Ok(Reading::version("1.0")));
+        cell.record(&src, Evidence::Running, ts(2), Ok(Reading::version("1.1")));
+        let obs = &cell.observations[0];
+        assert_eq!(obs.history.len(), 2);
+        assert_eq!(cell.previous_version().unwrap().version, "1.0");
+        for i in 0..40 {
+            cell.record(&src, Evidence::Running, ts(3 + i), Ok(Reading::version(format!("2.{i}"))));
+        }
+        assert_eq!(cell.observations[0].history.len(), HISTORY_LEN);
+    }
+}

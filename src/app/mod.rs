@@ -1,0 +1,119 @@
+//! The cockpit: one loop owns the [`AppState`]. Terminal events, source
+//! updates, the 1 Hz tick and SIGTERM arrive in one `select!`; the screen
+//! is redrawn only when something changed.
+
+pub mod keymap;
+pub mod state;
+pub mod terminal;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use crossterm::event::EventStream;
+use futures::StreamExt;
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::poller::{Poller, SourceUpdate};
+use crate::sources::{self, HttpContext};
+pub use state::AppState;
+use state::{Effect, SourceInfo};
+
+/// How the cockpit was started, for the status bar.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub banner: Option<String>,
+    pub color: bool,
+}
+
+/// Build the initial state for a config (also used by tests and benches).
+pub fn initial_state(config: &Config, active: &[sources::ActiveSource], now: Timestamp) -> AppState {
+    let infos = active
+        .iter()
+        .zip(&config.sources)
+        .map(|(a, spec)| SourceInfo {
+            name: a.name.clone(),
+            kind: spec.kind.clone(),
+            evidence: a.evidence,
+            every: a.every,
+            cells: a.cells.len(),
+        })
+        .collect();
+    AppState::new(config.fleet.clone(), infos, now)
+}
+
+/// Run the cockpit until the user quits or SIGTERM arrives.
+pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
+    let active = sources::activate(&config.sources, &config.fleet).map_err(anyhow::Error::msg)?;
+    let mut state = initial_state(&config, &active, Timestamp::now());
+    state.banner = options.banner;
+    state.ui.color = options.color;
+
+    let ctx = HttpContext::new().context("setting up the HTTP client")?;
+    let (tx, mut rx) = mpsc::channel::<SourceUpdate>(1024);
+    let poller = Poller::spawn(active, config.poller, ctx, tx);
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let mut guard = terminal::TerminalGuard::enter().context("setting up the terminal (is this a terminal?)")?;
+    let size = guard.terminal.size().context("reading the terminal size")?;
+    state.set_page(crate::ui::matrix_rows(size.into(), state.fleet.environments.len(), state.fleet.services.len()));
+
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut batch = Vec::with_capacity(256);
+    let mut dirty = true;
+    let mut sources_open = true;
+    tracing::info!(sources = state.sources.len(), cells = state.polled_cells(), "cockpit started");
+
+    loop {
+        if dirty {
+            state.now = Timestamp::now();
+            guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
+            dirty = false;
+        }
+        let effect = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => {
+                    if let crossterm::event::Event::Resize(w, h) = event {
+                        let area = ratatui::layout::Rect::new(0, 0, w, h);
+                        state.set_page(crate::ui::matrix_rows(area, state.fleet.environments.len(), state.fleet.services.len()));
+                    }
+                    state.handle_event(&event)
+                }
+                Some(Err(e)) => return Err(e).context("reading terminal input"),
+                None => Effect::Quit,
+            },
+            received = rx.recv_many(&mut batch, 256), if sources_open => {
+                if received == 0 {
+                    // No source task is left (none configured): keep drawing.
+                    sources_open = false;
+                }
+                for update in batch.drain(..) {
+                    state.apply(update);
+                }
+                Effect::Redraw
+            },
+            _ = tick.tick() => Effect::Redraw,
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM: leaving");
+                Effect::Quit
+            }
+        };
+        match effect {
+            Effect::None => {}
+            Effect::Redraw => dirty = true,
+            Effect::Refresh => {
+                poller.refresh_now();
+                dirty = true;
+            }
+            Effect::Quit => break,
+        }
+    }
+    drop(poller);
+    drop(guard);
+    tracing::info!("cockpit stopped");
+    Ok(())
+}

@@ -1,0 +1,406 @@
+//! Settings: the contract in `design.md`, layered with the `config` crate.
+//!
+//! Layers, later wins: built-in defaults → `config.toml` in the user's config
+//! dir → `--config FILE` → `FLIGHTDECK_*` environment variables (nested keys
+//! with `__`, e.g. `FLIGHTDECK_RELEASE__NAME`). `--release FILE` replaces the
+//! `[release]` table. Every file is also read on its own, strictly, so that
+//! an error names the file and the key it is in.
+
+pub mod duration;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use duration::HumanDuration;
+pub use validate::{Config, PollerSettings, SourceSpec, parse_time};
+
+/// Validate merged settings against the layers they came from.
+pub fn validate_settings(settings: &Settings, layers: &Layers) -> Result<Config, ConfigErrors> {
+    validate::validate(settings, layers)
+}
+
+use crate::model::{Evidence, ReleaseKind};
+
+/// The starter config written by `flightdeck config init`.
+pub const EXAMPLE: &str = include_str!("../../config.example.toml");
+
+/// The settings as written, before validation. Every field has a default so
+/// that each layer may hold only part of the whole.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub environments: Vec<EnvironmentSettings>,
+    pub services: Vec<ServiceSettings>,
+    pub release: Option<ReleaseSettings>,
+    pub sources: Vec<SourceSettings>,
+    pub poller: PollerSettingsRaw,
+    /// Where the journal and logs go; default: the platform data dir.
+    pub data_dir: Option<PathBuf>,
+    /// Log filter for the log file (`info`, `debug`, `flightdeck=trace`, …).
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSettings {
+    pub name: String,
+    pub stale_after: Option<HumanDuration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    pub name: String,
+    pub owner: Option<String>,
+    pub repo: Option<String>,
+    /// Rollback command template or runbook link.
+    pub rollback: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSettings {
+    pub name: String,
+    pub kind: Option<ReleaseKind>,
+    pub window: Option<WindowSettings>,
+    #[serde(default)]
+    pub targets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSettings {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SourceSettings {
+    pub name: String,
+    pub kind: String,
+    pub every: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+    pub evidence: Option<Evidence>,
+    pub services: Option<Vec<String>>,
+    pub environments: Option<Vec<String>>,
+    /// Everything else belongs to the source kind, which checks it.
+    #[serde(flatten)]
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollerSettingsRaw {
+    /// Most fetches in flight at once, over all sources.
+    pub concurrency: Option<usize>,
+    /// Longest wait between retries of a failing cell.
+    pub max_backoff: Option<HumanDuration>,
+}
+
+/// One problem with the configuration, located as precisely as we can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file (or "environment variables", "built-in defaults") it came from.
+    pub origin: String,
+    /// Dotted key path, e.g. `sources[0].url`.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.origin, self.message)
+        } else {
+            write!(f, "{}: `{}`: {}", self.origin, self.key, self.message)
+        }
+    }
+}
+
+/// All the problems found; the config is unusable if there is any.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+/// Where flightdeck looks for and keeps things.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// `config.toml` in the platform config dir, if a home dir is known.
+    pub user_config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Paths {
+    pub fn discover() -> Paths {
+        match directories::ProjectDirs::from("", "", "flightdeck") {
+            Some(dirs) => Paths {
+                user_config: Some(dirs.config_dir().join("config.toml")),
+                data_dir: Some(dirs.data_dir().to_path_buf()),
+                state_dir: dirs.state_dir().map(Path::to_path_buf),
+            },
+            None => Paths { user_config: None, data_dir: None, state_dir: None },
+        }
+    }
+}
+
+/// What the command line says about where settings come from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub config_file: Option<PathBuf>,
+    pub release_file: Option<PathBuf>,
+}
+
+/// The files that make up the configuration, in layer order.
+#[derive(Debug, Clone)]
+pub struct Layers {
+    files: Vec<(PathBuf, toml::Table)>,
+    release_file: Option<(PathBuf, toml::Table)>,
+}
+
+impl Layers {
+    /// Whether any config file exists at all (no file → the built-in demo).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.release_file.is_none()
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|(p, _)| p.as_path())
+    }
+
+    /// The file that set `path` last (later layers win), for error messages.
+    pub fn origin(&self, path: &[Seg<'_>]) -> String {
+        if let (Some((file, _)), Some(Seg::Key("release"))) = (&self.release_file, path.first()) {
+            return file.display().to_string();
+        }
+        for (file, table) in self.files.iter().rev() {
+            if lookup(table, path) {
+                return file.display().to_string();
+            }
+        }
+        // Not in any file: take the last file that has the top-level key.
+        if let Some(first) = path.first() {
+            for (file, table) in self.files.iter().rev() {
+                if lookup(table, std::slice::from_ref(first)) {
+                    return file.display().to_string();
+                }
+            }
+        }
+        if std::env::vars().any(|(k, _)| k.starts_with("FLIGHTDECK_")) {
+            "environment (FLIGHTDECK_*)".to_string()
+        } else {
+            "configuration".to_string()
+        }
+    }
+}
+
+/// One step of a key path.
+#[derive(Debug, Clone, Copy)]
+pub enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+pub fn key_string(path: &[Seg<'_>]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn lookup(table: &toml::Table, path: &[Seg<'_>]) -> bool {
+    let mut cur: Option<&toml::Value> = None;
+    for (i, seg) in path.iter().enumerate() {
+        let next = match (i, seg, cur) {
+            (0, Seg::Key(k), _) => table.get(*k),
+            (_, Seg::Key(k), Some(toml::Value::Table(t))) => t.get(*k),
+            (_, Seg::Index(n), Some(toml::Value::Array(a))) => a.get(*n),
+            _ => None,
+        };
+        match next {
+            Some(v) => cur = Some(v),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Read and strictly check one file; errors name the file, the key and,
+/// for syntax errors, the line.
+fn read_file(path: &Path, what: FileKind) -> Result<toml::Table, ConfigErrors> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        origin: origin.clone(),
+        key: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError {
+        origin: origin.clone(),
+        key: String::new(),
+        message: format!("not valid TOML: {}", e.message().trim()) + &line_hint(&text, e.span()),
+    })?;
+    let value = datetimes_to_strings(toml::Value::Table(table.clone()));
+    let result = match what {
+        FileKind::Config => serde_path_to_error::deserialize::<_, Settings>(value).map(|_| ()),
+        FileKind::Release => {
+            let inner = match value {
+                toml::Value::Table(mut t) if t.contains_key("release") => {
+                    t.remove("release").unwrap_or(toml::Value::Table(toml::Table::new()))
+                }
+                other => other,
+            };
+            serde_path_to_error::deserialize::<_, ReleaseSettings>(inner).map(|_| ())
+        }
+    };
+    result.map_err(|e| ConfigError {
+        origin,
+        key: tidy_path(&e.path().to_string()),
+        message: e.inner().to_string(),
+    })?;
+    Ok(table)
+}
+
+#[derive(Clone, Copy)]
+enum FileKind {
+    Config,
+    Release,
+}
+
+fn tidy_path(p: &str) -> String {
+    if p == "." { String::new() } else { p.to_string() }
+}
+
+fn line_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+/// TOML datetimes become RFC 3339 strings, as they do in the `config` crate.
+fn datetimes_to_strings(v: toml::Value) -> toml::Value {
+    match v {
+        toml::Value::Datetime(d) => toml::Value::String(d.to_string()),
+        toml::Value::Array(a) => toml::Value::Array(a.into_iter().map(datetimes_to_strings).collect()),
+        toml::Value::Table(t) => toml::Value::Table(t.into_iter().map(|(k, v)| (k, datetimes_to_strings(v))).collect()),
+        other => other,
+    }
+}
+
+/// Find the files that make up the configuration and check each one.
+pub fn read_layers(paths: &Paths, cli: &Sources) -> Result<Layers, ConfigErrors> {
+    let mut files = Vec::new();
+    if let Some(user) = paths.user_config.as_ref().filter(|p| p.exists()) {
+        files.push((user.clone(), read_file(user, FileKind::Config)?));
+    }
+    if let Some(file) = &cli.config_file {
+        if !file.exists() {
+            return Err(ConfigError {
+                origin: file.display().to_string(),
+                key: String::new(),
+                message: "no such file (given with --config)".to_string(),
+            }
+            .into());
+        }
+        files.push((file.clone(), read_file(file, FileKind::Config)?));
+    }
+    let release_file = match &cli.release_file {
+        Some(file) => Some((file.clone(), read_file(file, FileKind::Release)?)),
+        None => None,
+    };
+    Ok(Layers { files, release_file })
+}
+
+/// Merge the layers with the `config` crate and deserialize the result.
+pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
+    let mut builder = ::config::Config::builder();
+    for (path, _) in &layers.files {
+        builder = builder.add_source(::config::File::from(path.as_path()).format(::config::FileFormat::Toml));
+    }
+    builder = builder.add_source(
+        ::config::Environment::with_prefix("FLIGHTDECK").prefix_separator("_").separator("__").try_parsing(true),
+    );
+    let merged = builder.build().map_err(|e| ConfigError {
+        origin: "configuration".to_string(),
+        key: String::new(),
+        message: e.to_string(),
+    })?;
+    let mut settings: Settings = merged.try_deserialize().map_err(|e| ConfigError {
+        origin: if layers.files.is_empty() {
+            "environment (FLIGHTDECK_*)".to_string()
+        } else {
+            "merged configuration".to_string()
+        },
+        key: String::new(),
+        message: e.to_string(),
+    })?;
+    if let Some((path, table)) = &layers.release_file {
+        let value = datetimes_to_strings(toml::Value::Table(table.clone()));
+        let inner = match value {
+            toml::Value::Table(mut t) if t.contains_key("release") => {
+                t.remove("release").unwrap_or(toml::Value::Table(toml::Table::new()))
+            }
+            other => other,
+        };
+        let release = ReleaseSettings::deserialize(inner).map_err(|e| ConfigError {
+            origin: path.display().to_string(),
+            key: "release".to_string(),
+            message: e.to_string(),
+        })?;
+        settings.release = Some(release);
+    }
+    Ok(settings)
+}
+
+/// Parse and validate a whole configuration held in a string (the demo,
+/// tests). `origin` names it in error messages.
+pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+    let err = |key: String, message: String| ConfigError { origin: origin.to_string(), key, message };
+    let table: toml::Table = toml::from_str(text).map_err(|e| err(String::new(), e.message().to_string()))?;
+    let value = datetimes_to_strings(toml::Value::Table(table.clone()));
+    let settings: Settings = serde_path_to_error::deserialize(value)
+        .map_err(|e| err(tidy_path(&e.path().to_string()), e.inner().to_string()))?;
+    let layers = Layers { files: vec![(PathBuf::from(origin), table)], release_file: None };
+    validate::validate(&settings, &layers)
+}
+
+/// Read, merge and validate: the one call the commands make.
+pub fn load(paths: &Paths, cli: &Sources) -> Result<(Layers, Config), ConfigErrors> {
+    let layers = read_layers(paths, cli)?;
+    let settings = merge(&layers)?;
+    let config = validate::validate(&settings, &layers)?;
+    Ok((layers, config))
+}

@@ -1,0 +1,257 @@
+//! From settings as written to a [`Config`] the program can trust: names
+//! unique and well formed, references resolved, times parsed, each source's
+//! own keys checked by its kind.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{ConfigError, ConfigErrors, Layers, Seg, Settings, key_string};
+use crate::model::{EnvIdx, Environment, Evidence, Fleet, ReleasePlan, Service, ServiceIdx, Window};
+
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(30);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_CONCURRENCY: usize = 16;
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub fleet: Fleet,
+    pub sources: Vec<SourceSpec>,
+    pub poller: PollerSettings,
+    pub data_dir: Option<PathBuf>,
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollerSettings {
+    pub concurrency: usize,
+    pub max_backoff: Duration,
+}
+
+impl Default for PollerSettings {
+    fn default() -> Self {
+        PollerSettings { concurrency: DEFAULT_CONCURRENCY, max_backoff: DEFAULT_MAX_BACKOFF }
+    }
+}
+
+/// One configured source, its cells resolved to indices. The kind-specific
+/// `options` have been checked by the kind when this was built.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub name: String,
+    pub kind: String,
+    pub every: Duration,
+    pub timeout: Duration,
+    /// `None`: the kind's own default evidence level.
+    pub evidence: Option<Evidence>,
+    pub services: Vec<ServiceIdx>,
+    pub environments: Vec<EnvIdx>,
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Names end up in URLs, keys and file names: keep them plain.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+const NAME_RULE: &str = "names use letters, digits, '-' and '_' (at most 64)";
+
+struct Errors<'a> {
+    layers: &'a Layers,
+    list: Vec<ConfigError>,
+}
+
+impl Errors<'_> {
+    fn push(&mut self, path: &[Seg<'_>], message: impl Into<String>) {
+        self.list.push(ConfigError {
+            origin: self.layers.origin(path),
+            key: key_string(path),
+            message: message.into(),
+        });
+    }
+}
+
+pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigErrors> {
+    let mut errors = Errors { layers, list: Vec::new() };
+
+    let mut environments = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, env) in settings.environments.iter().enumerate() {
+        let path = [Seg::Key("environments"), Seg::Index(i), Seg::Key("name")];
+        if !valid_name(&env.name) {
+            errors.push(&path, format!("invalid environment name `{}`: {NAME_RULE}", env.name));
+        } else if !seen.insert(env.name.as_str()) {
+            errors.push(&path, format!("duplicate environment `{}`", env.name));
+        }
+        environments.push(Environment { name: env.name.clone(), stale_after: env.stale_after.map(|d| d.0) });
+    }
+
+    let mut services = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, svc) in settings.services.iter().enumerate() {
+        let path = [Seg::Key("services"), Seg::Index(i), Seg::Key("name")];
+        if !valid_name(&svc.name) {
+            errors.push(&path, format!("invalid service name `{}`: {NAME_RULE}", svc.name));
+        } else if !seen.insert(svc.name.as_str()) {
+            errors.push(&path, format!("duplicate service `{}`", svc.name));
+        }
+        services.push(Service {
+            name: svc.name.clone(),
+            owner: svc.owner.clone(),
+            repo: svc.repo.clone(),
+            rollback: svc.rollback.clone(),
+        });
+    }
+
+    if environments.is_empty() {
+        errors.push(
+            &[Seg::Key("environments")],
+            "no environments configured: add at least one [[environments]] with a name",
+        );
+    }
+    if services.is_empty() {
+        errors.push(&[Seg::Key("services")], "no services configured: add at least one [[services]] with a name");
+    }
+
+    let fleet_shape = Fleet { environments, services, release: None };
+
+    let release = settings.release.as_ref().map(|rel| {
+        if rel.name.trim().is_empty() {
+            errors.push(&[Seg::Key("release"), Seg::Key("name")], "the release needs a name");
+        }
+        let window = rel.window.as_ref().and_then(|w| {
+            let start = parse_time(&w.start);
+            let end = parse_time(&w.end);
+            let wpath = |k| [Seg::Key("release"), Seg::Key("window"), Seg::Key(k)];
+            match (start, end) {
+                (Ok(start), Ok(end)) if start < end => Some(Window { start, end }),
+                (Ok(_), Ok(_)) => {
+                    errors.push(&wpath("end"), "the window ends before it starts");
+                    None
+                }
+                (start, end) => {
+                    if let Err(e) = start {
+                        errors.push(&wpath("start"), e);
+                    }
+                    if let Err(e) = end {
+                        errors.push(&wpath("end"), e);
+                    }
+                    None
+                }
+            }
+        });
+        let mut targets = Vec::new();
+        for (service, version) in &rel.targets {
+            let path = [Seg::Key("release"), Seg::Key("targets"), Seg::Key(service)];
+            match fleet_shape.service_idx(service) {
+                Some(_) if version.trim().is_empty() => errors.push(&path, "empty target version"),
+                Some(idx) => targets.push((idx, version.trim().to_string())),
+                None => errors.push(&path, format!("target for unknown service `{service}` (not in [[services]])")),
+            }
+        }
+        targets.sort_by_key(|(idx, _)| *idx);
+        ReleasePlan { name: rel.name.clone(), kind: rel.kind, window, targets }
+    });
+
+    let mut sources = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, src) in settings.sources.iter().enumerate() {
+        let at = |k| [Seg::Key("sources"), Seg::Index(i), Seg::Key(k)];
+        if !valid_name(&src.name) {
+            errors.push(&at("name"), format!("invalid source name `{}`: {NAME_RULE}", src.name));
+        } else if !seen.insert(src.name.as_str()) {
+            errors.push(&at("name"), format!("duplicate source `{}`", src.name));
+        }
+        let every = src.every.map_or(DEFAULT_EVERY, |d| d.0);
+        if every < Duration::from_millis(100) {
+            errors.push(&at("every"), "polling more often than every 100ms is not allowed");
+        }
+        let timeout = src.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+        if timeout.is_zero() {
+            errors.push(&at("timeout"), "the timeout must be longer than zero");
+        }
+        let services =
+            resolve(&src.services, &fleet_shape.services, |s| &s.name, "service", &at("services"), &mut errors);
+        let environments = resolve(
+            &src.environments,
+            &fleet_shape.environments,
+            |e| &e.name,
+            "environment",
+            &at("environments"),
+            &mut errors,
+        );
+        let spec = SourceSpec {
+            name: src.name.clone(),
+            kind: src.kind.clone(),
+            every,
+            timeout,
+            evidence: src.evidence,
+            services,
+            environments,
+            options: src.options.clone(),
+        };
+        if let Err(problems) = crate::sources::check(&spec) {
+            for problem in problems {
+                let segs: Vec<&str> = problem.key.split('.').collect();
+                let mut path = vec![Seg::Key("sources"), Seg::Index(i)];
+                path.extend(segs.iter().map(|s| Seg::Key(s)));
+                errors.push(&path, problem.message);
+            }
+        }
+        sources.push(spec);
+    }
+
+    let concurrency = settings.poller.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+    if concurrency == 0 {
+        errors.push(&[Seg::Key("poller"), Seg::Key("concurrency")], "concurrency must be at least 1");
+    }
+    let poller =
+        PollerSettings { concurrency, max_backoff: settings.poller.max_backoff.map_or(DEFAULT_MAX_BACKOFF, |d| d.0) };
+
+    if !errors.list.is_empty() {
+        return Err(ConfigErrors(errors.list));
+    }
+    Ok(Config {
+        fleet: Fleet { release, ..fleet_shape },
+        sources,
+        poller,
+        data_dir: settings.data_dir.clone(),
+        log: settings.log.clone(),
+    })
+}
+
+fn resolve<T>(
+    names: &Option<Vec<String>>,
+    all: &[T],
+    name_of: impl Fn(&T) -> &String,
+    what: &str,
+    path: &[Seg<'_>],
+    errors: &mut Errors<'_>,
+) -> Vec<usize> {
+    match names {
+        None => (0..all.len()).collect(),
+        Some(names) => names
+            .iter()
+            .filter_map(|n| {
+                let idx = all.iter().position(|t| name_of(t) == n);
+                if idx.is_none() {
+                    errors.push(path, format!("unknown {what} `{n}`"));
+                }
+                idx
+            })
+            .collect(),
+    }
+}
+
+/// RFC 3339, or seconds since the epoch.
+pub fn parse_time(raw: &str) -> Result<Timestamp, String> {
+    let raw = raw.trim();
+    if let Ok(secs) = raw.parse::<i64>() {
+        return Timestamp::from_second(secs).map_err(|e| format!("invalid epoch seconds `{raw}`: {e}"));
+    }
+    raw.parse::<Timestamp>().map_err(|_| format!("invalid time `{raw}`: use RFC 3339, e.g. 2026-11-24T18:00:00Z"))
+}

@@ -1,0 +1,345 @@
+//! The demo fleet: an in-process loopback HTTP server whose twelve services
+//! move through a scripted release across four environments, polled
+//! through the real `http` source.
+//!
+//! The script (times in script seconds; `--speed` scales them):
+//! - dev runs every target from the start; qa, uat and prod follow in waves
+//!   at 10 s, 70 s and 140 s, one service every 5 s;
+//! - `inventory` is silently skipped in uat;
+//! - `accounts` carries a hotfix only in prod (2.3.1 over 2.3.0);
+//! - `cart` 3.2.0 is rebuilt for prod: same version, build 1192 vs 1187;
+//! - `search` in qa flaps (HTTP 500 every other 15 s);
+//! - `notifications` in prod hangs from 150 s to 240 s;
+//! - `reports` has not been deployed to prod for seven months;
+//! - `shipping` in prod reports health DOWN from 170 s to 230 s;
+//! - `pricing` in prod: the deployment record says 1.8.0 at 185 s, the
+//!   service only runs it from 260 s ("merged" taken for "deployed");
+//! - `gateway` answers in plain text.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use crate::config::{self, Config, ConfigErrors};
+
+pub const ENVIRONMENTS: [&str; 4] = ["dev", "qa", "uat", "prod"];
+
+struct DemoService {
+    name: &'static str,
+    previous: (&'static str, u32),
+    /// `None`: not part of the release.
+    target: Option<(&'static str, u32)>,
+}
+
+const fn svc(name: &'static str, previous: (&'static str, u32), target: Option<(&'static str, u32)>) -> DemoService {
+    DemoService { name, previous, target }
+}
+
+const SERVICES: [DemoService; 12] = [
+    svc("payments", ("1.3.2", 801), Some(("1.4.0", 812))),
+    svc("checkout", ("2.7.1", 455), Some(("2.8.0", 470))),
+    svc("cart", ("3.1.4", 1180), Some(("3.2.0", 1187))),
+    svc("catalog", ("5.0.3", 320), Some(("5.1.0", 331))),
+    svc("search", ("0.9.8", 98), Some(("0.10.0", 104))),
+    svc("accounts", ("2.3.0", 640), None),
+    svc("notifications", ("1.12.0", 212), Some(("1.13.0", 219))),
+    svc("shipping", ("4.2.0", 77), Some(("4.3.0", 81))),
+    svc("inventory", ("7.4.1", 903), Some(("7.5.0", 911))),
+    svc("pricing", ("1.7.2", 150), Some(("1.8.0", 156))),
+    svc("gateway", ("5.0.1", 66), Some(("5.1.0", 70))),
+    svc("reports", ("0.4.0", 12), None),
+];
+
+/// Script second at which each wave starts, per environment.
+const WAVES: [f64; 4] = [-3600.0, 10.0, 70.0, 140.0];
+/// Days since the previous version was deployed, per environment.
+const PREVIOUS_AGE_DAYS: [i64; 4] = [6, 9, 13, 21];
+
+/// What the demo server answers for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Json(serde_json::Value),
+    Text(String),
+    Status(u16),
+    Hang,
+}
+
+/// The release the script plays, as seen at script time `t` (seconds).
+pub struct Script {
+    pub started_at: Timestamp,
+    /// Script seconds per real second.
+    pub speed: f64,
+}
+
+impl Script {
+    fn deploy_time(idx: usize, env: usize) -> f64 {
+        WAVES[env] + 5.0 * idx as f64
+    }
+
+    /// (version, build, deployed_at) that `service` runs in `env` at `t`.
+    fn running(&self, idx: usize, env: usize, t: f64) -> (&'static str, u32, Timestamp) {
+        let s = &SERVICES[idx];
+        let previous_at = |days: i64| self.started_at - SignedDuration::from_hours(24 * days);
+        let at = |secs: f64| self.started_at + SignedDuration::from_secs_f64(secs / self.speed);
+        match (s.name, ENVIRONMENTS[env]) {
+            ("accounts", "prod") => ("2.3.1", 652, previous_at(2)),
+            ("reports", "prod") => (s.previous.0, s.previous.1, previous_at(212)),
+            ("inventory", "uat") => (s.previous.0, s.previous.1, previous_at(PREVIOUS_AGE_DAYS[env])),
+            ("pricing", "prod") if t >= 260.0 => (s.target.map_or("", |v| v.0), 156, at(260.0)),
+            ("pricing", "prod") => (s.previous.0, s.previous.1, previous_at(PREVIOUS_AGE_DAYS[env])),
+            _ => match s.target {
+                Some((version, build)) if t >= Self::deploy_time(idx, env) => {
+                    let build = if s.name == "cart" && ENVIRONMENTS[env] == "prod" { 1192 } else { build };
+                    (version, build, at(Self::deploy_time(idx, env)))
+                }
+                _ => (s.previous.0, s.previous.1, previous_at(PREVIOUS_AGE_DAYS[env])),
+            },
+        }
+    }
+
+    /// The service's own version endpoint.
+    pub fn version_endpoint(&self, service: &str, env: &str, t: f64) -> Answer {
+        let (Some(idx), Some(e)) =
+            (SERVICES.iter().position(|s| s.name == service), ENVIRONMENTS.iter().position(|x| *x == env))
+        else {
+            return Answer::Status(404);
+        };
+        match (service, env) {
+            ("search", "qa") if (t / 15.0).floor() as i64 % 2 == 1 => return Answer::Status(500),
+            ("notifications", "prod") if (150.0..240.0).contains(&t) => return Answer::Hang,
+            _ => {}
+        }
+        let (version, build, deployed_at) = self.running(idx, e, t);
+        if service == "gateway" {
+            return Answer::Text(format!("{version}\n"));
+        }
+        let health = if service == "shipping" && env == "prod" && (170.0..230.0).contains(&t) { "DOWN" } else { "UP" };
+        Answer::Json(json!({
+            "version": version,
+            "build": build.to_string(),
+            "commit": commit_of(service, version, build),
+            "deployed_at": deployed_at.to_string(),
+            "health": health,
+        }))
+    }
+
+    /// A deployment record (what the pipeline says it deployed).
+    pub fn record(&self, service: &str, env: &str, t: f64) -> Answer {
+        let (Some(idx), Some(e)) =
+            (SERVICES.iter().position(|s| s.name == service), ENVIRONMENTS.iter().position(|x| *x == env))
+        else {
+            return Answer::Status(404);
+        };
+        let (version, build, deployed_at) = if service == "pricing" && env == "prod" && t >= 185.0 {
+            ("1.8.0", 156, self.started_at + SignedDuration::from_secs_f64(185.0 / self.speed))
+        } else {
+            self.running(idx, e, t)
+        };
+        Answer::Json(json!({
+            "ref": version,
+            "sha": commit_of(service, version, build),
+            "status": "success",
+            "created_at": deployed_at.to_string(),
+        }))
+    }
+}
+
+/// A stable fake commit id for a build.
+fn commit_of(service: &str, version: &str, build: u32) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in service.bytes().chain(version.bytes()).chain(build.to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:07x}", h & 0xfff_ffff)
+}
+
+struct Clock {
+    script: Script,
+    started: Instant,
+    speed: f64,
+}
+
+impl Clock {
+    fn t(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * self.speed
+    }
+}
+
+async fn version_handler(State(clock): State<Arc<Clock>>, Path((env, service)): Path<(String, String)>) -> Response {
+    answer(clock.script.version_endpoint(&service, &env, clock.t())).await
+}
+
+async fn record_handler(State(clock): State<Arc<Clock>>, Path((env, service)): Path<(String, String)>) -> Response {
+    answer(clock.script.record(&service, &env, clock.t())).await
+}
+
+async fn answer(answer: Answer) -> Response {
+    match answer {
+        Answer::Json(v) => axum::Json(v).into_response(),
+        Answer::Text(t) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], t).into_response(),
+        Answer::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, "demo: scripted failure").into_response()
+        }
+        Answer::Hang => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            (StatusCode::GATEWAY_TIMEOUT, "demo: gave up hanging").into_response()
+        }
+    }
+}
+
+/// A running demo fleet: its server address and the config to poll it.
+pub struct Demo {
+    pub addr: SocketAddr,
+    pub config: Config,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Start the demo server on loopback; `speed` scales the script's clock.
+pub async fn start(speed: f64) -> anyhow::Result<Demo> {
+    let now = Timestamp::now();
+    let speed = speed.max(0.01);
+    let clock = Arc::new(Clock { script: Script { started_at: now, speed }, started: Instant::now(), speed });
+    let app = axum::Router::new()
+        .route("/v/{env}/{service}", get(version_handler))
+        .route("/records/{env}/{service}", get(record_handler))
+        .with_state(clock);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "demo server stopped");
+        }
+    });
+    let config =
+        config_for(addr, now, speed).map_err(|e| anyhow::anyhow!("the built-in demo config is invalid: {e}"))?;
+    Ok(Demo { addr, config, server })
+}
+
+/// The demo's configuration, as TOML a user could have written.
+pub fn config_toml(addr: SocketAddr, now: Timestamp, speed: f64) -> String {
+    let every = (2.0 / speed.max(0.01)).max(0.5);
+    let start = now - SignedDuration::from_mins(10);
+    let end = now + SignedDuration::from_mins(50);
+    let mut out = String::new();
+    for env in ENVIRONMENTS {
+        out.push_str(&format!("[[environments]]\nname = \"{env}\"\n"));
+        if env != "dev" {
+            out.push_str("stale_after = \"30d\"\n");
+        }
+    }
+    for s in &SERVICES {
+        out.push_str(&format!(
+            "[[services]]\nname = \"{}\"\nowner = \"team-{}\"\nrollback = \"deployctl rollback {} --env {{env}} --to {{previous}}\"\n",
+            s.name, s.name, s.name
+        ));
+    }
+    out.push_str(&format!(
+        "[release]\nname = \"2026.11\"\nkind = \"minor\"\nwindow = {{ start = \"{start}\", end = \"{end}\" }}\n[release.targets]\n"
+    ));
+    for s in &SERVICES {
+        if let Some((v, _)) = s.target {
+            out.push_str(&format!("{} = \"{v}\"\n", s.name));
+        }
+    }
+    out.push_str(&format!(
+        r#"[[sources]]
+name = "version-endpoints"
+kind = "http"
+url = "http://{addr}/v/{{env}}/{{service}}"
+every = "{every_ms}ms"
+timeout = "1500ms"
+evidence = "running"
+
+[[sources]]
+name = "deploy-records"
+kind = "http"
+url = "http://{addr}/records/{{env}}/{{service}}"
+every = "{records_ms}ms"
+timeout = "1500ms"
+evidence = "recorded"
+environments = ["prod"]
+[sources.fields]
+version = "/ref"
+commit = "/sha"
+deployed_at = "/created_at"
+"#,
+        every_ms = (every * 1000.0) as u64,
+        records_ms = (every * 2500.0) as u64,
+    ));
+    out
+}
+
+pub fn config_for(addr: SocketAddr, now: Timestamp, speed: f64) -> Result<Config, ConfigErrors> {
+    config::from_toml_str(&config_toml(addr, now, speed), "built-in demo config")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script() -> Script {
+        Script { started_at: Timestamp::from_second(1_800_000_000).unwrap(), speed: 1.0 }
+    }
+
+    fn version_at(s: &Script, service: &str, env: &str, t: f64) -> Option<String> {
+        match s.version_endpoint(service, env, t) {
+            Answer::Json(v) => v["version"].as_str().map(String::from),
+            Answer::Text(t) => Some(t.trim().to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_release_moves_through_the_waves() {
+        let s = script();
+        assert_eq!(version_at(&s, "payments", "dev", 0.0).as_deref(), Some("1.4.0"));
+        assert_eq!(version_at(&s, "payments", "prod", 0.0).as_deref(), Some("1.3.2"));
+        assert_eq!(version_at(&s, "payments", "prod", 300.0).as_deref(), Some("1.4.0"));
+        assert_eq!(version_at(&s, "gateway", "prod", 300.0).as_deref(), Some("5.1.0"));
+    }
+
+    #[test]
+    fn the_script_has_its_failure_modes() {
+        let s = script();
+        assert_eq!(version_at(&s, "inventory", "uat", 300.0).as_deref(), Some("7.4.1"), "skipped in uat");
+        assert_eq!(version_at(&s, "accounts", "prod", 0.0).as_deref(), Some("2.3.1"), "hotfix only in prod");
+        assert_eq!(version_at(&s, "accounts", "uat", 0.0).as_deref(), Some("2.3.0"));
+        assert_eq!(s.version_endpoint("search", "qa", 20.0), Answer::Status(500));
+        assert_ne!(s.version_endpoint("search", "qa", 35.0), Answer::Status(500));
+        assert_eq!(s.version_endpoint("notifications", "prod", 200.0), Answer::Hang);
+        let Answer::Json(cart_uat) = s.version_endpoint("cart", "uat", 300.0) else { panic!() };
+        let Answer::Json(cart_prod) = s.version_endpoint("cart", "prod", 300.0) else { panic!() };
+        assert_eq!(cart_uat["version"], cart_prod["version"]);
+        assert_ne!(cart_uat["build"], cart_prod["build"]);
+        let Answer::Json(ship) = s.version_endpoint("shipping", "prod", 200.0) else { panic!() };
+        assert_eq!(ship["health"], "DOWN");
+        let Answer::Json(rec) = s.record("pricing", "prod", 200.0) else { panic!() };
+        assert_eq!(rec["ref"], "1.8.0");
+        assert_eq!(version_at(&s, "pricing", "prod", 200.0).as_deref(), Some("1.7.2"));
+    }
+
+    #[test]
+    fn the_demo_config_is_valid() {
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let config = config_for(addr, Timestamp::from_second(1_800_000_000).unwrap(), 1.0).unwrap();
+        assert_eq!(config.fleet.services.len(), 12);
+        assert_eq!(config.fleet.environments.len(), 4);
+        assert_eq!(config.sources.len(), 2);
+        assert_eq!(config.fleet.release.as_ref().unwrap().targets.len(), 10);
+    }
+}

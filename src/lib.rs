@@ -1,0 +1,16 @@
+//! flightdeck: a terminal release cockpit.
+//!
+//! Sources → poller → one app loop owning the state → pure rendering; the
+//! same analysis serves the cockpit and the headless commands.
+
+pub mod analysis;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod logging;
+pub mod model;
+pub mod poller;
+pub mod sanitize;
+pub mod sources;
+pub mod ui;

@@ -1,0 +1,195 @@
+//! The plain data flightdeck reasons about: environments, services, the
+//! release plan, and what sources observe in each cell.
+
+pub mod version;
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// How strong a piece of evidence is; declared in strongest-first order so
+/// that `Ord` sorts the strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Evidence {
+    /// The service reports itself (`/version`, actuator, pod image digest).
+    Running,
+    /// A controller's view (Argo CD, Kubernetes rollout status).
+    Controller,
+    /// A deployment record (GitHub, GitLab).
+    Recorded,
+    /// A plan or a tag.
+    Declared,
+}
+
+impl Evidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Running => "running",
+            Evidence::Controller => "controller",
+            Evidence::Recorded => "recorded",
+            Evidence::Declared => "declared",
+        }
+    }
+
+    /// One-letter mark used in the matrix so evidence reads without colour.
+    pub fn glyph(self) -> char {
+        match self {
+            Evidence::Running => 'R',
+            Evidence::Controller => 'C',
+            Evidence::Recorded => 'D',
+            Evidence::Declared => 'P',
+        }
+    }
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Up,
+    /// Reachable but reporting a warning (`warn`, `degraded`).
+    Degraded,
+    /// Down, failing or out of service.
+    Down,
+    Unknown,
+}
+
+impl Health {
+    /// Interpret the many spellings services use for their health.
+    pub fn parse(raw: &str) -> Health {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "up" | "pass" | "ok" | "healthy" | "true" | "green" | "ready" | "serving" => Health::Up,
+            "warn" | "warning" | "degraded" | "progressing" | "yellow" => Health::Degraded,
+            "down" | "fail" | "failed" | "failing" | "out_of_service" | "unhealthy" | "false" | "red"
+            | "not_serving" | "critical" => Health::Down,
+            _ => Health::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Degraded => "degraded",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
+/// What one source read for one cell on a successful fetch. Every string has
+/// been through [`crate::sanitize::clean`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Reading {
+    pub version: Option<String>,
+    pub build: Option<String>,
+    pub commit: Option<String>,
+    pub digest: Option<String>,
+    pub deployed_at: Option<Timestamp>,
+    pub health: Option<Health>,
+}
+
+impl Reading {
+    pub fn version(version: impl Into<String>) -> Reading {
+        Reading { version: Some(version.into()), ..Reading::default() }
+    }
+}
+
+/// Index of a service in the fleet (config order).
+pub type ServiceIdx = usize;
+/// Index of an environment in promotion order.
+pub type EnvIdx = usize;
+
+/// One cell of the matrix: a service in an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellKey {
+    pub service: ServiceIdx,
+    pub env: EnvIdx,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    pub name: String,
+    pub stale_after: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Service {
+    pub name: String,
+    pub owner: Option<String>,
+    pub repo: Option<String>,
+    pub rollback: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseKind {
+    Patch,
+    Minor,
+    Major,
+    Hotfix,
+}
+
+impl ReleaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseKind::Patch => "patch",
+            ReleaseKind::Minor => "minor",
+            ReleaseKind::Major => "major",
+            ReleaseKind::Hotfix => "hotfix",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReleasePlan {
+    pub name: String,
+    pub kind: Option<ReleaseKind>,
+    pub window: Option<Window>,
+    /// Target version per planned service, by service index.
+    pub targets: Vec<(ServiceIdx, String)>,
+}
+
+impl ReleasePlan {
+    pub fn target(&self, service: ServiceIdx) -> Option<&str> {
+        self.targets.iter().find(|(s, _)| *s == service).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The validated shape of what is being watched: who, where, and the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fleet {
+    pub environments: Vec<Environment>,
+    pub services: Vec<Service>,
+    pub release: Option<ReleasePlan>,
+}
+
+impl Fleet {
+    pub fn cell_count(&self) -> usize {
+        self.environments.len() * self.services.len()
+    }
+
+    pub fn cell_index(&self, key: CellKey) -> usize {
+        key.service * self.environments.len() + key.env
+    }
+
+    pub fn service_idx(&self, name: &str) -> Option<ServiceIdx> {
+        self.services.iter().position(|s| s.name == name)
+    }
+
+    pub fn env_idx(&self, name: &str) -> Option<EnvIdx> {
+        self.environments.iter().position(|e| e.name == name)
+    }
+}

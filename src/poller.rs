@@ -1,0 +1,232 @@
+//! The poller: one tokio task per source, each cell on its own schedule.
+//!
+//! A cell is fetched every `every`; after failures it waits longer,
+//! exponentially with jitter, up to `max_backoff`. A global semaphore bounds
+//! fetches in flight over all sources, and each fetch has the source's
+//! timeout, so a slow or hanging endpoint only ever holds its own cells.
+//! Results go to the app loop by value over a bounded channel.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use jiff::Timestamp;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::PollerSettings;
+use crate::model::{CellKey, Evidence, Reading};
+use crate::sources::{ActiveSource, FetchError, HttpContext};
+
+/// One fetch's outcome, sent by value to the app loop.
+#[derive(Debug, Clone)]
+pub struct SourceUpdate {
+    pub source: Arc<str>,
+    pub evidence: Evidence,
+    pub cell: CellKey,
+    pub attempted_at: Timestamp,
+    pub result: Result<Reading, FetchError>,
+}
+
+/// Handle to the running poller tasks; dropping it stops them.
+pub struct Poller {
+    refresh: watch::Sender<u64>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Poller {
+    /// Start one task per source. Updates go to `tx`.
+    pub fn spawn(
+        sources: Vec<ActiveSource>,
+        settings: PollerSettings,
+        ctx: HttpContext,
+        tx: mpsc::Sender<SourceUpdate>,
+    ) -> Poller {
+        let (refresh, _) = watch::channel(0u64);
+        let permits = Arc::new(Semaphore::new(settings.concurrency));
+        let tasks = sources
+            .into_iter()
+            .map(|source| {
+                let task = SourceTask {
+                    source,
+                    ctx: ctx.clone(),
+                    permits: permits.clone(),
+                    tx: tx.clone(),
+                    refresh: refresh.subscribe(),
+                    max_backoff: settings.max_backoff,
+                };
+                tokio::spawn(task.run())
+            })
+            .collect();
+        Poller { refresh, tasks }
+    }
+
+    /// Fetch every cell now, failing ones included.
+    pub fn refresh_now(&self) {
+        self.refresh.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+struct SourceTask {
+    source: ActiveSource,
+    ctx: HttpContext,
+    permits: Arc<Semaphore>,
+    tx: mpsc::Sender<SourceUpdate>,
+    refresh: watch::Receiver<u64>,
+    max_backoff: Duration,
+}
+
+impl SourceTask {
+    async fn run(mut self) {
+        let start = Instant::now();
+        let n = self.source.cells.len();
+        // Cells not in flight, by when they are next due.
+        let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..n).map(|i| Reverse((start, i))).collect();
+        let mut failures = vec![0u32; n];
+        let mut running = FuturesUnordered::new();
+        loop {
+            let now = Instant::now();
+            while let Some(Reverse((at, i))) = due.peek().copied() {
+                if at > now {
+                    break;
+                }
+                due.pop();
+                running.push(fetch_cell(&self.source, i, &self.ctx, self.permits.clone()));
+            }
+            let next_due = due.peek().map(|Reverse((at, _))| *at);
+            tokio::select! {
+                Some((i, update)) = running.next(), if !running.is_empty() => {
+                    let delay = match update.result {
+                        Ok(_) => {
+                            failures[i] = 0;
+                            self.source.every
+                        }
+                        Err(_) => {
+                            failures[i] = failures[i].saturating_add(1);
+                            backoff(self.source.every, failures[i], self.max_backoff, fastrand::f64())
+                        }
+                    };
+                    due.push(Reverse((Instant::now() + delay, i)));
+                    if self.tx.send(update).await.is_err() {
+                        return; // the app loop is gone
+                    }
+                }
+                () = sleep_until(next_due), if next_due.is_some() => {}
+                changed = self.refresh.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let now = Instant::now();
+                    let waiting: Vec<usize> = due.drain().map(|Reverse((_, i))| i).collect();
+                    due.extend(waiting.into_iter().map(|i| Reverse((now, i))));
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Fetch one cell under the global bound and the source's timeout.
+async fn fetch_cell(
+    source: &ActiveSource,
+    i: usize,
+    ctx: &HttpContext,
+    permits: Arc<Semaphore>,
+) -> (usize, SourceUpdate) {
+    let cell = &source.cells[i];
+    let future = source.source.fetch(ctx, cell);
+    let timeout = source.timeout;
+    let name = source.name.clone();
+    let evidence = source.evidence;
+    let key = cell.key;
+    // The semaphore is never closed, so acquiring only fails if it were.
+    let _permit = permits.acquire_owned().await;
+    let attempted_at = Timestamp::now();
+    let result = match tokio::time::timeout(timeout, future).await {
+        Ok(Err(FetchError::Timeout(_))) | Err(_) => Err(FetchError::Timeout(timeout)),
+        Ok(result) => result,
+    };
+    if let Err(e) = &result {
+        tracing::debug!(source = %name, service = %cell.service, env = %cell.env, error = %e, "fetch failed");
+    }
+    (i, SourceUpdate { source: name, evidence, cell: key, attempted_at, result })
+}
+
+/// Wait before retrying a cell after `failures` consecutive failures:
+/// `every × 2^(failures-1)`, capped, with ±20% jitter (`unit` in 0..1).
+pub fn backoff(every: Duration, failures: u32, max: Duration, unit: f64) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    let base = every.saturating_mul(1u32 << exp).min(max.max(every));
+    base.mul_f64(0.8 + 0.4 * unit.clamp(0.0, 1.0))
+}
+
+/// Fetch every cell of every source once (for the headless commands),
+/// calling `progress(done, total)` as results come in.
+pub async fn sweep_once(
+    sources: &[ActiveSource],
+    settings: PollerSettings,
+    ctx: &HttpContext,
+    mut progress: impl FnMut(usize, usize),
+) -> Vec<SourceUpdate> {
+    let permits = Arc::new(Semaphore::new(settings.concurrency));
+    let total: usize = sources.iter().map(|s| s.cells.len()).sum();
+    let mut running: FuturesUnordered<_> = sources
+        .iter()
+        .flat_map(|s| (0..s.cells.len()).map(move |i| (s, i)))
+        .map(|(s, i)| fetch_cell(s, i, ctx, permits.clone()))
+        .collect();
+    let mut updates = Vec::with_capacity(total);
+    while let Some((_, update)) = running.next().await {
+        updates.push(update);
+        progress(updates.len(), total);
+    }
+    updates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_caps() {
+        let every = Duration::from_secs(10);
+        let max = Duration::from_secs(300);
+        assert_eq!(backoff(every, 1, max, 0.5), Duration::from_secs(10));
+        assert_eq!(backoff(every, 2, max, 0.5), Duration::from_secs(20));
+        assert_eq!(backoff(every, 3, max, 0.5), Duration::from_secs(40));
+        assert_eq!(backoff(every, 10, max, 0.5), max);
+        assert_eq!(backoff(every, 1000, max, 0.5), max);
+    }
+
+    #[test]
+    fn backoff_jitter_stays_within_twenty_percent() {
+        let every = Duration::from_secs(10);
+        let max = Duration::from_secs(300);
+        assert_eq!(backoff(every, 2, max, 0.0), Duration::from_secs(16));
+        assert_eq!(backoff(every, 2, max, 1.0), Duration::from_secs(24));
+    }
+
+    #[test]
+    fn backoff_never_below_every_when_max_is_small() {
+        let every = Duration::from_secs(60);
+        assert_eq!(backoff(every, 5, Duration::from_secs(10), 0.5), every);
+    }
+}

@@ -1,0 +1,118 @@
+//! Sources: where observations come from. One module per kind; adding a
+//! kind means writing its module and adding one line to [`KINDS`].
+//!
+//! A source turns one cell (service × environment) into a [`Reading`] or a
+//! [`FetchError`]. Decoding is a pure function of the bytes; the network
+//! part is thin. The poller owns scheduling, timeouts and backoff.
+
+pub mod fetch;
+pub mod http;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+pub use fetch::{FetchError, HttpContext};
+
+use crate::config::SourceSpec;
+use crate::model::{CellKey, Evidence, Fleet, Reading};
+
+/// One configured source, ready to fetch.
+pub trait Source: Send + Sync + 'static {
+    /// The evidence level this source gives when the config does not say.
+    fn default_evidence(&self) -> Evidence;
+
+    /// Read one cell. The poller wraps this in the source's timeout.
+    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>>;
+}
+
+/// The cell a fetch is for, with the names templates need.
+#[derive(Debug, Clone)]
+pub struct CellTarget {
+    pub key: CellKey,
+    pub service: String,
+    pub env: String,
+}
+
+/// A problem with a source's own keys, relative to the source (`url`, `fields.version`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    pub key: String,
+    pub message: String,
+}
+
+impl OptionError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        OptionError { key: key.into(), message: message.into() }
+    }
+}
+
+type Constructor = fn(&SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>>;
+
+/// The registry: kind name → constructor.
+const KINDS: &[(&str, Constructor)] = &[("http", http::HttpSource::build)];
+
+pub fn kind_names() -> Vec<&'static str> {
+    KINDS.iter().map(|(name, _)| *name).collect()
+}
+
+/// Build a source from its spec.
+pub fn build(spec: &SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>> {
+    match KINDS.iter().find(|(name, _)| *name == spec.kind) {
+        Some((_, construct)) => construct(spec),
+        None => Err(vec![OptionError::new(
+            "kind",
+            format!("unknown source kind `{}` (known: {})", spec.kind, kind_names().join(", ")),
+        )]),
+    }
+}
+
+/// Check a spec's kind-specific options without keeping the source.
+pub fn check(spec: &SourceSpec) -> Result<(), Vec<OptionError>> {
+    build(spec).map(|_| ())
+}
+
+/// A configured source with the cells it reads.
+#[derive(Clone)]
+pub struct ActiveSource {
+    pub name: Arc<str>,
+    pub evidence: Evidence,
+    pub every: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub cells: Vec<CellTarget>,
+    pub source: Arc<dyn Source>,
+}
+
+/// Build every configured source; the config has been validated, so a
+/// failure here is reported as a config error by the caller.
+pub fn activate(specs: &[SourceSpec], fleet: &Fleet) -> Result<Vec<ActiveSource>, String> {
+    specs
+        .iter()
+        .map(|spec| {
+            let source = build(spec).map_err(|errs| {
+                errs.iter()
+                    .map(|e| format!("source `{}`: `{}`: {}", spec.name, e.key, e.message))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+            let mut cells = Vec::with_capacity(spec.services.len() * spec.environments.len());
+            for &service in &spec.services {
+                for &env in &spec.environments {
+                    cells.push(CellTarget {
+                        key: CellKey { service, env },
+                        service: fleet.services[service].name.clone(),
+                        env: fleet.environments[env].name.clone(),
+                    });
+                }
+            }
+            Ok(ActiveSource {
+                name: Arc::from(spec.name.as_str()),
+                evidence: spec.evidence.unwrap_or_else(|| source.default_evidence()),
+                every: spec.every,
+                timeout: spec.timeout,
+                cells,
+                source,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,36 @@
+//! The help overlay, generated from the keymap table.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::centered;
+use super::matrix::LEGEND;
+use super::theme::Theme;
+use crate::app::keymap::BINDINGS;
+
+pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line> = BINDINGS
+        .iter()
+        .map(|b| Line::from(vec![Span::styled(format!("  {:<8}", b.label), theme.accent()), Span::raw(b.help)]))
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("  mouse wheel scrolls the focused pane", theme.dim()));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Legend", theme.title()));
+    for part in LEGEND.split('│') {
+        lines.push(Line::raw(format!("  {}", part.trim())));
+    }
+    lines
+}
+
+pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let lines = lines(theme);
+    let area = centered(area, 60, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    let block = Block::bordered()
+        .title(Span::styled(" Keys · ? or Esc to close ", theme.title()))
+        .border_style(theme.border(true));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}

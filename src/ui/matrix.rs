@@ -1,0 +1,162 @@
+//! The environment matrix: services × environments, what each runs, how
+//! fresh and how strong that evidence is. Only visible rows are built.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell as TableCell, Row, Table};
+
+use super::theme::Theme;
+use super::{age, fit};
+use crate::analysis::Cell;
+use crate::app::state::{AppState, Pane};
+use crate::model::{CellKey, Health};
+
+pub const LEGEND: &str =
+    " R running · C controller · D recorded · P declared │ ● up ◐ degraded ✗ down │ ~ old evidence ⚠ failing ";
+
+pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let focused = state.ui.focus == Pane::Matrix;
+    let title = format!(" Environment matrix · {} of {} services ", state.visible.len(), state.fleet.services.len());
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.title()))
+        .title_bottom(Line::from(Span::styled(LEGEND, theme.dim())).right_aligned())
+        .border_style(theme.border(focused));
+
+    let fleet = &state.fleet;
+    let name_w = fleet.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).clamp(7, 24) as u16 + 1;
+    let target_w = fleet
+        .release
+        .as_ref()
+        .map(|r| r.targets.iter().map(|(_, v)| v.chars().count()).max().unwrap_or(6).clamp(6, 14) as u16 + 1)
+        .unwrap_or(0);
+    let envs = fleet.environments.len().max(1) as u16;
+    let inner_w = area.width.saturating_sub(2);
+    let env_w = (inner_w.saturating_sub(name_w + target_w) / envs).max(8);
+
+    let mut widths = vec![Constraint::Length(name_w)];
+    let mut header = vec![TableCell::from("service")];
+    if target_w > 0 {
+        widths.push(Constraint::Length(target_w));
+        header.push(TableCell::from("target"));
+    }
+    for env in &fleet.environments {
+        widths.push(Constraint::Length(env_w));
+        header.push(TableCell::from(env.name.clone()));
+    }
+
+    let rows_fit = area.height.saturating_sub(3) as usize;
+    let first = state.ui.offset.min(state.visible.len());
+    let last = (first + rows_fit).min(state.visible.len());
+    let rows = state.visible[first..last].iter().enumerate().map(|(i, &service)| {
+        let row_idx = first + i;
+        let selected_row = row_idx == state.ui.row;
+        let svc = &fleet.services[service];
+        let name_style = if selected_row { theme.title() } else { ratatui::style::Style::new() };
+        let mut cells = vec![TableCell::from(Span::styled(fit(&svc.name, name_w as usize - 1), name_style))];
+        let target = fleet.release.as_ref().and_then(|r| r.target(service));
+        if target_w > 0 {
+            cells.push(TableCell::from(Span::styled(target.unwrap_or("·").to_string(), theme.dim())));
+        }
+        for env in 0..fleet.environments.len() {
+            let key = CellKey { service, env };
+            let line = cell_line(state, state.matrix.get(key), env_w as usize, theme);
+            let mut cell = TableCell::from(line);
+            if selected_row && env == state.ui.env && focused {
+                cell = cell.style(theme.selected());
+            }
+            cells.push(cell);
+        }
+        Row::new(cells)
+    });
+
+    let table = Table::new(rows, widths).header(Row::new(header).style(theme.header())).column_spacing(0).block(block);
+    frame.render_widget(table, area);
+
+    if state.visible.is_empty() {
+        let msg = if state.ui.filter.is_empty() {
+            "no services configured".to_string()
+        } else {
+            format!("no service matches “{}” (Esc clears the filter)", state.ui.filter)
+        };
+        let inner = Rect { x: area.x + 2, y: area.y + 2, width: area.width.saturating_sub(4), height: 1 };
+        frame.render_widget(ratatui::widgets::Paragraph::new(Span::styled(msg, theme.dim())), inner);
+    }
+}
+
+/// One cell: `version #build` on the left, `evidence age health` on the right.
+pub fn cell_line(state: &AppState, cell: &Cell, width: usize, theme: &Theme) -> Line<'static> {
+    let width = width.saturating_sub(1); // a column gap
+    if cell.observations.is_empty() {
+        return Line::from(Span::styled("…", theme.dim()));
+    }
+    let Some(obs) = cell.shown() else {
+        // Never read successfully: show why.
+        let err = cell
+            .observations
+            .iter()
+            .find_map(|o| o.error.as_ref())
+            .map(|f| short_error(&f.error.to_string()))
+            .unwrap_or_default();
+        return Line::from(Span::styled(fit(&format!("⚠ {err}"), width), theme.bad()));
+    };
+    let Some(seen) = &obs.last_ok else {
+        return Line::from("");
+    };
+    // The value shown comes from a source whose latest attempt failed.
+    let failing = obs.error.is_some();
+    let every = state.sources.iter().find(|s| s.name == obs.source).map(|s| s.every);
+    let fetched_secs = state.now.as_second() - seen.fetched_at.as_second();
+    let old = every.is_some_and(|e| fetched_secs > (3 * e.as_secs().max(1)) as i64);
+
+    let (health_glyph, health_style) = match seen.reading.health {
+        Some(Health::Up) => ("●", theme.ok()),
+        Some(Health::Degraded) => ("◐", theme.warn()),
+        Some(Health::Down) => ("✗", theme.bad()),
+        Some(Health::Unknown) | None => ("·", theme.dim()),
+    };
+    let mark = if failing {
+        "⚠"
+    } else if old {
+        "~"
+    } else {
+        " "
+    };
+    let right = format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), mark);
+    let left_w = width.saturating_sub(right.chars().count() + 1);
+    let version = seen.reading.version.as_deref().unwrap_or("?");
+    let build = seen.reading.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
+    let left = fit(&format!("{version}{build}"), left_w);
+    let pad = left_w.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()));
+    let age_style = if failing {
+        theme.bad()
+    } else if old {
+        theme.warn()
+    } else {
+        theme.dim()
+    };
+    let (vpart, bpart) = match left.find(" #") {
+        Some(i) => (left[..i].to_string(), left[i..].to_string()),
+        None => (left.clone(), String::new()),
+    };
+    Line::from(vec![
+        Span::raw(vpart),
+        Span::styled(bpart, theme.dim()),
+        Span::raw(" ".repeat(pad)),
+        Span::styled(right, age_style),
+        Span::styled(health_glyph, health_style),
+    ])
+}
+
+/// The gist of an error for a narrow cell: `timeout`, `HTTP 500`, …
+pub fn short_error(err: &str) -> String {
+    if err.starts_with("timed out") {
+        "timeout".into()
+    } else if let Some(rest) = err.strip_prefix("HTTP ") {
+        format!("HTTP {}", rest.split_whitespace().next().unwrap_or(""))
+    } else if err.starts_with("cannot connect") {
+        "no connection".into()
+    } else {
+        err.to_string()
+    }
+}

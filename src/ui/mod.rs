@@ -1,0 +1,169 @@
+//! The screen. Rendering is pure: `render(frame, &state)` draws what the
+//! state holds at `state.now`; no I/O, no clock, no locks.
+//!
+//! ```text
+//! ┌ status: flightdeck · release · window countdown · last sweep · failing sources ┐
+//! ┌ Environment matrix (services × environments) ─────────────────────────────────┐
+//! │ service   target   dev        qa         uat        prod                       │
+//! └────────────────────────────────────────────────────── legend ─────────────────┘
+//! ┌ Release progress ───────────────┐┌ Rollback: previous versions ───────────────┐
+//! └─────────────────────────────────┘└────────────────────────────────────────────┘
+//!  footer: key hints from the keymap, or the filter being typed
+//! ```
+
+pub mod detail;
+pub mod help;
+pub mod matrix;
+pub mod progress;
+pub mod rollback;
+pub mod status;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::keymap::BINDINGS;
+use crate::app::state::{AppState, Popup};
+use theme::Theme;
+
+/// Where each pane goes for a given terminal size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub status: Rect,
+    pub matrix: Rect,
+    pub progress: Rect,
+    pub rollback: Rect,
+    pub footer: Rect,
+}
+
+/// The matrix takes what its rows need, up to what is left after the lower
+/// panes' minimum; the lower panes take the rest.
+pub fn layout(area: Rect, envs: usize, services: usize) -> Areas {
+    let body = area.height.saturating_sub(2);
+    let lower_min = (envs as u16 + 3).clamp(6, 12).min(body / 2);
+    let matrix = (services as u16).saturating_add(3).min(body.saturating_sub(lower_min)).max(4);
+    let [status, matrix, lower, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(matrix),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [progress, rollback] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(lower);
+    Areas { status, matrix, progress, rollback, footer }
+}
+
+/// Matrix rows that fit in a terminal of this size.
+pub fn matrix_rows(area: Rect, envs: usize, services: usize) -> usize {
+    // Borders top and bottom, one header row.
+    layout(area, envs, services).matrix.height.saturating_sub(3) as usize
+}
+
+pub fn render(frame: &mut Frame, state: &AppState) {
+    let theme = Theme::new(state.ui.color);
+    let areas = layout(frame.area(), state.fleet.environments.len(), state.fleet.services.len());
+    status::render(frame, areas.status, state, &theme);
+    matrix::render(frame, areas.matrix, state, &theme);
+    progress::render(frame, areas.progress, state, &theme);
+    rollback::render(frame, areas.rollback, state, &theme);
+    render_footer(frame, areas.footer, state, &theme);
+    match state.ui.popup {
+        Some(Popup::Help) => help::render(frame, frame.area(), &theme),
+        Some(Popup::Detail(key)) => detail::render(frame, frame.area(), state, key, &theme),
+        None => {}
+    }
+}
+
+fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let line = if state.ui.editing_filter {
+        Line::from(vec![
+            Span::styled(" filter: ", theme.accent()),
+            Span::raw(state.ui.filter.clone()),
+            Span::styled("▏", theme.accent()),
+            Span::styled("   Enter keep · Esc clear", theme.dim()),
+        ])
+    } else {
+        let mut spans = Vec::new();
+        if !state.ui.filter.is_empty() {
+            spans.push(Span::styled(format!(" filter “{}” ", state.ui.filter), theme.warn()));
+        }
+        for (b, hint) in BINDINGS.iter().filter_map(|b| b.hint.map(|h| (b, h))) {
+            spans.push(Span::styled(format!(" {} ", b.label), theme.accent()));
+            spans.push(Span::styled(format!("{hint} "), theme.dim()));
+        }
+        Line::from(spans)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// Center a box of at most `w × h` in `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+/// Cut `s` to `width` display columns, marking the cut with `…`.
+pub fn fit(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let total: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// Age of `then` at `now`, short (`12s`, `4m`, `3h`, `45d`).
+pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
+    let secs = now.as_second().saturating_sub(then.as_second()).max(0) as u64;
+    crate::config::duration::short_age(std::time::Duration::from_secs(secs))
+}
+
+/// Countdown `1h02m`, `12m05s`, `42s`.
+pub fn countdown(secs: i64) -> String {
+    let s = secs.max(0);
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{sec:02}s")
+    } else {
+        format!("{sec}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_by_display_width() {
+        assert_eq!(fit("1.4.0", 10), "1.4.0");
+        assert_eq!(fit("1.4.0-rc.1+build", 8), "1.4.0-r…");
+        assert_eq!(fit("版本版本版本", 5), "版本…");
+    }
+
+    #[test]
+    fn countdowns() {
+        assert_eq!(countdown(3725), "1h02m");
+        assert_eq!(countdown(725), "12m05s");
+        assert_eq!(countdown(42), "42s");
+        assert_eq!(countdown(-5), "0s");
+    }
+}

@@ -1,0 +1,58 @@
+//! The status bar: release, window countdown, last sweep age, failing sources.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme::Theme;
+use super::{age, countdown};
+use crate::analysis;
+use crate::app::state::AppState;
+
+pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let sep = || Span::raw(" │ ");
+    let mut spans = vec![Span::styled(" flightdeck", theme.title())];
+    if let Some(banner) = &state.banner {
+        spans.push(sep());
+        spans.push(Span::raw(banner.clone()));
+    }
+    spans.push(sep());
+    match &state.fleet.release {
+        Some(plan) => {
+            let kind = plan.kind.map(|k| format!(" ({})", k.as_str())).unwrap_or_default();
+            spans.push(Span::raw(format!("release {}{kind}", plan.name)));
+            if let Some(window) = plan.window {
+                spans.push(sep());
+                let now = state.now.as_second();
+                let text = if now < window.start.as_second() {
+                    format!("window opens in {}", countdown(window.start.as_second() - now))
+                } else if now < window.end.as_second() {
+                    format!("window closes in {}", countdown(window.end.as_second() - now))
+                } else {
+                    format!("window closed {} ago", countdown(now - window.end.as_second()))
+                };
+                spans.push(Span::raw(text));
+            }
+        }
+        None => spans.push(Span::raw("no release plan")),
+    }
+    spans.push(sep());
+    let polled = state.polled_cells();
+    spans.push(Span::raw(match analysis::last_sweep(&state.matrix, polled) {
+        _ if polled == 0 => "no sources".to_string(),
+        Some(at) => format!("sweep {} ago", age(state.now, at)),
+        None => "first sweep…".to_string(),
+    }));
+    let failing = analysis::failing_sources(&state.matrix);
+    let style = if failing.is_empty() {
+        theme.status_bar()
+    } else {
+        spans.push(sep());
+        let detail: Vec<String> =
+            failing.iter().map(|(name, n)| format!("{name} ({n} cell{})", if *n == 1 { "" } else { "s" })).collect();
+        spans.push(Span::raw(format!("⚠ failing: {}", detail.join(", "))));
+        theme.status_alert()
+    };
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(style), area);
+}
