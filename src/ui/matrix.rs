@@ -14,13 +14,17 @@ use crate::model::{CellKey, Health};
 
 pub const LEGEND: &str =
     " R running · C controller · D recorded · P declared │ ● up ◐ degraded ✗ down │ ~ old evidence ⚠ failing ";
+/// For narrow terminals; `?` shows the full legend.
+const LEGEND_SHORT: &str = " evidence R C D P │ health ● ◐ ✗ │ ~ old ⚠ failing │ ? help ";
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Matrix;
     let title = format!(" Environment matrix · {} of {} services ", state.visible.len(), state.fleet.services.len());
+    let width = |s: &str| unicode_width::UnicodeWidthStr::width(s) as u16;
+    let legend = [LEGEND, LEGEND_SHORT].into_iter().find(|l| width(l) + 4 <= area.width).unwrap_or("");
     let block = Block::bordered()
         .title(Span::styled(title, theme.title()))
-        .title_bottom(Line::from(Span::styled(LEGEND, theme.dim())).right_aligned())
+        .title_bottom(Line::from(Span::styled(legend, theme.dim())).right_aligned())
         .border_style(theme.border(focused));
 
     let fleet = &state.fleet;
@@ -123,7 +127,8 @@ pub fn cell_line(state: &AppState, cell: &Cell, width: usize, theme: &Theme) -> 
         " "
     };
     let right = format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), mark);
-    let left_w = width.saturating_sub(right.chars().count() + 1);
+    // Room for the health glyph and one space between the halves.
+    let left_w = width.saturating_sub(right.chars().count() + 2);
     let version = seen.reading.version.as_deref().unwrap_or("?");
     let build = seen.reading.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
     let left = fit(&format!("{version}{build}"), left_w);
