@@ -68,6 +68,7 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 pub const EXIT_USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
+    let launched = std::time::Instant::now();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -79,8 +80,8 @@ pub fn main() -> ExitCode {
     let sources = Sources { config_file: cli.config.clone(), release_file: cli.release.clone() };
     match cli.command {
         Some(Command::Config { action }) => config_command(action, &paths, &sources),
-        Some(Command::Demo { speed }) => cockpit(&paths, &sources, Some(speed)),
-        None => cockpit(&paths, &sources, None),
+        Some(Command::Demo { speed }) => cockpit(&paths, &sources, Some(speed), launched),
+        None => cockpit(&paths, &sources, None, launched),
     }
 }
 
@@ -100,16 +101,25 @@ fn config_command(action: ConfigAction, paths: &Paths, sources: &Sources) -> Exi
             println!("logs     {}", show(&paths.state_dir.clone().or(paths.data_dir.clone())));
             ExitCode::SUCCESS
         }
-        ConfigAction::Check => match config::load(paths, sources) {
-            Ok((layers, config)) => {
+        ConfigAction::Check => match config::read_layers(paths, sources).and_then(|layers| {
+            // Say "no config" before validation, which would only report the
+            // empty fleet.
+            if layers.is_empty() {
+                return Ok(None);
+            }
+            let settings = config::merge(&layers)?;
+            let config = config::validate_settings(&settings, &layers)?;
+            Ok(Some((layers, config)))
+        }) {
+            Ok(None) => {
+                eprintln!(
+                    "no config file found (looked for {}); `flightdeck config init` writes one",
+                    paths.user_config.as_ref().map_or("config.toml".into(), |p| p.display().to_string())
+                );
+                ExitCode::from(EXIT_USAGE)
+            }
+            Ok(Some((layers, config))) => {
                 let files: Vec<String> = layers.files().map(|p| p.display().to_string()).collect();
-                if files.is_empty() && sources.release_file.is_none() {
-                    eprintln!(
-                        "no config file found (looked for {}); `flightdeck config init` writes one",
-                        paths.user_config.as_ref().map_or("config.toml".into(), |p| p.display().to_string())
-                    );
-                    return ExitCode::from(EXIT_USAGE);
-                }
                 let cells: usize = config.sources.iter().map(|s| s.services.len() * s.environments.len()).sum();
                 println!(
                     "ok: {} environments, {} services, {} sources reading {} cells{} ({})",
@@ -158,7 +168,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
 
-fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>) -> ExitCode {
+fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: std::time::Instant) -> ExitCode {
     if !std::io::stdout().is_terminal() {
         eprintln!("flightdeck: the cockpit needs a terminal (stdout is not one)");
         return ExitCode::from(EXIT_USAGE);
@@ -171,7 +181,8 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>) -> ExitCod
         }
     };
     // No config anywhere → the demo, and say so.
-    let demo_speed = demo_speed.or_else(|| layers.is_empty().then_some(1.0));
+    let fell_back = demo_speed.is_none() && layers.is_empty();
+    let demo_speed = demo_speed.or_else(|| fell_back.then_some(1.0));
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -183,7 +194,7 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>) -> ExitCod
         let (config, banner, _demo) = match demo_speed {
             Some(speed) => {
                 let demo = crate::demo::start(speed).await?;
-                let banner = if layers.is_empty() && sources.config_file.is_none() {
+                let banner = if fell_back {
                     "DEMO (no config found)".to_string()
                 } else {
                     "DEMO".to_string()
@@ -202,9 +213,8 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>) -> ExitCod
             None => None,
         };
         let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        let no_config = layers.is_empty() && sources.config_file.is_none();
-        crate::app::run(config, crate::app::RunOptions { banner, color }).await?;
-        if no_config {
+        crate::app::run(config, crate::app::RunOptions { banner, color, launched: Some(launched) }).await?;
+        if fell_back {
             println!("flightdeck ran its built-in demo because no config was found; `flightdeck config init` writes a starter.");
         }
         anyhow::Ok(())

@@ -88,8 +88,14 @@ fn matrix_ready(screen: &str) -> bool {
 }
 
 /// Terminal restored: out of the alternate screen and back in canonical mode.
-fn assert_restored(session: &Session, screen: &str) {
-    assert!(screen.contains("EXIT="), "{screen}");
+fn assert_restored(session: &Session) {
+    // The shell prints the exit code, then the terminal's canonical-mode flag.
+    let screen = session.wait_for(
+        "the terminal mode after exit",
+        |s| s.lines().any(|l| l.trim() == "icanon" || l.trim() == "-icanon"),
+        Duration::from_secs(10),
+    );
+    assert!(screen.contains("EXIT=0"), "{screen}");
     assert!(screen.lines().any(|l| l.trim() == "icanon"), "raw mode left on:\n{screen}");
     assert_eq!(session.display("#{alternate_on}"), "0", "still in the alternate screen");
 }
@@ -104,14 +110,15 @@ fn demo_runs_shows_help_and_quits_cleanly() {
     assert!(screen.contains("Rollback"), "{screen}");
 
     session.send("?");
-    let screen = session.wait_for("the help overlay", |s| s.contains("refresh every cell now"), Duration::from_secs(5));
+    let screen =
+        session.wait_for("the help overlay", |s| s.contains("refresh every cell now"), Duration::from_secs(15));
     assert!(screen.contains("filter services by name"), "{screen}");
 
     session.send("q");
     let screen = session.wait_for("exit", |s| s.contains("EXIT="), Duration::from_secs(10));
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert!(screen.contains("ran its built-in demo"), "{screen}");
-    assert_restored(&session, &screen);
+    assert_restored(&session);
     assert!(session.log_dir().join("flightdeck.log").exists(), "no log file in {}", session.log_dir().display());
 }
 
@@ -122,11 +129,11 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
 
     // Open the detail of the first cell, close it.
     session.send("Enter");
-    let screen = session.wait_for("the detail popup", |s| s.contains("Cell detail"), Duration::from_secs(5));
+    let screen = session.wait_for("the detail popup", |s| s.contains("Cell detail"), Duration::from_secs(15));
     assert!(screen.contains("payments in dev"), "{screen}");
     assert!(screen.contains("fetched_at"), "{screen}");
     session.send("Escape");
-    session.wait_for("the popup to close", |s| !s.contains("Cell detail"), Duration::from_secs(5));
+    session.wait_for("the popup to close", |s| !s.contains("Cell detail"), Duration::from_secs(15));
 
     // Filter to one service.
     session.send("/");
@@ -134,7 +141,7 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
         session.send(c);
     }
     session.send("Enter");
-    let screen = session.wait_for("the filter", |s| s.contains("1 of 12 services"), Duration::from_secs(5));
+    let screen = session.wait_for("the filter", |s| s.contains("1 of 12 services"), Duration::from_secs(15));
     assert!(screen.contains("gateway") && !screen.contains("payments  "), "{screen}");
 
     let pid = session.flightdeck_pid();
@@ -142,5 +149,5 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let screen = session.wait_for("exit after SIGTERM", |s| s.contains("EXIT="), Duration::from_secs(10));
     assert!(screen.contains("EXIT=0"), "{screen}");
-    assert_restored(&session, &screen);
+    assert_restored(&session);
 }

@@ -25,6 +25,8 @@ use state::{Effect, SourceInfo};
 pub struct RunOptions {
     pub banner: Option<String>,
     pub color: bool,
+    /// When the process started, for the start-up milestones in the log.
+    pub launched: Option<std::time::Instant>,
 }
 
 /// Build the initial state for a config (also used by tests and benches).
@@ -66,6 +68,10 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let mut batch = Vec::with_capacity(256);
     let mut dirty = true;
     let mut sources_open = true;
+    // Start-up milestones, logged once, for measuring (see README).
+    let launched = options.launched.unwrap_or_else(std::time::Instant::now);
+    let mut first_frame = true;
+    let mut full_matrix = false;
     tracing::info!(sources = state.sources.len(), cells = state.polled_cells(), "cockpit started");
 
     loop {
@@ -73,6 +79,14 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
             state.now = Timestamp::now();
             guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
             dirty = false;
+            if first_frame {
+                first_frame = false;
+                tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first frame drawn");
+            }
+            if !full_matrix && crate::analysis::last_sweep(&state.matrix, state.polled_cells()).is_some() {
+                full_matrix = true;
+                tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first full matrix drawn");
+            }
         }
         let effect = tokio::select! {
             event = events.next() => match event {

@@ -207,12 +207,23 @@ impl Layers {
                 }
             }
         }
-        if std::env::vars().any(|(k, _)| k.starts_with("FLIGHTDECK_")) {
-            "environment (FLIGHTDECK_*)".to_string()
-        } else {
-            "configuration".to_string()
-        }
+        let top = match path.first() {
+            Some(Seg::Key(k)) => format!("FLIGHTDECK_{}", k.to_ascii_uppercase()),
+            _ => "FLIGHTDECK_".to_string(),
+        };
+        let vars = env_vars_matching(&top);
+        if vars.is_empty() { "configuration".to_string() } else { format!("environment ({})", vars.join(", ")) }
     }
+}
+
+/// The `FLIGHTDECK_*` variables set whose names start with `prefix`.
+fn env_vars_matching(prefix: &str) -> Vec<String> {
+    let mut vars: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("FLIGHTDECK_") && k.starts_with(prefix))
+        .collect();
+    vars.sort();
+    vars
 }
 
 /// One step of a key path.
@@ -285,7 +296,8 @@ fn read_file(path: &Path, what: FileKind) -> Result<toml::Table, ConfigErrors> {
     result.map_err(|e| ConfigError {
         origin,
         key: tidy_path(&e.path().to_string()),
-        message: e.inner().to_string(),
+        // The bare message: `Display` adds a newline and "in `key`" without indices.
+        message: e.inner().message().trim().to_string(),
     })?;
     Ok(table)
 }
@@ -358,14 +370,19 @@ pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
         key: String::new(),
         message: e.to_string(),
     })?;
-    let mut settings: Settings = merged.try_deserialize().map_err(|e| ConfigError {
-        origin: if layers.files.is_empty() {
-            "environment (FLIGHTDECK_*)".to_string()
-        } else {
-            "merged configuration".to_string()
-        },
-        key: String::new(),
-        message: e.to_string(),
+    // Each file passed its strict check alone, so a failure here comes from
+    // the environment variables (or from how the layers combine).
+    let mut settings: Settings = merged.try_deserialize().map_err(|e| {
+        let vars = env_vars_matching("FLIGHTDECK_");
+        ConfigError {
+            origin: if vars.is_empty() {
+                "merged configuration".to_string()
+            } else {
+                format!("environment ({})", vars.join(", "))
+            },
+            key: String::new(),
+            message: format!("{e} (nested keys are joined by `__`, e.g. FLIGHTDECK_RELEASE__NAME)"),
+        }
     })?;
     if let Some((path, table)) = &layers.release_file {
         let value = datetimes_to_strings(toml::Value::Table(table.clone()));
@@ -378,7 +395,7 @@ pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
         let release = ReleaseSettings::deserialize(inner).map_err(|e| ConfigError {
             origin: path.display().to_string(),
             key: "release".to_string(),
-            message: e.to_string(),
+            message: e.message().trim().to_string(),
         })?;
         settings.release = Some(release);
     }
@@ -392,15 +409,7 @@ pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
     let table: toml::Table = toml::from_str(text).map_err(|e| err(String::new(), e.message().to_string()))?;
     let value = datetimes_to_strings(toml::Value::Table(table.clone()));
     let settings: Settings = serde_path_to_error::deserialize(value)
-        .map_err(|e| err(tidy_path(&e.path().to_string()), e.inner().to_string()))?;
+        .map_err(|e| err(tidy_path(&e.path().to_string()), e.inner().message().trim().to_string()))?;
     let layers = Layers { files: vec![(PathBuf::from(origin), table)], release_file: None };
     validate::validate(&settings, &layers)
-}
-
-/// Read, merge and validate: the one call the commands make.
-pub fn load(paths: &Paths, cli: &Sources) -> Result<(Layers, Config), ConfigErrors> {
-    let layers = read_layers(paths, cli)?;
-    let settings = merge(&layers)?;
-    let config = validate::validate(&settings, &layers)?;
-    Ok((layers, config))
 }

@@ -10,6 +10,8 @@ use crate::sanitize;
 
 /// Largest response body read from a source; anything longer is an error.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// Bytes kept from an error response's body, for its message.
+const ERROR_SNIPPET: usize = 4096;
 
 /// Why a fetch produced no reading. Every string is already sanitized.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,13 +70,22 @@ pub async fn get_capped(req: reqwest::RequestBuilder, limit: usize) -> Result<Re
     let status = resp.status();
     let content_type =
         resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| s.to_ascii_lowercase());
-    if resp.content_length().is_some_and(|len| len > limit as u64) {
+    // An error response is reported by its status; only a snippet of its body is kept.
+    let error_snippet = !status.is_success();
+    if !error_snippet && resp.content_length().is_some_and(|len| len > limit as u64) {
         return Err(FetchError::TooLarge { limit });
     }
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(classify)?;
+        if error_snippet {
+            body.extend_from_slice(&chunk[..chunk.len().min(ERROR_SNIPPET.saturating_sub(body.len()))]);
+            if body.len() >= ERROR_SNIPPET {
+                break;
+            }
+            continue;
+        }
         if body.len() + chunk.len() > limit {
             return Err(FetchError::TooLarge { limit });
         }

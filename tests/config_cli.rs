@@ -1,0 +1,350 @@
+//! The real binary's config commands, run in a sandbox: XDG dirs (and HOME)
+//! inside a temp dir, every `FLIGHTDECK_*` variable removed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// A private home for one test.
+struct Sandbox {
+    dir: TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn config_home(&self) -> PathBuf {
+        self.path("xdg-config")
+    }
+
+    /// Where flightdeck looks for the user's config.
+    fn user_config(&self) -> PathBuf {
+        self.config_home().join("flightdeck").join("config.toml")
+    }
+
+    /// Write `text` to `rel` inside the sandbox and return its path.
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flightdeck"));
+        cmd.args(args)
+            .env("HOME", self.path("home"))
+            .env("XDG_CONFIG_HOME", self.config_home())
+            .env("XDG_DATA_HOME", self.path("xdg-data"))
+            .env("XDG_STATE_HOME", self.path("xdg-state"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("FLIGHTDECK_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run flightdeck"))
+    }
+
+    fn check(&self, config: &Path) -> Run {
+        self.run(&["config", "check", "--config", config.to_str().unwrap()])
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
+        self
+    }
+
+    /// Exit 2 with every `needle` in stderr.
+    fn assert_usage_error(&self, needles: &[&str]) -> &Self {
+        assert_eq!(self.code, Some(2), "expected exit 2: {self:#?}");
+        for needle in needles {
+            assert!(self.stderr.contains(needle), "stderr should mention {needle:?}: {self:#?}");
+        }
+        self
+    }
+}
+
+/// A small valid config; the bad ones below are this with one thing wrong.
+const VALID: &str = r#"
+[[environments]]
+name = "staging"
+
+[[environments]]
+name = "prod"
+
+[[services]]
+name = "payments"
+
+[[services]]
+name = "checkout"
+
+[release]
+name = "2026.11"
+kind = "minor"
+window = { start = "2026-11-24T18:00:00Z", end = "2026-11-24T20:00:00Z" }
+
+[release.targets]
+payments = "1.4.0"
+
+[[sources]]
+name = "version-endpoints"
+kind = "http"
+url = "http://127.0.0.1:9/{env}/{service}"
+every = "10s"
+timeout = "3s"
+"#;
+
+/// Check that `text`, written to a file, is rejected naming the file and `key`.
+fn rejects(text: &str, key: &str) -> Run {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("bad.toml", text);
+    let run = sandbox.check(&file);
+    run.assert_usage_error(&[file.to_str().unwrap(), key]);
+    assert!(run.stdout.is_empty(), "nothing on stdout when the config is bad: {run:#?}");
+    // One line per problem, each starting with where it is.
+    for line in run.stderr.lines() {
+        assert!(line.starts_with(file.to_str().unwrap()), "stray line {line:?}: {run:#?}");
+    }
+    run
+}
+
+#[test]
+fn valid_config_is_ok() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("good.toml", VALID);
+    let run = sandbox.check(&file);
+    run.assert_ok();
+    assert!(run.stdout.starts_with("ok:"), "{run:#?}");
+    assert!(run.stdout.contains("2 environments, 2 services, 1 sources reading 4 cells"), "{run:#?}");
+    assert!(run.stdout.contains("release 2026.11"), "{run:#?}");
+    assert!(run.stdout.contains(file.to_str().unwrap()), "names the file it read: {run:#?}");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    // At the top, before any table header: a top-level key.
+    let run = rejects(&format!("colour = \"blue\"\n{VALID}"), "`colour`");
+    assert!(run.stderr.contains("unknown field `colour`"), "{run:#?}");
+    assert!(!run.stderr.contains("sources[0]"), "not inside a source: {run:#?}");
+}
+
+#[test]
+fn unknown_key_in_an_http_source() {
+    let text = VALID.replace("url = ", "urll = ");
+    let run = rejects(&text, "urll");
+    assert!(run.stderr.contains("sources[0]"), "locates the source: {run:#?}");
+}
+
+#[test]
+fn bad_duration() {
+    let run = rejects(&VALID.replace(r#"every = "10s""#, r#"every = "soon""#), "every");
+    assert!(run.stderr.contains("sources[0].every"), "full key path: {run:#?}");
+    assert!(run.stderr.contains("invalid duration `soon`"), "{run:#?}");
+}
+
+#[test]
+fn invalid_url_template() {
+    let text = VALID.replace("{service}", "{svc}");
+    let run = rejects(&text, "sources[0].url");
+    assert!(run.stderr.contains("unknown placeholder {svc}"), "{run:#?}");
+}
+
+#[test]
+fn duplicate_service_names() {
+    let text = VALID.replace(r#"name = "checkout""#, r#"name = "payments""#);
+    let run = rejects(&text, "services[1].name");
+    assert!(run.stderr.contains("duplicate service `payments`"), "{run:#?}");
+}
+
+#[test]
+fn release_target_for_unknown_service() {
+    let text = VALID.replace(r#"payments = "1.4.0""#, "payments = \"1.4.0\"\nbilling = \"3.0.0\"");
+    let run = rejects(&text, "release.targets.billing");
+    assert!(run.stderr.contains("unknown service `billing`"), "{run:#?}");
+}
+
+#[test]
+fn source_naming_an_unknown_environment() {
+    let text = format!("{VALID}environments = [\"prod\", \"qa\"]\n");
+    let run = rejects(&text, "sources[0].environments");
+    assert!(run.stderr.contains("unknown environment `qa`"), "{run:#?}");
+}
+
+#[test]
+fn window_ending_before_it_starts() {
+    let text = VALID.replace(r#"end = "2026-11-24T20:00:00Z""#, r#"end = "2026-11-24T17:00:00Z""#);
+    let run = rejects(&text, "release.window.end");
+    assert!(run.stderr.contains("ends before it starts"), "{run:#?}");
+}
+
+#[test]
+fn toml_syntax_error_gives_the_line() {
+    let sandbox = Sandbox::new();
+    // The first service's name lacks its closing quote.
+    let text = VALID.replace(r#"name = "payments""#, r#"name = "payments"#);
+    let line = text.lines().position(|l| l == r#"name = "payments"#).unwrap() + 1;
+    let file = sandbox.write("broken.toml", &text);
+    let run = sandbox.check(&file);
+    run.assert_usage_error(&[file.to_str().unwrap(), "not valid TOML", &format!("(line {line})")]);
+}
+
+#[test]
+fn init_writes_a_config_that_checks_and_refuses_to_overwrite() {
+    let sandbox = Sandbox::new();
+    let target = sandbox.path("nested/dir/flightdeck.toml");
+    let target_str = target.to_str().unwrap();
+    let run = sandbox.run(&["config", "init", "--to", target_str]);
+    run.assert_ok();
+    assert!(run.stdout.contains(target_str), "{run:#?}");
+    let written = std::fs::read_to_string(&target).expect("init wrote the file");
+    assert!(!written.is_empty());
+
+    sandbox.check(&target).assert_ok();
+
+    std::fs::write(&target, "# edited by hand\n").unwrap();
+    let again = sandbox.run(&["config", "init", "--to", target_str]);
+    again.assert_usage_error(&[target_str, "--force"]);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "# edited by hand\n", "left untouched");
+
+    sandbox.run(&["config", "init", "--to", target_str, "--force"]).assert_ok();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), written);
+}
+
+#[test]
+fn init_without_to_writes_the_user_config() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["config", "init"]).assert_ok();
+    assert!(sandbox.user_config().is_file(), "wrote {}", sandbox.user_config().display());
+    sandbox.run(&["config", "check"]).assert_ok();
+}
+
+#[test]
+fn config_path_shows_the_sandboxed_locations() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["config", "path"]);
+    run.assert_ok();
+    let user_config = sandbox.user_config();
+    assert!(run.stdout.contains(user_config.to_str().unwrap()), "{run:#?}");
+    assert!(run.stdout.contains("(not present)"), "{run:#?}");
+    assert!(run.stdout.contains(sandbox.path("xdg-data").join("flightdeck").to_str().unwrap()), "{run:#?}");
+    assert!(run.stdout.contains(sandbox.path("xdg-state").join("flightdeck").to_str().unwrap()), "{run:#?}");
+}
+
+#[test]
+fn missing_config_file_is_named() {
+    let sandbox = Sandbox::new();
+    let missing = sandbox.path("nope.toml");
+    sandbox.check(&missing).assert_usage_error(&[missing.to_str().unwrap(), "no such file"]);
+}
+
+#[test]
+fn no_config_at_all_is_an_error_for_check() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["config", "check"]).assert_usage_error(&["no config file found", "config init"]);
+}
+
+#[test]
+fn user_config_is_picked_up_without_flag() {
+    let sandbox = Sandbox::new();
+    let user = sandbox.user_config();
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, VALID).unwrap();
+    let run = sandbox.run(&["config", "check"]);
+    run.assert_ok();
+    assert!(run.stdout.starts_with("ok:"), "{run:#?}");
+    assert!(run.stdout.contains(user.to_str().unwrap()), "{run:#?}");
+}
+
+#[test]
+fn bad_user_config_is_named() {
+    let sandbox = Sandbox::new();
+    let user = sandbox.user_config();
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, format!("{VALID}\nmystery = 1\n")).unwrap();
+    sandbox.run(&["config", "check"]).assert_usage_error(&[user.to_str().unwrap(), "mystery"]);
+}
+
+#[test]
+fn config_flag_layers_over_the_user_config() {
+    let sandbox = Sandbox::new();
+    let user = sandbox.user_config();
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, VALID).unwrap();
+    let over = sandbox.write("over.toml", "[release]\nname = \"from-flag\"\n");
+    let run = sandbox.check(&over);
+    run.assert_ok();
+    assert!(run.stdout.contains("release from-flag"), "{run:#?}");
+}
+
+#[test]
+fn environment_variables_override_files() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("good.toml", VALID);
+    let run = Run::from(
+        sandbox
+            .command(&["config", "check", "--config", file.to_str().unwrap()])
+            .env("FLIGHTDECK_RELEASE__NAME", "from-env")
+            .output()
+            .unwrap(),
+    );
+    run.assert_ok();
+    assert!(run.stdout.contains("release from-env"), "{run:#?}");
+}
+
+#[test]
+fn a_bad_environment_variable_is_named() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("good.toml", VALID);
+    let run = Run::from(
+        sandbox
+            .command(&["config", "check", "--config", file.to_str().unwrap()])
+            .env("FLIGHTDECK_POLLER__MAX_BACKOFF", "soon")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.stderr.contains("FLIGHTDECK_POLLER__MAX_BACKOFF"), "names the variable: {run:#?}");
+    assert!(run.stderr.contains("invalid duration `soon`"), "{run:#?}");
+}
+
+#[test]
+fn cockpit_without_a_terminal_exits_2() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("good.toml", VALID);
+    // stdout is a pipe here, never a terminal.
+    sandbox.run(&[]).assert_usage_error(&["needs a terminal"]);
+    sandbox.run(&["--config", file.to_str().unwrap()]).assert_usage_error(&["needs a terminal"]);
+    sandbox.run(&["demo"]).assert_usage_error(&["needs a terminal"]);
+}
