@@ -33,6 +33,15 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
         speed: f64,
     },
+    /// One sweep of every source, evaluate, print. Exit 0 go, 1 no-go or hold, 2 could not evaluate.
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Evaluate only this environment (repeatable).
+        #[arg(long = "env", value_name = "ENV")]
+        envs: Vec<String>,
+    },
     /// Inspect or write the configuration.
     Config {
         #[command(subcommand)]
@@ -55,6 +64,13 @@ pub enum ConfigAction {
         #[arg(long, value_name = "FILE")]
         to: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
@@ -80,6 +96,7 @@ pub fn main() -> ExitCode {
     let sources = Sources { config_file: cli.config.clone(), release_file: cli.release.clone() };
     match cli.command {
         Some(Command::Config { action }) => config_command(action, &paths, &sources),
+        Some(Command::Check { format, envs }) => check(&paths, &sources, format, &envs),
         Some(Command::Demo { speed }) => cockpit(&paths, &sources, Some(speed), launched),
         None => cockpit(&paths, &sources, None, launched),
     }
@@ -213,7 +230,12 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
             None => None,
         };
         let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        crate::app::run(config, crate::app::RunOptions { banner, color, launched: Some(launched) }).await?;
+        // The demo's script restarts every run: keep no journal for it.
+        let journal = match demo_speed {
+            Some(_) => None,
+            None => config.data_dir.clone().or(paths.data_dir.clone()).map(|d| crate::journal::observations_path(&d)),
+        };
+        crate::app::run(config, crate::app::RunOptions { banner, color, launched: Some(launched), journal }).await?;
         if fell_back {
             println!("flightdeck ran its built-in demo because no config was found; `flightdeck config init` writes a starter.");
         }
@@ -238,3 +260,76 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Exit(String);
+
+/// `flightdeck check`: one sweep, evaluate, print.
+fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> ExitCode {
+    let usage = |msg: String| {
+        eprintln!("{msg}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let layers = match config::read_layers(paths, sources) {
+        Ok(layers) if layers.is_empty() => {
+            return usage(format!(
+                "flightdeck check: no config found (looked for {}); give one with --config FILE",
+                paths.user_config.as_ref().map_or("config.toml".into(), |p| p.display().to_string())
+            ));
+        }
+        Ok(layers) => layers,
+        Err(errors) => return usage(errors.to_string()),
+    };
+    let config = match config::merge(&layers).and_then(|s| config::validate_settings(&s, &layers)) {
+        Ok(config) => config,
+        Err(errors) => return usage(errors.to_string()),
+    };
+    let config = match config.only_environments(envs) {
+        Ok(config) => config,
+        Err(msg) => return usage(format!("flightdeck check: --env: {msg}")),
+    };
+    let active = match crate::sources::activate(&config.sources, &config.fleet) {
+        Ok(active) => active,
+        Err(msg) => return usage(msg),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return usage(format!("flightdeck check: cannot start the async runtime: {e}")),
+    };
+    let ctx = match crate::sources::HttpContext::new() {
+        Ok(ctx) => ctx,
+        Err(e) => return usage(format!("flightdeck check: cannot set up the HTTP client: {e}")),
+    };
+    let mut state = crate::app::initial_state(&config, &active, jiff::Timestamp::now());
+    // Earlier runs' observations give "first seen" and previous versions.
+    let journal_path =
+        config.data_dir.clone().or(paths.data_dir.clone()).map(|d| crate::journal::observations_path(&d));
+    if let Some(path) = &journal_path {
+        match crate::journal::read::<crate::journal::ObservationEvent>(path) {
+            Ok((events, _)) => state.restore(events),
+            Err(e) => eprintln!("flightdeck check: warning: cannot read the journal {}: {e}", path.display()),
+        }
+    }
+    let show_progress = std::io::stderr().is_terminal();
+    let updates = rt.block_on(crate::poller::sweep_once(&active, config.poller, &ctx, |done, total| {
+        if show_progress {
+            eprint!("\rflightdeck: swept {done}/{total} cells");
+        }
+    }));
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+    let changes: Vec<_> = updates.into_iter().filter_map(|u| state.apply(u)).collect();
+    if let Some(path) = &journal_path {
+        let appended = crate::journal::Jsonl::open_append(path).and_then(|mut journal| journal.append(&changes));
+        if let Err(e) = appended {
+            eprintln!("flightdeck check: warning: cannot write the journal {}: {e}", path.display());
+        }
+    }
+    state.now = jiff::Timestamp::now();
+    state.reanalyze();
+    let out = match format {
+        Format::Text => crate::report::text(&state),
+        Format::Json => crate::report::json(&state) + "\n",
+        Format::Markdown => crate::report::markdown(&state),
+    };
+    print!("{out}");
+    ExitCode::from(state.judgement.verdict.exit_code())
+}

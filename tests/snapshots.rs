@@ -119,6 +119,7 @@ fn mid_release() -> AppState {
     // ledger: never answered in prod.
     s.apply(update("endpoints", 3, 0, 1, ok("7.0.0", "1")));
     s.apply(update("endpoints", 3, 2, 6, Err(FetchError::Status { code: 404, detail: "Not Found".into() })));
+    s.reanalyze();
     s
 }
 
@@ -202,6 +203,7 @@ fn filtered_and_no_color() {
 fn window_not_open_yet_and_small_terminal() {
     let mut s = mid_release();
     s.now = at("2026-11-24T16:30:00Z");
+    s.reanalyze();
     let terminal = draw(&s, 80, 20);
     let text = format!("{}", terminal.backend());
     assert!(text.contains("window opens in 1h30m"), "{text}");

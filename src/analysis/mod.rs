@@ -1,6 +1,9 @@
 //! Analysis: pure functions over plain data, shared by the cockpit and the
 //! headless commands. No I/O, no clock: `now` is always passed in.
 
+pub mod findings;
+pub mod verdict;
+
 use jiff::Timestamp;
 
 use crate::model::{CellKey, EnvIdx, Evidence, Fleet, Reading, ServiceIdx, version};
@@ -24,7 +27,8 @@ pub struct Observation {
     pub last_ok: Option<Seen>,
     /// Set while the source's latest attempt failed.
     pub error: Option<Failure>,
-    pub last_attempt: Timestamp,
+    /// `None`: known only from the journal, not tried in this run.
+    pub last_attempt: Option<Timestamp>,
     /// Distinct versions this source reported, oldest first.
     pub history: Vec<VersionSeen>,
 }
@@ -49,15 +53,16 @@ pub struct VersionSeen {
     pub first_seen: Timestamp,
 }
 
+/// A source reported a different version (or build) for a cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub source: std::sync::Arc<str>,
+    pub old: Option<VersionSeen>,
+    pub new: VersionSeen,
+}
+
 impl Cell {
-    /// Record one fetch result from `source`.
-    pub fn record(
-        &mut self,
-        source: &std::sync::Arc<str>,
-        evidence: Evidence,
-        attempted_at: Timestamp,
-        result: Result<Reading, FetchError>,
-    ) {
+    fn observation_mut(&mut self, source: &std::sync::Arc<str>, evidence: Evidence) -> &mut Observation {
         let idx = match self.observations.iter().position(|o| o.source == *source) {
             Some(i) => i,
             None => {
@@ -66,7 +71,7 @@ impl Cell {
                     evidence,
                     last_ok: None,
                     error: None,
-                    last_attempt: attempted_at,
+                    last_attempt: None,
                     history: Vec::new(),
                 });
                 // Strongest evidence first, then by name, for stable display.
@@ -74,32 +79,50 @@ impl Cell {
                 self.observations.iter().position(|o| o.source == *source).unwrap_or(0)
             }
         };
-        let obs = &mut self.observations[idx];
+        &mut self.observations[idx]
+    }
+
+    /// Record one fetch result from `source`; returns the change if the
+    /// source now reports a different version or build than before.
+    pub fn record(
+        &mut self,
+        source: &std::sync::Arc<str>,
+        evidence: Evidence,
+        attempted_at: Timestamp,
+        result: Result<Reading, FetchError>,
+    ) -> Option<Change> {
+        let obs = self.observation_mut(source, evidence);
         obs.evidence = evidence;
-        obs.last_attempt = attempted_at;
+        obs.last_attempt = Some(attempted_at);
         match result {
             Ok(reading) => {
                 obs.error = None;
+                let mut change = None;
                 if let Some(v) = &reading.version {
-                    let changed =
-                        obs.history.last().is_none_or(|last| last.version != *v || last.build != reading.build);
-                    if changed {
-                        if obs.history.len() == HISTORY_LEN {
-                            obs.history.remove(0);
-                        }
-                        obs.history.push(VersionSeen {
-                            version: v.clone(),
-                            build: reading.build.clone(),
-                            first_seen: attempted_at,
-                        });
+                    let last = obs.history.last();
+                    if last.is_none_or(|last| last.version != *v || last.build != reading.build) {
+                        let new =
+                            VersionSeen { version: v.clone(), build: reading.build.clone(), first_seen: attempted_at };
+                        change = Some(Change { source: source.clone(), old: last.cloned(), new: new.clone() });
+                        push_history(&mut obs.history, new);
                     }
                 }
                 obs.last_ok = Some(Seen { reading, fetched_at: attempted_at });
+                change
             }
             Err(error) => {
                 let since = obs.error.as_ref().map_or(attempted_at, |f| f.since);
                 obs.error = Some(Failure { error, since });
+                None
             }
+        }
+    }
+
+    /// Restore a version seen in an earlier run (from the journal).
+    pub fn remember(&mut self, source: &std::sync::Arc<str>, evidence: Evidence, seen: VersionSeen) {
+        let obs = self.observation_mut(source, evidence);
+        if obs.history.last().is_none_or(|last| last.version != seen.version || last.build != seen.build) {
+            push_history(&mut obs.history, seen);
         }
     }
 
@@ -126,7 +149,13 @@ impl Cell {
 
     /// Every source that reads this cell failed on its last attempt.
     pub fn all_failing(&self) -> bool {
-        !self.observations.is_empty() && self.observations.iter().all(|o| o.error.is_some())
+        let mut tried = self.observations.iter().filter(|o| o.last_attempt.is_some()).peekable();
+        tried.peek().is_some() && tried.all(|o| o.error.is_some())
+    }
+
+    /// No source has tried this cell in this run yet.
+    pub fn untried(&self) -> bool {
+        self.observations.iter().all(|o| o.last_attempt.is_none())
     }
 
     /// Some, but not all, sources failed on their last attempt.
@@ -140,6 +169,13 @@ impl Cell {
         let current = obs.last_ok.as_ref()?.reading.version.as_deref()?;
         obs.history.iter().rev().find(|h| h.version != current)
     }
+}
+
+fn push_history(history: &mut Vec<VersionSeen>, seen: VersionSeen) {
+    if history.len() == HISTORY_LEN {
+        history.remove(0);
+    }
+    history.push(seen);
 }
 
 /// The cells of a fleet, dense in `service × environment` order.
@@ -206,9 +242,9 @@ pub fn last_sweep(matrix: &Matrix, polled_cells: usize) -> Option<Timestamp> {
     let mut tried = 0usize;
     let mut oldest: Option<Timestamp> = None;
     for (_, cell) in matrix.iter() {
-        for obs in &cell.observations {
+        for at in cell.observations.iter().filter_map(|o| o.last_attempt) {
             tried += 1;
-            oldest = Some(oldest.map_or(obs.last_attempt, |o| o.min(obs.last_attempt)));
+            oldest = Some(oldest.map_or(at, |o| o.min(at)));
         }
     }
     if tried < polled_cells { None } else { oldest }

@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub color: bool,
     /// When the process started, for the start-up milestones in the log.
     pub launched: Option<std::time::Instant>,
+    /// The observation journal; `None` keeps nothing across runs (the demo).
+    pub journal: Option<std::path::PathBuf>,
 }
 
 /// Build the initial state for a config (also used by tests and benches).
@@ -51,6 +53,19 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let mut state = initial_state(&config, &active, Timestamp::now());
     state.banner = options.banner;
     state.ui.color = options.color;
+    let mut journal = match &options.journal {
+        Some(path) => {
+            let (journal, events, report) = crate::journal::Jsonl::open::<crate::journal::ObservationEvent>(path)
+                .with_context(|| format!("opening the observation journal {}", path.display()))?;
+            if report.skipped > 0 {
+                tracing::warn!(path = %path.display(), skipped = report.skipped, torn_tail = report.torn_tail, "journal lines skipped");
+            }
+            state.restore(events);
+            Some(journal)
+        }
+        None => None,
+    };
+    state.reanalyze();
 
     let ctx = HttpContext::new().context("setting up the HTTP client")?;
     let (tx, mut rx) = mpsc::channel::<SourceUpdate>(1024);
@@ -76,7 +91,6 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
 
     loop {
         if dirty {
-            state.now = Timestamp::now();
             guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
             dirty = false;
             if first_frame {
@@ -105,12 +119,26 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
                     // No source task is left (none configured): keep drawing.
                     sources_open = false;
                 }
-                for update in batch.drain(..) {
-                    state.apply(update);
+                let changes: Vec<_> = batch.drain(..).filter_map(|u| state.apply(u)).collect();
+                if let Some(journal) = journal.as_mut() {
+                    match journal.append(&changes) {
+                        Ok(()) => state.journal_error = None,
+                        Err(e) => {
+                            tracing::error!(error = %e, path = %journal.path().display(), "journal write failed");
+                            state.journal_error = Some(e.to_string());
+                        }
+                    }
                 }
+                state.now = Timestamp::now();
+                state.reanalyze();
                 Effect::Redraw
             },
-            _ = tick.tick() => Effect::Redraw,
+            _ = tick.tick() => {
+                // Ages, countdowns and staleness move with the clock.
+                state.now = Timestamp::now();
+                state.reanalyze();
+                Effect::Redraw
+            },
             _ = sigterm.recv() => {
                 tracing::info!("SIGTERM: leaving");
                 Effect::Quit

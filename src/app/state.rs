@@ -7,9 +7,15 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, Mouse
 use jiff::Timestamp;
 
 use super::keymap::{self, Action};
-use crate::analysis::{self, Matrix};
+use crate::analysis::findings::{self, Finding, FindingKind};
+use crate::analysis::verdict::{self, Judgement};
+use crate::analysis::{self, Matrix, VersionSeen};
+use crate::journal::ObservationEvent;
 use crate::model::{CellKey, Evidence, Fleet, ServiceIdx};
 use crate::poller::SourceUpdate;
+
+/// Most observation events kept in memory for the events pane.
+pub const EVENTS_KEPT: usize = 500;
 
 /// What a configured source looks like to the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +31,14 @@ pub struct SourceInfo {
 pub enum Pane {
     #[default]
     Matrix,
+    Findings,
+    Events,
     Progress,
     Rollback,
 }
 
 impl Pane {
-    const ORDER: [Pane; 3] = [Pane::Matrix, Pane::Progress, Pane::Rollback];
+    const ORDER: [Pane; 5] = [Pane::Matrix, Pane::Findings, Pane::Events, Pane::Progress, Pane::Rollback];
 
     fn step(self, by: isize) -> Pane {
         let i = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0) as isize;
@@ -56,10 +64,16 @@ pub struct UiState {
     pub offset: usize,
     /// Matrix rows that fit on screen (set from the terminal size).
     pub page: usize,
+    /// Service filter of the matrix (and rollback pane).
     pub filter: String,
+    /// Filter of the findings and events panes: every word must match a
+    /// kind, severity, environment, service or source.
+    pub finding_filter: String,
     pub editing_filter: bool,
     pub popup: Option<Popup>,
-    /// Scroll position of the progress and rollback panes.
+    /// Scroll positions of the other panes.
+    pub findings_scroll: usize,
+    pub events_scroll: usize,
     pub progress_scroll: usize,
     pub rollback_scroll: usize,
     pub color: bool,
@@ -87,6 +101,15 @@ pub struct AppState {
     pub banner: Option<String>,
     /// Services shown, after the filter.
     pub visible: Vec<ServiceIdx>,
+    /// Analysis of the current matrix at `now`; recomputed by [`AppState::reanalyze`].
+    pub findings: Vec<Finding>,
+    /// The worst finding per cell, dense like the matrix.
+    pub marks: Vec<Option<FindingKind>>,
+    pub judgement: Judgement,
+    /// Recent changes, newest last.
+    pub events: std::collections::VecDeque<ObservationEvent>,
+    /// Set when the journal could not be written.
+    pub journal_error: Option<String>,
     pub ui: UiState,
 }
 
@@ -94,6 +117,8 @@ impl AppState {
     pub fn new(fleet: Fleet, sources: Vec<SourceInfo>, now: Timestamp) -> AppState {
         let matrix = Matrix::new(&fleet);
         let visible = analysis::filter_services(&fleet, "");
+        let judgement = verdict::judge(&fleet, &[], now);
+        let marks = vec![None; fleet.cell_count()];
         AppState {
             fleet,
             sources,
@@ -102,8 +127,62 @@ impl AppState {
             started_at: now,
             banner: None,
             visible,
+            findings: Vec::new(),
+            marks,
+            judgement,
+            events: std::collections::VecDeque::new(),
+            journal_error: None,
             ui: UiState { page: 10, color: true, ..UiState::default() },
         }
+    }
+
+    /// Recompute findings and the verdict for the matrix at `now`.
+    pub fn reanalyze(&mut self) {
+        self.findings = findings::evaluate(&self.fleet, &self.matrix, self.now);
+        self.marks = vec![None; self.fleet.cell_count()];
+        for (key, f) in findings::worst_per_cell(&self.findings) {
+            let idx = self.fleet.cell_index(key);
+            if let Some(mark) = self.marks.get_mut(idx) {
+                *mark = Some(f.kind);
+            }
+        }
+        self.judgement = verdict::judge(&self.fleet, &self.findings, self.now);
+    }
+
+    /// The worst finding on a cell, if any.
+    pub fn mark(&self, key: CellKey) -> Option<FindingKind> {
+        self.marks.get(self.fleet.cell_index(key)).copied().flatten()
+    }
+
+    /// Restore what earlier runs saw, from the observation journal: cell
+    /// histories (for "previous version" and "first seen") and the events pane.
+    pub fn restore(&mut self, events: Vec<ObservationEvent>) {
+        for e in events {
+            let (Some(service), Some(env)) = (self.fleet.service_idx(&e.service), self.fleet.env_idx(&e.environment))
+            else {
+                continue;
+            };
+            // Only sources still configured: others would never be polled.
+            let Some(source) = self.sources.iter().find(|s| *s.name == *e.source) else {
+                continue;
+            };
+            let (name, evidence) = (source.name.clone(), source.evidence);
+            if let Some(cell) = self.matrix.get_mut(CellKey { service, env }) {
+                cell.remember(
+                    &name,
+                    evidence,
+                    VersionSeen { version: e.new.clone(), build: e.build.clone(), first_seen: e.at },
+                );
+            }
+            self.push_event(e);
+        }
+    }
+
+    fn push_event(&mut self, e: ObservationEvent) {
+        if self.events.len() == EVENTS_KEPT {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
     }
 
     /// Cells the sources read, in all.
@@ -116,11 +195,22 @@ impl AppState {
         (self.ui.env < self.fleet.environments.len()).then_some(CellKey { service, env: self.ui.env })
     }
 
-    /// Apply one source update.
-    pub fn apply(&mut self, update: SourceUpdate) {
-        if let Some(cell) = self.matrix.get_mut(update.cell) {
-            cell.record(&update.source, update.evidence, update.attempted_at, update.result);
-        }
+    /// Apply one source update; returns the journal event when the source
+    /// reports a new version or build for the cell.
+    pub fn apply(&mut self, update: SourceUpdate) -> Option<ObservationEvent> {
+        let cell = self.matrix.get_mut(update.cell)?;
+        let change = cell.record(&update.source, update.evidence, update.attempted_at, update.result)?;
+        let event = ObservationEvent {
+            at: change.new.first_seen,
+            service: self.fleet.services[update.cell.service].name.clone(),
+            environment: self.fleet.environments[update.cell.env].name.clone(),
+            source: change.source.to_string(),
+            old: change.old.map(|o| o.version),
+            new: change.new.version,
+            build: change.new.build,
+        };
+        self.push_event(event.clone());
+        Some(event)
     }
 
     /// Translate a terminal event into state changes and an effect.
@@ -143,24 +233,77 @@ impl AppState {
         }
     }
 
+    /// The filter the focused pane uses.
+    pub fn focused_filter(&self) -> &str {
+        match self.ui.focus {
+            Pane::Findings | Pane::Events => &self.ui.finding_filter,
+            _ => &self.ui.filter,
+        }
+    }
+
+    fn focused_filter_mut(&mut self) -> &mut String {
+        match self.ui.focus {
+            Pane::Findings | Pane::Events => &mut self.ui.finding_filter,
+            _ => &mut self.ui.filter,
+        }
+    }
+
     fn edit_filter(&mut self, key: &KeyEvent) -> Effect {
+        let filter = self.focused_filter_mut();
         match key.code {
             KeyCode::Enter => self.ui.editing_filter = false,
             KeyCode::Esc => {
+                filter.clear();
                 self.ui.editing_filter = false;
-                self.ui.filter.clear();
             }
             KeyCode::Backspace => {
-                self.ui.filter.pop();
+                filter.pop();
             }
-            KeyCode::Char(c) if !c.is_control() && self.ui.filter.chars().count() < 64 => self.ui.filter.push(c),
+            KeyCode::Char(c) if !c.is_control() && filter.chars().count() < 64 => filter.push(c),
             _ => return Effect::None,
         }
         self.refilter();
         Effect::Redraw
     }
 
+    /// Findings shown in the findings pane, after its filter.
+    pub fn visible_findings(&self) -> Vec<&Finding> {
+        let words = filter_words(&self.ui.finding_filter);
+        self.findings
+            .iter()
+            .filter(|f| {
+                let (service, env) = findings::names_of(&self.fleet, f);
+                words.iter().all(|w| {
+                    f.kind.as_str().starts_with(w.as_str())
+                        || f.severity.as_str() == w
+                        || env.to_lowercase() == *w
+                        || service.to_lowercase().contains(w.as_str())
+                })
+            })
+            .collect()
+    }
+
+    /// Changes shown in the events pane, newest first, after the filter.
+    /// First sightings stay in the journal but are not changes.
+    pub fn visible_events(&self) -> Vec<&ObservationEvent> {
+        let words = filter_words(&self.ui.finding_filter);
+        self.events
+            .iter()
+            .rev()
+            .filter(|e| e.old.is_some())
+            .filter(|e| {
+                words.iter().all(|w| {
+                    e.environment.to_lowercase() == *w
+                        || e.service.to_lowercase().contains(w.as_str())
+                        || e.source.to_lowercase().contains(w.as_str())
+                })
+            })
+            .collect()
+    }
+
     fn refilter(&mut self) {
+        self.ui.findings_scroll = 0;
+        self.ui.events_scroll = 0;
         let selected = self.visible.get(self.ui.row).copied();
         self.visible = analysis::filter_services(&self.fleet, &self.ui.filter);
         // Keep the same service selected when it is still shown.
@@ -191,14 +334,16 @@ impl AppState {
             Action::Help => self.ui.popup = Some(Popup::Help),
             Action::Refresh => return Effect::Refresh,
             Action::Filter => {
+                if matches!(self.ui.focus, Pane::Progress | Pane::Rollback) {
+                    self.ui.focus = Pane::Matrix;
+                }
                 self.ui.editing_filter = true;
-                self.ui.focus = Pane::Matrix;
             }
             Action::Close => {
-                if self.ui.filter.is_empty() {
+                if self.focused_filter().is_empty() {
                     return Effect::None;
                 }
-                self.ui.filter.clear();
+                self.focused_filter_mut().clear();
                 self.refilter();
             }
             Action::NextPane => self.ui.focus = self.ui.focus.step(1),
@@ -239,6 +384,8 @@ impl AppState {
                 self.ui.row = clamp(self.ui.row, self.visible.len());
                 self.follow_selection();
             }
+            Pane::Findings => self.ui.findings_scroll = clamp(self.ui.findings_scroll, self.visible_findings().len()),
+            Pane::Events => self.ui.events_scroll = clamp(self.ui.events_scroll, self.visible_events().len()),
             Pane::Progress => self.ui.progress_scroll = clamp(self.ui.progress_scroll, self.fleet.environments.len()),
             Pane::Rollback => self.ui.rollback_scroll = clamp(self.ui.rollback_scroll, self.visible.len()),
         }
@@ -277,4 +424,8 @@ impl AppState {
         let max_offset = self.visible.len().saturating_sub(page);
         self.ui.offset = self.ui.offset.min(max_offset);
     }
+}
+
+fn filter_words(filter: &str) -> Vec<String> {
+    filter.split_whitespace().map(str::to_lowercase).collect()
 }

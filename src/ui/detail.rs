@@ -46,7 +46,10 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
         lines.push(Line::from(vec![
             Span::styled(format!("▸ {}", obs.source), theme.accent()),
             Span::styled(
-                format!("  {} evidence · last attempt {} ago", obs.evidence, age(now, obs.last_attempt)),
+                match obs.last_attempt {
+                    Some(at) => format!("  {} evidence · last attempt {} ago", obs.evidence, age(now, at)),
+                    None => format!("  {} evidence · not tried yet (history from the journal)", obs.evidence),
+                },
                 theme.dim(),
             ),
         ]));

@@ -6,7 +6,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::centered;
-use super::matrix::LEGEND;
 use super::theme::Theme;
 use crate::app::keymap::BINDINGS;
 
@@ -19,15 +18,19 @@ pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
     lines.push(Line::styled("  mouse wheel scrolls the focused pane", theme.dim()));
     lines.push(Line::raw(""));
     lines.push(Line::styled("Legend", theme.title()));
-    for part in LEGEND.split('│') {
-        lines.push(Line::raw(format!("  {}", part.trim())));
-    }
+    lines.push(Line::raw("  findings  ∅ missing  ↑ ahead  ≠ build mismatch  ⇄ conflict"));
+    lines.push(Line::raw("            ✗ unhealthy  ⚠ unreachable  ◷ stale"));
+    lines.push(Line::raw("  evidence  R running  C controller  D recorded  P declared"));
+    lines.push(Line::raw("  health    ● up  ◐ degraded  ✗ down  · not reported"));
+    lines.push(Line::raw("  age       ~ evidence older than 3 polls  ⚠ its source is failing"));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("  / in findings or events: words match kind, severity, env, service", theme.dim()));
     lines
 }
 
 pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
     let lines = lines(theme);
-    let area = centered(area, 60, lines.len() as u16 + 2);
+    let area = centered(area, 76, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);
     let block = Block::bordered()
         .title(Span::styled(" Keys · ? or Esc to close ", theme.title()))

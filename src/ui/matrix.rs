@@ -9,13 +9,13 @@ use ratatui::widgets::{Block, Cell as TableCell, Row, Table};
 use super::theme::Theme;
 use super::{age, fit};
 use crate::analysis::Cell;
+use crate::analysis::findings::Severity;
 use crate::app::state::{AppState, Pane};
 use crate::model::{CellKey, Health};
 
-pub const LEGEND: &str =
-    " R running · C controller · D recorded · P declared │ ● up ◐ degraded ✗ down │ ~ old evidence ⚠ failing ";
+pub const LEGEND: &str = " ∅ missing ↑ ahead ≠ build ⇄ conflict ✗ unhealthy ⚠ unreachable ◷ stale │ R C D P evidence │ ● ◐ ✗ health │ ~ old ";
 /// For narrow terminals; `?` shows the full legend.
-const LEGEND_SHORT: &str = " evidence R C D P │ health ● ◐ ✗ │ ~ old ⚠ failing │ ? help ";
+const LEGEND_SHORT: &str = " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ R C D P evidence │ ? help ";
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Matrix;
@@ -64,7 +64,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         }
         for env in 0..fleet.environments.len() {
             let key = CellKey { service, env };
-            let line = cell_line(state, state.matrix.get(key), env_w as usize, theme);
+            let line = cell_line(state, key, env_w as usize, theme);
             let mut cell = TableCell::from(line);
             if selected_row && env == state.ui.env && focused {
                 cell = cell.style(theme.selected());
@@ -88,12 +88,21 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     }
 }
 
-/// One cell: `version #build` on the left, `evidence age health` on the right.
-pub fn cell_line(state: &AppState, cell: &Cell, width: usize, theme: &Theme) -> Line<'static> {
+/// One cell: the worst finding's glyph, `version #build` on the left,
+/// `evidence age health` on the right.
+pub fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) -> Line<'static> {
+    let cell: &Cell = state.matrix.get(key);
     let width = width.saturating_sub(1); // a column gap
-    if cell.observations.is_empty() {
-        return Line::from(Span::styled("…", theme.dim()));
+    if cell.untried() {
+        return Line::from(Span::styled("  …", theme.dim()));
     }
+    let finding = state.mark(key);
+    let (mark, mark_style) = match finding {
+        Some(kind) if kind.severity() == Severity::High => (kind.glyph(), theme.bad()),
+        Some(kind) => (kind.glyph(), theme.warn()),
+        None => (' ', theme.dim()),
+    };
+    let mark = Span::styled(format!("{mark} "), mark_style);
     let Some(obs) = cell.shown() else {
         // Never read successfully: show why.
         let err = cell
@@ -102,7 +111,7 @@ pub fn cell_line(state: &AppState, cell: &Cell, width: usize, theme: &Theme) -> 
             .find_map(|o| o.error.as_ref())
             .map(|f| short_error(&f.error.to_string()))
             .unwrap_or_default();
-        return Line::from(Span::styled(fit(&format!("⚠ {err}"), width), theme.bad()));
+        return Line::from(vec![mark, Span::styled(fit(&err, width.saturating_sub(2)), theme.bad())]);
     };
     let Some(seen) = &obs.last_ok else {
         return Line::from("");
@@ -119,19 +128,21 @@ pub fn cell_line(state: &AppState, cell: &Cell, width: usize, theme: &Theme) -> 
         Some(Health::Down) => ("✗", theme.bad()),
         Some(Health::Unknown) | None => ("·", theme.dim()),
     };
-    let mark = if failing {
+    let freshness = if failing {
         "⚠"
     } else if old {
         "~"
     } else {
         " "
     };
-    let right = format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), mark);
-    // Room for the health glyph and one space between the halves.
-    let left_w = width.saturating_sub(right.chars().count() + 2);
-    let version = seen.reading.version.as_deref().unwrap_or("?");
+    let right = format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), freshness);
+    // Room for the mark, the health glyph and one space between the halves.
+    let left_w = width.saturating_sub(right.chars().count() + 4);
+    let version = seen.reading.version.as_deref().unwrap_or("not deployed");
     let build = seen.reading.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
-    let left = fit(&format!("{version}{build}"), left_w);
+    // When both do not fit, the version matters more than the build.
+    let full = format!("{version}{build}");
+    let left = if unicode_width::UnicodeWidthStr::width(full.as_str()) <= left_w { full } else { fit(version, left_w) };
     let pad = left_w.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()));
     let age_style = if failing {
         theme.bad()
@@ -140,14 +151,20 @@ pub fn cell_line(state: &AppState, cell: &Cell, width: usize, theme: &Theme) -> 
     } else {
         theme.dim()
     };
+    let version_style = match finding {
+        Some(kind) if kind.severity() == Severity::High => theme.bad(),
+        Some(_) => theme.warn(),
+        None => ratatui::style::Style::new(),
+    };
     let (vpart, bpart) = match left.find(" #") {
         Some(i) => (left[..i].to_string(), left[i..].to_string()),
         None => (left.clone(), String::new()),
     };
     Line::from(vec![
-        Span::raw(vpart),
+        mark,
+        Span::styled(vpart, version_style),
         Span::styled(bpart, theme.dim()),
-        Span::raw(" ".repeat(pad)),
+        Span::raw(" ".repeat(pad + 1)),
         Span::styled(right, age_style),
         Span::styled(health_glyph, health_style),
     ])

@@ -12,6 +12,8 @@
 //! ```
 
 pub mod detail;
+pub mod events;
+pub mod findings;
 pub mod help;
 pub mod matrix;
 pub mod progress;
@@ -33,16 +35,18 @@ use theme::Theme;
 pub struct Areas {
     pub status: Rect,
     pub matrix: Rect,
+    pub findings: Rect,
+    pub events: Rect,
     pub progress: Rect,
     pub rollback: Rect,
     pub footer: Rect,
 }
 
 /// The matrix takes what its rows need, up to what is left after the lower
-/// panes' minimum; the lower panes take the rest.
+/// panes' minimum; findings/events and progress/rollback share the rest.
 pub fn layout(area: Rect, envs: usize, services: usize) -> Areas {
     let body = area.height.saturating_sub(2);
-    let lower_min = (envs as u16 + 3).clamp(6, 12).min(body / 2);
+    let lower_min = 12.min(body / 2);
     let matrix = (services as u16).saturating_add(3).min(body.saturating_sub(lower_min)).max(4);
     let [status, matrix, lower, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -51,9 +55,12 @@ pub fn layout(area: Rect, envs: usize, services: usize) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
+    let progress_h = (envs as u16 + 3).max(lower.height / 2).min(lower.height / 2 + 2);
+    let [middle, bottom] = Layout::vertical([Constraint::Min(0), Constraint::Length(progress_h)]).areas(lower);
+    let [findings, events] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(middle);
     let [progress, rollback] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(lower);
-    Areas { status, matrix, progress, rollback, footer }
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
+    Areas { status, matrix, findings, events, progress, rollback, footer }
 }
 
 /// Matrix rows that fit in a terminal of this size.
@@ -67,6 +74,8 @@ pub fn render(frame: &mut Frame, state: &AppState) {
     let areas = layout(frame.area(), state.fleet.environments.len(), state.fleet.services.len());
     status::render(frame, areas.status, state, &theme);
     matrix::render(frame, areas.matrix, state, &theme);
+    findings::render(frame, areas.findings, state, &theme);
+    events::render(frame, areas.events, state, &theme);
     progress::render(frame, areas.progress, state, &theme);
     rollback::render(frame, areas.rollback, state, &theme);
     render_footer(frame, areas.footer, state, &theme);
@@ -81,14 +90,17 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme)
     let line = if state.ui.editing_filter {
         Line::from(vec![
             Span::styled(" filter: ", theme.accent()),
-            Span::raw(state.ui.filter.clone()),
+            Span::raw(state.focused_filter().to_string()),
             Span::styled("▏", theme.accent()),
             Span::styled("   Enter keep · Esc clear", theme.dim()),
         ])
     } else {
         let mut spans = Vec::new();
         if !state.ui.filter.is_empty() {
-            spans.push(Span::styled(format!(" filter “{}” ", state.ui.filter), theme.warn()));
+            spans.push(Span::styled(format!(" services “{}” ", state.ui.filter), theme.warn()));
+        }
+        if !state.ui.finding_filter.is_empty() {
+            spans.push(Span::styled(format!(" findings “{}” ", state.ui.finding_filter), theme.warn()));
         }
         for (b, hint) in BINDINGS.iter().filter_map(|b| b.hint.map(|h| (b, h))) {
             spans.push(Span::styled(format!(" {} ", b.label), theme.accent()));

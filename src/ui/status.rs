@@ -12,7 +12,17 @@ use crate::app::state::AppState;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let sep = || Span::raw(" │ ");
-    let mut spans = vec![Span::styled(" flightdeck", theme.title())];
+    let mut spans = vec![Span::styled(" flightdeck ", theme.title())];
+    let j = &state.judgement;
+    let verdict = match j.blockers.len() {
+        0 => format!(" {} ", j.verdict.as_str().to_uppercase()),
+        n => format!(" {} ({n}) ", j.verdict.as_str().to_uppercase()),
+    };
+    let verdict_style = match j.verdict {
+        crate::analysis::verdict::Verdict::Go => theme.verdict_go(),
+        _ => theme.verdict_no_go(),
+    };
+    spans.push(Span::styled(verdict, verdict_style));
     if let Some(banner) = &state.banner {
         spans.push(sep());
         spans.push(Span::raw(banner.clone()));
@@ -20,8 +30,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     spans.push(sep());
     match &state.fleet.release {
         Some(plan) => {
-            let kind = plan.kind.map(|k| format!(" ({})", k.as_str())).unwrap_or_default();
-            spans.push(Span::raw(format!("release {}{kind}", plan.name)));
+            let kind = plan.kind.map(|k| format!(" {}", k.as_str())).unwrap_or_default();
+            spans.push(Span::raw(format!("{}{kind}", plan.name)));
             if let Some(window) = plan.window {
                 spans.push(sep());
                 let now = state.now.as_second();
@@ -44,6 +54,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         Some(at) => format!("sweep {} ago", age(state.now, at)),
         None => "first sweep…".to_string(),
     }));
+    if let Some(err) = &state.journal_error {
+        spans.push(sep());
+        spans.push(Span::raw(format!("⚠ journal: {err}")));
+    }
     let failing = analysis::failing_sources(&state.matrix);
     let style = if failing.is_empty() {
         theme.status_bar()

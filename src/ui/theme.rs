@@ -55,6 +55,20 @@ impl Theme {
             Style::new().add_modifier(Modifier::REVERSED)
         }
     }
+    pub fn verdict_go(&self) -> Style {
+        if self.color {
+            Style::new().bg(Color::Green).fg(Color::Black).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        }
+    }
+    pub fn verdict_no_go(&self) -> Style {
+        if self.color {
+            Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        }
+    }
     pub fn status_alert(&self) -> Style {
         if self.color {
             Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD)

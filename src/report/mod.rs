@@ -1,0 +1,286 @@
+//! Output of the headless commands: the evaluation as text (for a
+//! terminal), JSON (the contract in `design.md`) or Markdown (a ticket, a
+//! chat). Built from the same state and analysis as the cockpit.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::analysis::Cell;
+use crate::analysis::findings::Severity;
+use crate::app::AppState;
+use crate::model::CellKey;
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct CheckJson<'a> {
+    pub schema: u32,
+    pub generated_at: Timestamp,
+    pub release: Option<ReleaseJson<'a>>,
+    pub verdict: &'static str,
+    pub blockers: &'a [crate::analysis::verdict::Blocker],
+    pub cells: Vec<CellJson<'a>>,
+    pub findings: Vec<FindingJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReleaseJson<'a> {
+    pub name: &'a str,
+    pub kind: Option<&'static str>,
+    pub window: Option<crate::model::Window>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CellJson<'a> {
+    pub service: &'a str,
+    pub environment: &'a str,
+    pub version: Option<&'a str>,
+    pub build: Option<&'a str>,
+    pub commit: Option<&'a str>,
+    pub digest: Option<&'a str>,
+    pub health: Option<&'static str>,
+    pub deployed_at: Option<Timestamp>,
+    pub evidence: Option<&'static str>,
+    pub source: Option<&'a str>,
+    pub fetched_at: Option<Timestamp>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FindingJson<'a> {
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub service: &'a str,
+    pub environment: &'a str,
+    pub message: &'a str,
+}
+
+/// Cells some source reads, in service × environment order.
+fn read_cells(state: &AppState) -> impl Iterator<Item = (CellKey, &Cell)> {
+    state.matrix.iter().filter(|(_, c)| !c.observations.is_empty())
+}
+
+fn cell_json<'a>(state: &'a AppState, key: CellKey, cell: &'a Cell) -> CellJson<'a> {
+    let service = state.fleet.services[key.service].name.as_str();
+    let environment = state.fleet.environments[key.env].name.as_str();
+    let error_of = |o: &crate::analysis::Observation| o.error.as_ref().map(|f| f.error.to_string());
+    match cell.shown() {
+        Some(obs) => {
+            let seen = obs.last_ok.as_ref();
+            let r = seen.map(|s| &s.reading);
+            CellJson {
+                service,
+                environment,
+                version: r.and_then(|r| r.version.as_deref()),
+                build: r.and_then(|r| r.build.as_deref()),
+                commit: r.and_then(|r| r.commit.as_deref()),
+                digest: r.and_then(|r| r.digest.as_deref()),
+                health: r.and_then(|r| r.health).map(|h| h.as_str()),
+                deployed_at: r.and_then(|r| r.deployed_at),
+                evidence: Some(obs.evidence.as_str()),
+                source: Some(&obs.source),
+                fetched_at: seen.map(|s| s.fetched_at),
+                error: error_of(obs),
+            }
+        }
+        None => {
+            let obs = cell.observations.iter().find(|o| o.error.is_some()).or(cell.observations.first());
+            CellJson {
+                service,
+                environment,
+                version: None,
+                build: None,
+                commit: None,
+                digest: None,
+                health: None,
+                deployed_at: None,
+                evidence: obs.map(|o| o.evidence.as_str()),
+                source: obs.map(|o| &*o.source),
+                fetched_at: None,
+                error: obs.and_then(error_of).or_else(|| Some("not read".to_string())),
+            }
+        }
+    }
+}
+
+pub fn check_json(state: &AppState) -> CheckJson<'_> {
+    let release = state.fleet.release.as_ref().map(|r| ReleaseJson {
+        name: &r.name,
+        kind: r.kind.map(|k| k.as_str()),
+        window: r.window,
+    });
+    CheckJson {
+        schema: SCHEMA,
+        generated_at: state.now,
+        release,
+        verdict: state.judgement.verdict.as_str(),
+        blockers: &state.judgement.blockers,
+        cells: read_cells(state).map(|(k, c)| cell_json(state, k, c)).collect(),
+        findings: state
+            .findings
+            .iter()
+            .map(|f| FindingJson {
+                kind: f.kind.as_str(),
+                severity: f.severity.as_str(),
+                service: &state.fleet.services[f.cell.service].name,
+                environment: &state.fleet.environments[f.cell.env].name,
+                message: &f.message,
+            })
+            .collect(),
+    }
+}
+
+pub fn json(state: &AppState) -> String {
+    // Serializing plain data with string keys cannot fail.
+    serde_json::to_string_pretty(&check_json(state)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn release_line(state: &AppState) -> String {
+    match &state.fleet.release {
+        Some(r) => {
+            let kind = r.kind.map(|k| format!(" ({})", k.as_str())).unwrap_or_default();
+            let window = r
+                .window
+                .map(|w| {
+                    format!(
+                        ", window {} – {}",
+                        w.start.strftime("%Y-%m-%d %H:%M"),
+                        w.end.strftime("%Y-%m-%d %H:%M UTC")
+                    )
+                })
+                .unwrap_or_default();
+            format!("release {}{kind}{window}", r.name)
+        }
+        None => "no release plan".to_string(),
+    }
+}
+
+/// The short form of a cell for tables.
+fn cell_text(state: &AppState, key: CellKey) -> String {
+    let cell = state.matrix.get(key);
+    if cell.observations.is_empty() {
+        return "·".to_string();
+    }
+    let mark = state.mark(key).map(|k| format!("{} ", k.glyph())).unwrap_or_default();
+    match cell.reading() {
+        Some(seen) => {
+            let v = seen.reading.version.as_deref().unwrap_or("not deployed");
+            let build = seen.reading.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
+            let failing = if cell.all_failing() { " (unreachable)" } else { "" };
+            format!("{mark}{v}{build}{failing}")
+        }
+        None => format!("{mark}unreachable"),
+    }
+}
+
+fn verdict_line(state: &AppState) -> String {
+    let j = &state.judgement;
+    let n = j.blockers.len();
+    let blockers = match n {
+        0 => String::new(),
+        1 => " (1 blocker)".to_string(),
+        n => format!(" ({n} blockers)"),
+    };
+    format!("{}{blockers}", j.verdict.as_str().to_uppercase())
+}
+
+/// Plain text, for a terminal or a CI log.
+pub fn text(state: &AppState) -> String {
+    let mut out = String::new();
+    let push = |out: &mut String, s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    push(
+        &mut out,
+        format!("flightdeck check · {} · {}", release_line(state), state.now.strftime("%Y-%m-%d %H:%M:%S UTC")),
+    );
+    push(&mut out, format!("verdict: {}", verdict_line(state)));
+    for b in &state.judgement.blockers {
+        push(&mut out, format!("  ✗ {}", b.message));
+    }
+    let high = state.findings.iter().filter(|f| f.severity == Severity::High).count();
+    push(&mut out, String::new());
+    push(&mut out, format!("findings: {high} high, {} medium", state.findings.len() - high));
+    for f in &state.findings {
+        push(
+            &mut out,
+            format!("  {} {:<6} {:<14} {}", f.kind.glyph(), f.severity.as_str(), f.kind.as_str(), f.message),
+        );
+    }
+    push(&mut out, String::new());
+    let fleet = &state.fleet;
+    let name_w = fleet.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).max(7);
+    let cols: Vec<Vec<String>> = (0..fleet.environments.len())
+        .map(|env| (0..fleet.services.len()).map(|service| cell_text(state, CellKey { service, env })).collect())
+        .collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(e, c)| c.iter().map(|s| s.chars().count()).chain([fleet.environments[e].name.len()]).max().unwrap_or(1))
+        .collect();
+    let mut header = format!("  {:<name_w$}", "service");
+    for (e, env) in fleet.environments.iter().enumerate() {
+        header.push_str(&format!("  {:<w$}", env.name, w = widths[e]));
+    }
+    push(&mut out, header.trim_end().to_string());
+    for (service, svc) in fleet.services.iter().enumerate() {
+        let mut row = format!("  {:<name_w$}", svc.name);
+        for (e, col) in cols.iter().enumerate() {
+            row.push_str(&format!("  {:<w$}", col[service], w = widths[e]));
+        }
+        push(&mut out, row.trim_end().to_string());
+    }
+    out
+}
+
+/// Markdown, for a ticket or a chat.
+pub fn markdown(state: &AppState) -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = String::new();
+    out.push_str(&format!("## flightdeck check: {}\n\n", release_line(state)));
+    out.push_str(&format!(
+        "**Verdict: {}** · generated {}\n\n",
+        verdict_line(state),
+        state.now.strftime("%Y-%m-%d %H:%M:%S UTC")
+    ));
+    if !state.judgement.blockers.is_empty() {
+        out.push_str("### Blockers\n\n");
+        for b in &state.judgement.blockers {
+            out.push_str(&format!("- {}\n", esc(&b.message)));
+        }
+        out.push('\n');
+    }
+    out.push_str("### Findings\n\n");
+    if state.findings.is_empty() {
+        out.push_str("No findings.\n\n");
+    } else {
+        out.push_str("| severity | kind | environment | service | message |\n|---|---|---|---|---|\n");
+        for f in &state.findings {
+            out.push_str(&format!(
+                "| {} | `{}` | {} | {} | {} |\n",
+                f.severity.as_str(),
+                f.kind.as_str(),
+                state.fleet.environments[f.cell.env].name,
+                state.fleet.services[f.cell.service].name,
+                esc(&f.message)
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str("### What is running\n\n| service |");
+    for env in &state.fleet.environments {
+        out.push_str(&format!(" {} |", env.name));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(state.fleet.environments.len()));
+    out.push('\n');
+    for (service, svc) in state.fleet.services.iter().enumerate() {
+        out.push_str(&format!("| {} |", svc.name));
+        for env in 0..state.fleet.environments.len() {
+            out.push_str(&format!(" {} |", esc(&cell_text(state, CellKey { service, env }))));
+        }
+        out.push('\n');
+    }
+    out
+}
