@@ -220,3 +220,45 @@ fn selection_scrolls_with_the_page() {
     s.act(Action::Top);
     assert_eq!(s.ui.offset, 0);
 }
+
+#[test]
+fn findings_pane_opens_the_cell_of_a_finding() {
+    let mut s = mid_release();
+    s.act(Action::NextPane);
+    assert_eq!(s.ui.focus, flightdeck::app::state::Pane::Findings);
+    s.act(Action::Down);
+    s.act(Action::Open);
+    // Second finding, worst first: checkout is unhealthy in prod.
+    let terminal = draw(&s, 120, 40);
+    let text = format!("{}", terminal.backend());
+    assert!(text.contains("checkout in prod"), "{text}");
+    assert!(text.contains("✗ unhealthy checkout in prod reports health down"), "{text}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn findings_filter_by_kind_and_environment() {
+    let mut s = mid_release();
+    s.act(Action::NextPane);
+    s.ui.finding_filter = "missing prod".into();
+    let shown: Vec<String> = s.visible_findings().iter().map(|f| f.message.clone()).collect();
+    assert_eq!(
+        shown,
+        vec!["checkout is not at 2.8.0 in prod (runs 2.7.1)", "search is not at 0.10.0 in prod (runs 0.9.8)"]
+    );
+    s.ui.finding_filter = "search".into();
+    assert!(s.visible_findings().iter().all(|f| f.message.contains("search")));
+    assert_eq!(s.visible_findings().len(), 3);
+}
+
+#[test]
+fn verdict_in_the_status_bar() {
+    let s = mid_release();
+    let terminal = draw(&s, 120, 30);
+    let buffer = terminal.backend().buffer();
+    let text = format!("{}", terminal.backend());
+    assert!(text.contains("NO-GO (4)"), "{text}");
+    // The verdict block is red.
+    let pos = (0..120u16).find(|&x| buffer[(x, 0)].symbol() == "N").unwrap();
+    assert_eq!(buffer[(pos, 0)].bg, Color::Red);
+}

@@ -395,3 +395,358 @@ pub fn names_of(fleet: &Fleet, f: &Finding) -> (String, String) {
     let (s, e) = names(fleet, f.cell);
     (s.to_string(), e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::{Environment, Evidence, Health, Reading, ReleasePlan, Service};
+    use crate::sources::FetchError;
+
+    const ENVS: [&str; 4] = ["dev", "qa", "uat", "prod"];
+
+    fn now() -> Timestamp {
+        "2026-11-24T18:42:00Z".parse().unwrap()
+    }
+
+    fn fleet(services: &[&str], targets: &[(&str, &str)]) -> Fleet {
+        let services: Vec<Service> =
+            services.iter().map(|s| Service { name: s.to_string(), ..Service::default() }).collect();
+        let targets =
+            targets.iter().map(|(s, v)| (services.iter().position(|x| x.name == *s).unwrap(), v.to_string())).collect();
+        Fleet {
+            environments: ENVS
+                .iter()
+                .map(|e| Environment {
+                    name: e.to_string(),
+                    stale_after: (*e == "prod").then(|| Duration::from_secs(30 * 86_400)),
+                })
+                .collect(),
+            services,
+            release: Some(ReleasePlan { name: "r".into(), kind: None, window: None, targets }),
+        }
+    }
+
+    struct World {
+        fleet: Fleet,
+        matrix: Matrix,
+    }
+
+    impl World {
+        fn new(services: &[&str], targets: &[(&str, &str)]) -> World {
+            let fleet = fleet(services, targets);
+            let matrix = Matrix::new(&fleet);
+            World { fleet, matrix }
+        }
+
+        fn key(&self, service: &str, env: &str) -> CellKey {
+            CellKey { service: self.fleet.service_idx(service).unwrap(), env: self.fleet.env_idx(env).unwrap() }
+        }
+
+        fn read(
+            &mut self,
+            source: &str,
+            evidence: Evidence,
+            service: &str,
+            env: &str,
+            result: Result<Reading, FetchError>,
+        ) {
+            let key = self.key(service, env);
+            let source: Arc<str> = Arc::from(source);
+            self.matrix.get_mut(key).unwrap().record(&source, evidence, now(), result);
+        }
+
+        fn run(&mut self, service: &str, env: &str, version: &str) {
+            self.read("endpoints", Evidence::Running, service, env, Ok(Reading::version(version)));
+        }
+
+        fn run_full(&mut self, service: &str, env: &str, r: Reading) {
+            self.read("endpoints", Evidence::Running, service, env, Ok(r));
+        }
+
+        fn findings(&self) -> Vec<(FindingKind, String, String)> {
+            evaluate(&self.fleet, &self.matrix, now())
+                .iter()
+                .map(|f| {
+                    let (s, e) = names_of(&self.fleet, f);
+                    (f.kind, s, e)
+                })
+                .collect()
+        }
+
+        fn messages(&self) -> Vec<String> {
+            evaluate(&self.fleet, &self.matrix, now()).into_iter().map(|f| f.message).collect()
+        }
+    }
+
+    fn f(kind: FindingKind, s: &str, e: &str) -> (FindingKind, String, String) {
+        (kind, s.to_string(), e.to_string())
+    }
+
+    fn all_at(w: &mut World, service: &str, version: &str) {
+        for env in ENVS {
+            w.run(service, env, version);
+        }
+    }
+
+    #[test]
+    fn all_at_target_means_no_findings() {
+        let mut w = World::new(&["a", "b"], &[("a", "1.4.0"), ("b", "v2.0")]);
+        all_at(&mut w, "a", "1.4.0");
+        all_at(&mut w, "b", "2.0.0");
+        assert!(w.findings().is_empty(), "{:?}", w.messages());
+    }
+
+    #[test]
+    fn missing_only_in_reached_environments() {
+        let mut w = World::new(&["a", "b"], &[("a", "1.4.0"), ("b", "2.0.0")]);
+        all_at(&mut w, "a", "1.4.0");
+        w.run("b", "dev", "2.0.0");
+        w.run("b", "qa", "2.0.0");
+        w.run("b", "uat", "1.9.0");
+        w.run("b", "prod", "1.9.0");
+        // uat and prod are reached (a runs its target there): b is missing in both.
+        assert_eq!(w.findings(), vec![f(FindingKind::Missing, "b", "prod"), f(FindingKind::Missing, "b", "uat")]);
+        assert_eq!(w.messages()[0], "b is not at 2.0.0 in prod (runs 1.9.0)");
+
+        // An environment nobody reached yet is not missing anything.
+        let mut w = World::new(&["a"], &[("a", "1.4.0")]);
+        w.run("a", "dev", "1.4.0");
+        w.run("a", "qa", "1.3.0");
+        assert!(w.findings().is_empty(), "{:?}", w.messages());
+    }
+
+    #[test]
+    fn newer_than_target_is_not_missing_but_unparseable_is() {
+        let mut w = World::new(&["a", "b"], &[("a", "1.4.0"), ("b", "2.0.0")]);
+        all_at(&mut w, "a", "1.4.1");
+        all_at(&mut w, "b", "2.0.0");
+        assert!(w.findings().is_empty(), "{:?}", w.messages());
+        w.run("a", "prod", "main-4f2a9c1");
+        assert!(w.findings().contains(&f(FindingKind::Missing, "a", "prod")));
+    }
+
+    #[test]
+    fn positively_not_deployed_is_missing_anywhere() {
+        let mut w = World::new(&["a"], &[("a", "1.4.0")]);
+        w.read("records", Evidence::Recorded, "a", "qa", Ok(Reading::default()));
+        assert_eq!(w.findings(), vec![f(FindingKind::Missing, "a", "qa")]);
+        assert!(w.messages()[0].contains("records reports no deployment"));
+    }
+
+    #[test]
+    fn ahead_compares_with_the_previous_environment_only() {
+        let mut w = World::new(&["acct"], &[]);
+        w.run("acct", "dev", "2.3.0");
+        w.run("acct", "qa", "2.3.0");
+        w.run("acct", "uat", "2.3.0");
+        w.run("acct", "prod", "2.3.1");
+        assert_eq!(w.findings(), vec![f(FindingKind::Ahead, "acct", "prod")]);
+        assert_eq!(w.messages()[0], "acct runs 2.3.1 in prod, newer than 2.3.0 in uat: it never passed uat");
+        // Incomparable versions are never ordered by guess.
+        w.run("acct", "prod", "hotfix-build");
+        assert!(w.findings().is_empty(), "{:?}", w.messages());
+    }
+
+    #[test]
+    fn build_mismatch_on_the_later_environment() {
+        let mut w = World::new(&["cart"], &[]);
+        let r = |build: &str| Reading { build: Some(build.into()), ..Reading::version("3.2.0") };
+        w.run_full("cart", "uat", r("1187"));
+        w.run_full("cart", "prod", r("1192"));
+        assert_eq!(w.findings(), vec![f(FindingKind::BuildMismatch, "cart", "prod")]);
+        assert_eq!(w.messages()[0], "cart 3.2.0 in prod is not the artifact in uat: build 1192 vs 1187");
+    }
+
+    #[test]
+    fn short_and_full_sha_are_the_same_artifact() {
+        let mut w = World::new(&["svc"], &[]);
+        let full = "4f2a9c1e0b7d3a5f6c8e9d0a1b2c3d4e5f6a7b8c";
+        w.run_full("svc", "uat", Reading { commit: Some("4f2a9c1".into()), ..Reading::version("1.0") });
+        w.run_full("svc", "prod", Reading { commit: Some(full.into()), ..Reading::version("1.0") });
+        assert!(w.findings().is_empty(), "{:?}", w.messages());
+        w.run_full("svc", "prod", Reading { commit: Some("9999999".into()), ..Reading::version("1.0") });
+        assert_eq!(w.findings(), vec![f(FindingKind::BuildMismatch, "svc", "prod")]);
+        // One side without an id: nothing to compare, no finding.
+        w.run_full("svc", "prod", Reading::version("1.0"));
+        assert!(w.findings().is_empty());
+    }
+
+    #[test]
+    fn conflict_between_sources_names_both() {
+        let mut w = World::new(&["pricing"], &[]);
+        w.run("pricing", "prod", "1.7.2");
+        w.read("records", Evidence::Recorded, "pricing", "prod", Ok(Reading::version("1.8.0")));
+        assert_eq!(w.findings(), vec![f(FindingKind::Conflict, "pricing", "prod")]);
+        assert_eq!(w.messages()[0], "pricing in prod: endpoints (running) says 1.7.2, records (recorded) says 1.8.0");
+        // The record agreeing again clears it; `v1.8` and `1.8.0` agree.
+        w.run("pricing", "prod", "v1.8");
+        assert!(w.findings().is_empty(), "{:?}", w.messages());
+        // A failed source is not a disagreement.
+        w.read("records", Evidence::Recorded, "pricing", "prod", Err(FetchError::Other("down".into())));
+        w.run("pricing", "prod", "1.9.0");
+        assert!(!w.findings().iter().any(|x| x.0 == FindingKind::Conflict));
+    }
+
+    #[test]
+    fn unhealthy_and_unreachable() {
+        let mut w = World::new(&["ship", "notify"], &[]);
+        w.run_full("ship", "prod", Reading { health: Some(Health::Down), ..Reading::version("4.3.0") });
+        w.run("notify", "prod", "1.12.0");
+        w.read("endpoints", Evidence::Running, "notify", "prod", Err(FetchError::Timeout(Duration::from_secs(3))));
+        let found = w.findings();
+        assert_eq!(
+            found,
+            vec![f(FindingKind::Unhealthy, "ship", "prod"), f(FindingKind::Unreachable, "notify", "prod")]
+        );
+        let messages = w.messages();
+        assert!(
+            messages[1].contains("timed out after 3s") && messages[1].contains("last known 1.12.0"),
+            "{messages:?}"
+        );
+        // Degraded is not down.
+        w.run_full("ship", "prod", Reading { health: Some(Health::Degraded), ..Reading::version("4.3.0") });
+        assert!(!w.findings().iter().any(|x| x.0 == FindingKind::Unhealthy));
+    }
+
+    #[test]
+    fn unreachable_needs_every_source_failing() {
+        let mut w = World::new(&["a"], &[]);
+        w.read("endpoints", Evidence::Running, "a", "prod", Err(FetchError::Other("x".into())));
+        w.read("records", Evidence::Recorded, "a", "prod", Ok(Reading::version("1.0")));
+        assert!(w.findings().is_empty(), "{:?}", w.messages());
+        w.read("records", Evidence::Recorded, "a", "prod", Err(FetchError::Other("y".into())));
+        assert_eq!(w.findings(), vec![f(FindingKind::Unreachable, "a", "prod")]);
+    }
+
+    #[test]
+    fn stale_from_deployed_at_or_first_seen() {
+        let mut w = World::new(&["reports"], &[]);
+        let old = now() - jiff::SignedDuration::from_hours(24 * 212);
+        w.run_full("reports", "prod", Reading { deployed_at: Some(old), ..Reading::version("0.4.0") });
+        assert_eq!(w.findings(), vec![f(FindingKind::Stale, "reports", "prod")]);
+        assert_eq!(w.messages()[0], "reports 0.4.0 in prod deployed 212d ago (stale after 30d)");
+        // Exactly at the limit is not stale yet; environments without stale_after never are.
+        let limit = now() - jiff::SignedDuration::from_hours(24 * 30);
+        w.run_full("reports", "prod", Reading { deployed_at: Some(limit), ..Reading::version("0.4.0") });
+        assert!(w.findings().is_empty());
+        w.run_full("reports", "qa", Reading { deployed_at: Some(old), ..Reading::version("0.4.0") });
+        assert!(w.findings().is_empty());
+
+        // No deployed_at: the journal's first sighting counts.
+        let mut w = World::new(&["reports"], &[]);
+        let key = w.key("reports", "prod");
+        let source: Arc<str> = Arc::from("endpoints");
+        let cell = w.matrix.get_mut(key).unwrap();
+        cell.remember(
+            &source,
+            Evidence::Running,
+            VersionSeenFixture::at("0.4.0", now() - jiff::SignedDuration::from_hours(24 * 60)),
+        );
+        w.run("reports", "prod", "0.4.0");
+        assert_eq!(w.findings(), vec![f(FindingKind::Stale, "reports", "prod")]);
+        assert!(w.messages()[0].contains("first seen 60d ago"), "{:?}", w.messages());
+    }
+
+    struct VersionSeenFixture;
+    impl VersionSeenFixture {
+        fn at(v: &str, t: Timestamp) -> crate::analysis::VersionSeen {
+            crate::analysis::VersionSeen { version: v.into(), build: None, first_seen: t }
+        }
+    }
+
+    #[test]
+    fn sorted_by_severity_then_latest_environment() {
+        let mut w = World::new(&["a", "b"], &[("a", "1.0.0")]);
+        w.read("endpoints", Evidence::Running, "b", "prod", Err(FetchError::Other("x".into())));
+        w.run("a", "dev", "1.0.0");
+        w.run("a", "qa", "0.9.0");
+        w.run_full("b", "qa", Reading { health: Some(Health::Down), ..Reading::version("1") });
+        let kinds: Vec<_> = w.findings().into_iter().map(|x| (x.0, x.2)).collect();
+        assert_eq!(
+            kinds,
+            vec![(FindingKind::Unhealthy, "qa".to_string()), (FindingKind::Unreachable, "prod".to_string())]
+        );
+    }
+
+    // Properties ------------------------------------------------------------
+
+    fn version() -> impl Strategy<Value = String> {
+        (0u8..3, 0u8..3).prop_map(|(a, b)| format!("1.{a}.{b}"))
+    }
+
+    /// A random world: per cell, up to two sources' readings.
+    fn world_spec() -> impl Strategy<Value = Vec<(usize, usize, bool, String, Option<u8>, bool)>> {
+        proptest::collection::vec(
+            (0usize..3, 0usize..4, any::<bool>(), version(), proptest::option::of(0u8..3), any::<bool>()),
+            0..24,
+        )
+    }
+
+    fn build(
+        spec: &[(usize, usize, bool, String, Option<u8>, bool)],
+        service_order: &[usize],
+    ) -> Vec<(FindingKind, String, String, String)> {
+        let names = ["a", "b", "c"];
+        let ordered: Vec<&str> = service_order.iter().map(|&i| names[i]).collect();
+        let mut w = World::new(&ordered, &[("a", "1.1.0"), ("c", "1.2.0")]);
+        for (s, e, second_source, v, build, ok) in spec {
+            let source = if *second_source { "records" } else { "endpoints" };
+            let evidence = if *second_source { Evidence::Recorded } else { Evidence::Running };
+            let result = if *ok {
+                Ok(Reading { build: build.map(|b| b.to_string()), ..Reading::version(v.clone()) })
+            } else {
+                Err(FetchError::Other("down".into()))
+            };
+            w.read(source, evidence, names[*s], ENVS[*e], result);
+        }
+        let mut out: Vec<_> = evaluate(&w.fleet, &w.matrix, now())
+            .iter()
+            .map(|x| {
+                let (s, e) = names_of(&w.fleet, x);
+                (x.kind, s, e, x.message.clone())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn findings_do_not_depend_on_service_order(spec in world_spec()) {
+            prop_assert_eq!(build(&spec, &[0, 1, 2]), build(&spec, &[2, 0, 1]));
+        }
+
+        #[test]
+        fn findings_do_not_depend_on_source_order(spec in world_spec()) {
+            // Same readings, with the two sources' updates interleaved differently.
+            let mut endpoints_first = spec.clone();
+            endpoints_first.sort_by_key(|x| x.2);
+            let mut records_first = spec.clone();
+            records_first.sort_by_key(|x| !x.2);
+            // Keep each source's own sequence: a stable sort by source does.
+            prop_assert_eq!(build(&endpoints_first, &[0, 1, 2]), build(&records_first, &[0, 1, 2]));
+        }
+
+        #[test]
+        fn one_artifact_at_target_everywhere_means_no_findings(
+            targets in proptest::collection::vec(version(), 1..4),
+            build in 0u32..1000,
+        ) {
+            let names: Vec<String> = (0..targets.len()).map(|i| format!("s{i}")).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let plan: Vec<(&str, &str)> = refs.iter().zip(&targets).map(|(s, v)| (*s, v.as_str())).collect();
+            let mut w = World::new(&refs, &plan);
+            for (s, v) in plan {
+                for env in ENVS {
+                    w.run_full(s, env, Reading { build: Some(build.to_string()), health: Some(Health::Up), ..Reading::version(v) });
+                }
+            }
+            prop_assert!(w.findings().is_empty(), "{:?}", w.messages());
+        }
+    }
+}

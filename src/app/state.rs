@@ -348,10 +348,18 @@ impl AppState {
             }
             Action::NextPane => self.ui.focus = self.ui.focus.step(1),
             Action::PrevPane => self.ui.focus = self.ui.focus.step(-1),
-            Action::Open => match self.selected() {
-                Some(key) if self.ui.focus == Pane::Matrix => self.ui.popup = Some(Popup::Detail(key)),
-                _ => return Effect::None,
-            },
+            Action::Open => {
+                let key = match self.ui.focus {
+                    Pane::Matrix => self.selected(),
+                    // The finding's cell.
+                    Pane::Findings => self.visible_findings().get(self.ui.findings_scroll).map(|f| f.cell),
+                    _ => None,
+                };
+                match key {
+                    Some(key) => self.ui.popup = Some(Popup::Detail(key)),
+                    None => return Effect::None,
+                }
+            }
             Action::Up => self.move_rows(-1),
             Action::Down => self.move_rows(1),
             Action::PageUp => self.move_rows(-(self.ui.page.max(1) as isize)),

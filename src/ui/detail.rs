@@ -41,6 +41,16 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
         None if cell.observations.is_empty() => lines.push(Line::styled("not read yet", theme.dim())),
         None => lines.push(Line::styled("no source has read this cell successfully", theme.bad())),
     }
+    for f in state.findings.iter().filter(|f| f.cell == key) {
+        let style = match f.severity {
+            crate::analysis::findings::Severity::High => theme.bad(),
+            crate::analysis::findings::Severity::Medium => theme.warn(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} {} ", f.kind.glyph(), f.kind.as_str()), style),
+            Span::raw(f.message.clone()),
+        ]));
+    }
     for obs in &cell.observations {
         lines.push(Line::raw(""));
         lines.push(Line::from(vec![

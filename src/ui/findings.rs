@@ -27,16 +27,19 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     } else {
         shown
             .iter()
+            .enumerate()
             .skip(state.ui.findings_scroll)
             .take(rows)
-            .map(|f| {
+            .map(|(i, f)| {
                 let style = match f.severity {
                     Severity::High => theme.bad(),
                     Severity::Medium => theme.warn(),
                 };
                 let head = format!("{} {:<6} {:<14} ", f.kind.glyph(), f.severity.as_str(), f.kind.as_str());
                 let rest = width.saturating_sub(head.chars().count());
-                Line::from(vec![Span::styled(head, style), Span::raw(fit(&f.message, rest))])
+                let line = Line::from(vec![Span::styled(head, style), Span::raw(fit(&f.message, rest))]);
+                // The first visible finding is the selected one (Enter opens its cell).
+                if focused && i == state.ui.findings_scroll { line.style(theme.selected()) } else { line }
             })
             .collect()
     };
