@@ -679,18 +679,18 @@ mod tests {
         (0u8..3, 0u8..3).prop_map(|(a, b)| format!("1.{a}.{b}"))
     }
 
+    /// One reading: service, environment, second source?, version, build, succeeded?
+    type Read = (usize, usize, bool, String, Option<u8>, bool);
+
     /// A random world: per cell, up to two sources' readings.
-    fn world_spec() -> impl Strategy<Value = Vec<(usize, usize, bool, String, Option<u8>, bool)>> {
+    fn world_spec() -> impl Strategy<Value = Vec<Read>> {
         proptest::collection::vec(
             (0usize..3, 0usize..4, any::<bool>(), version(), proptest::option::of(0u8..3), any::<bool>()),
             0..24,
         )
     }
 
-    fn build(
-        spec: &[(usize, usize, bool, String, Option<u8>, bool)],
-        service_order: &[usize],
-    ) -> Vec<(FindingKind, String, String, String)> {
+    fn build(spec: &[Read], service_order: &[usize]) -> Vec<(FindingKind, String, String, String)> {
         let names = ["a", "b", "c"];
         let ordered: Vec<&str> = service_order.iter().map(|&i| names[i]).collect();
         let mut w = World::new(&ordered, &[("a", "1.1.0"), ("c", "1.2.0")]);
