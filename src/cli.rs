@@ -281,9 +281,15 @@ fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> E
         Ok(config) => config,
         Err(errors) => return usage(errors.to_string()),
     };
-    let config = match config.only_environments(envs) {
-        Ok(config) => config,
+    // `--env` scopes what is reported; findings still compare against the
+    // environments before it (a hotfix only in prod is `ahead` of uat).
+    let scope = match config.env_indices(envs) {
+        Ok(scope) => scope,
         Err(msg) => return usage(format!("flightdeck check: --env: {msg}")),
+    };
+    let config = match scope.last() {
+        Some(&last) => config.poll_through(last),
+        None => config,
     };
     let active = match crate::sources::activate(&config.sources, &config.fleet) {
         Ok(active) => active,
@@ -325,10 +331,15 @@ fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> E
     }
     state.now = jiff::Timestamp::now();
     state.reanalyze();
+    let scope = crate::report::Scope::new(&state.fleet, scope);
+    if scope.is_limited() {
+        state.findings.retain(|f| scope.includes(f.cell.env));
+        state.judgement = crate::analysis::verdict::judge(&state.fleet, &state.findings, state.now);
+    }
     let out = match format {
-        Format::Text => crate::report::text(&state),
-        Format::Json => crate::report::json(&state) + "\n",
-        Format::Markdown => crate::report::markdown(&state),
+        Format::Text => crate::report::text(&state, &scope),
+        Format::Json => crate::report::json(&state, &scope) + "\n",
+        Format::Markdown => crate::report::markdown(&state, &scope),
     };
     print!("{out}");
     ExitCode::from(state.judgement.verdict.exit_code())

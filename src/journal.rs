@@ -24,6 +24,9 @@ pub struct ObservationEvent {
     pub old: Option<String>,
     pub new: String,
     pub build: Option<String>,
+    /// The build before (a rebuild keeps the version and changes this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_build: Option<String>,
 }
 
 /// What loading a journal found besides its records.
@@ -153,6 +156,7 @@ mod tests {
             old: None,
             new: format!("1.{n}.0"),
             build: None,
+            old_build: None,
         }
     }
 

@@ -245,7 +245,7 @@ fn build_mismatch(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Fi
         let Some(there) = matrix.get(other).reading() else {
             continue;
         };
-        if there.reading.version.as_deref() != Some(v) {
+        if !there.reading.version.as_deref().is_some_and(|x| version::same(x, v)) {
             continue;
         }
         if let Some((what, a, b)) = artifact_differs(there, here) {
@@ -326,7 +326,14 @@ fn unreachable(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &m
             seen.reading.version.as_deref().unwrap_or("no deployment"),
             crate::config::duration::short_age(age(now, seen.fetched_at))
         ),
-        None => "; never read".to_string(),
+        None => match cell.observations.iter().filter_map(|o| o.history.last()).max_by_key(|h| h.first_seen) {
+            Some(h) => format!(
+                "; last seen {} (journal, first seen {} ago)",
+                h.version,
+                crate::config::duration::short_age(age(now, h.first_seen))
+            ),
+            None => "; never read".to_string(),
+        },
     };
     push(out, FindingKind::Unreachable, key, format!("{service} in {env} unreachable ({}){last}", errors.join("; ")));
 }
@@ -349,7 +356,9 @@ fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec
         None => {
             // Fall back to when flightdeck first saw this version (the
             // history holds the journal's entries from earlier runs).
-            match obs.history.iter().rev().find(|h| h.version == v) {
+            // A rebuild of the same version is not a new deployment: take
+            // the earliest of the latest run of entries with this version.
+            match obs.history.iter().rev().take_while(|h| version::same(&h.version, v)).last() {
                 Some(h) => (h.first_seen, "first seen"),
                 None => return,
             }
@@ -650,6 +659,46 @@ mod tests {
         w.run("reports", "prod", "0.4.0");
         assert_eq!(w.findings(), vec![f(FindingKind::Stale, "reports", "prod")]);
         assert!(w.messages()[0].contains("first seen 60d ago"), "{:?}", w.messages());
+    }
+
+    #[test]
+    fn a_rebuild_does_not_reset_first_seen() {
+        let mut w = World::new(&["svc"], &[]);
+        let key = w.key("svc", "prod");
+        let source: Arc<str> = Arc::from("endpoints");
+        let cell = w.matrix.get_mut(key).unwrap();
+        cell.remember(
+            &source,
+            Evidence::Running,
+            VersionSeenFixture::at("2.1.0", now() - jiff::SignedDuration::from_hours(24 * 60)),
+        );
+        // Now the service reports a build for the same version.
+        w.run_full("svc", "prod", Reading { build: Some("77".into()), ..Reading::version("2.1.0") });
+        assert_eq!(w.findings(), vec![f(FindingKind::Stale, "svc", "prod")]);
+        assert!(w.messages()[0].contains("first seen 60d ago"), "{:?}", w.messages());
+    }
+
+    #[test]
+    fn build_mismatch_compares_versions_leniently() {
+        let mut w = World::new(&["cart"], &[]);
+        w.run_full("cart", "uat", Reading { build: Some("1".into()), ..Reading::version("v3.2.0") });
+        w.run_full("cart", "prod", Reading { build: Some("2".into()), ..Reading::version("3.2.0") });
+        assert_eq!(w.findings(), vec![f(FindingKind::BuildMismatch, "cart", "prod")]);
+    }
+
+    #[test]
+    fn unreachable_names_the_journal_value_when_never_read_this_run() {
+        let mut w = World::new(&["svc"], &[]);
+        let key = w.key("svc", "prod");
+        let source: Arc<str> = Arc::from("endpoints");
+        w.matrix.get_mut(key).unwrap().remember(
+            &source,
+            Evidence::Running,
+            VersionSeenFixture::at("1.2.0", now() - jiff::SignedDuration::from_hours(48)),
+        );
+        w.read("endpoints", Evidence::Running, "svc", "prod", Err(FetchError::Other("down".into())));
+        assert_eq!(w.findings(), vec![f(FindingKind::Unreachable, "svc", "prod")]);
+        assert!(w.messages()[0].ends_with("last seen 1.2.0 (journal, first seen 2d ago)"), "{:?}", w.messages());
     }
 
     struct VersionSeenFixture;

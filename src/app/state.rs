@@ -205,6 +205,7 @@ impl AppState {
             service: self.fleet.services[update.cell.service].name.clone(),
             environment: self.fleet.environments[update.cell.env].name.clone(),
             source: change.source.to_string(),
+            old_build: change.old.as_ref().and_then(|o| o.build.clone()),
             old: change.old.map(|o| o.version),
             new: change.new.version,
             build: change.new.build,

@@ -39,26 +39,28 @@ impl Default for PollerSettings {
 }
 
 impl Config {
-    /// Keep only the named environments (in promotion order), for
-    /// `check --env`. Unknown names are an error naming them.
-    pub fn only_environments(&self, names: &[String]) -> Result<Config, String> {
-        if names.is_empty() {
-            return Ok(self.clone());
-        }
+    /// The indices of the named environments (for `check --env`); unknown
+    /// names are an error naming them. Empty: every environment.
+    pub fn env_indices(&self, names: &[String]) -> Result<Vec<EnvIdx>, String> {
         let unknown: Vec<&str> = names.iter().filter(|n| self.fleet.env_idx(n).is_none()).map(String::as_str).collect();
         if !unknown.is_empty() {
             let known: Vec<&str> = self.fleet.environments.iter().map(|e| e.name.as_str()).collect();
             return Err(format!("unknown environment `{}` (known: {})", unknown.join("`, `"), known.join(", ")));
         }
-        let kept: Vec<EnvIdx> =
-            (0..self.fleet.environments.len()).filter(|&i| names.contains(&self.fleet.environments[i].name)).collect();
-        let remap = |old: EnvIdx| kept.iter().position(|&k| k == old);
+        let mut idx: Vec<EnvIdx> = names.iter().filter_map(|n| self.fleet.env_idx(n)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        Ok(idx)
+    }
+
+    /// Poll no environment later than `last` in promotion order: what the
+    /// findings of `last` and the ones before it need to compare against.
+    pub fn poll_through(&self, last: EnvIdx) -> Config {
         let mut out = self.clone();
-        out.fleet.environments = kept.iter().map(|&i| self.fleet.environments[i].clone()).collect();
         for source in &mut out.sources {
-            source.environments = source.environments.iter().filter_map(|&e| remap(e)).collect();
+            source.environments.retain(|&e| e <= last);
         }
-        Ok(out)
+        out
     }
 }
 

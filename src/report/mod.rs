@@ -12,6 +12,32 @@ use crate::model::CellKey;
 
 pub const SCHEMA: u32 = 1;
 
+/// The environments a report covers (`check --env`), in promotion order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    envs: Vec<crate::model::EnvIdx>,
+    limited: bool,
+}
+
+impl Scope {
+    /// `selected` empty: every environment.
+    pub fn new(fleet: &crate::model::Fleet, selected: Vec<crate::model::EnvIdx>) -> Scope {
+        if selected.is_empty() {
+            Scope { envs: (0..fleet.environments.len()).collect(), limited: false }
+        } else {
+            Scope { envs: selected, limited: true }
+        }
+    }
+
+    pub fn is_limited(&self) -> bool {
+        self.limited
+    }
+
+    pub fn includes(&self, env: crate::model::EnvIdx) -> bool {
+        self.envs.contains(&env)
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct CheckJson<'a> {
     pub schema: u32,
@@ -56,8 +82,8 @@ pub struct FindingJson<'a> {
 }
 
 /// Cells some source reads, in service × environment order.
-fn read_cells(state: &AppState) -> impl Iterator<Item = (CellKey, &Cell)> {
-    state.matrix.iter().filter(|(_, c)| !c.observations.is_empty())
+fn read_cells<'a>(state: &'a AppState, scope: &'a Scope) -> impl Iterator<Item = (CellKey, &'a Cell)> {
+    state.matrix.iter().filter(|(k, c)| !c.observations.is_empty() && scope.includes(k.env))
 }
 
 fn cell_json<'a>(state: &'a AppState, key: CellKey, cell: &'a Cell) -> CellJson<'a> {
@@ -103,7 +129,7 @@ fn cell_json<'a>(state: &'a AppState, key: CellKey, cell: &'a Cell) -> CellJson<
     }
 }
 
-pub fn check_json(state: &AppState) -> CheckJson<'_> {
+pub fn check_json<'a>(state: &'a AppState, scope: &'a Scope) -> CheckJson<'a> {
     let release = state.fleet.release.as_ref().map(|r| ReleaseJson {
         name: &r.name,
         kind: r.kind.map(|k| k.as_str()),
@@ -115,7 +141,7 @@ pub fn check_json(state: &AppState) -> CheckJson<'_> {
         release,
         verdict: state.judgement.verdict.as_str(),
         blockers: &state.judgement.blockers,
-        cells: read_cells(state).map(|(k, c)| cell_json(state, k, c)).collect(),
+        cells: read_cells(state, scope).map(|(k, c)| cell_json(state, k, c)).collect(),
         findings: state
             .findings
             .iter()
@@ -130,9 +156,9 @@ pub fn check_json(state: &AppState) -> CheckJson<'_> {
     }
 }
 
-pub fn json(state: &AppState) -> String {
+pub fn json(state: &AppState, scope: &Scope) -> String {
     // Serializing plain data with string keys cannot fail.
-    serde_json::to_string_pretty(&check_json(state)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    serde_json::to_string_pretty(&check_json(state, scope)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 fn release_line(state: &AppState) -> String {
@@ -185,7 +211,7 @@ fn verdict_line(state: &AppState) -> String {
 }
 
 /// Plain text, for a terminal or a CI log.
-pub fn text(state: &AppState) -> String {
+pub fn text(state: &AppState, scope: &Scope) -> String {
     let mut out = String::new();
     let push = |out: &mut String, s: String| {
         out.push_str(&s);
@@ -211,17 +237,19 @@ pub fn text(state: &AppState) -> String {
     push(&mut out, String::new());
     let fleet = &state.fleet;
     let name_w = fleet.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).max(7);
-    let cols: Vec<Vec<String>> = (0..fleet.environments.len())
-        .map(|env| (0..fleet.services.len()).map(|service| cell_text(state, CellKey { service, env })).collect())
+    let envs: Vec<usize> = (0..fleet.environments.len()).filter(|&e| scope.includes(e)).collect();
+    let cols: Vec<Vec<String>> = envs
+        .iter()
+        .map(|&env| (0..fleet.services.len()).map(|service| cell_text(state, CellKey { service, env })).collect())
         .collect();
     let widths: Vec<usize> = cols
         .iter()
-        .enumerate()
-        .map(|(e, c)| c.iter().map(|s| s.chars().count()).chain([fleet.environments[e].name.len()]).max().unwrap_or(1))
+        .zip(&envs)
+        .map(|(c, &e)| c.iter().map(|s| s.chars().count()).chain([fleet.environments[e].name.len()]).max().unwrap_or(1))
         .collect();
     let mut header = format!("  {:<name_w$}", "service");
-    for (e, env) in fleet.environments.iter().enumerate() {
-        header.push_str(&format!("  {:<w$}", env.name, w = widths[e]));
+    for (i, &e) in envs.iter().enumerate() {
+        header.push_str(&format!("  {:<w$}", fleet.environments[e].name, w = widths[i]));
     }
     push(&mut out, header.trim_end().to_string());
     for (service, svc) in fleet.services.iter().enumerate() {
@@ -235,7 +263,7 @@ pub fn text(state: &AppState) -> String {
 }
 
 /// Markdown, for a ticket or a chat.
-pub fn markdown(state: &AppState) -> String {
+pub fn markdown(state: &AppState, scope: &Scope) -> String {
     let esc = |s: &str| s.replace('|', "\\|");
     let mut out = String::new();
     out.push_str(&format!("## flightdeck check: {}\n\n", release_line(state)));
@@ -268,16 +296,17 @@ pub fn markdown(state: &AppState) -> String {
         }
         out.push('\n');
     }
+    let envs: Vec<usize> = (0..state.fleet.environments.len()).filter(|&e| scope.includes(e)).collect();
     out.push_str("### What is running\n\n| service |");
-    for env in &state.fleet.environments {
-        out.push_str(&format!(" {} |", env.name));
+    for &env in &envs {
+        out.push_str(&format!(" {} |", state.fleet.environments[env].name));
     }
     out.push_str("\n|---|");
-    out.push_str(&"---|".repeat(state.fleet.environments.len()));
+    out.push_str(&"---|".repeat(envs.len()));
     out.push('\n');
     for (service, svc) in state.fleet.services.iter().enumerate() {
         out.push_str(&format!("| {} |", svc.name));
-        for env in 0..state.fleet.environments.len() {
+        for &env in &envs {
             out.push_str(&format!(" {} |", esc(&cell_text(state, CellKey { service, env }))));
         }
         out.push('\n');

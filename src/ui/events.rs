@@ -37,7 +37,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 let build = e.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
                 let change = match &e.old {
                     Some(old) if *old != e.new => format!("{old} → {}{build}", e.new),
-                    Some(_) => format!("{} rebuilt{build}", e.new),
+                    Some(_) => {
+                        let before = e.old_build.as_deref().map(|b| format!(" #{b} →")).unwrap_or_default();
+                        format!("{} rebuilt{before}{build}", e.new)
+                    }
                     None => format!("{}{build} first seen", e.new),
                 };
                 let text = format!("{} {} {} ({})", e.service, e.environment, change, e.source);
