@@ -335,6 +335,74 @@ mod tests {
         assert_eq!(version_at(&s, "pricing", "prod", 200.0).as_deref(), Some("1.7.2"));
     }
 
+    /// Play the script without a network: every cell of every source read
+    /// every 2 script seconds through the real decoder, findings collected.
+    #[test]
+    fn the_demo_shows_every_finding_kind() {
+        use crate::analysis::findings::FindingKind;
+        let started_at = Timestamp::from_second(1_800_000_000).unwrap();
+        let script = Script { started_at, speed: 1.0 };
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let config = config_for(addr, started_at, 1.0).unwrap();
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let mut state = crate::app::initial_state(&config, &active, started_at);
+        let fields = |name: &str| {
+            if name == "deploy-records" {
+                crate::sources::http::Fields {
+                    version: "/ref".into(),
+                    build: None,
+                    commit: Some("/sha".into()),
+                    digest: None,
+                    deployed_at: Some("/created_at".into()),
+                    health: None,
+                }
+            } else {
+                crate::sources::http::Fields::default()
+            }
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for step in 0..150 {
+            let t = f64::from(step) * 2.0;
+            let now = started_at + SignedDuration::from_secs_f64(t);
+            for source in &active {
+                for cell in &source.cells {
+                    let answer = if &*source.name == "deploy-records" {
+                        script.record(&cell.service, &cell.env, t)
+                    } else {
+                        script.version_endpoint(&cell.service, &cell.env, t)
+                    };
+                    let result = match answer {
+                        Answer::Json(v) => crate::sources::http::decode(
+                            v.to_string().as_bytes(),
+                            Some("application/json"),
+                            &fields(&source.name),
+                        ),
+                        Answer::Text(text) => {
+                            crate::sources::http::decode(text.as_bytes(), Some("text/plain"), &fields(&source.name))
+                        }
+                        Answer::Status(code) => Err(crate::sources::FetchError::Status { code, detail: String::new() }),
+                        Answer::Hang => Err(crate::sources::FetchError::Timeout(Duration::from_millis(1500))),
+                    };
+                    state.apply(crate::poller::SourceUpdate {
+                        source: source.name.clone(),
+                        evidence: source.evidence,
+                        cell: cell.key,
+                        attempted_at: now,
+                        result,
+                    });
+                }
+            }
+            state.now = now;
+            state.reanalyze();
+            seen.extend(state.findings.iter().map(|f| f.kind));
+        }
+        let missing: Vec<_> = FindingKind::ALL.iter().filter(|k| !seen.contains(k)).collect();
+        assert!(missing.is_empty(), "the demo never shows {missing:?}");
+        // At the end of the script the release is through, but its problems stay.
+        let kinds: std::collections::BTreeSet<_> = state.findings.iter().map(|f| f.kind).collect();
+        assert!(kinds.contains(&FindingKind::Missing) && kinds.contains(&FindingKind::BuildMismatch), "{kinds:?}");
+    }
+
     #[test]
     fn the_demo_config_is_valid() {
         let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
