@@ -386,6 +386,7 @@ mod tests {
                     state.apply(crate::poller::SourceUpdate {
                         source: source.name.clone(),
                         evidence: source.evidence,
+                        role: source.role,
                         cell: cell.key,
                         attempted_at: now,
                         result,

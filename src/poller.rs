@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::PollerSettings;
-use crate::model::{CellKey, Evidence, Reading};
+use crate::model::{CellKey, Evidence, Reading, Role};
 use crate::sources::{ActiveSource, FetchError, HttpContext};
 
 /// One fetch's outcome, sent by value to the app loop.
@@ -27,6 +27,7 @@ use crate::sources::{ActiveSource, FetchError, HttpContext};
 pub struct SourceUpdate {
     pub source: Arc<str>,
     pub evidence: Evidence,
+    pub role: Role,
     pub cell: CellKey,
     pub attempted_at: Timestamp,
     pub result: Result<Reading, FetchError>,
@@ -113,9 +114,11 @@ impl SourceTask {
                             failures[i] = 0;
                             self.source.every
                         }
-                        Err(_) => {
+                        Err(ref e) => {
                             failures[i] = failures[i].saturating_add(1);
-                            backoff(self.source.every, failures[i], self.max_backoff, fastrand::f64())
+                            let wait = backoff(self.source.every, failures[i], self.max_backoff, fastrand::f64());
+                            // A source that says when to come back is obeyed, even past max_backoff.
+                            e.retry_after().map_or(wait, |asked| asked.max(wait))
                         }
                     };
                     due.push(Reverse((Instant::now() + delay, i)));
@@ -156,6 +159,7 @@ async fn fetch_cell(
     let timeout = source.timeout;
     let name = source.name.clone();
     let evidence = source.evidence;
+    let role = source.role;
     let key = cell.key;
     // The semaphore is never closed, so acquiring only fails if it were.
     let _permit = permits.acquire_owned().await;
@@ -167,7 +171,7 @@ async fn fetch_cell(
     if let Err(e) = &result {
         tracing::debug!(source = %name, service = %cell.service, env = %cell.env, error = %e, "fetch failed");
     }
-    (i, SourceUpdate { source: name, evidence, cell: key, attempted_at, result })
+    (i, SourceUpdate { source: name, evidence, role, cell: key, attempted_at, result })
 }
 
 /// Wait before retrying a cell after `failures` consecutive failures:

@@ -95,6 +95,7 @@ async fn json_with_all_fields_is_decoded_exactly() {
             digest: Some("sha256:feed".into()),
             deployed_at: Some("2026-11-24T18:00:00Z".parse().unwrap()),
             health: Some(Health::Up),
+            metrics: Vec::new(),
         }
     );
 }
@@ -128,6 +129,7 @@ health = "/status"
             digest: None,
             deployed_at: Some("2026-11-20T10:05:00Z".parse().unwrap()),
             health: Some(Health::Up),
+            metrics: Vec::new(),
         }
     );
 }

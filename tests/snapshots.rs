@@ -78,6 +78,7 @@ fn reading(version: &str, build: &str, health: Health) -> Reading {
         digest: None,
         deployed_at: Some(at("2026-11-24T18:10:00Z")),
         health: Some(health),
+        metrics: Vec::new(),
     }
 }
 
@@ -91,6 +92,7 @@ fn update(
     SourceUpdate {
         source: Arc::from(source),
         evidence: if source == "records" { Evidence::Recorded } else { Evidence::Running },
+        role: flightdeck::model::Role::Deployment,
         cell: CellKey { service, env },
         attempted_at: now() - jiff::SignedDuration::from_secs(secs_ago),
         result,

@@ -265,8 +265,7 @@ fn build_mismatch(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Fi
 fn conflict(fleet: &Fleet, cell: &Cell, key: CellKey, out: &mut Vec<Finding>) {
     // Sources whose latest read succeeded and reported a version.
     let current: Vec<_> = cell
-        .observations
-        .iter()
+        .deployments()
         .filter(|o| o.error.is_none())
         .filter_map(|o| o.last_ok.as_ref().and_then(|s| s.reading.version.as_deref().map(|v| (o, s, v))))
         .collect();

@@ -6,7 +6,7 @@ pub mod verdict;
 
 use jiff::Timestamp;
 
-use crate::model::{CellKey, EnvIdx, Evidence, Fleet, Reading, ServiceIdx, version};
+use crate::model::{CellKey, EnvIdx, Evidence, Fleet, Reading, Role, ServiceIdx, version};
 use crate::sources::FetchError;
 
 /// Most versions kept per cell and source in memory.
@@ -23,6 +23,8 @@ pub struct Cell {
 pub struct Observation {
     pub source: std::sync::Arc<str>,
     pub evidence: Evidence,
+    /// Metrics observations are shown, never taken as deployment evidence.
+    pub role: Role,
     /// The last successful reading, kept through later failures.
     pub last_ok: Option<Seen>,
     /// Set while the source's latest attempt failed.
@@ -69,6 +71,7 @@ impl Cell {
                 self.observations.push(Observation {
                     source: source.clone(),
                     evidence,
+                    role: Role::Deployment,
                     last_ok: None,
                     error: None,
                     last_attempt: None,
@@ -82,8 +85,8 @@ impl Cell {
         &mut self.observations[idx]
     }
 
-    /// Record one fetch result from `source`; returns the change if the
-    /// source now reports a different version or build than before.
+    /// Record one fetch result from a deployment source; returns the change
+    /// if the source now reports a different version or build than before.
     pub fn record(
         &mut self,
         source: &std::sync::Arc<str>,
@@ -91,8 +94,21 @@ impl Cell {
         attempted_at: Timestamp,
         result: Result<Reading, FetchError>,
     ) -> Option<Change> {
+        self.record_as(source, evidence, Role::Deployment, attempted_at, result)
+    }
+
+    /// Record one fetch result from a source of either role.
+    pub fn record_as(
+        &mut self,
+        source: &std::sync::Arc<str>,
+        evidence: Evidence,
+        role: Role,
+        attempted_at: Timestamp,
+        result: Result<Reading, FetchError>,
+    ) -> Option<Change> {
         let obs = self.observation_mut(source, evidence);
         obs.evidence = evidence;
+        obs.role = role;
         obs.last_attempt = Some(attempted_at);
         match result {
             Ok(reading) => {
@@ -149,8 +165,18 @@ impl Cell {
 
     /// Every source that reads this cell failed on its last attempt.
     pub fn all_failing(&self) -> bool {
-        let mut tried = self.observations.iter().filter(|o| o.last_attempt.is_some()).peekable();
+        let mut tried = self.deployments().filter(|o| o.last_attempt.is_some()).peekable();
         tried.peek().is_some() && tried.all(|o| o.error.is_some())
+    }
+
+    /// Observations of deployment sources (metrics sources left out).
+    pub fn deployments(&self) -> impl Iterator<Item = &Observation> {
+        self.observations.iter().filter(|o| o.role == Role::Deployment)
+    }
+
+    /// Observations of metrics sources.
+    pub fn metrics(&self) -> impl Iterator<Item = &Observation> {
+        self.observations.iter().filter(|o| o.role == Role::Metrics)
     }
 
     /// No source has tried this cell in this run yet.

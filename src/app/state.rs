@@ -199,7 +199,8 @@ impl AppState {
     /// reports a new version or build for the cell.
     pub fn apply(&mut self, update: SourceUpdate) -> Option<ObservationEvent> {
         let cell = self.matrix.get_mut(update.cell)?;
-        let change = cell.record(&update.source, update.evidence, update.attempted_at, update.result)?;
+        let change =
+            cell.record_as(&update.source, update.evidence, update.role, update.attempted_at, update.result)?;
         let event = ObservationEvent {
             at: change.new.first_seen,
             service: self.fleet.services[update.cell.service].name.clone(),

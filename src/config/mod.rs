@@ -189,6 +189,16 @@ impl Layers {
         self.files.iter().map(|(p, _)| p.as_path())
     }
 
+    /// Every `token_env` a source in any file names.
+    pub fn token_envs(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .filter_map(|(_, t)| t.get("sources").and_then(toml::Value::as_array))
+            .flatten()
+            .filter_map(|s| s.get("token_env").and_then(toml::Value::as_str).map(String::from))
+            .collect()
+    }
+
     /// The file that set `path` last (later layers win), for error messages.
     pub fn origin(&self, path: &[Seg<'_>]) -> String {
         if let (Some((file, _)), Some(Seg::Key("release"))) = (&self.release_file, path.first()) {
@@ -362,8 +372,19 @@ pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
     for (path, _) in &layers.files {
         builder = builder.add_source(::config::File::from(path.as_path()).format(::config::FileFormat::Toml));
     }
+    // Variables that hold a source's token are secrets, not settings, even
+    // when their name starts with FLIGHTDECK_.
+    let tokens = layers.token_envs();
+    let vars: std::collections::HashMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with("FLIGHTDECK_") && !tokens.contains(k))
+        .collect();
     builder = builder.add_source(
-        ::config::Environment::with_prefix("FLIGHTDECK").prefix_separator("_").separator("__").try_parsing(true),
+        ::config::Environment::with_prefix("FLIGHTDECK")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(vars)),
     );
     let merged = builder.build().map_err(|e| ConfigError {
         origin: "configuration".to_string(),

@@ -83,9 +83,70 @@ impl Health {
     }
 }
 
+/// What a source reads: deployments (versions) or metrics (numbers about a
+/// running service). Metrics never count as evidence of what runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Deployment,
+    Metrics,
+}
+
+/// A measured value as a source gave it: `NaN`, infinities and "no data"
+/// are kept as such, never turned into 0.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum MetricValue {
+    Number(f64),
+    NaN,
+    PosInf,
+    NegInf,
+    /// The query matched no series.
+    NoData,
+}
+
+impl MetricValue {
+    /// Prometheus sends sample values as strings: "0.01", "NaN", "+Inf".
+    pub fn parse(raw: &str) -> Option<MetricValue> {
+        match raw.trim() {
+            "NaN" => Some(MetricValue::NaN),
+            "+Inf" | "Inf" => Some(MetricValue::PosInf),
+            "-Inf" => Some(MetricValue::NegInf),
+            s => s.parse::<f64>().ok().map(|v| if v.is_nan() { MetricValue::NaN } else { MetricValue::Number(v) }),
+        }
+    }
+
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            MetricValue::Number(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for MetricValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricValue::Number(v) => write!(f, "{v}"),
+            MetricValue::NaN => f.write_str("NaN"),
+            MetricValue::PosInf => f.write_str("+Inf"),
+            MetricValue::NegInf => f.write_str("-Inf"),
+            MetricValue::NoData => f.write_str("no data"),
+        }
+    }
+}
+
+/// One named measurement of a cell (`error_rate`, `p95_latency`, …).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: MetricValue,
+}
+
 /// What one source read for one cell on a successful fetch. Every string has
 /// been through [`crate::sanitize::clean`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Reading {
     pub version: Option<String>,
     pub build: Option<String>,
@@ -93,6 +154,8 @@ pub struct Reading {
     pub digest: Option<String>,
     pub deployed_at: Option<Timestamp>,
     pub health: Option<Health>,
+    /// Measurements (metrics sources); empty for deployment sources.
+    pub metrics: Vec<Metric>,
 }
 
 impl Reading {

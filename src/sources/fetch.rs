@@ -30,8 +30,35 @@ pub enum FetchError {
     Malformed(String),
     #[error("{0}")]
     Field(String),
+    /// 401, or 403 that is not a rate limit: the credentials are wrong.
+    #[error("HTTP {code} {}: check the token{}", auth_word(*.code), detail_suffix(.detail))]
+    Auth { code: u16, detail: String },
+    /// 429, or 403 with the rate limit spent: wait before asking again.
+    #[error("rate limited (HTTP {code}){}{}", retry_suffix(.retry_after), detail_suffix(.detail))]
+    RateLimited { code: u16, retry_after: Option<Duration>, detail: String },
     #[error("{0}")]
     Other(String),
+}
+
+impl FetchError {
+    /// How long the source asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+fn auth_word(code: u16) -> &'static str {
+    if code == 401 { "unauthorized" } else { "forbidden" }
+}
+
+fn retry_suffix(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(", retry in {}", humantime::format_duration(Duration::from_secs(d.as_secs()))),
+        None => String::new(),
+    }
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -48,7 +75,7 @@ impl HttpContext {
     pub fn new() -> Result<HttpContext, reqwest::Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("flightdeck/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(same_origin_redirects())
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(90))
             .build()?;
@@ -56,18 +83,51 @@ impl HttpContext {
     }
 }
 
+/// Follow at most five redirects, and only within the same scheme, host and
+/// port: sources send tokens in headers (`PRIVATE-TOKEN` among them) that
+/// must never reach another host. A redirect elsewhere comes back as the
+/// 3xx response itself and becomes a readable error.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 5 {
+            return attempt.error("more than 5 redirects");
+        }
+        let same = attempt.previous().first().is_some_and(|first| {
+            let next = attempt.url();
+            first.scheme() == next.scheme()
+                && first.host_str() == next.host_str()
+                && first.port_or_known_default() == next.port_or_known_default()
+        });
+        if same { attempt.follow() } else { attempt.stop() }
+    })
+}
+
 /// What came back, body already capped.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: reqwest::StatusCode,
     pub content_type: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A header as text, if present and valid.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A header as an unsigned number.
+    pub fn header_u64(&self, name: &str) -> Option<u64> {
+        self.header(name).and_then(|v| v.trim().parse().ok())
+    }
 }
 
 /// GET `url`, reading at most `limit` bytes of body.
 pub async fn get_capped(req: reqwest::RequestBuilder, limit: usize) -> Result<Response, FetchError> {
     let resp = req.send().await.map_err(classify)?;
     let status = resp.status();
+    let headers = resp.headers().clone();
     let content_type =
         resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| s.to_ascii_lowercase());
     // An error response is reported by its status; only a snippet of its body is kept.
@@ -91,11 +151,47 @@ pub async fn get_capped(req: reqwest::RequestBuilder, limit: usize) -> Result<Re
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Response { status, content_type, body })
+    Ok(Response { status, content_type, headers, body })
+}
+
+/// `Retry-After` as seconds or an HTTP date, relative to `now`.
+pub fn retry_after(resp: &Response, now: jiff::Timestamp) -> Option<Duration> {
+    let raw = resp.header("retry-after")?.trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::fmt::rfc2822::parse(raw).ok()?.timestamp();
+    Some(Duration::from_secs(at.as_second().saturating_sub(now.as_second()).max(0) as u64))
+}
+
+/// Classify a non-success response the way every API source needs:
+/// rate limits (429, or 403 with the limit spent or a `Retry-After`) apart
+/// from authentication failures (401, other 403s), then other statuses.
+/// `reset_wait` is the source's own reading of its rate-limit headers.
+pub fn classify_status(resp: &Response, reset_wait: Option<Duration>) -> FetchError {
+    let code = resp.status.as_u16();
+    let snippet = sanitize::clean_to(&String::from_utf8_lossy(&resp.body), 80);
+    let retry = retry_after(resp, jiff::Timestamp::now()).or(reset_wait);
+    let spent = ["x-ratelimit-remaining", "ratelimit-remaining"].iter().any(|h| resp.header_u64(h) == Some(0));
+    match code {
+        429 => FetchError::RateLimited { code, retry_after: retry, detail: snippet },
+        403 if spent || resp.header("retry-after").is_some() => {
+            FetchError::RateLimited { code, retry_after: retry, detail: snippet }
+        }
+        401 | 403 => FetchError::Auth { code, detail: snippet },
+        _ => status_error(resp),
+    }
 }
 
 /// Turn a non-success response into an error with a short, clean snippet.
 pub fn status_error(resp: &Response) -> FetchError {
+    if resp.status.is_redirection() {
+        let to = resp.header("location").map(|l| sanitize::clean_to(l, 80)).unwrap_or_default();
+        return FetchError::Other(format!(
+            "HTTP {} redirect to another host not followed (credentials stay on the configured host): {to}",
+            resp.status.as_u16()
+        ));
+    }
     let reason = resp.status.canonical_reason().unwrap_or("");
     let snippet = sanitize::clean_to(&String::from_utf8_lossy(&resp.body), 80);
     let detail = match (reason.is_empty(), snippet.is_empty()) {

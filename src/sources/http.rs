@@ -111,7 +111,7 @@ impl Source for HttpSource {
         async move {
             let resp = fetch::get_capped(request, fetch::MAX_BODY).await?;
             if !resp.status.is_success() {
-                return Err(fetch::status_error(&resp));
+                return Err(fetch::classify_status(&resp, None));
             }
             decode(&resp.body, resp.content_type.as_deref(), &fields)
         }
@@ -224,6 +224,7 @@ fn decode_json(value: &Value, fields: &Fields) -> Result<Reading, FetchError> {
         digest: field(&fields.digest),
         deployed_at,
         health,
+        metrics: Vec::new(),
     })
 }
 

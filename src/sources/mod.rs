@@ -5,6 +5,7 @@
 //! [`FetchError`]. Decoding is a pure function of the bytes; the network
 //! part is thin. The poller owns scheduling, timeouts and backoff.
 
+pub mod auth;
 pub mod fetch;
 pub mod http;
 
@@ -15,12 +16,17 @@ use futures::future::BoxFuture;
 pub use fetch::{FetchError, HttpContext};
 
 use crate::config::SourceSpec;
-use crate::model::{CellKey, Evidence, Fleet, Reading};
+use crate::model::{CellKey, Evidence, Fleet, Reading, Role};
 
 /// One configured source, ready to fetch.
 pub trait Source: Send + Sync + 'static {
     /// The evidence level this source gives when the config does not say.
     fn default_evidence(&self) -> Evidence;
+
+    /// Whether this source reads deployments (the default) or metrics.
+    fn role(&self) -> Role {
+        Role::Deployment
+    }
 
     /// Read one cell. The poller wraps this in the source's timeout.
     fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>>;
@@ -77,6 +83,7 @@ pub fn check(spec: &SourceSpec) -> Result<(), Vec<OptionError>> {
 pub struct ActiveSource {
     pub name: Arc<str>,
     pub evidence: Evidence,
+    pub role: Role,
     pub every: std::time::Duration,
     pub timeout: std::time::Duration,
     pub cells: Vec<CellTarget>,
@@ -108,6 +115,7 @@ pub fn activate(specs: &[SourceSpec], fleet: &Fleet) -> Result<Vec<ActiveSource>
             Ok(ActiveSource {
                 name: Arc::from(spec.name.as_str()),
                 evidence: spec.evidence.unwrap_or_else(|| source.default_evidence()),
+                role: source.role(),
                 every: spec.every,
                 timeout: spec.timeout,
                 cells,

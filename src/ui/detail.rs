@@ -63,7 +63,15 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
                 theme.dim(),
             ),
         ]));
-        if let Some(seen) = &obs.last_ok {
+        if let Some(seen) = obs.last_ok.as_ref().filter(|_| obs.role == crate::model::Role::Metrics) {
+            for m in &seen.reading.metrics {
+                lines.push(Line::from(vec![label(&m.name), Span::raw(m.value.to_string())]));
+            }
+            lines.push(Line::from(vec![
+                label("fetched_at"),
+                Span::raw(format!("{} ({} ago)", time(seen.fetched_at), age(now, seen.fetched_at))),
+            ]));
+        } else if let Some(seen) = &obs.last_ok {
             let r = &seen.reading;
             let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
             lines.push(Line::from(vec![label("version"), Span::raw(dash(&r.version))]));

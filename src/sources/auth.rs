@@ -1,0 +1,77 @@
+//! Tokens: only ever read from the environment variable a source names
+//! (`token_env = "VAR"`), never from a file, never logged or shown.
+
+use std::fmt;
+
+use super::OptionError;
+
+/// A secret that prints as `[redacted]` whatever formats it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// The value, for building a request header. Nothing else should call this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A stable, non-reversible key for per-token caches (not the token).
+    pub fn cache_key(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.0.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token([redacted])")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Read the token a source's `token_env` names. A missing or empty
+/// variable is an error naming the variable (and, through the key, the
+/// source), so start-up says exactly what to set.
+pub fn from_env(token_env: Option<&str>) -> Result<Option<Token>, OptionError> {
+    let Some(var) = token_env else {
+        return Ok(None);
+    };
+    if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(OptionError::new("token_env", format!("`{var}` is not an environment variable name")));
+    }
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => Ok(Some(Token(value.trim().to_string()))),
+        Ok(_) => Err(OptionError::new("token_env", format!("environment variable {var} is empty"))),
+        Err(_) => Err(OptionError::new("token_env", format!("environment variable {var} is not set"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_never_print() {
+        let t = Token("ghp_secret".into());
+        assert_eq!(format!("{t} {t:?}"), "[redacted] Token([redacted])");
+        assert_eq!(t.expose(), "ghp_secret");
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        let err = from_env(Some("FLIGHTDECK_TEST_SURELY_UNSET_VAR")).unwrap_err();
+        assert_eq!(err.key, "token_env");
+        assert_eq!(err.message, "environment variable FLIGHTDECK_TEST_SURELY_UNSET_VAR is not set");
+        assert!(from_env(Some("bad name")).is_err());
+        assert_eq!(from_env(None), Ok(None));
+    }
+}
