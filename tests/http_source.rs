@@ -96,6 +96,7 @@ async fn json_with_all_fields_is_decoded_exactly() {
             deployed_at: Some("2026-11-24T18:00:00Z".parse().unwrap()),
             health: Some(Health::Up),
             metrics: Vec::new(),
+            attributes: Vec::new(),
         }
     );
 }
@@ -130,6 +131,7 @@ health = "/status"
             deployed_at: Some("2026-11-20T10:05:00Z".parse().unwrap()),
             health: Some(Health::Up),
             metrics: Vec::new(),
+            attributes: Vec::new(),
         }
     );
 }

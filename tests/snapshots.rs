@@ -79,6 +79,7 @@ fn reading(version: &str, build: &str, health: Health) -> Reading {
         deployed_at: Some(at("2026-11-24T18:10:00Z")),
         health: Some(health),
         metrics: Vec::new(),
+        attributes: Vec::new(),
     }
 }
 

@@ -156,11 +156,20 @@ pub struct Reading {
     pub health: Option<Health>,
     /// Measurements (metrics sources); empty for deployment sources.
     pub metrics: Vec<Metric>,
+    /// Facts particular to a source kind, shown in the cell detail and
+    /// read by later analysis: `sync = "OutOfSync"`, `auto_sync = "true"`,
+    /// `revision = "7"`, `rollout = "progressing"`. Values are clean text.
+    pub attributes: Vec<(String, String)>,
 }
 
 impl Reading {
     pub fn version(version: impl Into<String>) -> Reading {
         Reading { version: Some(version.into()), ..Reading::default() }
+    }
+
+    /// The value of a source-specific attribute.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 

@@ -225,6 +225,7 @@ fn decode_json(value: &Value, fields: &Fields) -> Result<Reading, FetchError> {
         deployed_at,
         health,
         metrics: Vec::new(),
+        attributes: Vec::new(),
     })
 }
 

@@ -87,6 +87,9 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
                 label("fetched_at"),
                 Span::raw(format!("{} ({} ago)", time(seen.fetched_at), age(now, seen.fetched_at))),
             ]));
+            for (k, v) in &r.attributes {
+                lines.push(Line::from(vec![label(k), Span::raw(v.clone())]));
+            }
         }
         match &obs.error {
             Some(f) => lines.push(Line::from(vec![
