@@ -1,9 +1,10 @@
 //! The poller: one tokio task per source, each cell on its own schedule.
 //!
 //! A cell is fetched every `every`; after failures it waits longer,
-//! exponentially with jitter, up to `max_backoff`. A global semaphore bounds
-//! fetches in flight over all sources, and each fetch has the source's
-//! timeout, so a slow or hanging endpoint only ever holds its own cells.
+//! exponentially with jitter, up to `max_backoff`. The global bound on
+//! fetches in flight is split evenly between sources, and each fetch has the
+//! source's timeout, so a slow or hanging source only ever holds its own
+//! share and its own cells: it never delays the others.
 //! Results go to the app loop by value over a bounded channel.
 
 use std::cmp::Reverse;
@@ -48,14 +49,16 @@ impl Poller {
         tx: mpsc::Sender<SourceUpdate>,
     ) -> Poller {
         let (refresh, _) = watch::channel(0u64);
-        let permits = Arc::new(Semaphore::new(settings.concurrency));
+        let share = fair_share(settings.concurrency, sources.len());
         let tasks = sources
             .into_iter()
             .map(|source| {
                 let task = SourceTask {
                     source,
                     ctx: ctx.clone(),
-                    permits: permits.clone(),
+                    // Each source its own share of the bound: a slow or
+                    // hanging source can only ever hold its own permits.
+                    permits: Arc::new(Semaphore::new(share)),
                     tx: tx.clone(),
                     refresh: refresh.subscribe(),
                     max_backoff: settings.max_backoff,
@@ -174,6 +177,13 @@ async fn fetch_cell(
     (i, SourceUpdate { source: name, evidence, role, cell: key, attempted_at, result })
 }
 
+/// Fetches each source may have in flight: the global bound split evenly,
+/// at least one each (so the total stays within the bound unless there are
+/// more sources than the bound).
+pub fn fair_share(concurrency: usize, sources: usize) -> usize {
+    (concurrency / sources.max(1)).max(1)
+}
+
 /// Wait before retrying a cell after `failures` consecutive failures:
 /// `every × 2^(failures-1)`, capped, with ±20% jitter (`unit` in 0..1).
 pub fn backoff(every: Duration, failures: u32, max: Duration, unit: f64) -> Duration {
@@ -190,12 +200,15 @@ pub async fn sweep_once(
     ctx: &HttpContext,
     mut progress: impl FnMut(usize, usize),
 ) -> Vec<SourceUpdate> {
-    let permits = Arc::new(Semaphore::new(settings.concurrency));
+    let share = fair_share(settings.concurrency, sources.len());
     let total: usize = sources.iter().map(|s| s.cells.len()).sum();
     let mut running: FuturesUnordered<_> = sources
         .iter()
-        .flat_map(|s| (0..s.cells.len()).map(move |i| (s, i)))
-        .map(|(s, i)| fetch_cell(s, i, ctx, permits.clone()))
+        .flat_map(|s| {
+            let permits = Arc::new(Semaphore::new(share));
+            (0..s.cells.len()).map(move |i| (s, i, permits.clone()))
+        })
+        .map(|(s, i, permits)| fetch_cell(s, i, ctx, permits))
         .collect();
     let mut updates = Vec::with_capacity(total);
     while let Some((_, update)) = running.next().await {
@@ -226,6 +239,14 @@ mod tests {
         let max = Duration::from_secs(300);
         assert_eq!(backoff(every, 2, max, 0.0), Duration::from_secs(16));
         assert_eq!(backoff(every, 2, max, 1.0), Duration::from_secs(24));
+    }
+
+    #[test]
+    fn fair_share_splits_the_bound() {
+        assert_eq!(fair_share(16, 1), 16);
+        assert_eq!(fair_share(16, 3), 5);
+        assert_eq!(fair_share(2, 5), 1);
+        assert_eq!(fair_share(16, 0), 16);
     }
 
     #[test]

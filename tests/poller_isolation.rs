@@ -1,0 +1,78 @@
+//! One source's trouble never delays the others: a source whose every cell
+//! hangs, with enough cells to use up the whole concurrency bound, runs
+//! beside a healthy source that must keep its schedule.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use tokio::sync::mpsc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_source_does_not_starve_a_healthy_one() {
+    let fast_hits = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/slow/{env}/{service}",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "1.0.0"
+            }),
+        )
+        .route(
+            "/fast/{env}/{service}",
+            get(|State(hits): State<Arc<AtomicUsize>>| async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                "2.0.0"
+            }),
+        )
+        .with_state(fast_hits.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // 2 environments × 8 services = 16 hanging cells against a bound of 4.
+    let mut text = String::from("[[environments]]\nname = \"qa\"\n[[environments]]\nname = \"prod\"\n");
+    for i in 0..8 {
+        text.push_str(&format!("[[services]]\nname = \"s{i}\"\n"));
+    }
+    text.push_str(&format!(
+        r#"[poller]
+concurrency = 4
+[[sources]]
+name = "hanging"
+kind = "http"
+url = "http://{addr}/slow/{{env}}/{{service}}"
+every = "100ms"
+timeout = "10s"
+[[sources]]
+name = "healthy"
+kind = "http"
+url = "http://{addr}/fast/{{env}}/{{service}}"
+every = "200ms"
+timeout = "2s"
+services = ["s0"]
+environments = ["prod"]
+"#
+    ));
+    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
+    let (tx, mut rx) = mpsc::channel(256);
+    let ctx = flightdeck::sources::HttpContext::new().unwrap();
+    let _poller = flightdeck::poller::Poller::spawn(active, config.poller, ctx, tx);
+
+    // The healthy source polls every 200 ms: in 1.5 s it must have been
+    // read several times although every hanging fetch is still in flight.
+    let mut healthy_updates = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(Some(update)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        assert_eq!(&*update.source, "healthy", "no hanging fetch can have finished yet");
+        assert_eq!(update.result.unwrap().version.as_deref(), Some("2.0.0"));
+        healthy_updates += 1;
+    }
+    assert!(healthy_updates >= 4, "the healthy source was starved: {healthy_updates} updates");
+    assert!(fast_hits.load(Ordering::SeqCst) >= 4);
+}
