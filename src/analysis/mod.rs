@@ -143,9 +143,10 @@ impl Cell {
     }
 
     /// The observation the cell shows: strongest evidence with a value,
-    /// the freshest among equals.
+    /// the freshest among equals. Only deployment sources: a metrics
+    /// reading has no version and must never read as "not deployed".
     pub fn shown(&self) -> Option<&Observation> {
-        self.observations.iter().filter(|o| o.last_ok.is_some()).min_by(|a, b| {
+        self.deployments().filter(|o| o.last_ok.is_some()).min_by(|a, b| {
             a.evidence.cmp(&b.evidence).then_with(|| {
                 let fa = a.last_ok.as_ref().map(|s| s.fetched_at);
                 let fb = b.last_ok.as_ref().map(|s| s.fetched_at);

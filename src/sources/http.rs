@@ -57,7 +57,8 @@ impl Default for Fields {
 }
 
 impl Fields {
-    fn pointers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    /// Each configured pointer with its field name (`version`, `build`, …).
+    pub fn pointers(&self) -> impl Iterator<Item = (&'static str, &str)> {
         [
             ("version", Some(self.version.as_str())),
             ("build", self.build.as_deref()),

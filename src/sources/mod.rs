@@ -5,9 +5,15 @@
 //! [`FetchError`]. Decoding is a pure function of the bytes; the network
 //! part is thin. The poller owns scheduling, timeouts and backoff.
 
+pub mod argocd;
 pub mod auth;
+pub mod command;
 pub mod fetch;
+pub mod github;
+pub mod gitlab;
 pub mod http;
+pub mod kubernetes;
+pub mod prometheus;
 
 use std::sync::Arc;
 
@@ -56,7 +62,15 @@ impl OptionError {
 type Constructor = fn(&SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>>;
 
 /// The registry: kind name → constructor.
-const KINDS: &[(&str, Constructor)] = &[("http", http::HttpSource::build)];
+const KINDS: &[(&str, Constructor)] = &[
+    ("http", http::HttpSource::build),
+    ("github", github::GithubSource::build),
+    ("gitlab", gitlab::GitlabSource::build),
+    ("prometheus", prometheus::PrometheusSource::build),
+    ("command", command::CommandSource::build),
+    ("argocd", argocd::ArgoCdSource::build),
+    ("kubernetes", kubernetes::KubernetesSource::build),
+];
 
 pub fn kind_names() -> Vec<&'static str> {
     KINDS.iter().map(|(name, _)| *name).collect()

@@ -1,0 +1,1064 @@
+//! The `github` source: what GitHub's deployment records say runs in each
+//! environment (evidence `recorded`).
+//!
+//! ```toml
+//! [[sources]]
+//! name = "deployments"
+//! kind = "github"
+//! repo = "acme/{service}"            # or per service: repos = { payments = "acme/pay" }
+//! token_env = "GITHUB_TOKEN"         # optional: without it GitHub allows 60 requests/h
+//! # api_url = "https://ghe.example/api/v3"
+//! # environments_map = { prod = "production" }
+//! # version_from = "ref"             # "ref" | "sha" | a JSON pointer into the payload
+//! ```
+//!
+//! A cell lists the environment's deployments (following `Link: rel="next"`
+//! for a few pages), sorts them newest first by `created_at` then `id`, and
+//! walks them reading each one's latest status: the running deployment is
+//! the newest whose latest status is `success`. An `inactive` one was
+//! replaced, and so was everything older: the walk stops there and the cell
+//! reads "no deployment".
+//!
+//! Every request is conditional once its `ETag` is known (a 304 costs no
+//! rate limit), and the source slows down by itself before the rate limit
+//! is spent, so a fleet of cells never runs a token dry.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, HeaderValue, IF_NONE_MATCH};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::fetch::{self, FetchError, HttpContext, Response};
+use super::http::parse_options;
+use super::{CellTarget, OptionError, Source, auth};
+use crate::config::SourceSpec;
+use crate::model::{Evidence, Reading};
+use crate::sanitize;
+
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+const API_VERSION: &str = "2022-11-28";
+const MEDIA_TYPE: &str = "application/vnd.github+json";
+/// Pages of 100 deployments read per cell; GitHub lists newest first, so
+/// more than this is history nobody polls for.
+const MAX_PAGES: usize = 3;
+/// Deployments whose statuses are read before giving up on finding one running.
+pub const MAX_STATUS_LOOKUPS: usize = 10;
+/// Below this share of the limit (percent), stop asking until the reset.
+const LOW_WATER_PERCENT: u64 = 5;
+/// A secondary rate limit without any hint: GitHub says wait at least a minute.
+const SECONDARY_WAIT: Duration = Duration::from_secs(60);
+/// Bounds of the ETag cache (entries, bytes of bodies).
+const CACHE_ENTRIES: usize = 256;
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    repo: Option<String>,
+    #[serde(default)]
+    repos: BTreeMap<String, String>,
+    api_url: Option<String>,
+    token_env: Option<String>,
+    #[serde(default)]
+    environments_map: BTreeMap<String, String>,
+    version_from: Option<String>,
+}
+
+/// Where a reading's version comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionFrom {
+    /// The deployed ref (a tag such as `v1.4.0`, or a branch).
+    Ref,
+    /// The deployed commit SHA.
+    Sha,
+    /// A JSON pointer into the deployment's `payload`.
+    Pointer(String),
+}
+
+impl VersionFrom {
+    pub fn parse(raw: &str) -> Result<VersionFrom, String> {
+        match raw {
+            "ref" => Ok(VersionFrom::Ref),
+            "sha" => Ok(VersionFrom::Sha),
+            p if p.starts_with('/') => Ok(VersionFrom::Pointer(p.to_string())),
+            other => Err(format!(
+                "`{other}` is not \"ref\", \"sha\" or a JSON pointer into the deployment payload (e.g. \"/version\")"
+            )),
+        }
+    }
+}
+
+pub struct GithubSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// API base without a trailing slash.
+    api: String,
+    origin: url::Origin,
+    repo: Option<String>,
+    repos: BTreeMap<String, String>,
+    environments_map: BTreeMap<String, String>,
+    version_from: VersionFrom,
+    /// `Bearer …`, marked sensitive so no debug output shows it.
+    authorization: Option<HeaderValue>,
+    /// Kept only to scrub it out of error texts.
+    token: Option<auth::Token>,
+    /// The token's cache key (never the token); `None` without a token.
+    token_key: Option<u64>,
+    cache: Mutex<EtagCache>,
+    /// This source's token's rate-limit budget, shared by its cells.
+    rate: Mutex<RateState>,
+}
+
+impl GithubSource {
+    pub fn build(spec: &SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>> {
+        let options: Options = parse_options(&spec.options)?;
+        let mut errors = Vec::new();
+
+        let api = parse_api_url(options.api_url.as_deref().unwrap_or(DEFAULT_API_URL))
+            .map_err(|m| errors.push(OptionError::new("api_url", m)))
+            .ok();
+        if let Some(repo) = &options.repo
+            && let Err(m) = check_repo_template(repo)
+        {
+            errors.push(OptionError::new("repo", m));
+        }
+        for (service, repo) in &options.repos {
+            if !valid_repo(repo) {
+                errors.push(OptionError::new(
+                    format!("repos.{service}"),
+                    format!("`{repo}` is not a repository: write \"owner/name\""),
+                ));
+            }
+        }
+        if options.repo.is_none() && options.repos.is_empty() {
+            errors.push(OptionError::new(
+                "repo",
+                "missing: set `repo` (e.g. \"acme/{service}\") or `repos = { service = \"owner/name\" }`",
+            ));
+        }
+        for (env, name) in &options.environments_map {
+            if name.trim().is_empty() {
+                errors.push(OptionError::new(format!("environments_map.{env}"), "empty GitHub environment name"));
+            }
+        }
+        let version_from = VersionFrom::parse(options.version_from.as_deref().unwrap_or("ref"))
+            .map_err(|m| errors.push(OptionError::new("version_from", m)))
+            .ok();
+        let token = auth::from_env(options.token_env.as_deref()).map_err(|e| errors.push(e)).ok().flatten();
+        let authorization = token.as_ref().and_then(|t| {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
+                .map_err(|_| {
+                    let var = options.token_env.as_deref().unwrap_or_default();
+                    errors.push(OptionError::new(
+                        "token_env",
+                        format!("the token in {var} has characters not allowed in an HTTP header"),
+                    ));
+                })
+                .ok()?;
+            value.set_sensitive(true);
+            Some(value)
+        });
+
+        let (Some((api, origin)), Some(version_from), true) = (api, version_from, errors.is_empty()) else {
+            return Err(errors);
+        };
+        Ok(Arc::new(GithubSource {
+            inner: Arc::new(Inner {
+                api,
+                origin,
+                repo: options.repo,
+                repos: options.repos,
+                environments_map: options.environments_map,
+                version_from,
+                authorization,
+                token_key: token.as_ref().map(auth::Token::cache_key),
+                token,
+                cache: Mutex::new(EtagCache::default()),
+                rate: Mutex::new(RateState::default()),
+            }),
+        }))
+    }
+}
+
+impl Source for GithubSource {
+    fn default_evidence(&self) -> Evidence {
+        Evidence::Recorded
+    }
+
+    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+        let inner = self.inner.clone();
+        let client = ctx.client.clone();
+        let cell = cell.clone();
+        async move {
+            let result = inner.read_cell(&client, &cell.service, &cell.env).await;
+            result.map_err(|e| scrub(e, inner.token.as_ref()))
+        }
+        .boxed()
+    }
+}
+
+/// An API base URL: http(s), a host, no credentials, query or fragment.
+fn parse_api_url(raw: &str) -> Result<(String, url::Origin), String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("invalid URL `{raw}`: {e}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("invalid URL `{raw}`: scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("invalid URL `{raw}`: no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("invalid URL `{raw}`: credentials belong in token_env, not in the URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("invalid URL `{raw}`: no query or fragment allowed"));
+    }
+    Ok((url.as_str().trim_end_matches('/').to_string(), url.origin()))
+}
+
+/// `owner/name` with GitHub's characters.
+fn valid_repo(repo: &str) -> bool {
+    let part = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    repo.split_once('/').is_some_and(|(owner, name)| part(owner) && part(name))
+}
+
+fn render(template: &str, service: &str, env: &str) -> String {
+    template.replace("{service}", service).replace("{env}", env)
+}
+
+fn check_repo_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close =
+            after.find('}').ok_or_else(|| format!("invalid repository template `{template}`: unclosed '{{'"))?;
+        let name = &after[..close];
+        if name != "service" && name != "env" {
+            return Err(format!(
+                "invalid repository template `{template}`: unknown placeholder {{{name}}} (use {{service}} and {{env}})"
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    if valid_repo(&render(template, "svc", "env")) {
+        Ok(())
+    } else {
+        Err(format!("`{template}` is not a repository template: write \"owner/{{service}}\""))
+    }
+}
+
+impl Inner {
+    fn repo_for(&self, service: &str, env: &str) -> Result<String, FetchError> {
+        if let Some(repo) = self.repos.get(service) {
+            return Ok(repo.clone());
+        }
+        let template = self.repo.as_deref().ok_or_else(|| {
+            FetchError::Field(format!("no repository for service {service}: add it to `repos` or set `repo`"))
+        })?;
+        let repo = render(template, service, env);
+        if valid_repo(&repo) {
+            Ok(repo)
+        } else {
+            Err(FetchError::Field(format!("`{}` is not a repository", sanitize::clean_to(&repo, 80))))
+        }
+    }
+
+    fn endpoint(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, FetchError> {
+        let mut url = url::Url::parse(&format!("{}/{path}", self.api))
+            .map_err(|e| FetchError::Other(format!("cannot build the request URL: {e}")))?;
+        url.query_pairs_mut().extend_pairs(query);
+        Ok(url)
+    }
+
+    async fn read_cell(&self, client: &reqwest::Client, service: &str, env: &str) -> Result<Reading, FetchError> {
+        let repo = self.repo_for(service, env)?;
+        let gh_env = self.environments_map.get(env).map_or(env, String::as_str);
+        let list =
+            self.endpoint(&format!("repos/{repo}/deployments"), &[("environment", gh_env), ("per_page", "100")])?;
+        let mut deployments = Vec::new();
+        for body in self.get_pages(client, list, &Missing::Repo(&repo)).await? {
+            deployments.extend(decode_deployments(&body)?);
+        }
+        let deployments = newest_first(deployments, gh_env);
+
+        let mut latest: Vec<Option<DeploymentStatus>> = Vec::new();
+        loop {
+            match decide(&deployments, &latest, &self.version_from) {
+                Decision::Done(result) => return result,
+                Decision::NeedStatuses(i) => {
+                    let id = deployments[i].id.to_string();
+                    let url =
+                        self.endpoint(&format!("repos/{repo}/deployments/{id}/statuses"), &[("per_page", "100")])?;
+                    let mut statuses = Vec::new();
+                    for body in self.get_pages(client, url, &Missing::Deployment(&id)).await? {
+                        statuses.extend(decode_statuses(&body)?);
+                    }
+                    latest.push(latest_status(statuses));
+                }
+            }
+        }
+    }
+
+    /// GET `url` and the pages its `Link: rel="next"` headers lead to, up to [`MAX_PAGES`].
+    async fn get_pages(
+        &self,
+        client: &reqwest::Client,
+        url: url::Url,
+        missing: &Missing<'_>,
+    ) -> Result<Vec<Arc<[u8]>>, FetchError> {
+        let mut bodies = Vec::new();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            if bodies.len() == MAX_PAGES {
+                break;
+            }
+            let page = self.get(client, url, missing).await?;
+            bodies.push(page.body);
+            next = page.next;
+        }
+        Ok(bodies)
+    }
+
+    /// One conditional GET under the rate-limit budget.
+    async fn get(&self, client: &reqwest::Client, url: url::Url, missing: &Missing<'_>) -> Result<Page, FetchError> {
+        let now = Timestamp::now().as_second();
+        if let Some(held) = lock(&self.rate).hold(now) {
+            return Err(held);
+        }
+        let key = (self.token_key, url.as_str().to_string());
+        let cached = lock(&self.cache).get(&key);
+        let mut request =
+            client.get(url.clone()).header(ACCEPT, MEDIA_TYPE).header("X-GitHub-Api-Version", API_VERSION);
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
+        }
+        if let Some(entry) = &cached {
+            request = request.header(IF_NONE_MATCH, entry.etag.clone());
+        }
+        let resp = fetch::get_capped(request, fetch::MAX_BODY).await?;
+        let now = Timestamp::now().as_second();
+        lock(&self.rate).observe(&resp, now);
+
+        if resp.status == reqwest::StatusCode::NOT_MODIFIED {
+            return match cached {
+                Some(entry) => Ok(Page { body: entry.body, next: entry.next }),
+                None => Err(FetchError::Other("HTTP 304 Not Modified to an unconditional request".into())),
+            };
+        }
+        if !resp.status.is_success() {
+            let err = classify(&resp, now, missing);
+            if let Some(wait) = err.retry_after() {
+                lock(&self.rate).block_until(now.saturating_add(wait.as_secs() as i64));
+            }
+            return Err(err);
+        }
+        let next = match resp.header("link").and_then(next_link) {
+            Some(link) => Some(self.same_origin(&url, link)?),
+            None => None,
+        };
+        let body: Arc<[u8]> = Arc::from(resp.body);
+        if let Some(etag) = resp.headers.get(ETAG) {
+            lock(&self.cache).put(key, etag.clone(), body.clone(), next.clone());
+        }
+        Ok(Page { body, next })
+    }
+
+    /// The next page's URL, only on the API's own origin: the token goes with it.
+    fn same_origin(&self, base: &url::Url, link: &str) -> Result<url::Url, FetchError> {
+        let next = base.join(link).map_err(|e| FetchError::Other(format!("bad Link header: {e}")))?;
+        if next.origin() != self.origin {
+            return Err(FetchError::Other(format!(
+                "the next page is on another host ({}): not followed, the token stays on the API host",
+                sanitize::clean_to(next.origin().ascii_serialization().as_str(), 80)
+            )));
+        }
+        Ok(next)
+    }
+}
+
+/// A poisoned lock only means another fetch panicked; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct Page {
+    body: Arc<[u8]>,
+    next: Option<url::Url>,
+}
+
+/// What a 404 means for the request that got it.
+enum Missing<'a> {
+    Repo(&'a str),
+    Deployment(&'a str),
+}
+
+/// Take the token out of an error's text: a server that echoes request
+/// headers into its error page must not put the token on screen.
+fn scrub(err: FetchError, token: Option<&auth::Token>) -> FetchError {
+    let Some(token) = token else {
+        return err;
+    };
+    let r = |text: String| redact(text, token.expose());
+    match err {
+        FetchError::Connect(s) => FetchError::Connect(r(s)),
+        FetchError::Tls(s) => FetchError::Tls(r(s)),
+        FetchError::Status { code, detail } => FetchError::Status { code, detail: r(detail) },
+        FetchError::Malformed(s) => FetchError::Malformed(r(s)),
+        FetchError::Field(s) => FetchError::Field(r(s)),
+        FetchError::Auth { code, detail } => FetchError::Auth { code, detail: r(detail) },
+        FetchError::RateLimited { code, retry_after, detail } => {
+            FetchError::RateLimited { code, retry_after, detail: r(detail) }
+        }
+        FetchError::Other(s) => FetchError::Other(r(s)),
+        other => other,
+    }
+}
+
+fn redact(text: String, secret: &str) -> String {
+    let mut out = text.replace(secret, "[redacted]");
+    // A snippet cut short inside the token still ends with its start.
+    if let Some(cut) = out.strip_suffix('\u{2026}')
+        && let Some(n) = (4..secret.len()).rev().find(|&n| secret.is_char_boundary(n) && cut.ends_with(&secret[..n]))
+    {
+        out = format!("{}[redacted]\u{2026}", &cut[..cut.len() - n]);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Decoding: pure functions of the bytes.
+
+/// One deployment record, as far as flightdeck reads it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Deployment {
+    pub id: u64,
+    #[serde(default)]
+    pub sha: String,
+    #[serde(rename = "ref", default)]
+    pub git_ref: String,
+    #[serde(default)]
+    pub payload: Value,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// One status of a deployment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DeploymentStatus {
+    pub id: u64,
+    pub state: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+fn malformed(e: &serde_json::Error) -> FetchError {
+    FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100))
+}
+
+/// Decode a page of `GET /repos/{o}/{r}/deployments`.
+pub fn decode_deployments(body: &[u8]) -> Result<Vec<Deployment>, FetchError> {
+    serde_json::from_slice(body).map_err(|e| malformed(&e))
+}
+
+/// Decode a page of `GET /repos/{o}/{r}/deployments/{id}/statuses`.
+pub fn decode_statuses(body: &[u8]) -> Result<Vec<DeploymentStatus>, FetchError> {
+    serde_json::from_slice(body).map_err(|e| malformed(&e))
+}
+
+fn timestamp(raw: Option<&str>) -> Option<Timestamp> {
+    raw.and_then(|s| s.trim().parse().ok())
+}
+
+/// The deployments of `environment`, newest first by `created_at` then `id`
+/// (the API's order is not trusted; an unreadable time sorts oldest).
+pub fn newest_first(mut deployments: Vec<Deployment>, environment: &str) -> Vec<Deployment> {
+    deployments.retain(|d| d.environment.as_deref().is_none_or(|e| e == environment));
+    deployments.sort_by_cached_key(|d| std::cmp::Reverse((timestamp(d.created_at.as_deref()), d.id)));
+    deployments
+}
+
+/// The latest status by `created_at` then `id`.
+pub fn latest_status(statuses: Vec<DeploymentStatus>) -> Option<DeploymentStatus> {
+    statuses.into_iter().max_by_key(|s| (timestamp(s.created_at.as_deref()), s.id))
+}
+
+/// The next step of finding the running deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Read the statuses of `deployments[i]` and ask again.
+    NeedStatuses(usize),
+    Done(Result<Reading, FetchError>),
+}
+
+/// Given deployments newest first and the latest status of the first few
+/// (`None`: no status yet), decide what runs or which statuses to read next.
+pub fn decide(deployments: &[Deployment], latest: &[Option<DeploymentStatus>], version_from: &VersionFrom) -> Decision {
+    for (i, deployment) in deployments.iter().enumerate() {
+        let Some(status) = latest.get(i) else {
+            if i >= MAX_STATUS_LOOKUPS {
+                return Decision::Done(Err(FetchError::Field(format!(
+                    "none of the newest {MAX_STATUS_LOOKUPS} deployments succeeded ({} listed)",
+                    deployments.len()
+                ))));
+            }
+            return Decision::NeedStatuses(i);
+        };
+        match status.as_ref().map(|s| s.state.as_str()) {
+            Some("success") => {
+                let newer = (i > 0).then(|| (&deployments[0], latest[0].as_ref()));
+                return Decision::Done(running(deployment, status.as_ref(), version_from, newer));
+            }
+            // Replaced by a newer deployment, as was everything older.
+            Some("inactive") => break,
+            _ => {}
+        }
+    }
+    Decision::Done(Ok(not_running(deployments.first().map(|d| (d, latest.first().and_then(Option::as_ref))))))
+}
+
+fn state_of(status: Option<&DeploymentStatus>) -> String {
+    status.map_or_else(|| "no status".to_string(), |s| sanitize::clean_to(&s.state, 40))
+}
+
+/// The reading of a running deployment.
+fn running(
+    deployment: &Deployment,
+    status: Option<&DeploymentStatus>,
+    version_from: &VersionFrom,
+    newer: Option<(&Deployment, Option<&DeploymentStatus>)>,
+) -> Result<Reading, FetchError> {
+    let version = match version_from {
+        VersionFrom::Ref => Some(sanitize::clean(&deployment.git_ref)),
+        VersionFrom::Sha => Some(sanitize::clean(&deployment.sha)),
+        VersionFrom::Pointer(p) => payload_value(&deployment.payload, p),
+    }
+    .filter(|v| !v.is_empty())
+    .ok_or_else(|| match version_from {
+        VersionFrom::Pointer(p) => {
+            FetchError::Field(format!("deployment {} has no payload value at `{p}`", deployment.id))
+        }
+        VersionFrom::Ref => FetchError::Field(format!("deployment {} has no ref", deployment.id)),
+        VersionFrom::Sha => FetchError::Field(format!("deployment {} has no sha", deployment.id)),
+    })?;
+    let mut attributes =
+        vec![("deployment".to_string(), deployment.id.to_string()), ("state".into(), "success".into())];
+    if *version_from != VersionFrom::Ref && !deployment.git_ref.is_empty() {
+        attributes.push(("ref".into(), sanitize::clean(&deployment.git_ref)));
+    }
+    if let Some((newest, state)) = newer {
+        attributes.push(("newer_deployment".into(), format!("{} {}", newest.id, state_of(state))));
+    }
+    Ok(Reading {
+        version: Some(version),
+        commit: Some(sanitize::clean(&deployment.sha)).filter(|s| !s.is_empty()),
+        deployed_at: timestamp(status.and_then(|s| s.created_at.as_deref())),
+        attributes,
+        ..Reading::default()
+    })
+}
+
+/// Nothing runs: a positive report of no deployment (`version: None`).
+fn not_running(newest: Option<(&Deployment, Option<&DeploymentStatus>)>) -> Reading {
+    let attributes = match newest {
+        Some((d, status)) => vec![("deployment".to_string(), d.id.to_string()), ("state".into(), state_of(status))],
+        None => vec![("state".to_string(), "no deployments".to_string())],
+    };
+    Reading { attributes, ..Reading::default() }
+}
+
+/// A scalar at `pointer` in a payload that is an object or a JSON string holding one.
+pub fn payload_value(payload: &Value, pointer: &str) -> Option<String> {
+    let parsed;
+    let payload = match payload {
+        Value::String(s) => {
+            parsed = serde_json::from_str::<Value>(s).ok()?;
+            &parsed
+        }
+        other => other,
+    };
+    match payload.pointer(pointer)? {
+        Value::String(s) => Some(sanitize::clean(s)),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The URL of `rel="next"` in a `Link` header, if any.
+pub fn next_link(header: &str) -> Option<&str> {
+    let mut rest = header;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let close = after.find('>')?;
+        let link = &after[..close];
+        let params_end = after[close + 1..].find('<').map_or(after.len(), |i| close + 1 + i);
+        let is_next = after[close + 1..params_end].split([';', ',']).any(|param| {
+            param.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("rel")
+                    && v.trim().trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+            })
+        });
+        if is_next {
+            return Some(link.trim());
+        }
+        rest = &after[params_end..];
+    }
+    None
+}
+
+/// The `message` of a GitHub error body.
+fn error_message(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let message = sanitize::clean_to(value.get("message")?.as_str()?, 120);
+    (!message.is_empty()).then_some(message)
+}
+
+fn secs_until(at: i64, now: i64) -> Duration {
+    Duration::from_secs(at.saturating_sub(now).max(1) as u64)
+}
+
+/// Classify a failed response: the shared rules, plus GitHub's reset time,
+/// its secondary limits (403 saying so, or 429 without a hint: wait ≥ 60 s),
+/// and readable 404s.
+fn classify(resp: &Response, now: i64, missing: &Missing<'_>) -> FetchError {
+    let reset = resp.header("x-ratelimit-reset").and_then(|r| r.trim().parse::<i64>().ok());
+    let spent = resp.header_u64("x-ratelimit-remaining") == Some(0);
+    let reset_wait = reset.filter(|_| spent).map(|at| secs_until(at, now));
+    let message = error_message(&resp.body);
+    match fetch::classify_status(resp, reset_wait) {
+        FetchError::RateLimited { code, retry_after, detail } => FetchError::RateLimited {
+            code,
+            retry_after: Some(retry_after.unwrap_or(SECONDARY_WAIT)),
+            detail: message.unwrap_or(detail),
+        },
+        FetchError::Auth { code: 403, detail }
+            if message.as_deref().is_some_and(|m| m.to_ascii_lowercase().contains("rate limit")) =>
+        {
+            FetchError::RateLimited { code: 403, retry_after: Some(SECONDARY_WAIT), detail: message.unwrap_or(detail) }
+        }
+        FetchError::Auth { code, detail } => FetchError::Auth { code, detail: message.unwrap_or(detail) },
+        FetchError::Status { code: 404, .. } => FetchError::Status {
+            code: 404,
+            detail: match missing {
+                Missing::Repo(repo) => format!("repository {repo} not found (or no access)"),
+                Missing::Deployment(id) => format!("deployment {id} not found"),
+            },
+        },
+        FetchError::Status { code, detail } => match message {
+            Some(m) => FetchError::Status {
+                code,
+                detail: format!("{}: {m}", resp.status.canonical_reason().unwrap_or("error")),
+            },
+            None => FetchError::Status { code, detail },
+        },
+        other => other,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rate limits and the ETag cache: the source's state, shared by its cells.
+
+/// What the last responses said about this token's budget.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct RateState {
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    /// Epoch seconds when the budget refills.
+    reset: Option<i64>,
+    /// Epoch seconds before which nothing is sent (a limit was hit).
+    blocked_until: Option<i64>,
+}
+
+impl RateState {
+    fn observe(&mut self, resp: &Response, now: i64) {
+        let Some(remaining) = resp.header_u64("x-ratelimit-remaining") else {
+            return;
+        };
+        let reset = resp.header("x-ratelimit-reset").and_then(|r| r.trim().parse::<i64>().ok());
+        // Responses finish out of order: within one window keep the lowest count.
+        let same_window = reset.is_some() && reset == self.reset && self.reset.is_some_and(|r| r > now);
+        self.remaining =
+            Some(if same_window { self.remaining.map_or(remaining, |r| r.min(remaining)) } else { remaining });
+        self.limit = resp.header_u64("x-ratelimit-limit").or(self.limit);
+        self.reset = reset;
+    }
+
+    fn block_until(&mut self, until: i64) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
+    }
+
+    /// Why not to send a request now, if there is a reason.
+    fn hold(&self, now: i64) -> Option<FetchError> {
+        if let Some(until) = self.blocked_until
+            && until > now
+        {
+            return Some(FetchError::RateLimited {
+                code: 429,
+                retry_after: Some(secs_until(until, now)),
+                detail: "(request not sent: waiting for the rate limit to reset)".into(),
+            });
+        }
+        let (Some(remaining), Some(reset)) = (self.remaining, self.reset) else {
+            return None;
+        };
+        let limit = self.limit.unwrap_or(remaining).max(1);
+        let low_water = (limit * LOW_WATER_PERCENT).div_ceil(100).max(1);
+        (remaining < low_water && reset > now).then(|| FetchError::RateLimited {
+            code: 429,
+            retry_after: Some(secs_until(reset, now)),
+            detail: format!("(request not sent: {remaining} of {limit} requests left until the limit resets)"),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    etag: HeaderValue,
+    body: Arc<[u8]>,
+    next: Option<url::Url>,
+    used: u64,
+}
+
+/// Bodies by (token cache key, URL), with their ETags; least recently used
+/// entries go first when over [`CACHE_ENTRIES`] or [`CACHE_BYTES`].
+#[derive(Debug, Default)]
+struct EtagCache {
+    entries: HashMap<(Option<u64>, String), CacheEntry>,
+    bytes: usize,
+    tick: u64,
+}
+
+impl EtagCache {
+    fn get(&mut self, key: &(Option<u64>, String)) -> Option<CacheEntry> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries.get_mut(key).map(|e| {
+            e.used = tick;
+            e.clone()
+        })
+    }
+
+    fn put(&mut self, key: (Option<u64>, String), etag: HeaderValue, body: Arc<[u8]>, next: Option<url::Url>) {
+        self.tick += 1;
+        self.bytes += body.len();
+        if let Some(old) = self.entries.insert(key, CacheEntry { etag, body, next, used: self.tick }) {
+            self.bytes -= old.body.len();
+        }
+        while self.entries.len() > CACHE_ENTRIES || self.bytes > CACHE_BYTES {
+            let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            if let Some(gone) = self.entries.remove(&oldest) {
+                self.bytes -= gone.body.len();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOYMENTS: &str = r#"[
+      {"url":"https://api.github.com/repos/acme/payments/deployments/101","id":101,"node_id":"DE_1",
+       "task":"deploy","original_environment":"production","environment":"production",
+       "description":null,"creator":{"login":"octocat","id":1},"sha":"aaa111","ref":"v1.3.0",
+       "payload":{},"created_at":"2026-11-20T10:00:00Z","updated_at":"2026-11-20T10:05:00Z",
+       "statuses_url":"https://api.github.com/repos/acme/payments/deployments/101/statuses",
+       "repository_url":"https://api.github.com/repos/acme/payments","transient_environment":false,
+       "production_environment":true},
+      {"id":103,"sha":"ccc333","ref":"v1.5.0","environment":"production",
+       "payload":"{\"version\":\"1.5.0-build.7\"}","created_at":"2026-11-24T18:30:00Z"},
+      {"id":102,"sha":"bbb222","ref":"v1.4.0","environment":"production",
+       "payload":{"version":"1.4.0","build":812},"created_at":"2026-11-24T18:00:00Z"}
+    ]"#;
+
+    fn deployments() -> Vec<Deployment> {
+        newest_first(decode_deployments(DEPLOYMENTS.as_bytes()).unwrap(), "production")
+    }
+
+    fn status(id: u64, state: &str, at: &str) -> DeploymentStatus {
+        DeploymentStatus { id, state: state.into(), created_at: Some(at.into()) }
+    }
+
+    #[test]
+    fn deployments_sort_newest_first_whatever_the_list_order() {
+        let ids: Vec<u64> = deployments().iter().map(|d| d.id).collect();
+        assert_eq!(ids, [103, 102, 101]);
+    }
+
+    #[test]
+    fn same_time_sorts_by_id_and_other_environments_are_dropped() {
+        let body = br#"[{"id":5,"created_at":"2026-01-01T00:00:00Z","environment":"prod"},
+                        {"id":7,"created_at":"2026-01-01T00:00:00Z","environment":"prod"},
+                        {"id":9,"created_at":"2026-01-02T00:00:00Z","environment":"staging"},
+                        {"id":8,"created_at":"not a time","environment":"prod"}]"#;
+        let ids: Vec<u64> = newest_first(decode_deployments(body).unwrap(), "prod").iter().map(|d| d.id).collect();
+        assert_eq!(ids, [7, 5, 8]);
+    }
+
+    #[test]
+    fn latest_status_is_by_time_then_id() {
+        let statuses = decode_statuses(
+            br#"[{"id":1,"state":"in_progress","created_at":"2026-11-24T18:00:00Z"},
+                 {"id":3,"state":"success","created_at":"2026-11-24T18:02:00Z"},
+                 {"id":2,"state":"queued","created_at":"2026-11-24T17:59:00Z"}]"#,
+        )
+        .unwrap();
+        assert_eq!(latest_status(statuses).unwrap().id, 3);
+        assert_eq!(latest_status(Vec::new()), None);
+    }
+
+    #[test]
+    fn decide_walks_newest_first_until_a_success() {
+        let deps = deployments();
+        assert_eq!(decide(&deps, &[], &VersionFrom::Ref), Decision::NeedStatuses(0));
+        let failed = Some(status(9, "failure", "2026-11-24T18:31:00Z"));
+        assert_eq!(decide(&deps, std::slice::from_ref(&failed), &VersionFrom::Ref), Decision::NeedStatuses(1));
+        let ok = Some(status(8, "success", "2026-11-24T18:05:00Z"));
+        let Decision::Done(Ok(r)) = decide(&deps, &[failed, ok], &VersionFrom::Ref) else { panic!("done") };
+        assert_eq!(r.version.as_deref(), Some("v1.4.0"));
+        assert_eq!(r.commit.as_deref(), Some("bbb222"));
+        assert_eq!(r.deployed_at, Some("2026-11-24T18:05:00Z".parse().unwrap()));
+        assert_eq!(r.attribute("deployment"), Some("102"));
+        assert_eq!(r.attribute("state"), Some("success"));
+        assert_eq!(r.attribute("newer_deployment"), Some("103 failure"));
+    }
+
+    #[test]
+    fn an_inactive_deployment_ends_the_walk_with_no_deployment() {
+        let deps = deployments();
+        let latest =
+            [Some(status(9, "error", "2026-11-24T18:31:00Z")), Some(status(8, "inactive", "2026-11-24T18:31:00Z"))];
+        let Decision::Done(Ok(r)) = decide(&deps, &latest, &VersionFrom::Ref) else { panic!("done") };
+        assert_eq!(r.version, None);
+        assert_eq!(r.attribute("deployment"), Some("103"));
+        assert_eq!(r.attribute("state"), Some("error"));
+    }
+
+    #[test]
+    fn no_deployments_is_a_positive_none() {
+        let Decision::Done(Ok(r)) = decide(&[], &[], &VersionFrom::Ref) else { panic!("done") };
+        assert_eq!(r.version, None);
+        assert_eq!(r.attribute("state"), Some("no deployments"));
+    }
+
+    #[test]
+    fn decide_gives_up_after_the_lookup_cap() {
+        let deps: Vec<Deployment> = (0..20)
+            .map(|i| Deployment {
+                id: 100 - i,
+                sha: String::new(),
+                git_ref: String::new(),
+                payload: Value::Null,
+                environment: None,
+                created_at: None,
+            })
+            .collect();
+        let latest = vec![Some(status(1, "failure", "2026-01-01T00:00:00Z")); MAX_STATUS_LOOKUPS];
+        let Decision::Done(Err(e)) = decide(&deps, &latest, &VersionFrom::Ref) else { panic!("an error") };
+        assert!(e.to_string().contains("none of the newest 10 deployments succeeded"), "{e}");
+    }
+
+    #[test]
+    fn version_from_payload_object_or_string_and_sha() {
+        let deps = deployments();
+        let ok = Some(status(1, "success", "2026-11-24T18:35:00Z"));
+        let pointer = VersionFrom::Pointer("/version".into());
+        let Decision::Done(Ok(r)) = decide(&deps, std::slice::from_ref(&ok), &pointer) else { panic!() };
+        assert_eq!(r.version.as_deref(), Some("1.5.0-build.7"), "payload given as a JSON string");
+        assert_eq!(r.attribute("ref"), Some("v1.5.0"));
+        assert_eq!(payload_value(&deps[1].payload, "/version").as_deref(), Some("1.4.0"));
+        assert_eq!(payload_value(&deps[1].payload, "/build").as_deref(), Some("812"));
+        assert_eq!(payload_value(&deps[2].payload, "/version"), None);
+        let Decision::Done(Ok(r)) = decide(&deps, &[ok], &VersionFrom::Sha) else { panic!() };
+        assert_eq!(r.version.as_deref(), Some("ccc333"));
+    }
+
+    #[test]
+    fn missing_payload_value_names_the_pointer() {
+        let deps = deployments();
+        let latest = [None, None, Some(status(1, "success", "2026-11-20T10:05:00Z"))];
+        let Decision::Done(Err(e)) = decide(&deps, &latest, &VersionFrom::Pointer("/version".into())) else {
+            panic!("an error")
+        };
+        assert_eq!(e.to_string(), "deployment 101 has no payload value at `/version`");
+    }
+
+    #[test]
+    fn strings_from_the_api_are_cleaned() {
+        let body = br#"[{"id":1,"sha":"abc\u001b[2J","ref":"v1\u202e.0\u0007","created_at":"2026-01-01T00:00:00Z"}]"#;
+        let deps = newest_first(decode_deployments(body).unwrap(), "prod");
+        let latest = [Some(status(1, "success", "2026-01-01T00:00:00Z"))];
+        let Decision::Done(Ok(r)) = decide(&deps, &latest, &VersionFrom::Ref) else { panic!() };
+        assert_eq!(r.version.as_deref(), Some("v1.0"));
+        assert_eq!(r.commit.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn malformed_bodies_are_malformed() {
+        assert!(matches!(decode_deployments(b"[{\"id\":1"), Err(FetchError::Malformed(_))));
+        assert!(matches!(decode_deployments(br#"{"message":"x"}"#), Err(FetchError::Malformed(_))));
+        assert!(matches!(decode_statuses(b"<html>"), Err(FetchError::Malformed(_))));
+    }
+
+    #[test]
+    fn link_header_next() {
+        let h = r#"<https://api.github.com/repositories/1/deployments?page=2&per_page=100>; rel="next", <https://api.github.com/repositories/1/deployments?page=5>; rel="last""#;
+        assert_eq!(next_link(h), Some("https://api.github.com/repositories/1/deployments?page=2&per_page=100"));
+        let h = r#"<https://x/?page=1>; rel="prev", <https://x/?page=1>; rel="first""#;
+        assert_eq!(next_link(h), None);
+        assert_eq!(next_link(r#"<https://x/?a=1,2>; rel="prev next""#), Some("https://x/?a=1,2"));
+        assert_eq!(next_link("garbage"), None);
+        assert_eq!(next_link("<unclosed; rel=next"), None);
+    }
+
+    #[test]
+    fn options_are_checked() {
+        assert!(VersionFrom::parse("tag").unwrap_err().contains("JSON pointer"));
+        assert_eq!(VersionFrom::parse("/a/b"), Ok(VersionFrom::Pointer("/a/b".into())));
+        assert!(check_repo_template("acme/{service}").is_ok());
+        assert!(check_repo_template("acme/{service}-{env}").is_ok());
+        assert!(check_repo_template("acme/{svc}").unwrap_err().contains("unknown placeholder"));
+        assert!(check_repo_template("{service}").is_err());
+        assert!(check_repo_template("a/b/c").is_err());
+        assert!(valid_repo("acme/payments.api") && !valid_repo("acme/..") && !valid_repo("acme/"));
+        assert!(parse_api_url("https://ghe.example/api/v3/").unwrap().0 == "https://ghe.example/api/v3");
+        assert!(parse_api_url("https://user:pw@x/").is_err());
+        assert!(parse_api_url("ftp://x/").is_err());
+    }
+
+    fn response(code: u16, headers: &[(&'static str, &str)], body: &str) -> Response {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        Response {
+            status: reqwest::StatusCode::from_u16(code).unwrap(),
+            content_type: Some("application/json".into()),
+            headers: map,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn classify_rate_limits_auth_and_not_found() {
+        let now = 1_800_000_000;
+        let reset = (now + 900).to_string();
+        let spent = response(
+            403,
+            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)],
+            r#"{"message":"API rate limit exceeded"}"#,
+        );
+        let e = classify(&spent, now, &Missing::Repo("acme/x"));
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(900)));
+        let secondary = response(403, &[], r#"{"message":"You have exceeded a secondary rate limit."}"#);
+        assert_eq!(classify(&secondary, now, &Missing::Repo("a/b")).retry_after(), Some(SECONDARY_WAIT));
+        let bare_429 = response(429, &[], "slow down");
+        assert_eq!(classify(&bare_429, now, &Missing::Repo("a/b")).retry_after(), Some(SECONDARY_WAIT));
+        let with_retry = response(429, &[("retry-after", "17")], "");
+        assert_eq!(classify(&with_retry, now, &Missing::Repo("a/b")).retry_after(), Some(Duration::from_secs(17)));
+        let denied = response(403, &[], r#"{"message":"Resource not accessible by integration"}"#);
+        assert_eq!(
+            classify(&denied, now, &Missing::Repo("a/b")),
+            FetchError::Auth { code: 403, detail: "Resource not accessible by integration".into() }
+        );
+        let missing = response(404, &[], r#"{"message":"Not Found"}"#);
+        assert_eq!(
+            classify(&missing, now, &Missing::Repo("acme/x")).to_string(),
+            "HTTP 404 repository acme/x not found (or no access)"
+        );
+        let broken = response(500, &[], r#"{"message":"Server Error \u001b[31m"}"#);
+        assert_eq!(
+            classify(&broken, now, &Missing::Repo("a/b")).to_string(),
+            "HTTP 500 Internal Server Error: Server Error"
+        );
+    }
+
+    #[test]
+    fn rate_state_holds_back_near_the_limit_and_after_a_hit() {
+        let now = 1_800_000_000;
+        let mut state = RateState::default();
+        assert_eq!(state.hold(now), None);
+        let reset = (now + 600).to_string();
+        let plenty = response(
+            200,
+            &[("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "251"), ("x-ratelimit-reset", &reset)],
+            "",
+        );
+        state.observe(&plenty, now);
+        assert_eq!(state.hold(now), None);
+        let low = response(
+            200,
+            &[("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "249"), ("x-ratelimit-reset", &reset)],
+            "",
+        );
+        state.observe(&low, now);
+        let held = state.hold(now).expect("held back");
+        assert_eq!(held.retry_after(), Some(Duration::from_secs(600)));
+        assert!(held.to_string().contains("249 of 5000 requests left"), "{held}");
+        // A late response from earlier in the window does not raise the count.
+        state.observe(&plenty, now);
+        assert!(state.hold(now).is_some());
+        // After the reset, requests go again.
+        assert_eq!(state.hold(now + 601), None);
+
+        let mut state = RateState::default();
+        state.block_until(now + 60);
+        assert_eq!(state.hold(now + 10).and_then(|e| e.retry_after()), Some(Duration::from_secs(50)));
+        assert_eq!(state.hold(now + 60), None);
+    }
+
+    #[test]
+    fn etag_cache_is_bounded_and_keyed_by_token() {
+        let mut cache = EtagCache::default();
+        let etag = HeaderValue::from_static("W/\"abc\"");
+        let body: Arc<[u8]> = Arc::from(&b"[]"[..]);
+        cache.put((Some(1), "u".into()), etag.clone(), body.clone(), None);
+        assert!(cache.get(&(Some(1), "u".into())).is_some());
+        assert!(cache.get(&(Some(2), "u".into())).is_none());
+        assert!(cache.get(&(None, "u".into())).is_none());
+        for i in 0..(CACHE_ENTRIES + 10) {
+            cache.put((None, format!("u{i}")), etag.clone(), body.clone(), None);
+        }
+        assert_eq!(cache.entries.len(), CACHE_ENTRIES);
+        assert_eq!(cache.bytes, CACHE_ENTRIES * 2);
+        assert!(cache.get(&(None, format!("u{}", CACHE_ENTRIES + 9))).is_some(), "the newest stays");
+        let big: Arc<[u8]> = Arc::from(vec![0u8; 1024 * 1024]);
+        for i in 0..12 {
+            cache.put((None, format!("big{i}")), etag.clone(), big.clone(), None);
+        }
+        assert!(cache.bytes <= CACHE_BYTES);
+    }
+
+    #[test]
+    fn tokens_are_redacted_even_when_cut_short() {
+        let secret = "ghp_secret1234567";
+        assert_eq!(redact("echo: Bearer ghp_secret1234567 ok".into(), secret), "echo: Bearer [redacted] ok");
+        assert_eq!(redact("echo: Bearer ghp_secr…".into(), secret), "echo: Bearer [redacted]…");
+        assert_eq!(redact("nothing to hide…".into(), secret), "nothing to hide…");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode_deployments(&body);
+            let _ = decode_statuses(&body);
+            let _ = next_link(&String::from_utf8_lossy(&body));
+        }
+    }
+}

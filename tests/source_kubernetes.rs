@@ -1,0 +1,438 @@
+//! The `kubernetes` source against a fake API server on loopback, reached
+//! through the `kube` crate and a kubeconfig file each test writes (cluster
+//! `http://127.0.0.1:PORT`, a user with a token, selected by `context`).
+//!
+//! The fake serves `GET /apis/apps/v1/namespaces/{ns}/deployments/{name}`
+//! like the API server: the Deployment, or a `Status` object for errors,
+//! and 401 for a wrong token. Every request is recorded.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use flightdeck::model::Health;
+use flightdeck::poller::{SourceUpdate, sweep_once};
+use flightdeck::sources::{FetchError, HttpContext};
+use serde_json::{Value, json};
+
+/// The token the kubeconfig's user carries.
+const KUBE_TOKEN: &str = "kube-test-token-5f1c";
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    path: String,
+    authorization: Option<String>,
+}
+
+type Answer = (StatusCode, Vec<(&'static str, String)>, String);
+
+struct FakeApiServer {
+    /// (namespace, name) → answer. Anything else is NotFound.
+    answers: HashMap<(String, String), Answer>,
+    token: String,
+    recorded: Mutex<Vec<Recorded>>,
+}
+
+impl FakeApiServer {
+    fn new() -> FakeApiServer {
+        FakeApiServer { answers: HashMap::new(), token: KUBE_TOKEN.into(), recorded: Mutex::new(Vec::new()) }
+    }
+
+    fn deployment(self, namespace: &str, name: &str, body: &Value) -> FakeApiServer {
+        self.answer(namespace, name, StatusCode::OK, &[], body.to_string())
+    }
+
+    fn answer(
+        mut self,
+        namespace: &str,
+        name: &str,
+        status: StatusCode,
+        headers: &[(&'static str, &str)],
+        body: String,
+    ) -> FakeApiServer {
+        let headers = headers.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        self.answers.insert((namespace.into(), name.into()), (status, headers, body));
+        self
+    }
+}
+
+fn status_object(code: u16, reason: &str, message: &str) -> String {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": reason, "code": code})
+    .to_string()
+}
+
+async fn get_deployment(
+    State(fake): State<Arc<FakeApiServer>>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(String::from);
+    fake.recorded.lock().unwrap().push(Recorded {
+        path: format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"),
+        authorization: authorization.clone(),
+    });
+    let json_type = [(header::CONTENT_TYPE, "application/json")];
+    if authorization.as_deref() != Some(&format!("Bearer {}", fake.token)) {
+        return (StatusCode::UNAUTHORIZED, json_type, status_object(401, "Unauthorized", "Unauthorized"))
+            .into_response();
+    }
+    match fake.answers.get(&(namespace.clone(), name.clone())) {
+        Some((status, extra, body)) => {
+            let mut resp = (*status, json_type, body.clone()).into_response();
+            for (k, v) in extra {
+                resp.headers_mut().insert(HeaderName::from_static(k), v.parse().unwrap());
+            }
+            resp
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            json_type,
+            status_object(404, "NotFound", &format!("deployments.apps \"{name}\" not found")),
+        )
+            .into_response(),
+    }
+}
+
+async fn serve(fake: FakeApiServer) -> (SocketAddr, Arc<FakeApiServer>) {
+    let fake = Arc::new(fake);
+    let app = Router::new()
+        .route("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", get(get_deployment))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("test server");
+    });
+    (addr, fake)
+}
+
+/// Write a kubeconfig with two contexts: `loopback` (the fake server, with
+/// a token) and `elsewhere` (never used).
+fn write_kubeconfig(dir: &tempfile::TempDir, addr: SocketAddr) -> String {
+    let text = format!(
+        r#"apiVersion: v1
+kind: Config
+clusters:
+- name: loopback-cluster
+  cluster:
+    server: http://{addr}
+- name: other-cluster
+  cluster:
+    server: https://kubernetes.invalid:6443
+contexts:
+- name: loopback
+  context:
+    cluster: loopback-cluster
+    user: tester
+    namespace: default
+- name: elsewhere
+  context:
+    cluster: other-cluster
+    user: tester
+current-context: elsewhere
+users:
+- name: tester
+  user:
+    token: {KUBE_TOKEN}
+"#
+    );
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path.display().to_string()
+}
+
+fn config_text(kubeconfig: &str, envs: &[&str], extra: &str) -> String {
+    let environments: String = envs.iter().map(|e| format!("[[environments]]\nname = \"{e}\"\n")).collect();
+    format!(
+        r#"
+{environments}
+[[services]]
+name = "payments"
+
+[[sources]]
+name = "cluster"
+kind = "kubernetes"
+kubeconfig = "{kubeconfig}"
+{extra}
+"#
+    )
+}
+
+async fn sweep(text: &str) -> Vec<SourceUpdate> {
+    let config = flightdeck::config::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
+    let ctx = HttpContext::new().expect("http client");
+    let mut updates = sweep_once(&active, config.poller, &ctx, |_, _| {}).await;
+    updates.sort_by_key(|u| u.cell.env);
+    updates
+}
+
+/// Serve `fake`, read the cells of `envs` through context `loopback`.
+async fn read(fake: FakeApiServer, envs: &[&str], extra: &str) -> (Vec<SourceUpdate>, Arc<FakeApiServer>) {
+    let (addr, fake) = serve(fake).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = write_kubeconfig(&dir, addr);
+    let updates = sweep(&config_text(&kubeconfig, envs, &format!("context = \"loopback\"\n{extra}"))).await;
+    assert_eq!(updates.len(), envs.len());
+    (updates, fake)
+}
+
+fn recorded(fake: &FakeApiServer) -> Vec<Recorded> {
+    fake.recorded.lock().unwrap().clone()
+}
+
+/// A Deployment as the API server returns it (trimmed), rollout complete.
+fn deployment(namespace: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "payments", "namespace": namespace, "uid": "0b9c5d3e", "generation": 4,
+            "resourceVersion": "99812",
+            "annotations": {"deployment.kubernetes.io/revision": "7"}
+        },
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "payments"}},
+            "template": {
+                "metadata": {"labels": {"app": "payments"}},
+                "spec": {"containers": [
+                    {"name": "app", "image": "registry.example/shop/payments:1.4.0@sha256:4f2a9c1e0b7d9a8c0011"},
+                    {"name": "envoy", "image": "envoyproxy/envoy:v1.30.1"}
+                ]}
+            },
+            "progressDeadlineSeconds": 600
+        },
+        "status": {
+            "observedGeneration": 4, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3,
+            "availableReplicas": 3,
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                 "message": "ReplicaSet \"payments-7d9f\" has successfully progressed."}
+            ]
+        }
+    })
+}
+
+#[tokio::test]
+async fn image_tag_digest_and_rollout_through_a_kubeconfig_context() {
+    let fake = FakeApiServer::new().deployment("prod", "payments", &deployment("prod"));
+    let (updates, fake) = read(fake, &["prod"], "").await;
+    let reading = updates[0].result.as_ref().expect("a reading");
+    assert_eq!(reading.version.as_deref(), Some("1.4.0"));
+    assert_eq!(reading.digest.as_deref(), Some("sha256:4f2a9c1e0b7d9a8c0011"));
+    assert_eq!(reading.health, Some(Health::Up));
+    assert_eq!(
+        reading.attributes,
+        vec![
+            ("rollout".to_string(), "complete".to_string()),
+            ("replicas".to_string(), "3/3".to_string()),
+            ("revision".to_string(), "7".to_string()),
+            ("container".to_string(), "app".to_string()),
+        ]
+    );
+    assert_eq!(updates[0].evidence, flightdeck::model::Evidence::Running);
+    let requests = recorded(&fake);
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].path, "/apis/apps/v1/namespaces/prod/deployments/payments");
+    assert_eq!(requests[0].authorization.as_deref(), Some(format!("Bearer {KUBE_TOKEN}").as_str()));
+}
+
+#[tokio::test]
+async fn rollout_complete_progressing_and_deadline_exceeded() {
+    let mut progressing = deployment("qa");
+    progressing["metadata"]["generation"] = 5.into();
+    progressing["status"]["observedGeneration"] = 5.into();
+    progressing["status"]["updatedReplicas"] = 1.into();
+    progressing["status"]["replicas"] = 4.into();
+    let mut failed = deployment("uat");
+    failed["status"]["conditions"][1] = json!({"type": "Progressing", "status": "False",
+        "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"payments-8c1a\" has timed out progressing."});
+    failed["status"]["availableReplicas"] = 2.into();
+    let fake = FakeApiServer::new()
+        .deployment("dev", "payments", &deployment("dev"))
+        .deployment("qa", "payments", &progressing)
+        .deployment("uat", "payments", &failed);
+    let (updates, _) = read(fake, &["dev", "qa", "uat"], "").await;
+    let got: Vec<(Option<&str>, Option<Health>)> = updates
+        .iter()
+        .map(|u| {
+            let r = u.result.as_ref().expect("a reading");
+            (r.attribute("rollout"), r.health)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some("complete"), Some(Health::Up)),
+            (Some("progressing"), Some(Health::Degraded)),
+            (Some("failed"), Some(Health::Down)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn templates_and_a_named_container() {
+    let fake = FakeApiServer::new().deployment("shop-prod", "payments-api", &deployment("shop-prod"));
+    let extra = "namespace = \"shop-{env}\"\ndeployment = \"{service}-api\"\ncontainer = \"envoy\"";
+    let (updates, fake) = read(fake, &["prod"], extra).await;
+    let reading = updates[0].result.as_ref().expect("a reading");
+    assert_eq!((reading.version.as_deref(), reading.digest.as_deref()), (Some("v1.30.1"), None));
+    assert_eq!(reading.attribute("container"), Some("envoy"));
+    assert_eq!(recorded(&fake)[0].path, "/apis/apps/v1/namespaces/shop-prod/deployments/payments-api");
+
+    let fake = FakeApiServer::new().deployment("prod", "payments", &deployment("prod"));
+    let (updates, _) = read(fake, &["prod"], "container = \"sidecar\"").await;
+    let err = updates[0].result.as_ref().expect_err("no such container");
+    assert_eq!(err.to_string(), "no container `sidecar` in this deployment (containers: app, envoy)");
+}
+
+#[tokio::test]
+async fn not_found_status_is_readable() {
+    let (updates, fake) = read(FakeApiServer::new(), &["prod"], "").await;
+    let err = updates[0].result.as_ref().expect_err("not found");
+    assert_eq!(err.to_string(), "deployment payments not found in namespace prod");
+    assert_eq!(recorded(&fake).len(), 1);
+}
+
+#[tokio::test]
+async fn forbidden_is_an_auth_failure_with_the_api_message() {
+    let message = r#"deployments.apps "payments" is forbidden: User "system:serviceaccount:ci:flightdeck" cannot get resource "deployments" in API group "apps" in the namespace "prod""#;
+    let fake = FakeApiServer::new().answer(
+        "prod",
+        "payments",
+        StatusCode::FORBIDDEN,
+        &[],
+        status_object(403, "Forbidden", message),
+    );
+    let (updates, _) = read(fake, &["prod"], "").await;
+    let err = updates[0].result.as_ref().expect_err("forbidden");
+    assert!(matches!(err, FetchError::Auth { code: 403, .. }), "{err:?}");
+    assert!(err.to_string().contains("cannot get resource \"deployments\""), "{err}");
+    assert!(!err.to_string().contains(KUBE_TOKEN));
+}
+
+#[tokio::test]
+async fn too_many_requests_is_rate_limited_with_retry_after_and_not_retried_by_kube() {
+    let fake = FakeApiServer::new().answer(
+        "prod",
+        "payments",
+        StatusCode::TOO_MANY_REQUESTS,
+        &[("retry-after", "7")],
+        status_object(429, "TooManyRequests", "too many requests, please try again later"),
+    );
+    let (updates, fake) = read(fake, &["prod"], "").await;
+    let err = updates[0].result.as_ref().expect_err("429");
+    assert!(matches!(err, FetchError::RateLimited { code: 429, .. }), "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(recorded(&fake).len(), 1, "the poller retries, the kube client must not");
+}
+
+#[tokio::test]
+async fn token_env_replaces_the_kubeconfig_credentials() {
+    // Cargo sets CARGO_PKG_NAME for test processes: a variable that exists
+    // without mutating the environment.
+    let fake = FakeApiServer { token: env!("CARGO_PKG_NAME").into(), ..FakeApiServer::new() }.deployment(
+        "prod",
+        "payments",
+        &deployment("prod"),
+    );
+    let (updates, fake) = read(fake, &["prod"], "token_env = \"CARGO_PKG_NAME\"").await;
+    assert!(updates[0].result.is_ok(), "{:?}", updates[0].result);
+    let expected = format!("Bearer {}", env!("CARGO_PKG_NAME"));
+    assert_eq!(recorded(&fake)[0].authorization.as_deref(), Some(expected.as_str()));
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_unauthorized() {
+    let fake = FakeApiServer { token: "another".into(), ..FakeApiServer::new() };
+    let (updates, _) = read(fake, &["prod"], "").await;
+    let err = updates[0].result.as_ref().expect_err("401");
+    assert!(matches!(err, FetchError::Auth { code: 401, .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies() {
+    let fake = FakeApiServer::new()
+        .answer("dev", "payments", StatusCode::OK, &[], r#"{"spec": {"template""#.into())
+        .answer("prod", "payments", StatusCode::OK, &[], format!(r#"{{"pad": "{}"}}"#, "x".repeat(2 << 20)));
+    let (updates, _) = read(fake, &["dev", "prod"], "").await;
+    assert!(matches!(updates[0].result, Err(FetchError::Malformed(_))), "{:?}", updates[0].result);
+    assert_eq!(updates[1].result, Err(FetchError::TooLarge { limit: flightdeck::sources::fetch::MAX_BODY }));
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connect_error() {
+    // Bind then drop a listener: nothing answers on that port any more.
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(&dir, addr);
+    let updates = sweep(&config_text(&kubeconfig, &["prod"], "context = \"loopback\"")).await;
+    let err = updates[0].result.as_ref().expect_err("refused");
+    assert!(matches!(err, FetchError::Connect(_)), "{err:?}");
+    assert!(err.to_string().contains("Connection refused"), "the root cause: {err}");
+}
+
+#[test]
+fn a_missing_context_fails_at_load_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(&dir, "127.0.0.1:9".parse().unwrap());
+    let text = config_text(&kubeconfig, &["prod"], "context = \"prod-eu\"");
+    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("no such context").to_string();
+    assert!(err.contains("`sources[0].context`"), "{err}");
+    assert!(err.contains("context `prod-eu` not found (contexts: loopback, elsewhere)"), "{err}");
+    assert!(err.contains(&kubeconfig), "names the file: {err}");
+
+    // No context at all: say what to set rather than follow current-context.
+    let text = config_text(&kubeconfig, &["prod"], "");
+    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("context required").to_string();
+    assert!(err.contains("name the kubeconfig context"), "{err}");
+}
+
+#[test]
+fn a_missing_kubeconfig_or_token_variable_fails_at_load() {
+    let text = config_text("/nonexistent/flightdeck/kubeconfig", &["prod"], "context = \"loopback\"");
+    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("no file").to_string();
+    assert!(err.contains("`sources[0].kubeconfig`") && err.contains("/nonexistent/flightdeck/kubeconfig"), "{err}");
+
+    // A broken file is reported without quoting it: it holds credentials.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken");
+    std::fs::write(&broken, format!("users:\n- name: x\n  user:\n    token: {KUBE_TOKEN}\n  : [\n")).unwrap();
+    let text = config_text(&broken.display().to_string(), &["prod"], "context = \"loopback\"");
+    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("bad YAML").to_string();
+    assert!(err.contains("not a valid kubeconfig"), "{err}");
+    assert!(!err.contains(KUBE_TOKEN), "{err}");
+
+    let kubeconfig = write_kubeconfig(&dir, "127.0.0.1:9".parse().unwrap());
+    let extra = "context = \"loopback\"\ntoken_env = \"FLIGHTDECK_TEST_SURELY_UNSET_KUBE_TOKEN\"";
+    let err = flightdeck::config::from_toml_str(&config_text(&kubeconfig, &["prod"], extra), "test")
+        .expect_err("unset variable")
+        .to_string();
+    assert!(err.contains("token_env") && err.contains("FLIGHTDECK_TEST_SURELY_UNSET_KUBE_TOKEN is not set"), "{err}");
+}
+
+#[test]
+fn options_are_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(&dir, "127.0.0.1:9".parse().unwrap());
+    let check = |extra: &str| {
+        flightdeck::config::from_toml_str(&config_text(&kubeconfig, &["prod"], extra), "test")
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    assert!(check("context = \"loopback\"").is_ok());
+    assert!(check("context = \"loopback\"\nlabel = \"x\"").unwrap_err().contains("label"));
+    assert!(check("context = \"loopback\"\ndeployment = \"{svc}\"").unwrap_err().contains("unknown placeholder"));
+    assert!(check("context = \"loopback\"\nnamespace = \"Prod\"").unwrap_err().contains("not allowed"));
+    assert!(check("context = \"loopback\"\nin_cluster = true").unwrap_err().contains("leave out `context`"));
+    assert!(check("context = \"{env}\"").unwrap_err().contains("one source per cluster"));
+}
