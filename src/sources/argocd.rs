@@ -30,7 +30,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::auth::{self, Token};
+use super::auth;
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::{UrlTemplate, parse_options};
 use super::kubernetes::{ImageRef, NameTemplate};
@@ -104,7 +104,7 @@ impl ArgoCdSource {
         }
         let authorization = match auth::from_env(options.token_env.as_deref()) {
             Ok(None) => None,
-            Ok(Some(token)) => match bearer(&token) {
+            Ok(Some(token)) => match token.bearer() {
                 Ok(value) => Some(value),
                 Err(message) => {
                     errors.push(OptionError::new("token_env", message));
@@ -151,14 +151,6 @@ impl ArgoCdSource {
         }
         Ok(request)
     }
-}
-
-/// The `Authorization` value for a token; its text never appears in the error.
-fn bearer(token: &Token) -> Result<HeaderValue, String> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|_| "the token holds characters that are not allowed in an HTTP header".to_string())?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 impl Source for ArgoCdSource {

@@ -3,13 +3,19 @@
 
 use std::fmt;
 
-use super::OptionError;
+use super::{FetchError, OptionError};
 
 /// A secret that prints as `[redacted]` whatever formats it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(String);
 
 impl Token {
+    /// A token for unit tests; real ones only come from the environment.
+    #[cfg(test)]
+    pub(crate) fn for_test(value: &str) -> Token {
+        Token(value.to_string())
+    }
+
     /// The value, for building a request header. Nothing else should call this.
     pub fn expose(&self) -> &str {
         &self.0
@@ -23,6 +29,40 @@ impl Token {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
         h
+    }
+}
+
+impl Token {
+    /// Take the token out of a text: a server (or a program) that echoes
+    /// request headers into its error must not put the token on screen. A
+    /// snippet cut short inside the token still ends with its start.
+    pub fn redact(&self, text: String) -> String {
+        let secret = self.0.as_str();
+        if secret.is_empty() {
+            return text;
+        }
+        let mut out = text.replace(secret, "[redacted]");
+        if let Some(cut) = out.strip_suffix('\u{2026}')
+            && let Some(n) =
+                (4..secret.len()).rev().find(|&n| secret.is_char_boundary(n) && cut.ends_with(&secret[..n]))
+        {
+            out = format!("{}[redacted]\u{2026}", &cut[..cut.len() - n]);
+        }
+        out
+    }
+
+    /// The same error with the token taken out of every text it carries.
+    pub fn scrub(&self, err: FetchError) -> FetchError {
+        err.map_text(|text| self.redact(text))
+    }
+
+    /// The `Authorization: Bearer` value, marked sensitive; the error never
+    /// carries the token's text.
+    pub fn bearer(&self) -> Result<reqwest::header::HeaderValue, String> {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.0))
+            .map_err(|_| "the token holds characters that are not allowed in an HTTP header".to_string())?;
+        value.set_sensitive(true);
+        Ok(value)
     }
 }
 
@@ -64,6 +104,16 @@ mod tests {
         let t = Token("ghp_secret".into());
         assert_eq!(format!("{t} {t:?}"), "[redacted] Token([redacted])");
         assert_eq!(t.expose(), "ghp_secret");
+    }
+
+    #[test]
+    fn redaction_covers_whole_and_cut_tokens() {
+        let t = Token("ghp_secret1234567".into());
+        assert_eq!(t.redact("echo: Bearer ghp_secret1234567 ok".into()), "echo: Bearer [redacted] ok");
+        assert_eq!(t.redact("echo: Bearer ghp_secr…".into()), "echo: Bearer [redacted]…");
+        assert_eq!(t.redact("nothing to hide…".into()), "nothing to hide…");
+        let err = t.scrub(FetchError::Status { code: 500, detail: "saw ghp_secret1234567".into() });
+        assert_eq!(err.to_string(), "HTTP 500 saw [redacted]");
     }
 
     #[test]

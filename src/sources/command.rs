@@ -146,11 +146,6 @@ fn valid_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Replace the exact tokens `{service}` and `{env}`; nothing else.
-fn render(template: &str, cell: &CellTarget) -> String {
-    template.replace("{service}", &cell.service).replace("{env}", &cell.env)
-}
-
 impl Source for CommandSource {
     /// What a program reports is most often a deployment record; say
     /// `evidence = "running"` (or another level) when it asks the service.
@@ -161,8 +156,8 @@ impl Source for CommandSource {
     fn fetch(&self, _ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
         let mut command = tokio::process::Command::new(&*self.program);
         command
-            .args(self.args.iter().map(|a| render(a, cell)))
-            .envs(self.env.iter().map(|(k, v)| (k, render(v, cell))))
+            .args(self.args.iter().map(|a| super::render(a, &cell.service, &cell.env)))
+            .envs(self.env.iter().map(|(k, v)| (k, super::render(v, &cell.service, &cell.env))))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -173,7 +168,7 @@ impl Source for CommandSource {
         let token = self.token.clone();
         async move {
             let output = run(command, &program).await.map_err(|e| scrub_error(e, token.as_ref()))?;
-            let stderr = snippet(&output.stderr, token.as_ref().map(Token::expose));
+            let stderr = snippet(&output.stderr, token.as_ref());
             if !output.status.success() {
                 return Err(FetchError::Other(exit_message(&program, output.status, &stderr)));
             }
@@ -303,32 +298,18 @@ fn signal_of(_: ExitStatus) -> Option<i32> {
 }
 
 /// A short, clean, token-free line from the program's stderr.
-fn snippet(stderr: &[u8], secret: Option<&str>) -> String {
-    let secret = secret.filter(|s| !s.is_empty());
-    let text = redact(&String::from_utf8_lossy(stderr), secret);
+fn snippet(stderr: &[u8], token: Option<&Token>) -> String {
+    let redact = |text: String| token.map_or_else(|| text.clone(), |t| t.redact(text.clone()));
+    let text = redact(String::from_utf8_lossy(stderr).into_owned());
     // Cleaning collapses whitespace; a token has none, but be sure.
-    redact(&sanitize::clean_to(&text, STDERR_SHOWN), secret)
-}
-
-fn redact(text: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(secret) => text.replace(secret, "[redacted]"),
-        None => text.to_string(),
-    }
+    redact(sanitize::clean_to(&text, STDERR_SHOWN))
 }
 
 /// Scrub the token out of an error's text (the program could print it).
 fn scrub_error(err: FetchError, token: Option<&Token>) -> FetchError {
-    let secret = token.map(Token::expose).filter(|s| !s.is_empty());
-    if secret.is_none() {
-        return err;
-    }
-    let scrub = |s: String| redact(&s, secret);
-    match err {
-        FetchError::Other(m) => FetchError::Other(scrub(m)),
-        FetchError::Field(m) => FetchError::Field(scrub(m)),
-        FetchError::Malformed(m) => FetchError::Malformed(scrub(m)),
-        other => other,
+    match token {
+        Some(token) => token.scrub(err),
+        None => err,
     }
 }
 
@@ -398,14 +379,17 @@ mod tests {
             service: "payments".into(),
             env: "prod".into(),
         };
-        assert_eq!(render("--svc={service}@{env}", &cell), "--svc=payments@prod");
-        assert_eq!(render(r#"{"a":{service}}"#, &cell), r#"{"a":payments}"#);
-        assert_eq!(render("{svc}", &cell), "{svc}");
+        assert_eq!(super::super::render("--svc={service}@{env}", &cell.service, &cell.env), "--svc=payments@prod");
+        assert_eq!(super::super::render(r#"{"a":{service}}"#, &cell.service, &cell.env), r#"{"a":payments}"#);
+        assert_eq!(super::super::render("{svc}", &cell.service, &cell.env), "{svc}");
     }
 
     #[test]
     fn stderr_snippets_are_short_clean_and_token_free() {
-        let s = snippet(b"error: \x1b[31mbad\x1b[0m token s3cr3t-value\n\n  retry later", Some("s3cr3t-value"));
+        let s = snippet(
+            b"error: \x1b[31mbad\x1b[0m token s3cr3t-value\n\n  retry later",
+            Some(&Token::for_test("s3cr3t-value")),
+        );
         assert_eq!(s, "error: bad token [redacted] retry later");
         assert_eq!(snippet(b"  plain\n", None), "plain");
         assert!(snippet(&vec![b'e'; 10_000], None).chars().count() <= STDERR_SHOWN + 1);

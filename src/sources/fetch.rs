@@ -41,6 +41,24 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The same error with `f` applied to every text it carries (to take a
+    /// token out of a server's echo, say).
+    pub fn map_text(self, f: impl Fn(String) -> String) -> FetchError {
+        match self {
+            FetchError::Connect(s) => FetchError::Connect(f(s)),
+            FetchError::Tls(s) => FetchError::Tls(f(s)),
+            FetchError::Status { code, detail } => FetchError::Status { code, detail: f(detail) },
+            FetchError::Malformed(s) => FetchError::Malformed(f(s)),
+            FetchError::Field(s) => FetchError::Field(f(s)),
+            FetchError::Auth { code, detail } => FetchError::Auth { code, detail: f(detail) },
+            FetchError::RateLimited { code, retry_after, detail } => {
+                FetchError::RateLimited { code, retry_after, detail: f(detail) }
+            }
+            FetchError::Other(s) => FetchError::Other(f(s)),
+            other @ (FetchError::Timeout(_) | FetchError::TooLarge { .. }) => other,
+        }
+    }
+
     /// How long the source asked us to wait, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -152,6 +170,11 @@ pub async fn get_capped(req: reqwest::RequestBuilder, limit: usize) -> Result<Re
         body.extend_from_slice(&chunk);
     }
     Ok(Response { status, content_type, headers, body })
+}
+
+/// Seconds from `now` until the epoch second `at` (a rate-limit reset), at least one.
+pub fn secs_until(at: i64, now: i64) -> Duration {
+    Duration::from_secs(at.saturating_sub(now).max(1) as u64)
 }
 
 /// `Retry-After` as seconds or an HTTP date, relative to `now`.

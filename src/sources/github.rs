@@ -24,7 +24,7 @@
 //! is spent, so a fleet of cells never runs a token dry.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -199,7 +199,10 @@ impl Source for GithubSource {
         let cell = cell.clone();
         async move {
             let result = inner.read_cell(&client, &cell.service, &cell.env).await;
-            result.map_err(|e| scrub(e, inner.token.as_ref()))
+            result.map_err(|e| match &inner.token {
+                Some(token) => token.scrub(e),
+                None => e,
+            })
         }
         .boxed()
     }
@@ -234,10 +237,6 @@ fn valid_repo(repo: &str) -> bool {
     repo.split_once('/').is_some_and(|(owner, name)| part(owner) && part(name))
 }
 
-fn render(template: &str, service: &str, env: &str) -> String {
-    template.replace("{service}", service).replace("{env}", env)
-}
-
 fn check_repo_template(template: &str) -> Result<(), String> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -252,7 +251,7 @@ fn check_repo_template(template: &str) -> Result<(), String> {
         }
         rest = &after[close + 1..];
     }
-    if valid_repo(&render(template, "svc", "env")) {
+    if valid_repo(&super::render(template, "svc", "env")) {
         Ok(())
     } else {
         Err(format!("`{template}` is not a repository template: write \"owner/{{service}}\""))
@@ -267,7 +266,7 @@ impl Inner {
         let template = self.repo.as_deref().ok_or_else(|| {
             FetchError::Field(format!("no repository for service {service}: add it to `repos` or set `repo`"))
         })?;
-        let repo = render(template, service, env);
+        let repo = super::render(template, service, env);
         if valid_repo(&repo) {
             Ok(repo)
         } else {
@@ -334,11 +333,11 @@ impl Inner {
     /// One conditional GET under the rate-limit budget.
     async fn get(&self, client: &reqwest::Client, url: url::Url, missing: &Missing<'_>) -> Result<Page, FetchError> {
         let now = Timestamp::now().as_second();
-        if let Some(held) = lock(&self.rate).hold(now) {
+        if let Some(held) = super::lock(&self.rate).hold(now) {
             return Err(held);
         }
         let key = (self.token_key, url.as_str().to_string());
-        let cached = lock(&self.cache).get(&key);
+        let cached = super::lock(&self.cache).get(&key);
         let mut request =
             client.get(url.clone()).header(ACCEPT, MEDIA_TYPE).header("X-GitHub-Api-Version", API_VERSION);
         if let Some(authorization) = &self.authorization {
@@ -349,7 +348,7 @@ impl Inner {
         }
         let resp = fetch::get_capped(request, fetch::MAX_BODY).await?;
         let now = Timestamp::now().as_second();
-        lock(&self.rate).observe(&resp, now);
+        super::lock(&self.rate).observe(&resp, now);
 
         if resp.status == reqwest::StatusCode::NOT_MODIFIED {
             return match cached {
@@ -360,7 +359,7 @@ impl Inner {
         if !resp.status.is_success() {
             let err = classify(&resp, now, missing);
             if let Some(wait) = err.retry_after() {
-                lock(&self.rate).block_until(now.saturating_add(wait.as_secs() as i64));
+                super::lock(&self.rate).block_until(now.saturating_add(wait.as_secs() as i64));
             }
             return Err(err);
         }
@@ -370,7 +369,7 @@ impl Inner {
         };
         let body: Arc<[u8]> = Arc::from(resp.body);
         if let Some(etag) = resp.headers.get(ETAG) {
-            lock(&self.cache).put(key, etag.clone(), body.clone(), next.clone());
+            super::lock(&self.cache).put(key, etag.clone(), body.clone(), next.clone());
         }
         Ok(Page { body, next })
     }
@@ -388,11 +387,6 @@ impl Inner {
     }
 }
 
-/// A poisoned lock only means another fetch panicked; the data is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 struct Page {
     body: Arc<[u8]>,
     next: Option<url::Url>,
@@ -402,39 +396,6 @@ struct Page {
 enum Missing<'a> {
     Repo(&'a str),
     Deployment(&'a str),
-}
-
-/// Take the token out of an error's text: a server that echoes request
-/// headers into its error page must not put the token on screen.
-fn scrub(err: FetchError, token: Option<&auth::Token>) -> FetchError {
-    let Some(token) = token else {
-        return err;
-    };
-    let r = |text: String| redact(text, token.expose());
-    match err {
-        FetchError::Connect(s) => FetchError::Connect(r(s)),
-        FetchError::Tls(s) => FetchError::Tls(r(s)),
-        FetchError::Status { code, detail } => FetchError::Status { code, detail: r(detail) },
-        FetchError::Malformed(s) => FetchError::Malformed(r(s)),
-        FetchError::Field(s) => FetchError::Field(r(s)),
-        FetchError::Auth { code, detail } => FetchError::Auth { code, detail: r(detail) },
-        FetchError::RateLimited { code, retry_after, detail } => {
-            FetchError::RateLimited { code, retry_after, detail: r(detail) }
-        }
-        FetchError::Other(s) => FetchError::Other(r(s)),
-        other => other,
-    }
-}
-
-fn redact(text: String, secret: &str) -> String {
-    let mut out = text.replace(secret, "[redacted]");
-    // A snippet cut short inside the token still ends with its start.
-    if let Some(cut) = out.strip_suffix('\u{2026}')
-        && let Some(n) = (4..secret.len()).rev().find(|&n| secret.is_char_boundary(n) && cut.ends_with(&secret[..n]))
-    {
-        out = format!("{}[redacted]\u{2026}", &cut[..cut.len() - n]);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -627,17 +588,13 @@ fn error_message(body: &[u8]) -> Option<String> {
     (!message.is_empty()).then_some(message)
 }
 
-fn secs_until(at: i64, now: i64) -> Duration {
-    Duration::from_secs(at.saturating_sub(now).max(1) as u64)
-}
-
 /// Classify a failed response: the shared rules, plus GitHub's reset time,
 /// its secondary limits (403 saying so, or 429 without a hint: wait ≥ 60 s),
 /// and readable 404s.
 fn classify(resp: &Response, now: i64, missing: &Missing<'_>) -> FetchError {
     let reset = resp.header("x-ratelimit-reset").and_then(|r| r.trim().parse::<i64>().ok());
     let spent = resp.header_u64("x-ratelimit-remaining") == Some(0);
-    let reset_wait = reset.filter(|_| spent).map(|at| secs_until(at, now));
+    let reset_wait = reset.filter(|_| spent).map(|at| fetch::secs_until(at, now));
     let message = error_message(&resp.body);
     match fetch::classify_status(resp, reset_wait) {
         FetchError::RateLimited { code, retry_after, detail } => FetchError::RateLimited {
@@ -708,7 +665,7 @@ impl RateState {
         {
             return Some(FetchError::RateLimited {
                 code: 429,
-                retry_after: Some(secs_until(until, now)),
+                retry_after: Some(fetch::secs_until(until, now)),
                 detail: "(request not sent: waiting for the rate limit to reset)".into(),
             });
         }
@@ -719,7 +676,7 @@ impl RateState {
         let low_water = (limit * LOW_WATER_PERCENT).div_ceil(100).max(1);
         (remaining < low_water && reset > now).then(|| FetchError::RateLimited {
             code: 429,
-            retry_after: Some(secs_until(reset, now)),
+            retry_after: Some(fetch::secs_until(reset, now)),
             detail: format!("(request not sent: {remaining} of {limit} requests left until the limit resets)"),
         })
     }
@@ -1043,14 +1000,6 @@ mod tests {
             cache.put((None, format!("big{i}")), etag.clone(), big.clone(), None);
         }
         assert!(cache.bytes <= CACHE_BYTES);
-    }
-
-    #[test]
-    fn tokens_are_redacted_even_when_cut_short() {
-        let secret = "ghp_secret1234567";
-        assert_eq!(redact("echo: Bearer ghp_secret1234567 ok".into(), secret), "echo: Bearer [redacted] ok");
-        assert_eq!(redact("echo: Bearer ghp_secr…".into(), secret), "echo: Bearer [redacted]…");
-        assert_eq!(redact("nothing to hide…".into(), secret), "nothing to hide…");
     }
 
     proptest::proptest! {

@@ -18,8 +18,7 @@
 //! No successful deployment at all is a positive "no deployment".
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -177,7 +176,10 @@ impl Source for GitlabSource {
         let cell = cell.clone();
         async move {
             let result = inner.read_cell(&client, &cell.service, &cell.env).await;
-            result.map_err(|e| scrub(e, inner.token.as_ref()))
+            result.map_err(|e| match &inner.token {
+                Some(token) => token.scrub(e),
+                None => e,
+            })
         }
         .boxed()
     }
@@ -216,10 +218,6 @@ fn valid_project(project: &str) -> bool {
     ok && parts.nth(1).is_some()
 }
 
-fn render(template: &str, service: &str, env: &str) -> String {
-    template.replace("{service}", service).replace("{env}", env)
-}
-
 fn check_project_template(template: &str) -> Result<(), String> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -233,7 +231,7 @@ fn check_project_template(template: &str) -> Result<(), String> {
         }
         rest = &after[close + 1..];
     }
-    if valid_project(&render(template, "svc", "env")) {
+    if valid_project(&super::render(template, "svc", "env")) {
         Ok(())
     } else {
         Err(format!("`{template}` is not a project template: write \"group/{{service}}\" or a numeric id"))
@@ -254,10 +252,6 @@ pub fn project_id(project: &str) -> String {
     out
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Inner {
     fn project_for(&self, service: &str, env: &str) -> Result<String, FetchError> {
         if let Some(project) = self.projects.get(service) {
@@ -266,7 +260,7 @@ impl Inner {
         let template = self.project.as_deref().ok_or_else(|| {
             FetchError::Field(format!("no project for service {service}: add it to `projects` or set `project`"))
         })?;
-        let project = render(template, service, env);
+        let project = super::render(template, service, env);
         if valid_project(&project) {
             Ok(project)
         } else {
@@ -309,12 +303,12 @@ impl Inner {
 
     async fn get(&self, client: &reqwest::Client, url: url::Url, project: &str) -> Result<Response, FetchError> {
         let now = Timestamp::now().as_second();
-        if let Some(until) = *lock(&self.blocked_until)
+        if let Some(until) = *super::lock(&self.blocked_until)
             && until > now
         {
             return Err(FetchError::RateLimited {
                 code: 429,
-                retry_after: Some(secs_until(until, now)),
+                retry_after: Some(fetch::secs_until(until, now)),
                 detail: "(request not sent: waiting for the rate limit to reset)".into(),
             });
         }
@@ -330,7 +324,7 @@ impl Inner {
         let err = classify(&resp, now, project);
         if let Some(wait) = err.retry_after() {
             let until = now.saturating_add(wait.as_secs() as i64);
-            let mut blocked = lock(&self.blocked_until);
+            let mut blocked = super::lock(&self.blocked_until);
             *blocked = Some(blocked.map_or(until, |b| b.max(until)));
         }
         Err(err)
@@ -340,43 +334,6 @@ impl Inner {
 /// `x-next-page` as a number; empty or absent on the last page.
 fn next_page(resp: &Response) -> Option<u32> {
     resp.header("x-next-page").and_then(|v| v.trim().parse().ok())
-}
-
-fn secs_until(at: i64, now: i64) -> Duration {
-    Duration::from_secs(at.saturating_sub(now).max(1) as u64)
-}
-
-/// Take the token out of an error's text: a server that echoes request
-/// headers into its error page must not put the token on screen.
-fn scrub(err: FetchError, token: Option<&auth::Token>) -> FetchError {
-    let Some(token) = token else {
-        return err;
-    };
-    let r = |text: String| redact(text, token.expose());
-    match err {
-        FetchError::Connect(s) => FetchError::Connect(r(s)),
-        FetchError::Tls(s) => FetchError::Tls(r(s)),
-        FetchError::Status { code, detail } => FetchError::Status { code, detail: r(detail) },
-        FetchError::Malformed(s) => FetchError::Malformed(r(s)),
-        FetchError::Field(s) => FetchError::Field(r(s)),
-        FetchError::Auth { code, detail } => FetchError::Auth { code, detail: r(detail) },
-        FetchError::RateLimited { code, retry_after, detail } => {
-            FetchError::RateLimited { code, retry_after, detail: r(detail) }
-        }
-        FetchError::Other(s) => FetchError::Other(r(s)),
-        other => other,
-    }
-}
-
-fn redact(text: String, secret: &str) -> String {
-    let mut out = text.replace(secret, "[redacted]");
-    // A snippet cut short inside the token still ends with its start.
-    if let Some(cut) = out.strip_suffix('\u{2026}')
-        && let Some(n) = (4..secret.len()).rev().find(|&n| secret.is_char_boundary(n) && cut.ends_with(&secret[..n]))
-    {
-        out = format!("{}[redacted]\u{2026}", &cut[..cut.len() - n]);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -506,7 +463,7 @@ pub fn error_message(body: &[u8]) -> Option<String> {
 fn classify(resp: &Response, now: i64, project: &str) -> FetchError {
     let spent = resp.header_u64("ratelimit-remaining") == Some(0);
     let reset = resp.header("ratelimit-reset").and_then(|r| r.trim().parse::<i64>().ok());
-    let reset_wait = reset.filter(|_| spent).map(|at| secs_until(at, now));
+    let reset_wait = reset.filter(|_| spent).map(|at| fetch::secs_until(at, now));
     let message = error_message(&resp.body);
     match fetch::classify_status(resp, reset_wait) {
         FetchError::Status { code: 404, .. } => {
@@ -646,10 +603,10 @@ mod tests {
         let e = classify(&response(429, &[], "Retry later\n"), now, "a/b");
         assert_eq!(e, FetchError::RateLimited { code: 429, retry_after: None, detail: "Retry later".into() });
         let e = classify(&response(429, &[("retry-after", "30")], "Retry later"), now, "a/b");
-        assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+        assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(30)));
         let reset = (now + 45).to_string();
         let e = classify(&response(429, &[("ratelimit-remaining", "0"), ("ratelimit-reset", &reset)], ""), now, "a/b");
-        assert_eq!(e.retry_after(), Some(Duration::from_secs(45)));
+        assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(45)));
         let e = classify(&response(400, &[], r#"{"message":{"environment":["is invalid"]}}"#), now, "a/b");
         assert_eq!(e.to_string(), r#"HTTP 400 Bad Request: {"environment":["is invalid"]}"#);
     }

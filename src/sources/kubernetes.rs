@@ -33,7 +33,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::auth::{self, Token};
+use super::auth;
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::parse_options;
 use super::{CellTarget, OptionError, Source};
@@ -92,7 +92,7 @@ impl KubernetesSource {
         }
         let authorization = match auth::from_env(options.token_env.as_deref()) {
             Ok(None) => None,
-            Ok(Some(token)) => match bearer(&token) {
+            Ok(Some(token)) => match token.bearer() {
                 Ok(value) => Some(value),
                 Err(message) => {
                     errors.push(OptionError::new("token_env", message));
@@ -188,14 +188,6 @@ fn expand_home(path: &str) -> PathBuf {
         Some(rest) => directories::BaseDirs::new().map_or_else(|| PathBuf::from(path), |b| b.home_dir().join(rest)),
         None => PathBuf::from(path),
     }
-}
-
-/// The `Authorization` value for a token; its text never appears in the error.
-fn bearer(token: &Token) -> Result<HeaderValue, String> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|_| "the token holds characters that are not allowed in an HTTP header".to_string())?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 impl Cluster {

@@ -59,6 +59,17 @@ impl OptionError {
     }
 }
 
+/// Fill the exact placeholders `{service}` and `{env}` of a template;
+/// other braces (PromQL, JSON) are left alone.
+pub fn render(template: &str, service: &str, env: &str) -> String {
+    template.replace("{service}", service).replace("{env}", env)
+}
+
+/// A poisoned lock only means another fetch panicked; the data is still usable.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 type Constructor = fn(&SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>>;
 
 /// The registry: kind name → constructor.
