@@ -158,19 +158,19 @@ async fn a_vector_with_one_sample_is_its_value() {
 
 #[tokio::test]
 async fn nan_and_inf_are_kept_and_every_query_is_run_in_order() {
-    // Names in alphabetical order, so the expected order holds whatever
-    // order the configuration layer hands the table over in.
+    // Names deliberately not in alphabetical order: metrics come back in the
+    // order the config lists them.
     let (addr, fixture) = serve(
         "",
         &[("a_nan", 200, vector(&["NaN"])), ("b_inf", 200, vector(&["+Inf"])), ("c_zero", 200, vector(&["0"]))],
     )
     .await;
-    let queries = "a_ratio = 'a_nan'\nb_latency = 'b_inf'\nc_count = 'c_zero'";
+    let queries = "z_ratio = 'a_nan'\nb_latency = 'b_inf'\na_count = 'c_zero'";
     let updates = sweep(&config_text(&format!("http://{addr}"), queries, "")).await;
     let reading = updates[0].result.clone().expect("a reading");
     assert_eq!(
         metrics(&reading),
-        vec![("a_ratio", MetricValue::NaN), ("b_latency", MetricValue::PosInf), ("c_count", MetricValue::Number(0.0))]
+        vec![("z_ratio", MetricValue::NaN), ("b_latency", MetricValue::PosInf), ("a_count", MetricValue::Number(0.0))]
     );
     assert_eq!(fixture.seen.lock().unwrap().len(), 3, "one instant query per metric");
 }

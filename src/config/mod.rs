@@ -375,7 +375,7 @@ pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
     // Variables that hold a source's token are secrets, not settings, even
     // when their name starts with FLIGHTDECK_.
     let tokens = layers.token_envs();
-    let vars: std::collections::HashMap<String, String> = std::env::vars_os()
+    let vars: ::config::Map<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k.starts_with("FLIGHTDECK_") && !tokens.contains(k))
         .collect();
