@@ -262,6 +262,10 @@ fn build_mismatch(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Fi
     }
 }
 
+/// One finding per cell whose sources disagree, grouping the sources by the
+/// version they report: "a (running) and c (controller) say 1.3.2, b
+/// (recorded) says 1.4.0". Sources agreeing on the version but not on the
+/// commit are a conflict too.
 fn conflict(fleet: &Fleet, cell: &Cell, key: CellKey, out: &mut Vec<Finding>) {
     // Sources whose latest read succeeded and reported a version.
     let current: Vec<_> = cell
@@ -269,32 +273,38 @@ fn conflict(fleet: &Fleet, cell: &Cell, key: CellKey, out: &mut Vec<Finding>) {
         .filter(|o| o.error.is_none())
         .filter_map(|o| o.last_ok.as_ref().and_then(|s| s.reading.version.as_deref().map(|v| (o, s, v))))
         .collect();
-    for (i, (a, sa, va)) in current.iter().enumerate() {
-        for (b, sb, vb) in &current[i + 1..] {
-            let (service, env) = names(fleet, key);
-            let version_differs = !version::same(va, vb) && va != vb;
-            let commit_differs = match (&sa.reading.commit, &sb.reading.commit) {
-                (Some(x), Some(y)) => !commits_match(x, y),
-                _ => false,
-            };
-            if version_differs {
-                push(
-                    out,
-                    FindingKind::Conflict,
-                    key,
-                    format!(
-                        "{service} in {env}: {} ({}) says {va}, {} ({}) says {vb}",
-                        a.source, a.evidence, b.source, b.evidence
-                    ),
-                );
-            } else if commit_differs {
-                let (x, y) = (sa.reading.commit.as_deref().unwrap_or(""), sb.reading.commit.as_deref().unwrap_or(""));
+    let mut groups: Vec<(&str, Vec<&super::Observation>)> = Vec::new();
+    for (obs, _, v) in &current {
+        match groups.iter_mut().find(|(g, _)| version::same(g, v)) {
+            Some((_, members)) => members.push(obs),
+            None => groups.push((v, vec![obs])),
+        }
+    }
+    let (service, env) = names(fleet, key);
+    if groups.len() > 1 {
+        let says: Vec<String> = groups
+            .iter()
+            .map(|(v, members)| {
+                let who: Vec<String> = members.iter().map(|o| format!("{} ({})", o.source, o.evidence)).collect();
+                let verb = if members.len() == 1 { "says" } else { "say" };
+                format!("{} {verb} {v}", who.join(" and "))
+            })
+            .collect();
+        push(out, FindingKind::Conflict, key, format!("{service} in {env}: {}", says.join(", ")));
+        return;
+    }
+    for (i, (a, sa, _)) in current.iter().enumerate() {
+        for (b, sb, _) in &current[i + 1..] {
+            if let (Some(x), Some(y)) = (&sa.reading.commit, &sb.reading.commit)
+                && !commits_match(x, y)
+            {
                 push(
                     out,
                     FindingKind::Conflict,
                     key,
                     format!("{service} in {env}: {} says commit {x}, {} says commit {y}", a.source, b.source),
                 );
+                return;
             }
         }
     }
@@ -598,6 +608,30 @@ mod tests {
         w.read("records", Evidence::Recorded, "pricing", "prod", Err(FetchError::Other("down".into())));
         w.run("pricing", "prod", "1.9.0");
         assert!(!w.findings().iter().any(|x| x.0 == FindingKind::Conflict));
+    }
+
+    #[test]
+    fn three_sources_disagreeing_are_one_conflict_naming_each() {
+        let mut w = World::new(&["pay"], &[]);
+        w.run("pay", "prod", "1.3.2");
+        w.read("argocd", Evidence::Controller, "pay", "prod", Ok(Reading::version("v1.3.2")));
+        w.read("github", Evidence::Recorded, "pay", "prod", Ok(Reading::version("1.4.0")));
+        assert_eq!(w.findings(), vec![f(FindingKind::Conflict, "pay", "prod")]);
+        assert_eq!(
+            w.messages()[0],
+            "pay in prod: endpoints (running) and argocd (controller) say 1.3.2, github (recorded) says 1.4.0"
+        );
+        // Same version, different commits.
+        let mut w = World::new(&["pay"], &[]);
+        w.run_full("pay", "prod", Reading { commit: Some("aaaaaaa".into()), ..Reading::version("1.0") });
+        w.read(
+            "github",
+            Evidence::Recorded,
+            "pay",
+            "prod",
+            Ok(Reading { commit: Some("bbbbbbb".into()), ..Reading::version("1.0") }),
+        );
+        assert_eq!(w.messages(), vec!["pay in prod: endpoints says commit aaaaaaa, github says commit bbbbbbb"]);
     }
 
     #[test]
