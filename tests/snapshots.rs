@@ -265,3 +265,62 @@ fn verdict_in_the_status_bar() {
     let pos = (0..120u16).find(|&x| buffer[(x, 0)].symbol() == "N").unwrap();
     assert_eq!(buffer[(pos, 0)].bg, Color::Red);
 }
+
+#[test]
+fn a_cell_read_only_by_metrics_says_so() {
+    let text = r#"
+[[environments]]
+name = "prod"
+[[services]]
+name = "web"
+[[services]]
+name = "api"
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://127.0.0.1:9/{env}/{service}"
+services = ["api"]
+[[sources]]
+name = "metrics"
+kind = "prometheus"
+api_url = "http://127.0.0.1:9"
+[sources.queries]
+error_rate = 'sum(rate(errors{job="{service}"}[5m]))'
+p95_latency = 'histogram_quantile(0.95, x{job="{service}"})'
+"#;
+    let config = flightdeck::config::from_toml_str(text, "test").unwrap();
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
+    let mut s = flightdeck::app::initial_state(&config, &active, now());
+    let metrics = Reading {
+        metrics: vec![
+            flightdeck::model::Metric { name: "error_rate".into(), value: flightdeck::model::MetricValue::NaN },
+            flightdeck::model::Metric { name: "p95_latency".into(), value: flightdeck::model::MetricValue::NoData },
+        ],
+        ..Reading::default()
+    };
+    for service in 0..2 {
+        s.apply(SourceUpdate {
+            source: Arc::from("metrics"),
+            evidence: Evidence::Declared,
+            role: flightdeck::model::Role::Metrics,
+            cell: CellKey { service, env: 0 },
+            attempted_at: now(),
+            result: Ok(metrics.clone()),
+        });
+    }
+    s.apply(update("endpoints", 1, 0, 1, Ok(reading("3.0.0", "9", Health::Up))));
+    s.reanalyze();
+    assert!(s.findings.is_empty(), "{:?}", s.findings);
+    let screen = format!("{}", draw(&s, 100, 24).backend());
+    assert!(screen.contains("metrics only"), "{screen}");
+    s.act(Action::Open);
+    let detail = format!("{}", draw(&s, 100, 30).backend());
+    assert!(detail.contains("no deployment source reads this cell: metrics only"), "{detail}");
+    assert!(detail.contains("error_rate") && detail.contains("NaN") && detail.contains("no data"), "{detail}");
+    // `check` lists only cells some deployment source reads.
+    let scope = flightdeck::report::Scope::new(&s.fleet, Vec::new());
+    let json: serde_json::Value = serde_json::from_str(&flightdeck::report::json(&s, &scope)).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0]["service"], "api");
+}

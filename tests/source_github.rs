@@ -567,10 +567,11 @@ async fn a_low_budget_holds_requests_back_without_sending_them() {
     assert_eq!(server.hits(), after_low, "no request reached the server");
     for (service, result) in results {
         let err = result.expect_err("held back");
-        assert!(matches!(err, FetchError::RateLimited { .. }), "{service}: {err:?}");
+        assert!(matches!(err, FetchError::HeldBack { .. }), "{service}: {err:?}");
         let wait = err.retry_after().expect("a wait");
         assert!(wait <= Duration::from_secs(600) && wait >= Duration::from_secs(590), "{wait:?}");
-        assert!(err.to_string().contains("request not sent"), "{err}");
+        assert!(err.to_string().contains("no request sent"), "{err}");
+        assert!(!err.to_string().contains("HTTP"), "nothing was asked of the server: {err}");
     }
 }
 
@@ -600,7 +601,7 @@ async fn a_spent_rate_limit_waits_until_the_reset() {
     assert!(err.to_string().contains("API rate limit exceeded"), "{err}");
 
     let again = once(&active).await.expect_err("still limited");
-    assert!(matches!(again, FetchError::RateLimited { .. }), "{again:?}");
+    assert!(matches!(again, FetchError::HeldBack { .. }), "{again:?}");
     assert_eq!(server.hits(), 1, "nothing is sent before the reset");
 }
 

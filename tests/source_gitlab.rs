@@ -310,7 +310,7 @@ async fn too_many_requests_with_retry_after_is_obeyed_by_every_cell() {
         FetchError::RateLimited { code: 429, retry_after: Some(Duration::from_secs(30)), detail: "Retry later".into() }
     );
     let again = once(&active).await.expect_err("still waiting");
-    assert!(matches!(again, FetchError::RateLimited { .. }), "{again:?}");
+    assert!(matches!(again, FetchError::HeldBack { .. }), "{again:?}");
     assert!(again.retry_after().is_some_and(|d| d <= Duration::from_secs(30)));
     assert_eq!(server.hits(), 1, "nothing is sent while waiting");
 }

@@ -83,7 +83,7 @@ pub struct FindingJson<'a> {
 
 /// Cells some source reads, in service × environment order.
 fn read_cells<'a>(state: &'a AppState, scope: &'a Scope) -> impl Iterator<Item = (CellKey, &'a Cell)> {
-    state.matrix.iter().filter(|(k, c)| !c.observations.is_empty() && scope.includes(k.env))
+    state.matrix.iter().filter(|(k, c)| c.deployments().next().is_some() && scope.includes(k.env))
 }
 
 fn cell_json<'a>(state: &'a AppState, key: CellKey, cell: &'a Cell) -> CellJson<'a> {
@@ -184,7 +184,7 @@ fn release_line(state: &AppState) -> String {
 /// The short form of a cell for tables.
 fn cell_text(state: &AppState, key: CellKey) -> String {
     let cell = state.matrix.get(key);
-    if cell.observations.is_empty() {
+    if cell.deployments().next().is_none() {
         return "·".to_string();
     }
     let mark = state.mark(key).map(|k| format!("{} ", k.glyph())).unwrap_or_default();

@@ -36,6 +36,10 @@ pub enum FetchError {
     /// 429, or 403 with the rate limit spent: wait before asking again.
     #[error("rate limited (HTTP {code}){}{}", retry_suffix(.retry_after), detail_suffix(.detail))]
     RateLimited { code: u16, retry_after: Option<Duration>, detail: String },
+    /// No request was sent: the source is keeping its rate limit from
+    /// running dry, or waiting out a limit it already hit.
+    #[error("holding back for {}: {reason}", humantime::format_duration(Duration::from_secs(.retry_after.as_secs())))]
+    HeldBack { retry_after: Duration, reason: String },
     #[error("{0}")]
     Other(String),
 }
@@ -54,6 +58,7 @@ impl FetchError {
             FetchError::RateLimited { code, retry_after, detail } => {
                 FetchError::RateLimited { code, retry_after, detail: f(detail) }
             }
+            FetchError::HeldBack { retry_after, reason } => FetchError::HeldBack { retry_after, reason: f(reason) },
             FetchError::Other(s) => FetchError::Other(f(s)),
             other @ (FetchError::Timeout(_) | FetchError::TooLarge { .. }) => other,
         }
@@ -63,6 +68,7 @@ impl FetchError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::RateLimited { retry_after, .. } => *retry_after,
+            FetchError::HeldBack { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

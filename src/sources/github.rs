@@ -663,10 +663,9 @@ impl RateState {
         if let Some(until) = self.blocked_until
             && until > now
         {
-            return Some(FetchError::RateLimited {
-                code: 429,
-                retry_after: Some(fetch::secs_until(until, now)),
-                detail: "(request not sent: waiting for the rate limit to reset)".into(),
+            return Some(FetchError::HeldBack {
+                retry_after: fetch::secs_until(until, now),
+                reason: "waiting for the rate limit to reset (no request sent)".into(),
             });
         }
         let (Some(remaining), Some(reset)) = (self.remaining, self.reset) else {
@@ -674,10 +673,9 @@ impl RateState {
         };
         let limit = self.limit.unwrap_or(remaining).max(1);
         let low_water = (limit * LOW_WATER_PERCENT).div_ceil(100).max(1);
-        (remaining < low_water && reset > now).then(|| FetchError::RateLimited {
-            code: 429,
-            retry_after: Some(fetch::secs_until(reset, now)),
-            detail: format!("(request not sent: {remaining} of {limit} requests left until the limit resets)"),
+        (remaining < low_water && reset > now).then(|| FetchError::HeldBack {
+            retry_after: fetch::secs_until(reset, now),
+            reason: format!("{remaining} of {limit} requests left until the rate limit resets (no request sent)"),
         })
     }
 }

@@ -306,10 +306,9 @@ impl Inner {
         if let Some(until) = *super::lock(&self.blocked_until)
             && until > now
         {
-            return Err(FetchError::RateLimited {
-                code: 429,
-                retry_after: Some(fetch::secs_until(until, now)),
-                detail: "(request not sent: waiting for the rate limit to reset)".into(),
+            return Err(FetchError::HeldBack {
+                retry_after: fetch::secs_until(until, now),
+                reason: "waiting for the rate limit to reset (no request sent)".into(),
             });
         }
         let mut request = client.get(url).header(ACCEPT, "application/json");

@@ -39,6 +39,9 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
             obs.evidence
         ))),
         None if cell.observations.is_empty() => lines.push(Line::styled("not read yet", theme.dim())),
+        None if cell.deployments().next().is_none() => {
+            lines.push(Line::styled("no deployment source reads this cell: metrics only", theme.dim()))
+        }
         None => lines.push(Line::styled("no source has read this cell successfully", theme.bad())),
     }
     for f in state.findings.iter().filter(|f| f.cell == key) {

@@ -96,6 +96,10 @@ pub fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) ->
     if cell.untried() {
         return Line::from(Span::styled("  …", theme.dim()));
     }
+    if cell.deployments().next().is_none() {
+        // Only metrics read this cell: nothing says what runs.
+        return Line::from(Span::styled("  metrics only", theme.dim()));
+    }
     let finding = state.mark(key);
     let (mark, mark_style) = match finding {
         Some(kind) if kind.severity() == Severity::High => (kind.glyph(), theme.bad()),
