@@ -42,6 +42,12 @@ pub enum Command {
         #[arg(long = "env", value_name = "ENV")]
         envs: Vec<String>,
     },
+    /// The release record for audits and post-mortems: matrix, findings,
+    /// checklist with who and when, decisions and the timeline of events.
+    Report {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+        format: ReportFormat,
+    },
     /// Inspect or write the configuration.
     Config {
         #[command(subcommand)]
@@ -73,6 +79,12 @@ pub enum Format {
     Markdown,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+}
+
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && (0.1..=100.0).contains(&v) => Ok(v),
@@ -97,6 +109,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Config { action }) => config_command(action, &paths, &sources),
         Some(Command::Check { format, envs }) => check(&paths, &sources, format, &envs),
+        Some(Command::Report { format }) => report(&paths, &sources, format),
         Some(Command::Demo { speed }) => cockpit(&paths, &sources, Some(speed), launched),
         None => cockpit(&paths, &sources, None, launched),
     }
@@ -137,14 +150,22 @@ fn config_command(action: ConfigAction, paths: &Paths, sources: &Sources) -> Exi
             }
             Ok(Some((layers, config))) => {
                 let files: Vec<String> = layers.files().map(|p| p.display().to_string()).collect();
+                let template = match crate::checklist::resolve(&config.fleet, paths.config_dir()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                };
                 let cells: usize = config.sources.iter().map(|s| s.services.len() * s.environments.len()).sum();
                 println!(
-                    "ok: {} environments, {} services, {} sources reading {} cells{} ({})",
+                    "ok: {} environments, {} services, {} sources reading {} cells{}{} ({})",
                     config.fleet.environments.len(),
                     config.fleet.services.len(),
                     config.sources.len(),
                     cells,
                     config.fleet.release.as_ref().map_or(String::new(), |r| format!(", release {}", r.name)),
+                    template.map_or(String::new(), |t| format!(", checklist {} ({})", t.name, t.origin)),
                     files.join(", ")
                 );
                 ExitCode::SUCCESS
@@ -224,6 +245,21 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
                 (config, None, None)
             }
         };
+        let template = crate::checklist::resolve(&config.fleet, paths.config_dir()).map_err(|e| Exit(e.to_string()))?;
+        let release_journal: Option<Box<dyn crate::journal::release::EventStore>> = match (&config.fleet.release, demo_speed) {
+            (Some(_), Some(_)) => Some(Box::new(crate::journal::memory::MemoryStore::with(crate::demo::release_history(
+                jiff::Timestamp::now(),
+            )))),
+            (Some(plan), None) => match config.data_dir.clone().or(paths.data_dir.clone()) {
+                Some(dir) => {
+                    let path = crate::journal::release::release_path(&dir, &plan.name);
+                    let store = crate::journal::release::FileStore::open(&path).map_err(|e| Exit(e.to_string()))?;
+                    Some(Box::new(store))
+                }
+                None => None,
+            },
+            (None, _) => None,
+        };
         let log_dir = config.data_dir.clone().or(paths.state_dir.clone()).or(paths.data_dir.clone());
         let _log = match &log_dir {
             Some(dir) => crate::logging::init(dir, config.log.as_deref()).ok(),
@@ -235,7 +271,16 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
             Some(_) => None,
             None => config.data_dir.clone().or(paths.data_dir.clone()).map(|d| crate::journal::observations_path(&d)),
         };
-        crate::app::run(config, crate::app::RunOptions { banner, color, launched: Some(launched), journal }).await?;
+        let operator = config.operator.clone();
+        crate::app::run(config, crate::app::RunOptions {
+                banner,
+                color,
+                launched: Some(launched),
+                journal,
+                template,
+                release_journal,
+                operator,
+            }).await?;
         if fell_back {
             println!("flightdeck ran its built-in demo because no config was found; `flightdeck config init` writes a starter.");
         }
@@ -261,56 +306,58 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
 #[error("{0}")]
 struct Exit(String);
 
-/// `flightdeck check`: one sweep, evaluate, print.
-fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> ExitCode {
-    let usage = |msg: String| {
-        eprintln!("{msg}");
-        ExitCode::from(EXIT_USAGE)
-    };
+/// One sweep of every source, evaluated with the journals: what `check` and
+/// `report` print. `Err` carries the message for an exit 2.
+fn evaluate_once(
+    paths: &Paths,
+    sources: &Sources,
+    envs: &[String],
+    command: &str,
+) -> Result<(crate::app::AppState, crate::report::Scope), String> {
     let layers = match config::read_layers(paths, sources) {
         Ok(layers) if layers.is_empty() => {
-            return usage(format!(
-                "flightdeck check: no config found (looked for {}); give one with --config FILE",
+            return Err(format!(
+                "flightdeck {command}: no config found (looked for {}); give one with --config FILE",
                 paths.user_config.as_ref().map_or("config.toml".into(), |p| p.display().to_string())
             ));
         }
         Ok(layers) => layers,
-        Err(errors) => return usage(errors.to_string()),
+        Err(errors) => return Err(errors.to_string()),
     };
-    let config = match config::merge(&layers).and_then(|s| config::validate_settings(&s, &layers)) {
-        Ok(config) => config,
-        Err(errors) => return usage(errors.to_string()),
-    };
+    let config =
+        config::merge(&layers).and_then(|s| config::validate_settings(&s, &layers)).map_err(|e| e.to_string())?;
     // `--env` scopes what is reported; findings still compare against the
     // environments before it (a hotfix only in prod is `ahead` of uat).
-    let scope = match config.env_indices(envs) {
-        Ok(scope) => scope,
-        Err(msg) => return usage(format!("flightdeck check: --env: {msg}")),
-    };
+    let scope = config.env_indices(envs).map_err(|msg| format!("flightdeck {command}: --env: {msg}"))?;
     let config = match scope.last() {
         Some(&last) => config.poll_through(last),
         None => config,
     };
-    let active = match crate::sources::activate(&config.sources, &config.fleet) {
-        Ok(active) => active,
-        Err(msg) => return usage(msg),
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => return usage(format!("flightdeck check: cannot start the async runtime: {e}")),
-    };
-    let ctx = match crate::sources::HttpContext::new() {
-        Ok(ctx) => ctx,
-        Err(e) => return usage(format!("flightdeck check: cannot set up the HTTP client: {e}")),
-    };
+    let active = crate::sources::activate(&config.sources, &config.fleet)?;
+    let rt = runtime().map_err(|e| format!("flightdeck {command}: cannot start the async runtime: {e}"))?;
+    let ctx = crate::sources::HttpContext::new()
+        .map_err(|e| format!("flightdeck {command}: cannot set up the HTTP client: {e}"))?;
+    let template = crate::checklist::resolve(&config.fleet, paths.config_dir()).map_err(|e| e.to_string())?;
     let mut state = crate::app::initial_state(&config, &active, jiff::Timestamp::now());
+    state.template = template;
+    // The release journal: ticks, sign-offs and decisions made in cockpits.
+    if let (Some(plan), Some(dir)) = (&config.fleet.release, config.data_dir.clone().or(paths.data_dir.clone())) {
+        let path = crate::journal::release::release_path(&dir, &plan.name);
+        if path.exists() {
+            use crate::journal::release::EventStore;
+            let events = crate::journal::release::FileStore::open(&path)
+                .and_then(|mut s| s.load())
+                .map_err(|e| format!("flightdeck {command}: {e}"))?;
+            state.take_release_events(events);
+        }
+    }
     // Earlier runs' observations give "first seen" and previous versions.
     let journal_path =
         config.data_dir.clone().or(paths.data_dir.clone()).map(|d| crate::journal::observations_path(&d));
     if let Some(path) = &journal_path {
         match crate::journal::read::<crate::journal::ObservationEvent>(path) {
             Ok((events, _)) => state.restore(events),
-            Err(e) => eprintln!("flightdeck check: warning: cannot read the journal {}: {e}", path.display()),
+            Err(e) => eprintln!("flightdeck {command}: warning: cannot read the journal {}: {e}", path.display()),
         }
     }
     let show_progress = std::io::stderr().is_terminal();
@@ -326,7 +373,7 @@ fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> E
     if let Some(path) = &journal_path {
         let appended = crate::journal::Jsonl::open_append(path).and_then(|mut journal| journal.append(&changes));
         if let Err(e) = appended {
-            eprintln!("flightdeck check: warning: cannot write the journal {}: {e}", path.display());
+            eprintln!("flightdeck {command}: warning: cannot write the journal {}: {e}", path.display());
         }
     }
     state.now = jiff::Timestamp::now();
@@ -334,8 +381,25 @@ fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> E
     let scope = crate::report::Scope::new(&state.fleet, scope);
     if scope.is_limited() {
         state.findings.retain(|f| scope.includes(f.cell.env));
-        state.judgement = crate::analysis::verdict::judge(&state.fleet, &state.findings, state.now);
+        let view = state
+            .template
+            .as_ref()
+            .zip(state.checklist.as_ref())
+            .map(|(template, state)| crate::analysis::verdict::ChecklistView { template, state });
+        state.judgement = crate::analysis::verdict::judge(&state.fleet, &state.findings, state.now, view);
     }
+    Ok((state, scope))
+}
+
+/// `flightdeck check`: one sweep, evaluate, print; exit on the verdict.
+fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> ExitCode {
+    let (state, scope) = match evaluate_once(paths, sources, envs, "check") {
+        Ok(done) => done,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let out = match format {
         Format::Text => crate::report::text(&state, &scope),
         Format::Json => crate::report::json(&state, &scope) + "\n",
@@ -343,4 +407,21 @@ fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> E
     };
     print!("{out}");
     ExitCode::from(state.judgement.verdict.exit_code())
+}
+
+/// `flightdeck report`: the release record; exit 0 whatever the verdict.
+fn report(paths: &Paths, sources: &Sources, format: ReportFormat) -> ExitCode {
+    let (state, scope) = match evaluate_once(paths, sources, &[], "report") {
+        Ok(done) => done,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let out = match format {
+        ReportFormat::Markdown => crate::report::record::markdown(&state, &scope),
+        ReportFormat::Json => crate::report::record::json(&state, &scope) + "\n",
+    };
+    print!("{out}");
+    ExitCode::SUCCESS
 }

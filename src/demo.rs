@@ -151,6 +151,30 @@ impl Script {
     }
 }
 
+/// What the release team did before the demo starts: the pre-deployment
+/// and staging work ticked, two of three sign-offs given, a note.
+pub fn release_history(now: Timestamp) -> Vec<crate::journal::release::ReleaseEvent> {
+    use crate::journal::release::{ReleaseAction, ReleaseEvent};
+    let ago = |mins: i64| now - SignedDuration::from_mins(mins);
+    let tick = |item: &str, note: Option<&str>| ReleaseAction::Tick { item: item.into(), note: note.map(String::from) };
+    vec![
+        ReleaseEvent::new("ana", ago(26 * 60), tick("scope-frozen", Some("tagged 2026.11 in all ten repos"))),
+        ReleaseEvent::new("lea", ago(25 * 60), tick("release-notes", None)),
+        ReleaseEvent::new("raj", ago(25 * 60), tick("rollback-plan", Some("runbook v7, owners per service"))),
+        ReleaseEvent::new("raj", ago(25 * 60), tick("rollback-tested", Some("rehearsed on uat with payments 1.3.2"))),
+        ReleaseEvent::new("mei", ago(24 * 60 + 30), ReleaseAction::SignOff { role: "qa-lead".into(), note: None }),
+        ReleaseEvent::new("mei", ago(5 * 60), tick("regression-suite", Some("1843 passed, 0 failed"))),
+        ReleaseEvent::new("ana", ago(5 * 60), tick("stakeholders-notified", None)),
+        ReleaseEvent::new("raj", ago(4 * 60 + 10), ReleaseAction::SignOff { role: "tech-lead".into(), note: None }),
+        ReleaseEvent::new("raj", ago(15), tick("monitoring-ready", Some("release dashboard + pager on"))),
+        ReleaseEvent::new(
+            "ana",
+            ago(20),
+            ReleaseAction::Note { item: None, text: "inventory owners paged: uat deploy not seen yet".into() },
+        ),
+    ]
+}
+
 /// A stable fake commit id for a build.
 fn commit_of(service: &str, version: &str, build: u32) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

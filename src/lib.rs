@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod app;
+pub mod checklist;
 pub mod cli;
 pub mod config;
 pub mod demo;

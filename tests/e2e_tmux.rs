@@ -3,30 +3,43 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 struct Session {
     name: String,
-    dir: tempfile::TempDir,
+    /// Config, data and state dirs; shared by sessions that restart the cockpit.
+    dir: Rc<tempfile::TempDir>,
+}
+
+fn tmux_missing() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return false;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("tmux is required in CI for the end-to-end tests (apt-get install tmux)");
+    }
+    eprintln!("SKIPPED: tmux not found; the end-to-end terminal test did not run");
+    true
 }
 
 impl Session {
     /// Start `flightdeck ARGS` in a detached tmux session of 140×40, in a
     /// shell that reports the exit code and the terminal mode afterwards.
     fn start(tag: &str, args: &str) -> Option<Session> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            if std::env::var_os("CI").is_some() {
-                panic!("tmux is required in CI for the end-to-end tests (apt-get install tmux)");
-            }
-            eprintln!("SKIPPED: tmux not found; the end-to-end terminal test did not run");
+        if tmux_missing() {
             return None;
         }
-        let dir = tempfile::tempdir().unwrap();
+        Some(Session::start_in(tag, args, Rc::new(tempfile::tempdir().unwrap()), ""))
+    }
+
+    /// Like `start`, in the dirs of `dir`, with `NAME=value` settings added.
+    fn start_in(tag: &str, args: &str, dir: Rc<tempfile::TempDir>, env: &str) -> Session {
         let name = format!("fd-e2e-{tag}-{}", std::process::id());
         let bin = env!("CARGO_BIN_EXE_flightdeck");
         let d = dir.path().display();
         let script = format!(
-            "env -u NO_COLOR XDG_CONFIG_HOME={d}/config XDG_DATA_HOME={d}/data XDG_STATE_HOME={d}/state TERM=xterm-256color \
+            "env -u NO_COLOR XDG_CONFIG_HOME={d}/config XDG_DATA_HOME={d}/data XDG_STATE_HOME={d}/state TERM=xterm-256color {env} \
              {bin} {args}; echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60"
         );
         let status = Command::new("tmux")
@@ -35,7 +48,7 @@ impl Session {
             .status()
             .unwrap();
         assert!(status.success(), "tmux new-session failed");
-        Some(Session { name, dir })
+        Session { name, dir }
     }
 
     fn capture(&self) -> String {
@@ -106,7 +119,7 @@ fn demo_runs_shows_help_and_quits_cleanly() {
     let Some(session) = Session::start("quit", "") else { return };
     let screen = session.wait_for("the matrix", matrix_ready, Duration::from_secs(30));
     assert!(screen.contains("DEMO (no config found)"), "{screen}");
-    assert!(screen.contains("Release progress"), "{screen}");
+    assert!(screen.contains("Checklist · minor · 2026.11"), "{screen}");
     assert!(screen.contains("Rollback"), "{screen}");
 
     session.send("?");
@@ -150,4 +163,96 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
     let screen = session.wait_for("exit after SIGTERM", |s| s.contains("EXIT="), Duration::from_secs(10));
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert_restored(&session);
+}
+
+/// The first item of the patch checklist, shown ticked by `tester`.
+fn scope_frozen_ticked_by_tester(screen: &str) -> bool {
+    screen.lines().any(|l| l.contains("[x] Scope frozen") && l.contains("tester"))
+}
+
+#[test]
+fn a_tick_survives_kill_9_and_a_restart() {
+    if tmux_missing() {
+        return;
+    }
+    let dir = Rc::new(tempfile::tempdir().unwrap());
+    // A patch release whose window opens in two hours; its one source
+    // points at a port where nothing listens (its cells show errors).
+    let now = jiff::Timestamp::now();
+    let start = now + jiff::SignedDuration::from_hours(2);
+    let end = now + jiff::SignedDuration::from_hours(4);
+    let config = dir.path().join("fd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[environments]]
+name = "staging"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+[release]
+name = "2026.11.1"
+kind = "patch"
+window = {{ start = "{start}", end = "{end}" }}
+[release.targets]
+payments = "1.4.1"
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://127.0.0.1:9/{{env}}/{{service}}"
+every = "5s"
+timeout = "1s"
+"#
+        ),
+    )
+    .unwrap();
+    let args = format!("--config {}", config.display());
+    let env = "FLIGHTDECK_OPERATOR=tester";
+
+    let first = Session::start_in("tick", &args, dir.clone(), env);
+    first.wait_for("the checklist", |s| s.contains("Checklist · patch · 2026.11.1"), Duration::from_secs(30));
+    for _ in 0..3 {
+        first.send("Tab");
+    }
+    // Focused, the checklist shows its items; the first row is selected.
+    let screen = first.wait_for(
+        "the checklist pane focused",
+        |s| s.contains("space tick") && s.contains("[ ] Scope frozen"),
+        Duration::from_secs(15),
+    );
+    assert!(!scope_frozen_ticked_by_tester(&screen), "{screen}");
+    first.send("Space");
+    let screen = first.wait_for("the tick", scope_frozen_ticked_by_tester, Duration::from_secs(15));
+    assert!(screen.contains("recorded: ticked “Scope frozen"), "{screen}");
+
+    // Shown as done, so on disk: kill -9 gives it no chance to flush anything.
+    let pid = first.flightdeck_pid();
+    assert!(!pid.is_empty(), "flightdeck is not running");
+    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    first.wait_for("the kill", |s| s.contains("EXIT=137"), Duration::from_secs(10));
+    drop(first);
+
+    let journal = dir.path().join("data/flightdeck/releases/2026.11.1.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let ticks: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["action"] == "tick")
+        .collect();
+    assert_eq!(ticks.len(), 1, "{text}");
+    assert_eq!(ticks[0]["item"], "scope-frozen", "{text}");
+    assert_eq!(ticks[0]["by"], "tester", "{text}");
+
+    let second = Session::start_in("tick-again", &args, dir.clone(), env);
+    second.wait_for("the checklist", |s| s.contains("Checklist · patch · 2026.11.1"), Duration::from_secs(30));
+    for _ in 0..3 {
+        second.send("Tab");
+    }
+    let screen = second.wait_for("the tick after the restart", scope_frozen_ticked_by_tester, Duration::from_secs(15));
+    assert!(screen.contains("1/"), "{screen}");
+    second.send("q");
+    second.wait_for("exit", |s| s.contains("EXIT="), Duration::from_secs(10));
+    assert_restored(&second);
 }

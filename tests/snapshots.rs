@@ -324,3 +324,312 @@ p95_latency = 'histogram_quantile(0.95, x{job="{service}"})'
     assert_eq!(cells.len(), 1);
     assert_eq!(cells[0]["service"], "api");
 }
+
+// ---- The checklist pane --------------------------------------------------
+
+use flightdeck::app::state::{Pane, Popup};
+use flightdeck::journal::release::{Decision, ReleaseAction, ReleaseEvent};
+
+fn key(s: &mut AppState, code: crossterm::event::KeyCode) -> flightdeck::app::state::Effect {
+    s.handle_event(&crossterm::event::Event::Key(crossterm::event::KeyEvent::from(code)))
+}
+
+fn type_text(s: &mut AppState, text: &str) {
+    for c in text.chars() {
+        key(s, crossterm::event::KeyCode::Char(c));
+    }
+}
+
+/// The release's checklist (minor, built in) with these events, focused.
+fn with_checklist(mut s: AppState, events: Vec<ReleaseEvent>) -> AppState {
+    s.template = flightdeck::checklist::resolve(&s.fleet, None).unwrap();
+    assert!(s.template.is_some());
+    s.operator = "mei".into();
+    s.take_release_events(events);
+    s.reanalyze();
+    while s.ui.focus != Pane::Checklist {
+        s.act(Action::NextPane);
+    }
+    s
+}
+
+fn event(by: &str, when: &str, action: ReleaseAction) -> ReleaseEvent {
+    ReleaseEvent::new(by, at(when), action)
+}
+
+fn tick(by: &str, when: &str, item: &str) -> ReleaseEvent {
+    event(by, when, ReleaseAction::Tick { item: item.into(), note: None })
+}
+
+/// Pre-deployment done and signed, staging half done: at 18:42 the
+/// stakeholders item and the tech lead's sign-off (due 14:00) are overdue,
+/// the product owner's (due 18:00) too.
+fn mid_window_events() -> Vec<ReleaseEvent> {
+    vec![
+        tick("ana", "2026-11-23T15:10:00Z", "scope-frozen"),
+        tick("lea", "2026-11-23T16:02:00Z", "release-notes"),
+        tick("raj", "2026-11-23T16:30:00Z", "rollback-plan"),
+        event(
+            "raj",
+            "2026-11-23T16:45:00Z",
+            ReleaseAction::Tick {
+                item: "rollback-tested".into(),
+                note: Some("rehearsed on qa with payments 1.3.2".into()),
+            },
+        ),
+        event("mei", "2026-11-23T17:30:00Z", ReleaseAction::SignOff { role: "qa-lead".into(), note: None }),
+        event(
+            "mei",
+            "2026-11-24T13:20:00Z",
+            ReleaseAction::Tick { item: "regression-suite".into(), note: Some("1843 passed, 0 failed".into()) },
+        ),
+        tick("raj", "2026-11-24T17:55:00Z", "monitoring-ready"),
+        event(
+            "ana",
+            "2026-11-24T18:22:00Z",
+            ReleaseAction::Note { item: None, text: "checkout owners paged: prod deploy not seen yet".into() },
+        ),
+    ]
+}
+
+fn screen(terminal: &Terminal<TestBackend>) -> String {
+    format!("{}", terminal.backend())
+}
+
+#[test]
+fn checklist_pane_without_a_checklist_shows_release_progress() {
+    // No kind, no template: today's per-environment progress, in its place.
+    let config = flightdeck::config::from_toml_str(&CONFIG.replace("kind = \"minor\"\n", ""), "test").unwrap();
+    assert_eq!(flightdeck::checklist::resolve(&config.fleet, None).unwrap(), None);
+    let mut s = mid_release();
+    s.fleet = config.fleet;
+    s.reanalyze();
+    for _ in 0..3 {
+        s.act(Action::NextPane);
+    }
+    assert_eq!(s.ui.focus, Pane::Checklist);
+    let terminal = draw(&s, 120, 30);
+    let text = screen(&terminal);
+    assert!(text.contains("Release progress · 2026.11") && text.contains("Rollback"), "{text}");
+    assert!(!text.contains("space tick"), "no checklist keys hinted: {text}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn checklist_fresh_with_the_window_hours_away() {
+    // Nothing ticked, 30 hours before the window: nothing is due yet. The
+    // verdict is no-go all the same, because the window is not open
+    // (design.md); the checklist's own blockers only hold.
+    let mut s = state();
+    s.now = at("2026-11-23T12:00:00Z");
+    let s = with_checklist(s, Vec::new());
+    let terminal = draw(&s, 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains("next: Scope frozen: every change") && text.contains("… in 6h00m"), "{text}");
+    assert!(text.contains(" 0/22 "), "nothing is done: no_findings waits for something read: {text}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn checklist_without_a_window_holds_in_yellow() {
+    let config = flightdeck::config::from_toml_str(
+        &CONFIG.replace("window = { start = \"2026-11-24T18:00:00Z\", end = \"2026-11-24T20:00:00Z\" }\n", ""),
+        "test",
+    )
+    .unwrap();
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
+    let s = with_checklist(flightdeck::app::initial_state(&config, &active, now()), Vec::new());
+    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::Hold);
+    let terminal = draw(&s, 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains(" HOLD ("), "{text}");
+    let buffer = terminal.backend().buffer();
+    let pos = (0..120u16).find(|&x| buffer[(x, 0)].symbol() == "H").unwrap();
+    assert_eq!(buffer[(pos, 0)].bg, Color::Yellow, "hold is yellow, not no-go red");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn checklist_mid_window_with_overdue_items_and_a_missing_signoff() {
+    let mut s = with_checklist(mid_release(), mid_window_events());
+    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
+    // Select the tech lead's missing sign-off.
+    for _ in 0..10 {
+        s.act(Action::Down);
+    }
+    let terminal = draw(&s, 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains("✍ qa-lead signed by mei 11-23 17:30"), "{text}");
+    assert!(text.contains("✍ tech-lead — missing, overdue since 14:00"), "{text}");
+    assert!(text.contains("cockpit: open until 20:00 UTC"), "{text}");
+    assert!(text.contains("⟳ deployed(prod) — 1/3 at target in prod"), "{text}");
+    assert!(text.contains("space tick") && text.contains("g decide"), "checklist keys hinted: {text}");
+    // Overdue rows are red, and marked with `!` for those without colour.
+    let buffer = terminal.backend().buffer();
+    let row = (0..40u16).find(|&y| screen_row(&terminal, y).contains("Support, on-call and stakeholders")).unwrap();
+    assert_eq!(buffer[(1, row)].symbol(), "!");
+    assert_eq!(buffer[(1, row)].fg, Color::Red);
+    // The selected row is shown reversed.
+    let selected = (0..40u16).find(|&y| screen_row(&terminal, y).contains("✍ tech-lead — missing")).unwrap();
+    assert!(buffer[(3, selected)].modifier.contains(ratatui::style::Modifier::REVERSED));
+    assert!(!buffer[(3, row)].modifier.contains(ratatui::style::Modifier::REVERSED));
+    insta::assert_snapshot!(terminal.backend());
+}
+
+fn screen_row(terminal: &Terminal<TestBackend>, y: u16) -> String {
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.width).map(|x| buffer[(x, y)].symbol().to_string()).collect()
+}
+
+#[test]
+fn checklist_summary_in_its_place_when_not_focused() {
+    let mut s = with_checklist(mid_release(), mid_window_events());
+    s.ui.focus = Pane::Matrix;
+    let terminal = draw(&s, 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains("Checklist · minor · 2026.11") && text.contains("Rollback"), "{text}");
+    assert!(text.contains("Findings"), "{text}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+/// Every planned service at target everywhere, healthy, nothing found.
+fn all_at_target() -> AppState {
+    let mut s = state();
+    s.now = at("2026-11-24T19:30:00Z");
+    let versions = ["1.4.0", "2.8.0", "0.10.0", "7.0.0"];
+    for (service, v) in versions.iter().enumerate() {
+        for env in 0..3 {
+            let mut u = update("endpoints", service, env, 5, Ok(reading(v, "1", Health::Up)));
+            u.attempted_at = s.now - jiff::SignedDuration::from_secs(5);
+            s.apply(u);
+        }
+    }
+    s
+}
+
+#[test]
+fn checklist_everything_done_is_go() {
+    let s = all_at_target();
+    let template = flightdeck::checklist::resolve(&s.fleet, None).unwrap().unwrap();
+    let mut events: Vec<ReleaseEvent> = template
+        .items()
+        .filter(|(_, i)| {
+            i.condition.as_ref().is_none_or(|c| {
+                c.display(&s.fleet).starts_with("rollback_ready") || c.display(&s.fleet).starts_with("triggers_clear")
+            })
+        })
+        .map(|(_, i)| tick("ana", "2026-11-24T19:20:00Z", &i.id))
+        .collect();
+    for role in ["qa-lead", "tech-lead", "product-owner"] {
+        events.push(event("ana", "2026-11-24T17:00:00Z", ReleaseAction::SignOff { role: role.into(), note: None }));
+    }
+    let s = with_checklist(s, events);
+    let checklist = s.checklist.as_ref().unwrap();
+    assert_eq!(checklist.overall_progress().0, checklist.overall_progress().1);
+    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::Go, "{:?}", s.judgement.blockers);
+    let terminal = draw(&s, 120, 40);
+    let text = screen(&terminal);
+    assert!(
+        text.contains("GO") && text.contains("no checklist blockers") && text.contains("everything done"),
+        "{text}"
+    );
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn checklist_note_prompt_open() {
+    let mut s = with_checklist(mid_release(), mid_window_events());
+    // The stakeholders item.
+    for _ in 0..9 {
+        s.act(Action::Down);
+    }
+    key(&mut s, crossterm::event::KeyCode::Char('n'));
+    type_text(&mut s, "support told at 17:50, on-call still to confirm");
+    let terminal = draw(&s, 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains("note on “Support, on-call and stakeholders told when and what”"), "{text}");
+    assert!(text.contains("recorded as mei"), "{text}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn checklist_signoff_confirmation_open() {
+    let mut s = with_checklist(mid_release(), mid_window_events());
+    key(&mut s, crossterm::event::KeyCode::Char('s'));
+    let text = screen(&draw(&s, 120, 40));
+    assert!(text.contains("signed by mei 11-23 17:30"), "the role list says who signed: {text}");
+    // The first missing role is offered: the tech lead.
+    key(&mut s, crossterm::event::KeyCode::Enter);
+    type_text(&mut s, "staging verified");
+    key(&mut s, crossterm::event::KeyCode::Enter);
+    assert!(matches!(&s.ui.popup, Some(Popup::Prompt(_))));
+    let terminal = draw(&s, 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains("Sign off as tech-lead, recorded as mei? y/n"), "{text}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn checklist_recorded_decision_shown() {
+    let mut events = mid_window_events();
+    events.push(event(
+        "ana",
+        "2026-11-24T18:40:00Z",
+        ReleaseAction::Decision { decision: Decision::NoGo, reason: "checkout down in prod, rolling back".into() },
+    ));
+    let s = with_checklist(mid_release(), events);
+    assert!(s.judgement.blockers.iter().any(|b| b.message.starts_with("no-go decided by ana at 18:40")));
+    let terminal = draw(&s, 120, 40);
+    let text = screen(&terminal);
+    assert!(text.contains("decision: NO-GO by ana 18:40: checkout down in prod, rolling back"), "{text}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn checklist_item_detail_shows_its_notes() {
+    let mut s = with_checklist(mid_release(), mid_window_events());
+    // rollback-tested: ticked by raj with a note.
+    for _ in 0..3 {
+        s.act(Action::Down);
+    }
+    s.act(Action::Open);
+    let text = screen(&draw(&s, 120, 40));
+    assert!(text.contains("Rollback rehearsed in a pre-production environment"), "{text}");
+    assert!(text.contains("rehearsed on qa with payments 1.3.2"), "{text}");
+    assert!(text.contains("ticked    by raj at 2026-11-23 16:45 UTC"), "{text}");
+    // Its keys work from the detail: space unticks it (a person ticked it).
+    assert!(matches!(
+        key(&mut s, crossterm::event::KeyCode::Char(' ')),
+        flightdeck::app::state::Effect::Record(ReleaseAction::Untick { .. })
+    ));
+    assert_eq!(s.ui.popup, None);
+}
+
+#[test]
+fn checklist_renders_at_any_size_without_panicking() {
+    let mut s = with_checklist(mid_release(), mid_window_events());
+    let sizes = [(20, 6), (40, 10), (80, 20), (100, 24), (200, 60)];
+    let draw_all = |s: &AppState| {
+        for (w, h) in sizes {
+            draw(s, w, h);
+        }
+    };
+    draw_all(&s);
+    s.ui.focus = Pane::Matrix;
+    draw_all(&s);
+    s.ui.focus = Pane::Checklist;
+    s.act(Action::Bottom);
+    s.act(Action::Open);
+    draw_all(&s);
+    s.act(Action::Close);
+    for opening in ['n', 's', 'g'] {
+        key(&mut s, crossterm::event::KeyCode::Char(opening));
+        type_text(&mut s, &"a long line of text that goes on ".repeat(8));
+        draw_all(&s);
+        key(&mut s, crossterm::event::KeyCode::Enter);
+        draw_all(&s);
+        key(&mut s, crossterm::event::KeyCode::Enter);
+        draw_all(&s);
+        key(&mut s, crossterm::event::KeyCode::Esc);
+    }
+}

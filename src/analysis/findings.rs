@@ -445,7 +445,7 @@ mod tests {
                 })
                 .collect(),
             services,
-            release: Some(ReleasePlan { name: "r".into(), kind: None, window: None, targets }),
+            release: Some(ReleasePlan { name: "r".into(), targets, ..ReleasePlan::default() }),
         }
     }
 

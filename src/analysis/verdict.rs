@@ -37,8 +37,27 @@ impl Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockerReason {
+    /// A high finding.
     Finding,
+    /// Outside the release window.
     Window,
+    /// Inside a blackout period.
+    Blackout,
+    /// A recorded no-go decision.
+    Decision,
+    /// A required checklist item past its due time.
+    Checklist,
+    /// A required sign-off missing past its due time.
+    Signoff,
+    /// A required item or sign-off not done yet, not yet due (hold).
+    Pending,
+}
+
+impl BlockerReason {
+    /// Blockers that make the verdict no-go; the rest (pending) hold it.
+    pub fn is_no_go(self) -> bool {
+        !matches!(self, BlockerReason::Pending)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,14 +72,21 @@ pub struct Judgement {
     pub blockers: Vec<Blocker>,
 }
 
-pub fn judge(fleet: &Fleet, findings: &[Finding], now: Timestamp) -> Judgement {
+/// The checklist as the verdict sees it, when the release has one.
+pub struct ChecklistView<'a> {
+    pub template: &'a crate::checklist::Template,
+    pub state: &'a crate::checklist::ChecklistState,
+}
+
+pub fn judge(fleet: &Fleet, findings: &[Finding], now: Timestamp, checklist: Option<ChecklistView<'_>>) -> Judgement {
+    let fmt = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
     let mut blockers: Vec<Blocker> = findings
         .iter()
         .filter(|f| f.severity == Severity::High)
         .map(|f| Blocker { reason: BlockerReason::Finding, message: f.message.clone() })
         .collect();
-    if let Some(window) = fleet.release.as_ref().and_then(|r| r.window) {
-        let fmt = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+    let plan = fleet.release.as_ref();
+    if let Some(window) = plan.and_then(|r| r.window) {
         if now < window.start {
             blockers.push(Blocker {
                 reason: BlockerReason::Window,
@@ -73,6 +99,73 @@ pub fn judge(fleet: &Fleet, findings: &[Finding], now: Timestamp) -> Judgement {
             });
         }
     }
-    let verdict = if blockers.is_empty() { Verdict::Go } else { Verdict::NoGo };
+    for b in plan.into_iter().flat_map(|r| &r.blackouts).filter(|b| b.start <= now && now < b.end) {
+        let why = if b.reason.is_empty() { String::new() } else { format!(" ({})", b.reason) };
+        blockers.push(Blocker {
+            reason: BlockerReason::Blackout,
+            message: format!("inside a blackout until {}{why}", fmt(b.end)),
+        });
+    }
+    if let Some(view) = checklist {
+        checklist_blockers(fleet, &view, &mut blockers);
+    }
+    let verdict = if blockers.iter().any(|b| b.reason.is_no_go()) {
+        Verdict::NoGo
+    } else if blockers.is_empty() {
+        Verdict::Go
+    } else {
+        Verdict::Hold
+    };
     Judgement { verdict, blockers }
+}
+
+/// Required items and sign-offs: overdue → no-go; not done and due by the
+/// start of the window (or no window at all) → hold. Items due after the
+/// window opens (verification, monitoring) only block once overdue.
+fn checklist_blockers(fleet: &Fleet, view: &ChecklistView<'_>, blockers: &mut Vec<Blocker>) {
+    use crate::checklist::Status;
+    let start = fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
+    let counts_now = |due: Option<Timestamp>| match (due, start) {
+        (Some(due), Some(start)) => due <= start,
+        _ => true,
+    };
+    let when = |t: Option<Timestamp>| t.map(|t| t.strftime("%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+    if let Some(d) = view.state.manual.decision()
+        && d.decision == crate::journal::release::Decision::NoGo
+    {
+        blockers.push(Blocker {
+            reason: BlockerReason::Decision,
+            message: format!("no-go decided by {} at {}: {}", d.by, d.at.strftime("%H:%M UTC"), d.reason),
+        });
+    }
+    for item in &view.state.items {
+        let Some((_, spec)) = view.template.item(&item.id) else { continue };
+        if !spec.required || item.status == Status::Done {
+            continue;
+        }
+        if item.overdue {
+            blockers.push(Blocker {
+                reason: BlockerReason::Checklist,
+                message: format!("overdue since {}: {} ({})", when(item.due), spec.title, spec.role),
+            });
+        } else if counts_now(item.due) {
+            let due = if item.due.is_some() { format!("due {}: ", when(item.due)) } else { String::new() };
+            blockers.push(Blocker {
+                reason: BlockerReason::Pending,
+                message: format!("{due}{} ({})", spec.title, spec.role),
+            });
+        }
+    }
+    for s in view.state.signoffs.iter().filter(|s| s.signed.is_none()) {
+        if s.overdue {
+            blockers.push(Blocker {
+                reason: BlockerReason::Signoff,
+                message: format!("sign-off from {} missing since {}", s.role, when(s.due)),
+            });
+        } else if counts_now(s.due) {
+            let due = if s.due.is_some() { format!(" (due {})", when(s.due)) } else { String::new() };
+            blockers
+                .push(Blocker { reason: BlockerReason::Pending, message: format!("sign-off from {}{due}", s.role) });
+        }
+    }
 }

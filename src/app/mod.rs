@@ -2,6 +2,7 @@
 //! updates, the 1 Hz tick and SIGTERM arrive in one `select!`; the screen
 //! is redrawn only when something changed.
 
+pub mod checklist;
 pub mod keymap;
 pub mod state;
 pub mod terminal;
@@ -21,7 +22,7 @@ pub use state::AppState;
 use state::{Effect, SourceInfo};
 
 /// How the cockpit was started, for the status bar.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct RunOptions {
     pub banner: Option<String>,
     pub color: bool,
@@ -29,6 +30,12 @@ pub struct RunOptions {
     pub launched: Option<std::time::Instant>,
     /// The observation journal; `None` keeps nothing across runs (the demo).
     pub journal: Option<std::path::PathBuf>,
+    /// The release's checklist template, if it has one.
+    pub template: Option<crate::checklist::Template>,
+    /// Where ticks, sign-offs and decisions go.
+    pub release_journal: Option<Box<dyn crate::journal::release::EventStore>>,
+    /// Who acts in this cockpit.
+    pub operator: String,
 }
 
 /// Build the initial state for a config (also used by tests and benches).
@@ -45,6 +52,42 @@ pub fn initial_state(config: &Config, active: &[sources::ActiveSource], now: Tim
         })
         .collect();
     AppState::new(config.fleet.clone(), infos, now)
+}
+
+/// Append an action to the release journal (durable when this returns),
+/// then read it back, so the screen only shows what is on disk.
+fn record(
+    state: &mut AppState,
+    store: Option<&mut (dyn crate::journal::release::EventStore + '_)>,
+    action: crate::journal::release::ReleaseAction,
+) {
+    let Some(store) = store else {
+        state.journal_error = Some("this release has no journal: nothing was recorded".into());
+        return;
+    };
+    let done = state.describe(&action);
+    let event = crate::journal::release::ReleaseEvent::new(state.operator.clone(), Timestamp::now(), action);
+    if let Err(e) = store.append(&event) {
+        tracing::error!(error = %e, "release journal append failed");
+        state.journal_error = Some(format!("NOT RECORDED: {e}"));
+        return;
+    }
+    // On disk now. Read back what is new (ours and others'); if reading
+    // fails, the event is still durable: show it and say reading failed.
+    match store.poll() {
+        Ok(events) => {
+            state.journal_error = None;
+            state.take_release_events(events);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "release journal poll failed after an append");
+            state.journal_error = Some(format!("recorded, but re-reading the journal failed: {e}"));
+            state.take_release_events(vec![event]);
+        }
+    }
+    state.ui.message = Some(format!("recorded: {done}"));
+    state.now = Timestamp::now();
+    state.reanalyze();
 }
 
 /// Run the cockpit until the user quits or SIGTERM arrives.
@@ -65,6 +108,13 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         }
         None => None,
     };
+    state.template = options.template;
+    state.operator = options.operator;
+    let mut release_journal = options.release_journal;
+    if let Some(store) = release_journal.as_mut() {
+        let events = store.load().map_err(anyhow::Error::from).context("loading the release journal")?;
+        state.take_release_events(events);
+    }
     state.reanalyze();
 
     let ctx = HttpContext::new().context("setting up the HTTP client")?;
@@ -80,6 +130,9 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Another cockpit on this release may append: look twice a second.
+    let mut journal_poll = tokio::time::interval(Duration::from_millis(500));
+    journal_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(256);
     let mut dirty = true;
     let mut sources_open = true;
@@ -139,6 +192,21 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
                 state.reanalyze();
                 Effect::Redraw
             },
+            _ = journal_poll.tick(), if release_journal.is_some() => {
+                match release_journal.as_mut().map(|s| s.poll()) {
+                    Some(Ok(events)) if !events.is_empty() => {
+                        state.take_release_events(events);
+                        state.reanalyze();
+                        Effect::Redraw
+                    }
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "release journal poll failed");
+                        state.journal_error = Some(e.to_string());
+                        Effect::Redraw
+                    }
+                    _ => Effect::None,
+                }
+            },
             _ = sigterm.recv() => {
                 tracing::info!("SIGTERM: leaving");
                 Effect::Quit
@@ -152,6 +220,10 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
                 dirty = true;
             }
             Effect::Quit => break,
+            Effect::Record(action) => {
+                record(&mut state, release_journal.as_deref_mut(), action);
+                dirty = true;
+            }
         }
     }
     drop(poller);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use jiff::Timestamp;
 
+use super::checklist::{ChecklistRow, Prompt};
 use super::keymap::{self, Action};
 use crate::analysis::findings::{self, Finding, FindingKind};
 use crate::analysis::verdict::{self, Judgement};
@@ -33,12 +34,13 @@ pub enum Pane {
     Matrix,
     Findings,
     Events,
-    Progress,
+    /// The release checklist (release progress when there is none).
+    Checklist,
     Rollback,
 }
 
 impl Pane {
-    const ORDER: [Pane; 5] = [Pane::Matrix, Pane::Findings, Pane::Events, Pane::Progress, Pane::Rollback];
+    const ORDER: [Pane; 5] = [Pane::Matrix, Pane::Findings, Pane::Events, Pane::Checklist, Pane::Rollback];
 
     fn step(self, by: isize) -> Pane {
         let i = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0) as isize;
@@ -47,10 +49,15 @@ impl Pane {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Popup {
     Help,
     Detail(CellKey),
+    /// A checklist item's or sign-off's detail, with its notes.
+    ChecklistDetail(ChecklistRow),
+    /// Typing a note, picking a role or a decision, confirming: it owns
+    /// the keyboard until recorded or cancelled.
+    Prompt(Prompt),
 }
 
 /// Everything about the screen that is not data.
@@ -74,18 +81,26 @@ pub struct UiState {
     /// Scroll positions of the other panes.
     pub findings_scroll: usize,
     pub events_scroll: usize,
-    pub progress_scroll: usize,
+    /// Selected row of the checklist pane (an item or a sign-off, see
+    /// [`AppState::checklist_rows`]); without a checklist, the first
+    /// environment shown in the release progress.
+    pub checklist_row: usize,
     pub rollback_scroll: usize,
     pub color: bool,
+    /// A one-line answer to the last key (what was recorded, why nothing
+    /// was), shown in the footer until the next key.
+    pub message: Option<String>,
 }
 
 /// Work the loop does on behalf of a reducer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     None,
     Redraw,
     Refresh,
     Quit,
+    /// Append this to the release journal (durably), then show it.
+    Record(crate::journal::release::ReleaseAction),
 }
 
 /// The one state the app loop owns.
@@ -110,6 +125,14 @@ pub struct AppState {
     pub events: std::collections::VecDeque<ObservationEvent>,
     /// Set when the journal could not be written.
     pub journal_error: Option<String>,
+    /// The release's checklist template, when it has one.
+    pub template: Option<crate::checklist::Template>,
+    /// Ticks, notes, sign-offs and decisions, from the release journal.
+    pub release_events: Vec<crate::journal::release::ReleaseEvent>,
+    /// The checklist evaluated at `now`; recomputed by [`AppState::reanalyze`].
+    pub checklist: Option<crate::checklist::ChecklistState>,
+    /// Who ticks, signs and decides in this cockpit.
+    pub operator: String,
     pub ui: UiState,
 }
 
@@ -117,7 +140,7 @@ impl AppState {
     pub fn new(fleet: Fleet, sources: Vec<SourceInfo>, now: Timestamp) -> AppState {
         let matrix = Matrix::new(&fleet);
         let visible = analysis::filter_services(&fleet, "");
-        let judgement = verdict::judge(&fleet, &[], now);
+        let judgement = verdict::judge(&fleet, &[], now, None);
         let marks = vec![None; fleet.cell_count()];
         AppState {
             fleet,
@@ -132,6 +155,10 @@ impl AppState {
             judgement,
             events: std::collections::VecDeque::new(),
             journal_error: None,
+            template: None,
+            release_events: Vec::new(),
+            checklist: None,
+            operator: "operator".to_string(),
             ui: UiState { page: 10, color: true, ..UiState::default() },
         }
     }
@@ -146,7 +173,31 @@ impl AppState {
                 *mark = Some(f.kind);
             }
         }
-        self.judgement = verdict::judge(&self.fleet, &self.findings, self.now);
+        self.checklist = self.template.as_ref().map(|t| {
+            let facts = crate::checklist::Facts {
+                fleet: &self.fleet,
+                matrix: &self.matrix,
+                findings: &self.findings,
+                now: self.now,
+            };
+            crate::checklist::evaluate(t, &self.release_events, &facts)
+        });
+        let view = self
+            .template
+            .as_ref()
+            .zip(self.checklist.as_ref())
+            .map(|(template, state)| verdict::ChecklistView { template, state });
+        self.judgement = verdict::judge(&self.fleet, &self.findings, self.now, view);
+    }
+
+    /// Take in release events read from the journal (ours and others').
+    /// Events already known (by id) are skipped.
+    pub fn take_release_events(&mut self, events: Vec<crate::journal::release::ReleaseEvent>) {
+        for e in events {
+            if !self.release_events.iter().rev().any(|known| known.id == e.id) {
+                self.release_events.push(e);
+            }
+        }
     }
 
     /// The worst finding on a cell, if any.
@@ -226,11 +277,16 @@ impl AppState {
     }
 
     fn handle_key(&mut self, key: &KeyEvent) -> Effect {
+        let had_message = self.ui.message.take().is_some();
+        if matches!(self.ui.popup, Some(Popup::Prompt(_))) {
+            return self.prompt_key(key);
+        }
         if self.ui.editing_filter {
             return self.edit_filter(key);
         }
         match keymap::action_for(key) {
             Some(action) => self.act(action),
+            None if had_message => Effect::Redraw,
             None => Effect::None,
         }
     }
@@ -316,18 +372,23 @@ impl AppState {
 
     /// Carry out a user action.
     pub fn act(&mut self, action: Action) -> Effect {
-        if let Some(popup) = self.ui.popup {
+        if let Some(popup) = &self.ui.popup {
             match (popup, action) {
                 (_, Action::Quit) => return Effect::Quit,
                 (Popup::Help, Action::Help) | (_, Action::Close) => {
                     self.ui.popup = None;
                     return Effect::Redraw;
                 }
-                (Popup::Detail(_), Action::Open) => {
+                (Popup::Detail(_) | Popup::ChecklistDetail(_), Action::Open) => {
                     self.ui.popup = None;
                     return Effect::Redraw;
                 }
                 (Popup::Detail(_), Action::Refresh) => return Effect::Refresh,
+                // The row's keys work from its detail too.
+                (Popup::ChecklistDetail(_), Action::Tick | Action::Note | Action::SignOff | Action::Decide) => {
+                    self.ui.popup = None;
+                    return self.act(action);
+                }
                 _ => return Effect::None,
             }
         }
@@ -336,7 +397,7 @@ impl AppState {
             Action::Help => self.ui.popup = Some(Popup::Help),
             Action::Refresh => return Effect::Refresh,
             Action::Filter => {
-                if matches!(self.ui.focus, Pane::Progress | Pane::Rollback) {
+                if matches!(self.ui.focus, Pane::Checklist | Pane::Rollback) {
                     self.ui.focus = Pane::Matrix;
                 }
                 self.ui.editing_filter = true;
@@ -350,6 +411,10 @@ impl AppState {
             }
             Action::NextPane => self.ui.focus = self.ui.focus.step(1),
             Action::PrevPane => self.ui.focus = self.ui.focus.step(-1),
+            Action::Open if self.ui.focus == Pane::Checklist => match self.selected_checklist_row() {
+                Some(row) => self.ui.popup = Some(Popup::ChecklistDetail(row)),
+                None => return Effect::None,
+            },
             Action::Open => {
                 let key = match self.ui.focus {
                     Pane::Matrix => self.selected(),
@@ -380,6 +445,10 @@ impl AppState {
                 }
                 self.ui.env += 1;
             }
+            Action::Tick => return self.tick_selected(),
+            Action::Note => return self.open_note(),
+            Action::SignOff => return self.open_signoff(),
+            Action::Decide => return self.open_decision(),
         }
         Effect::Redraw
     }
@@ -396,7 +465,13 @@ impl AppState {
             }
             Pane::Findings => self.ui.findings_scroll = clamp(self.ui.findings_scroll, self.visible_findings().len()),
             Pane::Events => self.ui.events_scroll = clamp(self.ui.events_scroll, self.visible_events().len()),
-            Pane::Progress => self.ui.progress_scroll = clamp(self.ui.progress_scroll, self.fleet.environments.len()),
+            Pane::Checklist => {
+                let rows = match &self.checklist {
+                    Some(_) => self.checklist_rows().len(),
+                    None => self.fleet.environments.len(),
+                };
+                self.ui.checklist_row = clamp(self.ui.checklist_row, rows);
+            }
             Pane::Rollback => self.ui.rollback_scroll = clamp(self.ui.rollback_scroll, self.visible.len()),
         }
     }

@@ -7,7 +7,7 @@
 //! an error names the file and the key it is in.
 
 pub mod duration;
-mod validate;
+pub mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -42,6 +42,8 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Log filter for the log file (`info`, `debug`, `flightdeck=trace`, …).
     pub log: Option<String>,
+    /// Who ticks, signs and decides in this cockpit (default: `$USER`).
+    pub operator: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,8 +69,22 @@ pub struct ReleaseSettings {
     pub name: String,
     pub kind: Option<ReleaseKind>,
     pub window: Option<WindowSettings>,
+    /// Checklist template: a name (config dir `checklists/<name>.toml`, or
+    /// built in) or a path to a `.toml` file. Default: the kind's.
+    pub template: Option<String>,
+    #[serde(default)]
+    pub blackouts: Vec<BlackoutSettings>,
     #[serde(default)]
     pub targets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlackoutSettings {
+    pub start: String,
+    pub end: String,
+    #[serde(default)]
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +169,11 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// The directory holding `config.toml` (and `checklists/`).
+    pub fn config_dir(&self) -> Option<&Path> {
+        self.user_config.as_deref().and_then(Path::parent)
+    }
+
     pub fn discover() -> Paths {
         match directories::ProjectDirs::from("", "", "flightdeck") {
             Some(dirs) => Paths {

@@ -24,6 +24,8 @@ pub struct Config {
     pub poller: PollerSettings,
     pub data_dir: Option<PathBuf>,
     pub log: Option<String>,
+    /// Who acts in this cockpit: the config's `operator`, else `$USER`.
+    pub operator: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +182,26 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
             }
         }
         targets.sort_by_key(|(idx, _)| *idx);
-        ReleasePlan { name: rel.name.clone(), kind: rel.kind, window, targets }
+        let mut blackouts = Vec::new();
+        for (i, b) in rel.blackouts.iter().enumerate() {
+            let bpath = |k| [Seg::Key("release"), Seg::Key("blackouts"), Seg::Index(i), Seg::Key(k)];
+            match (parse_time(&b.start), parse_time(&b.end)) {
+                (Ok(start), Ok(end)) if start < end => {
+                    blackouts.push(crate::model::Blackout { start, end, reason: b.reason.trim().to_string() })
+                }
+                (Ok(_), Ok(_)) => errors.push(&bpath("end"), "the blackout ends before it starts"),
+                (start, end) => {
+                    if let Err(e) = start {
+                        errors.push(&bpath("start"), e);
+                    }
+                    if let Err(e) = end {
+                        errors.push(&bpath("end"), e);
+                    }
+                }
+            }
+        }
+        let template = rel.template.as_ref().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        ReleasePlan { name: rel.name.clone(), kind: rel.kind, window, template, blackouts, targets }
     });
 
     let mut sources = Vec::new();
@@ -247,6 +268,13 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
         poller,
         data_dir: settings.data_dir.clone(),
         log: settings.log.clone(),
+        operator: settings
+            .operator
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .map(|o| crate::sanitize::clean_to(&o, 40))
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(|| "operator".to_string()),
     })
 }
 

@@ -225,11 +225,22 @@ pub struct Window {
     pub end: Timestamp,
 }
 
+/// A period in which nothing may be deployed (a freeze, a holiday).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blackout {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReleasePlan {
     pub name: String,
     pub kind: Option<ReleaseKind>,
     pub window: Option<Window>,
+    /// Checklist template: a name or a path; default: the kind's.
+    pub template: Option<String>,
+    pub blackouts: Vec<Blackout>,
     /// Target version per planned service, by service index.
     pub targets: Vec<(ServiceIdx, String)>,
 }

@@ -10,6 +10,8 @@ use crate::analysis::findings::Severity;
 use crate::app::AppState;
 use crate::model::CellKey;
 
+pub mod record;
+
 pub const SCHEMA: u32 = 1;
 
 /// The environments a report covers (`check --env`), in promotion order.
@@ -47,6 +49,108 @@ pub struct CheckJson<'a> {
     pub blockers: &'a [crate::analysis::verdict::Blocker],
     pub cells: Vec<CellJson<'a>>,
     pub findings: Vec<FindingJson<'a>>,
+    /// The release checklist, `null` when the release has none.
+    pub checklist: Option<ChecklistJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChecklistJson<'a> {
+    pub template: &'a str,
+    pub origin: &'a str,
+    pub done: usize,
+    pub total: usize,
+    pub phases: Vec<PhaseJson<'a>>,
+    pub decision: Option<&'a crate::checklist::eval::DecisionEntry>,
+    pub notes: &'a [crate::checklist::eval::NoteEntry],
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseJson<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    /// Relative to the window start, e.g. "-24h", "15m".
+    pub due_offset: String,
+    pub due: Option<Timestamp>,
+    pub done: usize,
+    pub total: usize,
+    pub items: Vec<ItemJson<'a>>,
+    pub signoffs: Vec<&'a crate::checklist::eval::SignoffState>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemJson<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub role: &'a str,
+    pub required: bool,
+    pub status: crate::checklist::Status,
+    pub overdue: bool,
+    pub due: Option<Timestamp>,
+    /// The bound condition, e.g. "deployed(prod)", with its value and evidence.
+    pub condition: Option<String>,
+    pub condition_value: Option<&'a crate::checklist::Truth>,
+    pub ticked: Option<&'a crate::checklist::eval::Mark>,
+}
+
+fn offset_text(d: jiff::SignedDuration) -> String {
+    let secs = d.as_secs();
+    let sign = if secs < 0 { "-" } else { "" };
+    format!("{sign}{}", crate::config::duration::short_age(std::time::Duration::from_secs(secs.unsigned_abs())))
+}
+
+pub fn checklist_json(state: &AppState) -> Option<ChecklistJson<'_>> {
+    let (template, cs) = state.template.as_ref().zip(state.checklist.as_ref())?;
+    let (done, total) = cs.overall_progress();
+    let phases = template
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(p, phase)| {
+            let (done, total) = cs.phase_progress(p);
+            PhaseJson {
+                id: &phase.id,
+                title: &phase.title,
+                due_offset: offset_text(phase.due),
+                due: cs
+                    .items
+                    .iter()
+                    .find(|i| i.phase == p)
+                    .and_then(|i| i.due)
+                    .or_else(|| cs.signoffs.iter().find(|s| s.phase == p).and_then(|s| s.due)),
+                done,
+                total,
+                items: phase
+                    .items
+                    .iter()
+                    .filter_map(|item| {
+                        let st = cs.item(&item.id)?;
+                        Some(ItemJson {
+                            id: &item.id,
+                            title: &item.title,
+                            role: &item.role,
+                            required: item.required,
+                            status: st.status,
+                            overdue: st.overdue,
+                            due: st.due,
+                            condition: item.condition.as_ref().map(|c| c.display(&state.fleet)),
+                            condition_value: st.condition.as_ref(),
+                            ticked: st.ticked.as_ref(),
+                        })
+                    })
+                    .collect(),
+                signoffs: cs.signoffs.iter().filter(|s| s.phase == p).collect(),
+            }
+        })
+        .collect();
+    Some(ChecklistJson {
+        template: &template.name,
+        origin: &template.origin,
+        done,
+        total,
+        phases,
+        decision: cs.manual.decision(),
+        notes: &cs.manual.notes,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -153,6 +257,7 @@ pub fn check_json<'a>(state: &'a AppState, scope: &'a Scope) -> CheckJson<'a> {
                 message: &f.message,
             })
             .collect(),
+        checklist: checklist_json(state),
     }
 }
 
@@ -235,6 +340,9 @@ pub fn text(state: &AppState, scope: &Scope) -> String {
         );
     }
     push(&mut out, String::new());
+    for line in checklist_lines(state) {
+        push(&mut out, line);
+    }
     let fleet = &state.fleet;
     let name_w = fleet.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).max(7);
     let envs: Vec<usize> = (0..fleet.environments.len()).filter(|&e| scope.includes(e)).collect();
@@ -297,6 +405,52 @@ pub fn markdown(state: &AppState, scope: &Scope) -> String {
         out.push('\n');
     }
     let envs: Vec<usize> = (0..state.fleet.environments.len()).filter(|&e| scope.includes(e)).collect();
+    if let Some((template, cs)) = state.template.as_ref().zip(state.checklist.as_ref()) {
+        let (done, total) = cs.overall_progress();
+        out.push_str(&format!("### Checklist ({}: {done}/{total} done)\n\n", template.name));
+        out.push_str("| phase | item | role | status | by |\n|---|---|---|---|---|\n");
+        for item in &cs.items {
+            let Some((p, spec)) = template.item(&item.id) else { continue };
+            out.push_str(&format!(
+                "| {} | {}{} | {} | {} | {} |\n",
+                esc(&template.phases[p].title),
+                esc(&spec.title),
+                if spec.required { "" } else { " (optional)" },
+                spec.role,
+                status_word(item),
+                item_by(item).map_or(String::new(), |b| esc(&b))
+            ));
+        }
+        for so in &cs.signoffs {
+            out.push_str(&format!(
+                "| {} | sign-off | {} | {} | {} |\n",
+                esc(&template.phases[so.phase].title),
+                so.role,
+                if so.signed.is_some() {
+                    "signed"
+                } else if so.overdue {
+                    "**missing, overdue**"
+                } else {
+                    "missing"
+                },
+                so.signed.as_ref().map_or(String::new(), |m| format!(
+                    "{} {}",
+                    esc(&m.by),
+                    m.at.strftime("%Y-%m-%d %H:%M")
+                ))
+            ));
+        }
+        if let Some(d) = cs.manual.decision() {
+            out.push_str(&format!(
+                "\n**Decision:** {} by {} at {}: {}\n",
+                if d.decision == crate::journal::release::Decision::Go { "GO" } else { "NO-GO" },
+                esc(&d.by),
+                d.at.strftime("%Y-%m-%d %H:%M UTC"),
+                esc(&d.reason)
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str("### What is running\n\n| service |");
     for &env in &envs {
         out.push_str(&format!(" {} |", state.fleet.environments[env].name));
@@ -312,4 +466,50 @@ pub fn markdown(state: &AppState, scope: &Scope) -> String {
         out.push('\n');
     }
     out
+}
+
+fn status_word(item: &crate::checklist::eval::ItemState) -> &'static str {
+    match (item.status, item.overdue) {
+        (crate::checklist::Status::Done, _) => "done",
+        (crate::checklist::Status::Pending, true) => "**overdue**",
+        (crate::checklist::Status::Pending, false) => "pending",
+    }
+}
+
+/// Who ticked an item, or the cockpit's evidence for a live one.
+fn item_by(item: &crate::checklist::eval::ItemState) -> Option<String> {
+    match (&item.condition, &item.ticked) {
+        (Some(crate::checklist::Truth::True(e)), _) => Some(format!("cockpit: {e}")),
+        (Some(crate::checklist::Truth::False(e)), _) => Some(e.clone()),
+        (_, Some(m)) => Some(format!("{} {}", m.by, m.at.strftime("%Y-%m-%d %H:%M"))),
+        _ => None,
+    }
+}
+
+/// The checklist in a few lines for the text report.
+fn checklist_lines(state: &AppState) -> Vec<String> {
+    let Some((template, cs)) = state.template.as_ref().zip(state.checklist.as_ref()) else {
+        return Vec::new();
+    };
+    let (done, total) = cs.overall_progress();
+    let mut lines = vec![format!("checklist {}: {done}/{total} done", template.name)];
+    for (p, phase) in template.phases.iter().enumerate() {
+        let (d, t) = cs.phase_progress(p);
+        lines.push(format!("  {:<24} {d}/{t}", phase.title));
+        for item in cs.items.iter().filter(|i| i.phase == p && i.status == crate::checklist::Status::Pending) {
+            let Some((_, spec)) = template.item(&item.id) else { continue };
+            let mark = if item.overdue { "overdue" } else { "pending" };
+            let req = if spec.required { "" } else { " (optional)" };
+            lines.push(format!("    {mark:<8} {}{req} ({})", spec.title, spec.role));
+        }
+        for so in cs.signoffs.iter().filter(|s| s.phase == p && s.signed.is_none()) {
+            let mark = if so.overdue { "overdue" } else { "pending" };
+            lines.push(format!("    {mark:<8} sign-off from {}", so.role));
+        }
+    }
+    if let Some(d) = cs.manual.decision() {
+        lines.push(format!("decision: {:?} by {} at {}: {}", d.decision, d.by, d.at.strftime("%H:%M UTC"), d.reason));
+    }
+    lines.push(String::new());
+    lines
 }

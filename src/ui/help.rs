@@ -23,7 +23,7 @@ pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
     lines.push(Line::raw("  evidence  R running  C controller  D recorded  P declared"));
     lines.push(Line::raw("  health    ● up  ◐ degraded  ✗ down  · not reported"));
     lines.push(Line::raw("  age       ~ evidence older than 3 polls  ⚠ its source is failing"));
-    lines.push(Line::raw(""));
+    lines.push(Line::raw("  checklist [x] done  [ ] to do  ⟳ live condition  ✍ sign-off  ! overdue"));
     lines.push(Line::styled("  / in findings or events: words match kind, severity, env, service", theme.dim()));
     lines
 }

@@ -6,17 +6,24 @@
 //! ┌ Environment matrix (services × environments) ─────────────────────────────────┐
 //! │ service   target   dev        qa         uat        prod                       │
 //! └────────────────────────────────────────────────────── legend ─────────────────┘
-//! ┌ Release progress ───────────────┐┌ Rollback: previous versions ───────────────┐
+//! ┌ Checklist (summary) ────────────┐┌ Rollback: previous versions ───────────────┐
 //! └─────────────────────────────────┘└────────────────────────────────────────────┘
-//!  footer: key hints from the keymap, or the filter being typed
+//!  footer: the last key's answer, key hints from the keymap, or the filter being typed
 //! ```
+//!
+//! With the focus on it, the checklist takes the whole area below the matrix
+//! (phases, items, sign-offs, blockers, decision and notes); findings,
+//! events and rollback come back when the focus moves on. A release without
+//! a checklist shows its progress per environment in that place instead.
 
+pub mod checklist;
 pub mod detail;
 pub mod events;
 pub mod findings;
 pub mod help;
 pub mod matrix;
 pub mod progress;
+pub mod prompt;
 pub mod rollback;
 pub mod status;
 pub mod theme;
@@ -26,8 +33,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::keymap::BINDINGS;
-use crate::app::state::{AppState, Popup};
+use crate::app::keymap::{BINDINGS, Scope};
+use crate::app::state::{AppState, Pane, Popup};
 use theme::Theme;
 
 /// Where each pane goes for a given terminal size.
@@ -37,9 +44,12 @@ pub struct Areas {
     pub matrix: Rect,
     pub findings: Rect,
     pub events: Rect,
-    pub progress: Rect,
+    /// The checklist's place (or the release progress') next to rollback.
+    pub checklist: Rect,
     pub rollback: Rect,
     pub footer: Rect,
+    /// Everything below the matrix: the focused checklist's place.
+    pub lower: Rect,
 }
 
 /// The matrix takes what its rows need, up to what is left after the lower
@@ -58,9 +68,9 @@ pub fn layout(area: Rect, envs: usize, services: usize) -> Areas {
     let progress_h = (envs as u16 + 3).max(lower.height / 2).min(lower.height / 2 + 2);
     let [middle, bottom] = Layout::vertical([Constraint::Min(0), Constraint::Length(progress_h)]).areas(lower);
     let [findings, events] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(middle);
-    let [progress, rollback] =
+    let [checklist, rollback] =
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
-    Areas { status, matrix, findings, events, progress, rollback, footer }
+    Areas { status, matrix, findings, events, checklist, rollback, footer, lower }
 }
 
 /// Matrix rows that fit in a terminal of this size.
@@ -74,14 +84,20 @@ pub fn render(frame: &mut Frame, state: &AppState) {
     let areas = layout(frame.area(), state.fleet.environments.len(), state.fleet.services.len());
     status::render(frame, areas.status, state, &theme);
     matrix::render(frame, areas.matrix, state, &theme);
-    findings::render(frame, areas.findings, state, &theme);
-    events::render(frame, areas.events, state, &theme);
-    progress::render(frame, areas.progress, state, &theme);
-    rollback::render(frame, areas.rollback, state, &theme);
+    if state.ui.focus == Pane::Checklist && state.checklist.is_some() {
+        checklist::render(frame, areas.lower, state, &theme);
+    } else {
+        findings::render(frame, areas.findings, state, &theme);
+        events::render(frame, areas.events, state, &theme);
+        checklist::render(frame, areas.checklist, state, &theme);
+        rollback::render(frame, areas.rollback, state, &theme);
+    }
     render_footer(frame, areas.footer, state, &theme);
-    match state.ui.popup {
+    match &state.ui.popup {
         Some(Popup::Help) => help::render(frame, frame.area(), &theme),
-        Some(Popup::Detail(key)) => detail::render(frame, frame.area(), state, key, &theme),
+        Some(Popup::Detail(key)) => detail::render(frame, frame.area(), state, *key, &theme),
+        Some(Popup::ChecklistDetail(row)) => checklist::render_detail(frame, frame.area(), state, *row, &theme),
+        Some(Popup::Prompt(prompt)) => prompt::render(frame, frame.area(), state, prompt, &theme),
         None => {}
     }
 }
@@ -96,13 +112,19 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme)
         ])
     } else {
         let mut spans = Vec::new();
+        if let Some(message) = &state.ui.message {
+            spans.push(Span::styled(format!(" {message} "), theme.accent()));
+            spans.push(Span::raw(" "));
+        }
         if !state.ui.filter.is_empty() {
             spans.push(Span::styled(format!(" services “{}” ", state.ui.filter), theme.warn()));
         }
         if !state.ui.finding_filter.is_empty() {
             spans.push(Span::styled(format!(" findings “{}” ", state.ui.finding_filter), theme.warn()));
         }
-        for (b, hint) in BINDINGS.iter().filter_map(|b| b.hint.map(|h| (b, h))) {
+        let checklist_keys = state.ui.focus == Pane::Checklist && state.checklist.is_some();
+        let hinted = BINDINGS.iter().filter(|b| b.scope == Scope::Everywhere || checklist_keys);
+        for (b, hint) in hinted.filter_map(|b| b.hint.map(|h| (b, h))) {
             spans.push(Span::styled(format!(" {} ", b.label), theme.accent()));
             spans.push(Span::styled(format!("{hint} "), theme.dim()));
         }

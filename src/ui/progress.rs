@@ -1,5 +1,6 @@
 //! Release progress per environment: planned services at their target.
-//! The checklist issue builds this pane out into phases and sign-offs.
+//! The checklist pane's place for a release without a checklist, and its
+//! compact per-environment line when it has one.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,7 +13,7 @@ use crate::analysis;
 use crate::app::state::{AppState, Pane};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
-    let focused = state.ui.focus == Pane::Progress;
+    let focused = state.ui.focus == Pane::Checklist;
     let title = match &state.fleet.release {
         Some(plan) => format!(" Release progress · {} ", plan.name),
         None => " Release progress ".to_string(),
@@ -28,7 +29,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             let name_w = state.fleet.environments.iter().map(|e| e.name.chars().count()).max().unwrap_or(3).min(12);
             analysis::progress(&state.fleet, &state.matrix)
                 .into_iter()
-                .skip(state.ui.progress_scroll)
+                .skip(state.ui.checklist_row)
                 .map(|p| {
                     let count = format!(" {:>3}/{:<3}", p.at_target, p.planned);
                     let bar_w = inner_w.saturating_sub(name_w + 2 + count.len()).max(4);
@@ -52,4 +53,68 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         }
     };
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// The per-environment "planned services at target" as compact cells
+/// (`dev ████ 10/10`) flowed over at most `max_lines` lines of `width`:
+/// the widest bars that fit, then none.
+pub fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines: usize) -> Vec<Line<'static>> {
+    let Some(plan) = &state.fleet.release else {
+        return Vec::new();
+    };
+    if plan.targets.is_empty() || max_lines == 0 {
+        return Vec::new();
+    }
+    let progress = analysis::progress(&state.fleet, &state.matrix);
+    let cell_w = |p: &analysis::EnvProgress, bar: usize| {
+        let name = state.fleet.environments[p.env].name.chars().count().min(12);
+        name + 1 + if bar > 0 { bar + 1 } else { 0 } + format!("{}/{}", p.at_target, p.planned).len()
+    };
+    let lines_for = |bar: usize| {
+        let (mut lines, mut used) = (1, 0);
+        for p in &progress {
+            let w = cell_w(p, bar);
+            if used > 0 && used + 2 + w > width {
+                lines += 1;
+                used = 0;
+            }
+            used += if used > 0 { 2 } else { 0 } + w;
+        }
+        lines
+    };
+    let bar = [8, 4, 0].into_iter().find(|b| lines_for(*b) <= max_lines).unwrap_or(0);
+    let mut lines = Vec::new();
+    let (mut spans, mut used): (Vec<Span<'static>>, usize) = (Vec::new(), 0);
+    for p in &progress {
+        let w = cell_w(p, bar);
+        if used > 0 && used + 2 + w > width {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            used = 0;
+        }
+        if used > 0 {
+            spans.push(Span::raw("  "));
+            used += 2;
+        }
+        let style = if p.at_target == p.planned {
+            theme.ok()
+        } else if p.at_target > 0 {
+            theme.warn()
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::raw(format!("{} ", fit(&state.fleet.environments[p.env].name, 12))));
+        if bar > 0 {
+            let filled = (bar * p.at_target).checked_div(p.planned).unwrap_or(0);
+            spans.push(Span::styled("█".repeat(filled), style));
+            spans.push(Span::styled("░".repeat(bar - filled), theme.dim()));
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(format!("{}/{}", p.at_target, p.planned), style));
+        used += w;
+    }
+    if !spans.is_empty() {
+        lines.push(Line::from(spans));
+    }
+    lines.truncate(max_lines);
+    lines
 }

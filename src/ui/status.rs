@@ -20,7 +20,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     };
     let verdict_style = match j.verdict {
         crate::analysis::verdict::Verdict::Go => theme.verdict_go(),
-        _ => theme.verdict_no_go(),
+        crate::analysis::verdict::Verdict::Hold => theme.verdict_hold(),
+        crate::analysis::verdict::Verdict::NoGo => theme.verdict_no_go(),
     };
     spans.push(Span::styled(verdict, verdict_style));
     if let Some(banner) = &state.banner {

@@ -69,6 +69,14 @@ impl Theme {
             Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         }
     }
+    /// Hold: not no-go, not go either: yellow, italic without colour.
+    pub fn verdict_hold(&self) -> Style {
+        if self.color {
+            Style::new().bg(Color::Yellow).fg(Color::Black).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD | Modifier::ITALIC)
+        }
+    }
     pub fn status_alert(&self) -> Style {
         if self.color {
             Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD)

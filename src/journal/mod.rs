@@ -4,6 +4,12 @@
 //! cell (old → new, when, which source), so history, "first seen" and the
 //! events pane survive restarts. A torn last line (a crash mid-write) is
 //! ignored on load, and the next append starts on a fresh line.
+//!
+//! The release journal ([`release`]) records what people do during a
+//! release (ticks, notes, sign-offs, decisions) behind [`release::EventStore`].
+
+pub mod memory;
+pub mod release;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};

@@ -1,0 +1,491 @@
+//! Evaluate a checklist: manual ticks and sign-offs folded from the
+//! release journal, live conditions evaluated against the matrix and the
+//! findings, due times from the window. Pure: everything comes in.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::condition::Condition;
+use super::template::Template;
+use crate::analysis::Matrix;
+use crate::analysis::findings::Finding;
+use crate::journal::release::{Decision, ReleaseAction, ReleaseEvent};
+use crate::model::{CellKey, Fleet, Health, version};
+
+/// Who did something, when, with what note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mark {
+    pub by: String,
+    pub at: Timestamp,
+    pub note: Option<String>,
+}
+
+/// A note left on an item (or on the release).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoteEntry {
+    pub item: Option<String>,
+    pub by: String,
+    pub at: Timestamp,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionEntry {
+    pub decision: Decision,
+    pub by: String,
+    pub at: Timestamp,
+    pub reason: String,
+}
+
+/// What people did, folded from the journal in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manual {
+    pub ticks: Vec<(String, Mark)>,
+    pub signoffs: Vec<(String, Mark)>,
+    pub notes: Vec<NoteEntry>,
+    pub decisions: Vec<DecisionEntry>,
+}
+
+impl Manual {
+    pub fn fold(events: &[ReleaseEvent]) -> Manual {
+        let mut m = Manual::default();
+        for e in events {
+            let mark = |note: &Option<String>| Mark { by: e.by.clone(), at: e.at, note: note.clone() };
+            match &e.action {
+                ReleaseAction::Tick { item, note } => {
+                    m.ticks.retain(|(i, _)| i != item);
+                    m.ticks.push((item.clone(), mark(note)));
+                }
+                ReleaseAction::Untick { item, .. } => m.ticks.retain(|(i, _)| i != item),
+                ReleaseAction::SignOff { role, note } => {
+                    m.signoffs.retain(|(r, _)| r != role);
+                    m.signoffs.push((role.clone(), mark(note)));
+                }
+                ReleaseAction::RevokeSignOff { role, .. } => m.signoffs.retain(|(r, _)| r != role),
+                ReleaseAction::Note { item, text } => {
+                    m.notes.push(NoteEntry { item: item.clone(), by: e.by.clone(), at: e.at, text: text.clone() })
+                }
+                ReleaseAction::Decision { decision, reason } => m.decisions.push(DecisionEntry {
+                    decision: *decision,
+                    by: e.by.clone(),
+                    at: e.at,
+                    reason: reason.clone(),
+                }),
+            }
+            // Notes that come with a tick or a sign-off are notes too.
+            match &e.action {
+                ReleaseAction::Tick { item, note: Some(text) } | ReleaseAction::Untick { item, note: Some(text) } => {
+                    m.notes.push(NoteEntry { item: Some(item.clone()), by: e.by.clone(), at: e.at, text: text.clone() })
+                }
+                _ => {}
+            }
+        }
+        m
+    }
+
+    pub fn tick(&self, item: &str) -> Option<&Mark> {
+        self.ticks.iter().find(|(i, _)| i == item).map(|(_, m)| m)
+    }
+
+    pub fn signoff(&self, role: &str) -> Option<&Mark> {
+        self.signoffs.iter().find(|(r, _)| r == role).map(|(_, m)| m)
+    }
+
+    pub fn decision(&self) -> Option<&DecisionEntry> {
+        self.decisions.last()
+    }
+}
+
+/// The value of a live condition, with the evidence for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "value", content = "evidence", rename_all = "snake_case")]
+pub enum Truth {
+    True(String),
+    False(String),
+    /// Cannot be evaluated (no window, no targets, not available yet).
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Ticked by a person, or by the cockpit when its condition holds.
+    Done,
+    Pending,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemState {
+    pub phase: usize,
+    pub id: String,
+    pub status: Status,
+    /// The live condition's value, for items bound to one.
+    pub condition: Option<Truth>,
+    /// The person who ticked it (items without a condition, or whose
+    /// condition cannot be evaluated).
+    pub ticked: Option<Mark>,
+    pub due: Option<Timestamp>,
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignoffState {
+    pub phase: usize,
+    pub role: String,
+    pub signed: Option<Mark>,
+    pub due: Option<Timestamp>,
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecklistState {
+    pub items: Vec<ItemState>,
+    pub signoffs: Vec<SignoffState>,
+    pub manual: Manual,
+}
+
+impl ChecklistState {
+    pub fn item(&self, id: &str) -> Option<&ItemState> {
+        self.items.iter().find(|i| i.id == id)
+    }
+
+    /// (done, total) over a phase's items and sign-offs.
+    pub fn phase_progress(&self, phase: usize) -> (usize, usize) {
+        let items = self.items.iter().filter(|i| i.phase == phase);
+        let signoffs = self.signoffs.iter().filter(|s| s.phase == phase);
+        let done = items.clone().filter(|i| i.status == Status::Done).count()
+            + signoffs.clone().filter(|s| s.signed.is_some()).count();
+        (done, items.count() + signoffs.count())
+    }
+
+    pub fn overall_progress(&self) -> (usize, usize) {
+        let done = self.items.iter().filter(|i| i.status == Status::Done).count()
+            + self.signoffs.iter().filter(|s| s.signed.is_some()).count();
+        (done, self.items.len() + self.signoffs.len())
+    }
+
+    /// The next thing due that is not done, with when.
+    pub fn next_due<'a>(&'a self, template: &'a Template, now: Timestamp) -> Option<(Timestamp, String)> {
+        let items = self.items.iter().filter(|i| i.status == Status::Pending).filter_map(|i| {
+            let title = template.item(&i.id).map_or(i.id.as_str(), |(_, it)| it.title.as_str());
+            i.due.filter(|d| *d >= now).map(|d| (d, title.to_string()))
+        });
+        let signoffs = self
+            .signoffs
+            .iter()
+            .filter(|s| s.signed.is_none())
+            .filter_map(|s| s.due.filter(|d| *d >= now).map(|d| (d, format!("sign-off: {}", s.role))));
+        items.chain(signoffs).min_by_key(|(d, _)| *d)
+    }
+}
+
+/// Everything a condition may look at.
+pub struct Facts<'a> {
+    pub fleet: &'a Fleet,
+    pub matrix: &'a Matrix,
+    pub findings: &'a [Finding],
+    pub now: Timestamp,
+}
+
+pub fn evaluate(template: &Template, events: &[ReleaseEvent], facts: &Facts<'_>) -> ChecklistState {
+    let manual = Manual::fold(events);
+    let start = facts.fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
+    let due_of = |phase: usize| start.and_then(|s| s.checked_add(template.phases[phase].due).ok());
+    let items = template
+        .items()
+        .map(|(phase, item)| {
+            let condition = item.condition.as_ref().map(|c| truth(c, &manual, facts));
+            let ticked = manual.tick(&item.id).cloned();
+            // The cockpit decides where it can; a person where it cannot.
+            let done = match &condition {
+                Some(Truth::True(_)) => true,
+                Some(Truth::False(_)) => false,
+                Some(Truth::Unknown(_)) | None => ticked.is_some(),
+            };
+            let due = due_of(phase);
+            ItemState {
+                phase,
+                id: item.id.clone(),
+                status: if done { Status::Done } else { Status::Pending },
+                condition,
+                ticked,
+                due,
+                overdue: !done && due.is_some_and(|d| facts.now >= d),
+            }
+        })
+        .collect();
+    let signoffs = template
+        .signoffs()
+        .map(|(phase, role)| {
+            let signed = manual.signoff(role).cloned();
+            let due = due_of(phase);
+            SignoffState {
+                phase,
+                role: role.to_string(),
+                overdue: signed.is_none() && due.is_some_and(|d| facts.now >= d),
+                signed,
+                due,
+            }
+        })
+        .collect();
+    ChecklistState { items, signoffs, manual }
+}
+
+fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
+    let env_name = |e: usize| facts.fleet.environments[e].name.as_str();
+    match condition {
+        Condition::Deployed(env) => {
+            let Some(plan) = facts.fleet.release.as_ref().filter(|p| !p.targets.is_empty()) else {
+                return Truth::Unknown("the release plan has no targets".into());
+            };
+            let behind: Vec<String> = plan
+                .targets
+                .iter()
+                .filter(|(service, target)| {
+                    let running = facts.matrix.get(CellKey { service: *service, env: *env }).version();
+                    !running.is_some_and(|v| {
+                        matches!(
+                            version::compare(v, target),
+                            Some(std::cmp::Ordering::Equal | std::cmp::Ordering::Greater)
+                        )
+                    })
+                })
+                .map(|(service, target)| format!("{} (target {target})", facts.fleet.services[*service].name))
+                .collect();
+            let planned = plan.targets.len();
+            let at = planned - behind.len();
+            if behind.is_empty() {
+                Truth::True(format!("{at}/{planned} planned services at target in {}", env_name(*env)))
+            } else {
+                Truth::False(format!("{at}/{planned} at target in {}; not yet: {}", env_name(*env), shorten(&behind)))
+            }
+        }
+        Condition::NoFindings(env) => {
+            // Nothing read yet is not "no findings": say we cannot tell.
+            let read = (0..facts.fleet.services.len())
+                .any(|service| facts.matrix.get(CellKey { service, env: *env }).reading().is_some());
+            if !read {
+                return Truth::Unknown(format!("nothing read in {} yet", env_name(*env)));
+            }
+            let here: Vec<String> = facts
+                .findings
+                .iter()
+                .filter(|f| f.cell.env == *env)
+                .map(|f| format!("{} {}", f.kind, facts.fleet.services[f.cell.service].name))
+                .collect();
+            if here.is_empty() {
+                Truth::True(format!("no findings in {}", env_name(*env)))
+            } else {
+                Truth::False(format!("{} in {}: {}", count(here.len(), "finding"), env_name(*env), shorten(&here)))
+            }
+        }
+        Condition::Healthy(env) => {
+            let mut read = 0;
+            let mut bad = Vec::new();
+            for service in 0..facts.fleet.services.len() {
+                let cell = facts.matrix.get(CellKey { service, env: *env });
+                if cell.deployments().next().is_none() {
+                    continue;
+                }
+                read += 1;
+                let name = &facts.fleet.services[service].name;
+                if cell.all_failing() {
+                    bad.push(format!("{name} unreachable"));
+                } else if cell.reading().and_then(|s| s.reading.health) == Some(Health::Down) {
+                    bad.push(format!("{name} down"));
+                }
+            }
+            match (read, bad.is_empty()) {
+                (0, _) => Truth::Unknown(format!("no source reads {}", env_name(*env))),
+                (_, true) => Truth::True(format!("{read} services healthy in {}", env_name(*env))),
+                (_, false) => Truth::False(shorten(&bad)),
+            }
+        }
+        Condition::TriggersClear(_) | Condition::RollbackReady(_) => {
+            Truth::Unknown("rollback readiness is not evaluated by the cockpit yet: tick it by hand".into())
+        }
+        Condition::SignedOff(role) => match manual.signoff(role) {
+            Some(m) => Truth::True(format!("{role} signed off by {} at {}", m.by, m.at.strftime("%H:%M UTC"))),
+            None => Truth::False(format!("no sign-off from {role} yet")),
+        },
+        Condition::WindowOpen => match facts.fleet.release.as_ref().and_then(|r| r.window) {
+            None => Truth::Unknown("the release has no window".into()),
+            Some(w) if facts.now < w.start => {
+                Truth::False(format!("the window opens at {}", w.start.strftime("%H:%M UTC")))
+            }
+            Some(w) if facts.now >= w.end => {
+                Truth::False(format!("the window closed at {}", w.end.strftime("%H:%M UTC")))
+            }
+            Some(w) => Truth::True(format!(
+                "open until {} ({} left)",
+                w.end.strftime("%H:%M UTC"),
+                crate::config::duration::short_age(std::time::Duration::from_secs(
+                    (w.end.as_second() - facts.now.as_second()).max(0) as u64
+                ))
+            )),
+        },
+    }
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+fn shorten(list: &[String]) -> String {
+    match list.len() {
+        0..=3 => list.join(", "),
+        n => format!("{}, and {} more", list[..3].join(", "), n - 3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checklist::template::parse;
+    use crate::model::{Environment, ReleasePlan, Service, Window};
+
+    const TEMPLATE: &str = r#"
+name = "t"
+[[phases]]
+id = "before"
+title = "Before"
+due = "-1h"
+signoffs = ["qa-lead"]
+[[phases.items]]
+id = "manual"
+title = "Manual step"
+role = "rm"
+[[phases.items]]
+id = "live"
+title = "Staging deployed"
+role = "devops"
+condition = "deployed($staging)"
+[[phases.items]]
+id = "unknowable"
+title = "Rollback ready"
+role = "devops"
+condition = "rollback_ready($prod)"
+[[phases.items]]
+id = "signed"
+title = "QA signed"
+role = "rm"
+condition = "signed_off(qa-lead)"
+"#;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn fleet() -> Fleet {
+        Fleet {
+            environments: ["staging", "prod"]
+                .iter()
+                .map(|e| Environment { name: e.to_string(), stale_after: None })
+                .collect(),
+            services: vec![Service { name: "web".into(), ..Service::default() }],
+            release: Some(ReleasePlan {
+                name: "r".into(),
+                window: Some(Window { start: at("2026-11-24T18:00:00Z"), end: at("2026-11-24T20:00:00Z") }),
+                targets: vec![(0, "1.0.0".into())],
+                ..ReleasePlan::default()
+            }),
+        }
+    }
+
+    fn ev(action: ReleaseAction) -> ReleaseEvent {
+        ReleaseEvent::new("ana", at("2026-11-24T16:00:00Z"), action)
+    }
+
+    fn run(events: &[ReleaseEvent], staging_version: Option<&str>, now: &str) -> ChecklistState {
+        let fleet = fleet();
+        let template = parse(TEMPLATE, "t", &fleet).unwrap();
+        let mut matrix = Matrix::new(&fleet);
+        if let Some(v) = staging_version {
+            let src: std::sync::Arc<str> = std::sync::Arc::from("e");
+            if let Some(cell) = matrix.get_mut(CellKey { service: 0, env: 0 }) {
+                cell.record(&src, crate::model::Evidence::Running, at(now), Ok(crate::model::Reading::version(v)));
+            }
+        }
+        evaluate(&template, events, &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now: at(now) })
+    }
+
+    #[test]
+    fn manual_ticks_fold_in_order() {
+        let tick = ReleaseAction::Tick { item: "manual".into(), note: Some("done by hand".into()) };
+        let untick = ReleaseAction::Untick { item: "manual".into(), note: None };
+        let s = run(&[ev(tick.clone())], None, "2026-11-24T16:30:00Z");
+        assert_eq!(s.item("manual").unwrap().status, Status::Done);
+        assert_eq!(s.item("manual").unwrap().ticked.as_ref().unwrap().note.as_deref(), Some("done by hand"));
+        let s = run(&[ev(tick.clone()), ev(untick)], None, "2026-11-24T16:30:00Z");
+        assert_eq!(s.item("manual").unwrap().status, Status::Pending);
+        assert_eq!(s.manual.notes.len(), 1, "the tick's note stays in the record");
+    }
+
+    #[test]
+    fn live_conditions_tick_and_untick_themselves() {
+        let s = run(&[], Some("1.0.0"), "2026-11-24T16:30:00Z");
+        let live = s.item("live").unwrap();
+        assert_eq!(live.status, Status::Done);
+        assert!(matches!(&live.condition, Some(Truth::True(e)) if e.contains("1/1")), "{live:?}");
+        // A person's tick does not override what the cockpit sees.
+        let s =
+            run(&[ev(ReleaseAction::Tick { item: "live".into(), note: None })], Some("0.9.0"), "2026-11-24T16:30:00Z");
+        let live = s.item("live").unwrap();
+        assert_eq!(live.status, Status::Pending);
+        assert!(
+            matches!(&live.condition, Some(Truth::False(e)) if e.contains("not yet: web (target 1.0.0)")),
+            "{live:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknowable_condition_waits_for_a_person() {
+        let s = run(&[], None, "2026-11-24T16:30:00Z");
+        assert_eq!(s.item("unknowable").unwrap().status, Status::Pending);
+        assert!(matches!(s.item("unknowable").unwrap().condition, Some(Truth::Unknown(_))));
+        let s = run(&[ev(ReleaseAction::Tick { item: "unknowable".into(), note: None })], None, "2026-11-24T16:30:00Z");
+        assert_eq!(s.item("unknowable").unwrap().status, Status::Done);
+    }
+
+    #[test]
+    fn signoffs_and_overdue() {
+        // Due at 17:00 (T-1h). At 16:30 nothing is overdue; at 17:00 it is.
+        let s = run(&[], None, "2026-11-24T16:30:00Z");
+        assert!(!s.item("manual").unwrap().overdue && !s.signoffs[0].overdue);
+        let s = run(&[], None, "2026-11-24T17:00:00Z");
+        assert!(s.item("manual").unwrap().overdue && s.signoffs[0].overdue);
+        let signed = ev(ReleaseAction::SignOff { role: "qa-lead".into(), note: None });
+        let s = run(std::slice::from_ref(&signed), None, "2026-11-24T17:00:00Z");
+        assert!(s.signoffs[0].signed.is_some() && !s.signoffs[0].overdue);
+        assert_eq!(s.item("signed").unwrap().status, Status::Done, "signed_off(qa-lead) holds");
+        let revoked = ev(ReleaseAction::RevokeSignOff { role: "qa-lead".into(), note: None });
+        let s = run(&[signed, revoked], None, "2026-11-24T17:00:00Z");
+        assert!(s.signoffs[0].signed.is_none());
+        assert_eq!(s.overall_progress(), (0, 5));
+    }
+
+    #[test]
+    fn no_findings_needs_something_read() {
+        let fleet = fleet();
+        let template = parse(
+            "name = \"t\"\n[[phases]]\nid = \"p\"\ntitle = \"P\"\ndue = \"-1h\"\n[[phases.items]]\nid = \"clean\"\ntitle = \"Clean\"\nrole = \"rm\"\ncondition = \"no_findings($staging)\"",
+            "t",
+            &fleet,
+        )
+        .unwrap();
+        let matrix = Matrix::new(&fleet);
+        let now = at("2026-11-24T16:30:00Z");
+        let s = evaluate(&template, &[], &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now });
+        assert!(matches!(&s.item("clean").unwrap().condition, Some(Truth::Unknown(e)) if e.contains("nothing read")));
+        assert_eq!(s.item("clean").unwrap().status, Status::Pending);
+    }
+
+    #[test]
+    fn the_last_decision_counts() {
+        let go = ev(ReleaseAction::Decision { decision: Decision::Go, reason: "ok".into() });
+        let no = ev(ReleaseAction::Decision { decision: Decision::NoGo, reason: "latency".into() });
+        let s = run(&[go, no], None, "2026-11-24T16:30:00Z");
+        assert_eq!(s.manual.decision().unwrap().decision, Decision::NoGo);
+        assert_eq!(s.manual.decisions.len(), 2);
+    }
+}

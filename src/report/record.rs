@@ -1,0 +1,106 @@
+//! `flightdeck report`: the release record for audits and post-mortems.
+//! Everything `check` says, plus who did what and when (the release
+//! journal) and what changed where (the observation journal), as one
+//! timeline.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{CheckJson, Scope, check_json};
+use crate::app::AppState;
+use crate::journal::ObservationEvent;
+use crate::journal::release::ReleaseEvent;
+
+#[derive(Debug, Serialize)]
+struct RecordJson<'a> {
+    #[serde(flatten)]
+    check: CheckJson<'a>,
+    /// Every tick, note, sign-off and decision, in order.
+    release_events: &'a [ReleaseEvent],
+    /// Version changes seen (first sightings left out), oldest first.
+    changes: Vec<&'a ObservationEvent>,
+}
+
+fn changes(state: &AppState) -> Vec<&ObservationEvent> {
+    let mut out: Vec<&ObservationEvent> = state.events.iter().filter(|e| e.old.is_some()).collect();
+    out.sort_by_key(|e| e.at);
+    out
+}
+
+pub fn json(state: &AppState, scope: &Scope) -> String {
+    let record =
+        RecordJson { check: check_json(state, scope), release_events: &state.release_events, changes: changes(state) };
+    serde_json::to_string_pretty(&record).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// One line of the timeline.
+struct Entry {
+    at: Timestamp,
+    text: String,
+}
+
+fn release_event_text(e: &ReleaseEvent, state: &AppState) -> String {
+    use crate::journal::release::{Decision, ReleaseAction};
+    let title = |item: &str| {
+        state.template.as_ref().and_then(|t| t.item(item)).map_or(item.to_string(), |(_, i)| i.title.clone())
+    };
+    let note = |n: &Option<String>| n.as_ref().map(|n| format!(": {n}")).unwrap_or_default();
+    match &e.action {
+        ReleaseAction::Tick { item, note: n } => format!("{} ticked “{}”{}", e.by, title(item), note(n)),
+        ReleaseAction::Untick { item, note: n } => format!("{} unticked “{}”{}", e.by, title(item), note(n)),
+        ReleaseAction::Note { item: Some(item), text } => format!("{} noted on “{}”: {text}", e.by, title(item)),
+        ReleaseAction::Note { item: None, text } => format!("{} noted: {text}", e.by),
+        ReleaseAction::SignOff { role, note: n } => format!("{} signed off as {role}{}", e.by, note(n)),
+        ReleaseAction::RevokeSignOff { role, note: n } => format!("{} revoked the {role} sign-off{}", e.by, note(n)),
+        ReleaseAction::Decision { decision, reason } => {
+            let d = if *decision == Decision::Go { "GO" } else { "NO-GO" };
+            format!("**{} decided {d}**: {reason}", e.by)
+        }
+    }
+}
+
+pub fn markdown(state: &AppState, scope: &Scope) -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = String::new();
+    let name = state.fleet.release.as_ref().map_or("(no release plan)", |r| r.name.as_str());
+    out.push_str(&format!("# Release record: {name}\n\n"));
+    out.push_str(&format!(
+        "Generated {} by flightdeck. Operator of this record: {}.\n\n",
+        state.now.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        esc(&state.operator)
+    ));
+    // The evaluation, as `check --format markdown` gives it (verdict,
+    // blockers, findings, checklist with who and when, the matrix).
+    let check = super::markdown(state, scope);
+    out.push_str(&check.replacen("## flightdeck check: ", "## State at the time: ", 1));
+    out.push_str("\n### Timeline\n\n");
+    let mut timeline: Vec<Entry> = state
+        .release_events
+        .iter()
+        .map(|e| Entry { at: e.at, text: esc(&release_event_text(e, state)) })
+        .chain(changes(state).into_iter().map(|c| {
+            let build = c.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
+            Entry {
+                at: c.at,
+                text: esc(&format!(
+                    "{} in {}: {} → {}{build} ({})",
+                    c.service,
+                    c.environment,
+                    c.old.as_deref().unwrap_or("?"),
+                    c.new,
+                    c.source
+                )),
+            }
+        }))
+        .collect();
+    timeline.sort_by_key(|e| e.at);
+    if timeline.is_empty() {
+        out.push_str("Nothing recorded yet.\n");
+    } else {
+        out.push_str("| time (UTC) | what |\n|---|---|\n");
+        for e in timeline {
+            out.push_str(&format!("| {} | {} |\n", e.at.strftime("%Y-%m-%d %H:%M:%S"), e.text));
+        }
+    }
+    out
+}

@@ -1,0 +1,314 @@
+//! The checklist through the real binary: verdict rules (hold, no-go, go),
+//! blackouts, recorded decisions, `check`'s `checklist` key, bad templates,
+//! and `flightdeck report`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use axum::Router;
+use axum::extract::Path as UrlPath;
+use axum::routing::get;
+use flightdeck::journal::release::{Decision, ReleaseAction, ReleaseEvent};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+struct World {
+    _rt: tokio::runtime::Runtime,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Every service at its target everywhere, healthy: no findings.
+    fn new() -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let app = Router::new().route(
+            "/{env}/{service}",
+            get(|UrlPath((_env, service)): UrlPath<(String, String)>| async move {
+                let v = if service == "api" { "2.0.0" } else { "1.0.0" };
+                axum::Json(json!({"version": v, "build": "7", "health": "UP"}))
+            }),
+        );
+        let listener = rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0))).unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move { axum::serve(listener, app).await });
+        World { _rt: rt, addr, dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// A patch release whose window starts `start_in` from now (negative:
+    /// started); `None`: no window.
+    fn config(&self, start_in: Option<SignedDuration>, extra_release: &str) -> PathBuf {
+        let window = match start_in {
+            Some(start_in) => {
+                let start = Timestamp::now() + start_in;
+                let end = start + SignedDuration::from_hours(2);
+                format!("window = {{ start = \"{start}\", end = \"{end}\" }}")
+            }
+            None => String::new(),
+        };
+        let text = format!(
+            r#"
+[[environments]]
+name = "staging"
+[[environments]]
+name = "prod"
+[[services]]
+name = "web"
+[[services]]
+name = "api"
+[release]
+name = "2026.11-patch"
+kind = "patch"
+{window}
+{extra_release}
+[release.targets]
+web = "1.0.0"
+api = "2.0.0"
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://{addr}/{{env}}/{{service}}"
+"#,
+            addr = self.addr
+        );
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn journal(&self) -> PathBuf {
+        self.dir.path().join("data/flightdeck/releases/2026.11-patch.jsonl")
+    }
+
+    fn record(&self, by: &str, action: ReleaseAction) {
+        let path = self.journal();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let line = serde_json::to_string(&ReleaseEvent::new(by, Timestamp::now(), action)).unwrap();
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(&line);
+        text.push('\n');
+        std::fs::write(&path, text).unwrap();
+    }
+
+    fn tick(&self, by: &str, items: &[&str]) {
+        for item in items {
+            self.record(by, ReleaseAction::Tick { item: item.to_string(), note: None });
+        }
+    }
+
+    fn run(&self, config: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flightdeck"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("FLIGHTDECK_")) {
+            cmd.env_remove(k);
+        }
+        let out = cmd
+            .args(args)
+            .args(["--config", config.to_str().unwrap()])
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    fn check(&self, config: &Path) -> (Option<i32>, Value) {
+        let (code, stdout, stderr) = self.run(config, &["check", "--format", "json"]);
+        let json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+        (code, json)
+    }
+}
+
+fn reasons(report: &Value) -> Vec<String> {
+    let mut r: Vec<String> =
+        report["blockers"].as_array().unwrap().iter().map(|b| b["reason"].as_str().unwrap().to_string()).collect();
+    r.dedup();
+    r
+}
+
+fn item<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checklist"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap())
+        .find(|i| i["id"] == id)
+        .unwrap_or_else(|| panic!("no item {id}"))
+}
+
+/// Manual items of the patch template due by T-0, and the two sign-offs.
+const MANUAL_BY_T0: &[&str] =
+    &["scope-frozen", "rollback-plan", "regression-suite", "stakeholders-notified", "monitoring-ready"];
+
+#[test]
+fn work_not_done_without_a_window_is_hold_and_before_the_window_is_no_go() {
+    let w = World::new();
+    // Before the window opens: no-go, the window says why.
+    let config = w.config(Some(SignedDuration::from_hours(48)), "");
+    let (code, report) = w.check(&config);
+    assert_eq!(report["verdict"], "no-go", "{report:#}");
+    assert_eq!(code, Some(1));
+    assert_eq!(reasons(&report)[0], "window");
+    // No window: nothing is ever due; required work not done holds.
+    let config = w.config(None, "");
+    let (code, report) = w.check(&config);
+    assert_eq!(report["verdict"], "hold", "{report:#}");
+    assert_eq!(code, Some(1), "hold exits 1");
+    assert_eq!(reasons(&report), vec!["pending"]);
+    assert!(report["findings"].as_array().unwrap().is_empty());
+    assert_eq!(report["checklist"]["template"], "patch");
+    // Live items are ticked by the cockpit, with the evidence.
+    let staged = item(&report, "staging-deployed");
+    assert_eq!(staged["status"], "done");
+    assert_eq!(staged["condition"], "deployed(staging)");
+    assert_eq!(staged["condition_value"]["value"], "true");
+    assert!(staged["condition_value"]["evidence"].as_str().unwrap().contains("2/2"), "{staged:#}");
+    // No window: the cockpit cannot tell; the item waits for a person.
+    assert_eq!(item(&report, "window-open")["condition_value"]["value"], "unknown");
+}
+
+#[test]
+fn past_due_items_and_a_missing_signoff_are_no_go() {
+    let w = World::new();
+    let config = w.config(Some(SignedDuration::from_mins(-30)), "");
+    w.tick("ana", &["scope-frozen"]);
+    let (code, report) = w.check(&config);
+    assert_eq!(report["verdict"], "no-go", "{report:#}");
+    assert_eq!(code, Some(1));
+    let r = reasons(&report);
+    assert!(r.contains(&"checklist".to_string()) && r.contains(&"signoff".to_string()), "{r:?}");
+    let frozen = item(&report, "scope-frozen");
+    assert_eq!(frozen["status"], "done");
+    assert_eq!(frozen["ticked"]["by"], "ana");
+    assert_eq!(item(&report, "rollback-plan")["overdue"], true);
+    let messages: Vec<&str> =
+        report["blockers"].as_array().unwrap().iter().map(|b| b["message"].as_str().unwrap()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("Rollback steps written down") && m.contains("tech-lead")),
+        "{messages:?}"
+    );
+    assert!(messages.iter().any(|m| m.contains("sign-off from tech-lead missing")), "{messages:?}");
+}
+
+#[test]
+fn everything_due_done_is_go_and_later_phases_do_not_block_yet() {
+    let w = World::new();
+    let config = w.config(Some(SignedDuration::from_mins(-10)), "");
+    w.tick("ana", MANUAL_BY_T0);
+    w.record("raj", ReleaseAction::SignOff { role: "tech-lead".into(), note: None });
+    w.record("lea", ReleaseAction::SignOff { role: "product-owner".into(), note: Some("scope as agreed".into()) });
+    let (code, report) = w.check(&config);
+    assert_eq!(report["verdict"], "go", "{report:#}");
+    assert_eq!(code, Some(0));
+    // Verification is due at T+15m: not done, not blocking yet.
+    assert_eq!(item(&report, "smoke-tests")["status"], "pending");
+    assert_eq!(item(&report, "smoke-tests")["overdue"], false);
+}
+
+#[test]
+fn a_blackout_or_a_recorded_no_go_blocks() {
+    let w = World::new();
+    let now = Timestamp::now();
+    let blackout = format!(
+        "blackouts = [{{ start = \"{}\", end = \"{}\", reason = \"payments freeze\" }}]",
+        now - SignedDuration::from_hours(1),
+        now + SignedDuration::from_hours(1)
+    );
+    let config = w.config(Some(SignedDuration::from_mins(-10)), &blackout);
+    w.tick("ana", MANUAL_BY_T0);
+    w.record("raj", ReleaseAction::SignOff { role: "tech-lead".into(), note: None });
+    w.record("lea", ReleaseAction::SignOff { role: "product-owner".into(), note: None });
+    let (_, report) = w.check(&config);
+    assert_eq!(report["verdict"], "no-go");
+    assert_eq!(reasons(&report), vec!["blackout"]);
+    assert!(report["blockers"][0]["message"].as_str().unwrap().contains("payments freeze"));
+
+    let config = w.config(Some(SignedDuration::from_mins(-10)), "");
+    w.record("ana", ReleaseAction::Decision { decision: Decision::NoGo, reason: "search latency".into() });
+    let (_, report) = w.check(&config);
+    assert_eq!(report["verdict"], "no-go");
+    assert_eq!(reasons(&report), vec!["decision"]);
+    assert_eq!(report["checklist"]["decision"]["by"], "ana");
+    assert_eq!(report["checklist"]["decision"]["decision"], "no-go");
+}
+
+#[test]
+fn a_bad_template_names_the_file_and_the_item() {
+    let w = World::new();
+    let bad = w.dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        r#"name = "bad"
+[[phases]]
+id = "p"
+title = "P"
+due = "-1h"
+[[phases.items]]
+id = "deploy-uat"
+title = "UAT deployed"
+role = "devops"
+condition = "deployed(uat)"
+"#,
+    )
+    .unwrap();
+    let config = w.config(Some(SignedDuration::from_hours(1)), &format!("template = \"{}\"", bad.display()));
+    let (code, _, stderr) = w.run(&config, &["check"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(bad.to_str().unwrap()) && stderr.contains("item `deploy-uat`"), "{stderr}");
+    assert!(stderr.contains("unknown environment `uat`"), "{stderr}");
+    let (code, _, stderr) = w.run(&config, &["config", "check"]);
+    assert_eq!(code, Some(2), "config check catches it too: {stderr}");
+}
+
+#[test]
+fn report_is_the_record_with_who_and_when() {
+    let w = World::new();
+    let config = w.config(Some(SignedDuration::from_mins(-10)), "");
+    w.tick("ana", &["scope-frozen"]);
+    w.record("ana", ReleaseAction::Note { item: Some("scope-frozen".into()), text: "all tags pushed".into() });
+    w.record("raj", ReleaseAction::SignOff { role: "tech-lead".into(), note: None });
+    w.record("ana", ReleaseAction::Decision { decision: Decision::Go, reason: "all clear".into() });
+
+    let (code, stdout, stderr) = w.run(&config, &["report"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for needle in [
+        "# Release record: 2026.11-patch",
+        "### Checklist",
+        "### Timeline",
+        "ana ticked “Scope frozen: every change in the release merged and tagged”",
+        "ana noted on",
+        "raj signed off as tech-lead",
+        "**ana decided GO**: all clear",
+        "### What is running",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    }
+
+    let (code, stdout, _) = w.run(&config, &["report", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["release_events"].as_array().unwrap().len(), 4);
+    assert_eq!(json["release_events"][0]["action"], "tick");
+    assert_eq!(json["release_events"][0]["by"], "ana");
+    assert!(json["checklist"]["notes"].as_array().unwrap().iter().any(|n| n["text"] == "all tags pushed"));
+    assert!(json["cells"].as_array().unwrap().len() == 4 && json["verdict"].is_string());
+}
+
+#[test]
+fn a_plan_without_kind_window_or_template_keeps_todays_behaviour() {
+    let w = World::new();
+    let path = w.dir.path().join("plain.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[release]\nname = \"r\"\n[release.targets]\nweb = \"1.0.0\"\n[[sources]]\nname = \"e\"\nkind = \"http\"\nurl = \"http://{}/{{env}}/{{service}}\"\n",
+            w.addr
+        ),
+    )
+    .unwrap();
+    let (code, report) = w.check(&path);
+    assert_eq!(report["verdict"], "go");
+    assert_eq!(code, Some(0));
+    assert!(report["checklist"].is_null());
+}
