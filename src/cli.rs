@@ -386,7 +386,8 @@ fn evaluate_once(
             .as_ref()
             .zip(state.checklist.as_ref())
             .map(|(template, state)| crate::analysis::verdict::ChecklistView { template, state });
-        state.judgement = crate::analysis::verdict::judge(&state.fleet, &state.findings, state.now, view);
+        state.judgement =
+            crate::analysis::verdict::judge(&state.fleet, &state.matrix, &state.findings, state.now, view);
     }
     Ok((state, scope))
 }

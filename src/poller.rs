@@ -23,6 +23,9 @@ use crate::config::PollerSettings;
 use crate::model::{CellKey, Evidence, Reading, Role};
 use crate::sources::{ActiveSource, FetchError, HttpContext};
 
+/// The longest a source may ask us to wait (`Retry-After`, a reset time).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// One fetch's outcome, sent by value to the app loop.
 #[derive(Debug, Clone)]
 pub struct SourceUpdate {
@@ -120,11 +123,13 @@ impl SourceTask {
                         Err(ref e) => {
                             failures[i] = failures[i].saturating_add(1);
                             let wait = backoff(self.source.every, failures[i], self.max_backoff, fastrand::f64());
-                            // A source that says when to come back is obeyed, even past max_backoff.
-                            e.retry_after().map_or(wait, |asked| asked.max(wait))
+                            // A source that says when to come back is obeyed, even past
+                            // max_backoff, up to an hour: a header is not trusted further.
+                            e.retry_after().map_or(wait, |asked| asked.min(MAX_RETRY_AFTER).max(wait))
                         }
                     };
-                    due.push(Reverse((Instant::now() + delay, i)));
+                    let now = Instant::now();
+                    due.push(Reverse((now.checked_add(delay).unwrap_or(now + MAX_RETRY_AFTER), i)));
                     if self.tx.send(update).await.is_err() {
                         return; // the app loop is gone
                     }
@@ -170,6 +175,11 @@ async fn fetch_cell(
     let result = match tokio::time::timeout(timeout, future).await {
         Ok(Err(FetchError::Timeout(_))) | Err(_) => Err(FetchError::Timeout(timeout)),
         Ok(result) => result,
+    };
+    // Whatever a server echoed back, the token never reaches a cell.
+    let result = match source.source.token() {
+        Some(token) => result.map_err(|e| token.scrub(e)),
+        None => result,
     };
     if let Err(e) = &result {
         tracing::debug!(source = %name, service = %cell.service, env = %cell.env, error = %e, "fetch failed");

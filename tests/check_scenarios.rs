@@ -568,7 +568,7 @@ fn health_down_is_unhealthy() {
 }
 
 #[test]
-fn a_failing_endpoint_is_unreachable_which_does_not_block() {
+fn a_failing_endpoint_is_unreachable_and_holds_a_planned_cell() {
     let mut cells = all_good();
     cells.insert(key("qa", "ledger"), Canned::Status(500, "boom".into()));
     let server = Server::start(cells);
@@ -581,7 +581,20 @@ fn a_failing_endpoint_is_unreachable_which_does_not_block() {
     assert!(failed["error"].as_str().is_some_and(|e| e.contains("HTTP 500")), "{failed:#}");
     assert_eq!(failed["version"], Value::Null, "{failed:#}");
     assert_eq!(failed["source"], RUNNING_SOURCE, "{failed:#}");
-    // Medium findings are not blockers.
+    // The finding is medium, but ledger is planned: nobody can say whether
+    // it runs its target in qa, so the call holds.
+    assert_verdict(&run, &report, "hold", 1);
+    assert_eq!(blocker_reasons(&report), ["unread"]);
+    let why = report["blockers"][0]["message"].as_str().unwrap();
+    assert!(why.contains("cannot tell whether ledger runs 3.0.0 in qa") && why.contains("HTTP 500"), "{why}");
+
+    // An unplanned service failing is only the medium finding: no blocker.
+    let mut cells = all_good();
+    cells.insert(key("qa", "search"), Canned::Status(500, "boom".into()));
+    let server = Server::start(cells);
+    let config = sandbox.config(server.addr, &Setup::default());
+    let (run, report) = sandbox.check_json(&config, &[]);
+    assert_findings(&report, &[("unreachable", "medium", "search", "qa")]);
     assert_verdict(&run, &report, "go", 0);
     assert_eq!(report["blockers"], json!([]));
 }

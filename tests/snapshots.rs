@@ -260,7 +260,10 @@ fn verdict_in_the_status_bar() {
     let terminal = draw(&s, 120, 30);
     let buffer = terminal.backend().buffer();
     let text = format!("{}", terminal.backend());
-    assert!(text.contains("NO-GO (4)"), "{text}");
+    // 4 high findings, and the first sweep is not complete (not every
+    // polled cell has been read).
+    assert!(text.contains("NO-GO (5)"), "{text}");
+    assert!(s.judgement.blockers.iter().any(|b| b.message.starts_with("first sweep not complete")));
     // The verdict block is red.
     let pos = (0..120u16).find(|&x| buffer[(x, 0)].symbol() == "N").unwrap();
     assert_eq!(buffer[(pos, 0)].bg, Color::Red);
@@ -503,6 +506,10 @@ fn all_at_target() -> AppState {
             u.attempted_at = s.now - jiff::SignedDuration::from_secs(5);
             s.apply(u);
         }
+        // The deployment records agree in prod: every polled cell is read.
+        let mut u = update("records", service, 2, 5, Ok(reading(v, "1", Health::Up)));
+        u.attempted_at = s.now - jiff::SignedDuration::from_secs(5);
+        s.apply(u);
     }
     s
 }

@@ -51,12 +51,15 @@ pub enum BlockerReason {
     Signoff,
     /// A required item or sign-off not done yet, not yet due (hold).
     Pending,
+    /// A planned cell that no source has read: what runs there is unknown
+    /// (hold): a skipped service whose endpoint answers 404 must not pass.
+    Unread,
 }
 
 impl BlockerReason {
     /// Blockers that make the verdict no-go; the rest (pending) hold it.
     pub fn is_no_go(self) -> bool {
-        !matches!(self, BlockerReason::Pending)
+        !matches!(self, BlockerReason::Pending | BlockerReason::Unread)
     }
 }
 
@@ -78,7 +81,13 @@ pub struct ChecklistView<'a> {
     pub state: &'a crate::checklist::ChecklistState,
 }
 
-pub fn judge(fleet: &Fleet, findings: &[Finding], now: Timestamp, checklist: Option<ChecklistView<'_>>) -> Judgement {
+pub fn judge(
+    fleet: &Fleet,
+    matrix: &crate::analysis::Matrix,
+    findings: &[Finding],
+    now: Timestamp,
+    checklist: Option<ChecklistView<'_>>,
+) -> Judgement {
     let fmt = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
     let mut blockers: Vec<Blocker> = findings
         .iter()
@@ -106,6 +115,7 @@ pub fn judge(fleet: &Fleet, findings: &[Finding], now: Timestamp, checklist: Opt
             message: format!("inside a blackout until {}{why}", fmt(b.end)),
         });
     }
+    unread_blockers(fleet, matrix, &mut blockers);
     if let Some(view) = checklist {
         checklist_blockers(fleet, &view, &mut blockers);
     }
@@ -119,13 +129,45 @@ pub fn judge(fleet: &Fleet, findings: &[Finding], now: Timestamp, checklist: Opt
     Judgement { verdict, blockers }
 }
 
+/// Planned cells some source tried but none could read: nobody can say
+/// whether the target runs there. Cells no source reads yet (the first
+/// sweep) are not known to the verdict; the cockpit shows "first sweep…".
+fn unread_blockers(fleet: &Fleet, matrix: &crate::analysis::Matrix, blockers: &mut Vec<Blocker>) {
+    let Some(plan) = &fleet.release else { return };
+    for (service, target) in &plan.targets {
+        for (env, e) in fleet.environments.iter().enumerate() {
+            let cell = matrix.get(crate::model::CellKey { service: *service, env });
+            if cell.deployments().next().is_none() || cell.reading().is_some() {
+                continue;
+            }
+            let why = cell
+                .deployments()
+                .find_map(|o| o.error.as_ref())
+                .map_or("not read yet".to_string(), |f| format!("never read: {}", f.error));
+            blockers.push(Blocker {
+                reason: BlockerReason::Unread,
+                message: format!(
+                    "cannot tell whether {} runs {target} in {}: {why}",
+                    fleet.services[*service].name, e.name
+                ),
+            });
+        }
+    }
+}
+
 /// Required items and sign-offs: overdue → no-go; not done and due by the
 /// start of the window (or no window at all) → hold. Items due after the
 /// window opens (verification, monitoring) only block once overdue.
 fn checklist_blockers(fleet: &Fleet, view: &ChecklistView<'_>, blockers: &mut Vec<Blocker>) {
     use crate::checklist::Status;
     let start = fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
+    // Pending work holds the call only if it belongs before the window
+    // (items) or at its start (sign-offs: the go call needs them).
     let counts_now = |due: Option<Timestamp>| match (due, start) {
+        (Some(due), Some(start)) => due < start,
+        _ => true,
+    };
+    let signoff_counts_now = |due: Option<Timestamp>| match (due, start) {
         (Some(due), Some(start)) => due <= start,
         _ => true,
     };
@@ -162,7 +204,7 @@ fn checklist_blockers(fleet: &Fleet, view: &ChecklistView<'_>, blockers: &mut Ve
                 reason: BlockerReason::Signoff,
                 message: format!("sign-off from {} missing since {}", s.role, when(s.due)),
             });
-        } else if counts_now(s.due) {
+        } else if signoff_counts_now(s.due) {
             let due = if s.due.is_some() { format!(" (due {})", when(s.due)) } else { String::new() };
             blockers
                 .push(Blocker { reason: BlockerReason::Pending, message: format!("sign-off from {}{due}", s.role) });

@@ -62,26 +62,28 @@ fn record(
     action: crate::journal::release::ReleaseAction,
 ) {
     let Some(store) = store else {
-        state.journal_error = Some("this release has no journal: nothing was recorded".into());
+        state.release_journal_error = Some("this release has no journal: NOT RECORDED".into());
+        state.ui.message = state.release_journal_error.clone();
         return;
     };
     let done = state.describe(&action);
     let event = crate::journal::release::ReleaseEvent::new(state.operator.clone(), Timestamp::now(), action);
     if let Err(e) = store.append(&event) {
         tracing::error!(error = %e, "release journal append failed");
-        state.journal_error = Some(format!("NOT RECORDED: {e}"));
+        state.release_journal_error = Some(format!("NOT RECORDED: {e}"));
+        state.ui.message = state.release_journal_error.clone();
         return;
     }
     // On disk now. Read back what is new (ours and others'); if reading
     // fails, the event is still durable: show it and say reading failed.
     match store.poll() {
         Ok(events) => {
-            state.journal_error = None;
+            state.release_journal_error = None;
             state.take_release_events(events);
         }
         Err(e) => {
             tracing::error!(error = %e, "release journal poll failed after an append");
-            state.journal_error = Some(format!("recorded, but re-reading the journal failed: {e}"));
+            state.release_journal_error = Some(format!("recorded, but re-reading the journal failed: {e}"));
             state.take_release_events(vec![event]);
         }
     }
@@ -201,7 +203,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
                     }
                     Some(Err(e)) => {
                         tracing::error!(error = %e, "release journal poll failed");
-                        state.journal_error = Some(e.to_string());
+                        state.release_journal_error = Some(e.to_string());
                         Effect::Redraw
                     }
                     _ => Effect::None,

@@ -125,6 +125,9 @@ pub struct AppState {
     pub events: std::collections::VecDeque<ObservationEvent>,
     /// Set when the journal could not be written.
     pub journal_error: Option<String>,
+    /// Set when the release journal could not be written or read; stays
+    /// until the next successful append, so a failed sign-off is seen.
+    pub release_journal_error: Option<String>,
     /// The release's checklist template, when it has one.
     pub template: Option<crate::checklist::Template>,
     /// Ticks, notes, sign-offs and decisions, from the release journal.
@@ -140,7 +143,7 @@ impl AppState {
     pub fn new(fleet: Fleet, sources: Vec<SourceInfo>, now: Timestamp) -> AppState {
         let matrix = Matrix::new(&fleet);
         let visible = analysis::filter_services(&fleet, "");
-        let judgement = verdict::judge(&fleet, &[], now, None);
+        let judgement = verdict::judge(&fleet, &Matrix::new(&fleet), &[], now, None);
         let marks = vec![None; fleet.cell_count()];
         AppState {
             fleet,
@@ -155,6 +158,7 @@ impl AppState {
             judgement,
             events: std::collections::VecDeque::new(),
             journal_error: None,
+            release_journal_error: None,
             template: None,
             release_events: Vec::new(),
             checklist: None,
@@ -187,7 +191,21 @@ impl AppState {
             .as_ref()
             .zip(self.checklist.as_ref())
             .map(|(template, state)| verdict::ChecklistView { template, state });
-        self.judgement = verdict::judge(&self.fleet, &self.findings, self.now, view);
+        self.judgement = verdict::judge(&self.fleet, &self.matrix, &self.findings, self.now, view);
+        // Until every cell has been read once, nobody can say GO.
+        let polled = self.polled_cells();
+        if polled > 0 && analysis::last_sweep(&self.matrix, polled).is_none() {
+            self.judgement.blockers.push(verdict::Blocker {
+                reason: verdict::BlockerReason::Unread,
+                message: "first sweep not complete: not every cell has been read yet".into(),
+            });
+            if self.judgement.verdict == verdict::Verdict::Go {
+                self.judgement.verdict = verdict::Verdict::Hold;
+            }
+        }
+        // Lists may have shrunk under the selection.
+        self.ui.findings_scroll = self.ui.findings_scroll.min(self.visible_findings().len().saturating_sub(1));
+        self.ui.events_scroll = self.ui.events_scroll.min(self.visible_events().len().saturating_sub(1));
     }
 
     /// Take in release events read from the journal (ours and others').
@@ -362,6 +380,7 @@ impl AppState {
     fn refilter(&mut self) {
         self.ui.findings_scroll = 0;
         self.ui.events_scroll = 0;
+        self.ui.rollback_scroll = 0;
         let selected = self.visible.get(self.ui.row).copied();
         self.visible = analysis::filter_services(&self.fleet, &self.ui.filter);
         // Keep the same service selected when it is still shown.

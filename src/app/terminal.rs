@@ -58,6 +58,10 @@ fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             restore();
             previous(info);
+            // A panic anywhere (a source task included) ends the cockpit:
+            // a screen that keeps running on a restored terminal, or with a
+            // source silently gone, would lie.
+            std::process::exit(101);
         }));
     });
 }

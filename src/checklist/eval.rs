@@ -189,8 +189,20 @@ pub struct Facts<'a> {
 
 pub fn evaluate(template: &Template, events: &[ReleaseEvent], facts: &Facts<'_>) -> ChecklistState {
     let manual = Manual::fold(events);
-    let start = facts.fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
+    let window = facts.fleet.release.as_ref().and_then(|r| r.window);
+    let start = window.map(|w| w.start);
     let due_of = |phase: usize| start.and_then(|s| s.checked_add(template.phases[phase].due).ok());
+    // Work due before the window is late at its due time. Work due at or
+    // after T-0 (the deployment, verification, …) happens during the
+    // window: it is late only once both its due time and the window's end
+    // have passed, so a deployment not done at 18:01 is not "overdue".
+    let late_after = |phase: usize| {
+        let due = due_of(phase)?;
+        match window {
+            Some(w) if template.phases[phase].due >= jiff::SignedDuration::ZERO => Some(due.max(w.end)),
+            _ => Some(due),
+        }
+    };
     let items = template
         .items()
         .map(|(phase, item)| {
@@ -210,7 +222,7 @@ pub fn evaluate(template: &Template, events: &[ReleaseEvent], facts: &Facts<'_>)
                 condition,
                 ticked,
                 due,
-                overdue: !done && due.is_some_and(|d| facts.now >= d),
+                overdue: !done && late_after(phase).is_some_and(|d| facts.now > d),
             }
         })
         .collect();
@@ -222,7 +234,7 @@ pub fn evaluate(template: &Template, events: &[ReleaseEvent], facts: &Facts<'_>)
             SignoffState {
                 phase,
                 role: role.to_string(),
-                overdue: signed.is_none() && due.is_some_and(|d| facts.now >= d),
+                overdue: signed.is_none() && due.is_some_and(|d| facts.now > d),
                 signed,
                 due,
             }
@@ -287,8 +299,12 @@ fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
                 if cell.deployments().next().is_none() {
                     continue;
                 }
-                read += 1;
                 let name = &facts.fleet.services[service].name;
+                if cell.reading().is_none() && !cell.all_failing() {
+                    // Not read yet: no evidence either way.
+                    return Truth::Unknown(format!("{name} in {} not read yet", env_name(*env)));
+                }
+                read += 1;
                 if cell.all_failing() {
                     bad.push(format!("{name} unreachable"));
                 } else if cell.reading().and_then(|s| s.reading.health) == Some(Health::Down) {
@@ -449,17 +465,17 @@ condition = "signed_off(qa-lead)"
 
     #[test]
     fn signoffs_and_overdue() {
-        // Due at 17:00 (T-1h). At 16:30 nothing is overdue; at 17:00 it is.
-        let s = run(&[], None, "2026-11-24T16:30:00Z");
-        assert!(!s.item("manual").unwrap().overdue && !s.signoffs[0].overdue);
+        // Due at 17:00 (T-1h). At 17:00 sharp nothing is late yet; a second after, it is.
         let s = run(&[], None, "2026-11-24T17:00:00Z");
+        assert!(!s.item("manual").unwrap().overdue && !s.signoffs[0].overdue);
+        let s = run(&[], None, "2026-11-24T17:00:01Z");
         assert!(s.item("manual").unwrap().overdue && s.signoffs[0].overdue);
         let signed = ev(ReleaseAction::SignOff { role: "qa-lead".into(), note: None });
-        let s = run(std::slice::from_ref(&signed), None, "2026-11-24T17:00:00Z");
+        let s = run(std::slice::from_ref(&signed), None, "2026-11-24T17:00:01Z");
         assert!(s.signoffs[0].signed.is_some() && !s.signoffs[0].overdue);
         assert_eq!(s.item("signed").unwrap().status, Status::Done, "signed_off(qa-lead) holds");
         let revoked = ev(ReleaseAction::RevokeSignOff { role: "qa-lead".into(), note: None });
-        let s = run(&[signed, revoked], None, "2026-11-24T17:00:00Z");
+        let s = run(&[signed, revoked], None, "2026-11-24T17:00:01Z");
         assert!(s.signoffs[0].signed.is_none());
         assert_eq!(s.overall_progress(), (0, 5));
     }

@@ -404,7 +404,7 @@ pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
         ::config::Environment::with_prefix("FLIGHTDECK")
             .prefix_separator("_")
             .separator("__")
-            .try_parsing(true)
+            .try_parsing(false)
             .source(Some(vars)),
     );
     let merged = builder.build().map_err(|e| ConfigError {

@@ -77,6 +77,8 @@ pub struct ArgoCdSource {
     project: Option<String>,
     /// `Bearer <token>`, marked sensitive so no debug output shows it.
     authorization: Option<HeaderValue>,
+    /// The token itself, only to take it out of error texts.
+    token: Option<auth::Token>,
     decode: DecodeOptions,
 }
 
@@ -102,7 +104,9 @@ impl ArgoCdSource {
                 errors.push(OptionError::new(key, "must not be empty (leave the key out instead)"));
             }
         }
-        let authorization = match auth::from_env(options.token_env.as_deref()) {
+        let token = auth::from_env(options.token_env.as_deref());
+        let kept = token.as_ref().ok().cloned().flatten();
+        let authorization = match token {
             Ok(None) => None,
             Ok(Some(token)) => match token.bearer() {
                 Ok(value) => Some(value),
@@ -118,6 +122,7 @@ impl ArgoCdSource {
         };
         match (api_url, app) {
             (Some(api_url), Some(app)) if errors.is_empty() => Ok(Arc::new(ArgoCdSource {
+                token: kept,
                 api_url,
                 app,
                 project: options.project.map(|p| p.trim().to_string()),
@@ -156,6 +161,10 @@ impl ArgoCdSource {
 impl Source for ArgoCdSource {
     fn default_evidence(&self) -> Evidence {
         Evidence::Controller
+    }
+
+    fn token(&self) -> Option<&auth::Token> {
+        self.token.as_ref()
     }
 
     fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {

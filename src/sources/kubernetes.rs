@@ -70,6 +70,8 @@ struct Cluster {
 }
 
 pub struct KubernetesSource {
+    /// The `token_env` token, only to take it out of error texts.
+    token: Option<auth::Token>,
     cluster: Arc<Cluster>,
     namespace: NameTemplate,
     deployment: NameTemplate,
@@ -90,7 +92,9 @@ impl KubernetesSource {
         if options.container.as_deref().is_some_and(|c| c.trim().is_empty()) {
             errors.push(OptionError::new("container", "must not be empty (leave it out for the first container)"));
         }
-        let authorization = match auth::from_env(options.token_env.as_deref()) {
+        let token = auth::from_env(options.token_env.as_deref());
+        let kept = token.as_ref().ok().cloned().flatten();
+        let authorization = match token {
             Ok(None) => None,
             Ok(Some(token)) => match token.bearer() {
                 Ok(value) => Some(value),
@@ -106,6 +110,7 @@ impl KubernetesSource {
         };
         match (target, namespace, deployment) {
             (Some(target), Some(namespace), Some(deployment)) if errors.is_empty() => Ok(Arc::new(KubernetesSource {
+                token: kept,
                 cluster: Arc::new(Cluster { target, authorization, client: tokio::sync::OnceCell::new() }),
                 namespace,
                 deployment,
@@ -226,6 +231,10 @@ impl Cluster {
 impl Source for KubernetesSource {
     fn default_evidence(&self) -> Evidence {
         Evidence::Running
+    }
+
+    fn token(&self) -> Option<&auth::Token> {
+        self.token.as_ref()
     }
 
     fn fetch(&self, _ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {

@@ -34,6 +34,12 @@ pub trait Source: Send + Sync + 'static {
         Role::Deployment
     }
 
+    /// The token this source sends, if any: the poller takes it out of
+    /// every error text, whatever a server echoes back.
+    fn token(&self) -> Option<&auth::Token> {
+        None
+    }
+
     /// Read one cell. The poller wraps this in the source's timeout.
     fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>>;
 }

@@ -190,6 +190,10 @@ impl Source for PrometheusSource {
         Role::Metrics
     }
 
+    fn token(&self) -> Option<&Token> {
+        self.token.as_ref()
+    }
+
     fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
         let api_url = self.api_url.render(&cell.service, &cell.env);
         let client = ctx.client.clone();

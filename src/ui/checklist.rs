@@ -215,10 +215,14 @@ impl View<'_> {
         let others: Vec<&Blocker> = all.iter().filter(|b| !is_checklist_blocker(b)).collect();
         if !others.is_empty() && max > 1 {
             let mut kinds: Vec<String> = Vec::new();
-            for reason in [BlockerReason::Finding, BlockerReason::Window, BlockerReason::Blackout] {
+            for reason in
+                [BlockerReason::Finding, BlockerReason::Unread, BlockerReason::Window, BlockerReason::Blackout]
+            {
                 match others.iter().filter(|b| b.reason == reason).count() {
                     0 => {}
-                    1 if reason != BlockerReason::Finding => kinds.push(reason_word(reason).to_string()),
+                    1 if !matches!(reason, BlockerReason::Finding | BlockerReason::Unread) => {
+                        kinds.push(reason_word(reason).to_string())
+                    }
                     n => kinds.push(format!("{n} {}", plural(reason_word(reason), n))),
                 }
             }
@@ -479,6 +483,7 @@ fn reason_word(reason: BlockerReason) -> &'static str {
         BlockerReason::Finding => "high finding",
         BlockerReason::Window => "window",
         BlockerReason::Blackout => "blackout",
+        BlockerReason::Unread => "unread cell",
         _ => "checklist",
     }
 }

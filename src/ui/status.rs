@@ -55,6 +55,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         Some(at) => format!("sweep {} ago", age(state.now, at)),
         None => "first sweep…".to_string(),
     }));
+    if let Some(err) = &state.release_journal_error {
+        spans.push(sep());
+        spans.push(Span::styled(format!("⚠ release journal: {err}"), theme.status_alert()));
+    }
     if let Some(err) = &state.journal_error {
         spans.push(sep());
         spans.push(Span::raw(format!("⚠ journal: {err}")));
