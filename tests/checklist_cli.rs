@@ -22,11 +22,22 @@ struct World {
 impl World {
     /// Every service at its target everywhere, healthy: no findings.
     fn new() -> World {
+        World::serving(false)
+    }
+
+    /// With `prod_behind`, prod still runs the previous versions (api 1.9.0,
+    /// web 0.9.0): the release has not reached production yet.
+    fn serving(prod_behind: bool) -> World {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let app = Router::new().route(
             "/{env}/{service}",
-            get(|UrlPath((_env, service)): UrlPath<(String, String)>| async move {
-                let v = if service == "api" { "2.0.0" } else { "1.0.0" };
+            get(move |UrlPath((env, service)): UrlPath<(String, String)>| async move {
+                let v = match (service.as_str(), env.as_str()) {
+                    ("api", "prod") if prod_behind => "1.9.0",
+                    ("web", "prod") if prod_behind => "0.9.0",
+                    ("api", _) => "2.0.0",
+                    _ => "1.0.0",
+                };
                 axum::Json(json!({"version": v, "build": "7", "health": "UP"}))
             }),
         );
@@ -204,6 +215,23 @@ fn everything_due_done_is_go_and_later_phases_do_not_block_yet() {
     // Verification is due at T+15m: not done, not blocking yet.
     assert_eq!(item(&report, "smoke-tests")["status"], "pending");
     assert_eq!(item(&report, "smoke-tests")["overdue"], false);
+}
+
+#[test]
+fn the_call_is_go_during_the_window_before_production_is_deployed() {
+    // 18:40 in the window: everything before it done and signed, prod not
+    // deployed yet. The deployment is what the GO is for: it is not overdue.
+    let w = World::serving(true);
+    let config = w.config(Some(SignedDuration::from_mins(-40)), "");
+    w.tick("ana", MANUAL_BY_T0);
+    w.record("raj", ReleaseAction::SignOff { role: "tech-lead".into(), note: None });
+    w.record("lea", ReleaseAction::SignOff { role: "product-owner".into(), note: None });
+    let (code, report) = w.check(&config);
+    assert_eq!(report["verdict"], "go", "{report:#}");
+    assert_eq!(code, Some(0));
+    let prod = item(&report, "prod-deployed");
+    assert_eq!(prod["status"], "pending");
+    assert_eq!(prod["overdue"], false);
 }
 
 #[test]

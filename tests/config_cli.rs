@@ -324,6 +324,22 @@ fn environment_variables_override_files() {
 }
 
 #[test]
+fn environment_values_stay_strings() {
+    // "2026.10" must not become the number 2026.1: that is another release.
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("good.toml", VALID);
+    let run = Run::from(
+        sandbox
+            .command(&["config", "check", "--config", file.to_str().unwrap()])
+            .env("FLIGHTDECK_RELEASE__NAME", "2026.10")
+            .output()
+            .unwrap(),
+    );
+    run.assert_ok();
+    assert!(run.stdout.contains("release 2026.10,") || run.stdout.contains("release 2026.10 "), "{run:#?}");
+}
+
+#[test]
 fn a_bad_environment_variable_is_named() {
     let sandbox = Sandbox::new();
     let file = sandbox.write("good.toml", VALID);

@@ -76,3 +76,62 @@ environments = ["prod"]
     assert!(healthy_updates >= 4, "the healthy source was starved: {healthy_updates} updates");
     assert!(fast_hits.load(Ordering::SeqCst) >= 4);
 }
+
+/// A source asking to be left alone for 300 billion years neither kills
+/// its task (an Instant overflow) nor holds it longer than an hour; `r`
+/// still reaches it.
+#[tokio::test]
+async fn an_absurd_retry_after_does_not_kill_the_source() {
+    let app = Router::new().route(
+        "/{env}/{service}",
+        get(|| async {
+            (axum::http::StatusCode::TOO_MANY_REQUESTS, [("retry-after", "10000000000000000000")], "slow down")
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let text = format!(
+        "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[[sources]]\nname = \"s\"\nkind = \"http\"\nurl = \"http://{addr}/{{env}}/{{service}}\"\nevery = \"100ms\"\n"
+    );
+    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
+    let (tx, mut rx) = mpsc::channel(16);
+    let poller =
+        flightdeck::poller::Poller::spawn(active, config.poller, flightdeck::sources::HttpContext::new().unwrap(), tx);
+    let first = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.unwrap().unwrap();
+    let err = first.result.unwrap_err();
+    assert!(err.retry_after().is_some(), "{err:?}");
+    // The task is alive: a refresh fetches again at once.
+    poller.refresh_now();
+    let second = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await;
+    assert!(matches!(second, Ok(Some(_))), "the source task died or ignored the refresh");
+}
+
+/// A server that echoes the Authorization header into its error page:
+/// the token never reaches the cell, whatever the kind.
+#[tokio::test]
+async fn an_echoed_token_is_redacted_for_every_kind() {
+    let app = Router::new().route(
+        "/api/v1/applications/{app}",
+        get(|headers: axum::http::HeaderMap| async move {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("proxy rejected {auth}"))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Cargo sets CARGO_PKG_NAME for tests: a token variable that is always there.
+    let text = format!(
+        "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[[sources]]\nname = \"argo\"\nkind = \"argocd\"\napi_url = \"http://{addr}\"\ntoken_env = \"CARGO_PKG_NAME\"\n"
+    );
+    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
+    let ctx = flightdeck::sources::HttpContext::new().unwrap();
+    let updates = flightdeck::poller::sweep_once(&active, config.poller, &ctx, |_, _| {}).await;
+    let err = updates[0].result.clone().unwrap_err().to_string();
+    let token = env!("CARGO_PKG_NAME");
+    assert!(err.contains("proxy rejected Bearer [redacted]"), "{err}");
+    assert!(!err.contains(&format!("Bearer {token}")), "{err}");
+}

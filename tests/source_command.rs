@@ -262,3 +262,16 @@ fn bad_options_are_config_errors_naming_the_key() {
     let e = check("program = ''");
     assert!(e.contains("the program is empty"), "{e}");
 }
+
+#[tokio::test]
+async fn the_program_sees_only_the_basics_and_its_own_token() {
+    let dir = tempfile::tempdir().unwrap();
+    // Cargo sets CARGO_PKG_NAME for the test process: a stand-in for another
+    // source's token that the program must not inherit.
+    let path = script(dir.path(), "env.sh", "echo \"${CARGO_PKG_NAME:-absent}-${PATH:+path}\"");
+    let reading = fetch_one(&program(&path)).await.expect("a reading");
+    assert_eq!(reading.version.as_deref(), Some("absent-path"));
+    // Named as this source's token_env, it is passed (and scrubbed from errors).
+    let reading = fetch_one(&format!("{}\ntoken_env = \"CARGO_PKG_NAME\"", program(&path))).await.expect("a reading");
+    assert_eq!(reading.version.as_deref(), Some("flightdeck-path"));
+}

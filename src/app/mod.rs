@@ -233,3 +233,51 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     tracing::info!("cockpit stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::release::{EventStore, JournalError, ReleaseAction, ReleaseEvent};
+
+    /// A disk that is full: every append fails.
+    struct FullDisk;
+
+    impl EventStore for FullDisk {
+        fn load(&mut self) -> Result<Vec<ReleaseEvent>, JournalError> {
+            Ok(Vec::new())
+        }
+        fn append(&mut self, _: &ReleaseEvent) -> Result<(), JournalError> {
+            Err(JournalError::Io {
+                path: "/full/releases/r.jsonl".into(),
+                action: "write",
+                error: std::io::Error::other("No space left on device"),
+            })
+        }
+        fn poll(&mut self) -> Result<Vec<ReleaseEvent>, JournalError> {
+            Ok(Vec::new())
+        }
+        fn location(&self) -> String {
+            "full".into()
+        }
+    }
+
+    #[test]
+    fn a_failed_sign_off_stays_visible() {
+        let config = crate::config::from_toml_str(
+            "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[release]\nname = \"r\"\nkind = \"patch\"\n",
+            "test",
+        )
+        .unwrap();
+        let mut state = initial_state(&config, &[], Timestamp::now());
+        let mut store = FullDisk;
+        record(&mut state, Some(&mut store), ReleaseAction::SignOff { role: "qa-lead".into(), note: None });
+        let shown = state.release_journal_error.clone().unwrap_or_default();
+        assert!(shown.starts_with("NOT RECORDED") && shown.contains("No space left"), "{shown}");
+        assert_eq!(state.ui.message.as_deref(), Some(shown.as_str()));
+        assert!(state.release_events.is_empty(), "nothing shown as done");
+        // Observation-journal bookkeeping must not clear it.
+        state.journal_error = None;
+        state.reanalyze();
+        assert!(state.release_journal_error.is_some());
+    }
+}

@@ -325,6 +325,9 @@ impl AppState {
     }
 
     fn edit_filter(&mut self, key: &KeyEvent) -> Effect {
+        if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Effect::Quit;
+        }
         let filter = self.focused_filter_mut();
         match key.code {
             KeyCode::Enter => self.ui.editing_filter = false,

@@ -497,6 +497,38 @@ condition = "signed_off(qa-lead)"
     }
 
     #[test]
+    fn healthy_needs_a_reading_not_just_a_remembered_history() {
+        let fleet = fleet();
+        let template = parse(
+            "name = \"t\"\n[[phases]]\nid = \"p\"\ntitle = \"P\"\ndue = \"-1h\"\n[[phases.items]]\nid = \"ok\"\ntitle = \"Healthy\"\nrole = \"rm\"\ncondition = \"healthy($prod)\"",
+            "t",
+            &fleet,
+        )
+        .unwrap();
+        let mut matrix = Matrix::new(&fleet);
+        let src: std::sync::Arc<str> = std::sync::Arc::from("e");
+        // Known from the journal only: no attempt this run, no reading.
+        if let Some(cell) = matrix.get_mut(CellKey { service: 0, env: 1 }) {
+            cell.remember(
+                &src,
+                crate::model::Evidence::Running,
+                crate::analysis::VersionSeen {
+                    version: "1.0.0".into(),
+                    build: None,
+                    first_seen: at("2026-11-20T10:00:00Z"),
+                },
+            );
+        }
+        let now = at("2026-11-24T16:30:00Z");
+        let s = evaluate(&template, &[], &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now });
+        assert!(
+            matches!(&s.item("ok").unwrap().condition, Some(Truth::Unknown(e)) if e.contains("not read yet")),
+            "{:?}",
+            s.item("ok")
+        );
+    }
+
+    #[test]
     fn the_last_decision_counts() {
         let go = ev(ReleaseAction::Decision { decision: Decision::Go, reason: "ok".into() });
         let no = ev(ReleaseAction::Decision { decision: Decision::NoGo, reason: "latency".into() });

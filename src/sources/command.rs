@@ -8,7 +8,7 @@
 //! program = "/usr/local/bin/deployed-version"
 //! args = ["--service", "{service}", "--env", "{env}"]
 //! # env = { DEPLOY_DB_URL = "https://deploy-db.internal" }   # extra variables
-//! # token_env = "DEPLOY_DB_TOKEN"   # must be set; the program inherits it
+//! # token_env = "DEPLOY_DB_TOKEN"   # must be set; the program gets it (and PATH, HOME, LANG…, nothing else)
 //! # [sources.fields]                # JSON pointers, as for `http`
 //! # version = "/version"
 //! ```
@@ -67,7 +67,13 @@ pub struct CommandSource {
     fields: Option<Fields>,
     /// Kept only to scrub it from error messages, should the program print it.
     token: Option<Token>,
+    /// The variable `token_env` names: the one secret the program may see.
+    token_env: Option<String>,
 }
+
+/// What a program inherits from flightdeck's environment: the basics a
+/// program needs, never other sources' tokens.
+const INHERITED: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"];
 
 impl CommandSource {
     pub fn build(spec: &SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>> {
@@ -105,6 +111,7 @@ impl CommandSource {
             env: options.env.into_iter().collect(),
             fields: options.fields,
             token,
+            token_env: options.token_env,
         }))
     }
 }
@@ -155,7 +162,10 @@ impl Source for CommandSource {
 
     fn fetch(&self, _ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
         let mut command = tokio::process::Command::new(&*self.program);
+        let inherited = INHERITED.iter().copied().chain(self.token_env.as_deref());
         command
+            .env_clear()
+            .envs(inherited.filter_map(|k| std::env::var_os(k).map(|v| (k, v))))
             .args(self.args.iter().map(|a| super::render(a, &cell.service, &cell.env)))
             .envs(self.env.iter().map(|(k, v)| (k, super::render(v, &cell.service, &cell.env))))
             .stdin(Stdio::null())
