@@ -313,7 +313,7 @@ fn evaluate_once(
     sources: &Sources,
     envs: &[String],
     command: &str,
-) -> Result<(crate::app::AppState, crate::report::Scope), String> {
+) -> Result<(crate::app::AppState, crate::report::Scope, Option<std::path::PathBuf>), String> {
     let layers = match config::read_layers(paths, sources) {
         Ok(layers) if layers.is_empty() => {
             return Err(format!(
@@ -389,12 +389,12 @@ fn evaluate_once(
         state.judgement =
             crate::analysis::verdict::judge(&state.fleet, &state.matrix, &state.findings, state.now, view);
     }
-    Ok((state, scope))
+    Ok((state, scope, journal_path))
 }
 
 /// `flightdeck check`: one sweep, evaluate, print; exit on the verdict.
 fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> ExitCode {
-    let (state, scope) = match evaluate_once(paths, sources, envs, "check") {
+    let (state, scope, _) = match evaluate_once(paths, sources, envs, "check") {
         Ok(done) => done,
         Err(msg) => {
             eprintln!("{msg}");
@@ -412,16 +412,29 @@ fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> E
 
 /// `flightdeck report`: the release record; exit 0 whatever the verdict.
 fn report(paths: &Paths, sources: &Sources, format: ReportFormat) -> ExitCode {
-    let (state, scope) = match evaluate_once(paths, sources, &[], "report") {
+    let (state, scope, journal_path) = match evaluate_once(paths, sources, &[], "report") {
         Ok(done) => done,
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // The whole observation journal (the cockpit keeps only the latest 500),
+    // limited to the release: from T-24h to a day after the window.
+    let all = match &journal_path {
+        Some(path) => match crate::journal::read::<crate::journal::ObservationEvent>(path) {
+            Ok((events, _)) => events,
+            Err(e) => {
+                eprintln!("flightdeck report: cannot read the journal {}: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => Vec::new(),
+    };
+    let changes = crate::report::record::changes_for(&state, all);
     let out = match format {
-        ReportFormat::Markdown => crate::report::record::markdown(&state, &scope),
-        ReportFormat::Json => crate::report::record::json(&state, &scope) + "\n",
+        ReportFormat::Markdown => crate::report::record::markdown(&state, &scope, &changes),
+        ReportFormat::Json => crate::report::record::json(&state, &scope, &changes) + "\n",
     };
     print!("{out}");
     ExitCode::SUCCESS

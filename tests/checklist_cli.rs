@@ -324,6 +324,40 @@ fn report_is_the_record_with_who_and_when() {
 }
 
 #[test]
+fn the_report_timeline_reads_the_whole_journal_within_the_release() {
+    let w = World::new();
+    let config = w.config(Some(SignedDuration::from_mins(-10)), "");
+    // 600 changes during the release, one a month before it.
+    let path = w.dir.path().join("data/flightdeck/observations.jsonl");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut text = String::new();
+    let line = |at: Timestamp, n: usize| {
+        serde_json::to_string(&json!({
+            "at": at, "service": "web", "environment": "staging", "source": "endpoints",
+            "old": format!("0.{n}.0"), "new": format!("0.{}.0", n + 1), "build": null
+        }))
+        .unwrap()
+    };
+    text.push_str(&line(Timestamp::now() - SignedDuration::from_hours(24 * 30), 9999));
+    text.push('\n');
+    for n in 0..600 {
+        text.push_str(&line(Timestamp::now() - SignedDuration::from_secs(600 - n as i64), n));
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    let (code, stdout, stderr) = w.run(&config, &["report", "--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let changes = report["changes"].as_array().unwrap();
+    // The 600 from the file, plus the change this sweep saw and journaled:
+    // web in staging went from 0.600.0 (the journal's last) to 1.0.0.
+    assert_eq!(changes.len(), 601);
+    assert_eq!(changes[600]["new"], "1.0.0");
+    assert!(!changes.iter().any(|c| c["old"] == "0.9999.0"), "a month-old change is not this release's");
+    assert_eq!(changes[0]["old"], "0.0.0");
+}
+
+#[test]
 fn a_plan_without_kind_window_or_template_keeps_todays_behaviour() {
     let w = World::new();
     let path = w.dir.path().join("plain.toml");

@@ -324,6 +324,22 @@ fn environment_variables_override_files() {
 }
 
 #[test]
+fn a_bad_value_from_an_environment_variable_blames_the_variable() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("good.toml", VALID);
+    let run = Run::from(
+        sandbox
+            .command(&["config", "check", "--config", file.to_str().unwrap()])
+            .env("FLIGHTDECK_RELEASE__NAME", " ")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.stderr.contains("environment (FLIGHTDECK_RELEASE__NAME)"), "{run:#?}");
+    assert!(!run.stderr.contains(file.to_str().unwrap()), "not the file: {run:#?}");
+}
+
+#[test]
 fn environment_values_stay_strings() {
     // "2026.10" must not become the number 2026.1: that is another release.
     let sandbox = Sandbox::new();

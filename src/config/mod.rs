@@ -222,6 +222,18 @@ impl Layers {
 
     /// The file that set `path` last (later layers win), for error messages.
     pub fn origin(&self, path: &[Seg<'_>]) -> String {
+        // Environment variables win over files: blame the exact variable.
+        if path.iter().all(|s| matches!(s, Seg::Key(_))) {
+            let var = path
+                .iter()
+                .filter_map(|s| if let Seg::Key(k) = s { Some(k.to_ascii_uppercase()) } else { None })
+                .collect::<Vec<_>>()
+                .join("__");
+            let var = format!("FLIGHTDECK_{var}");
+            if std::env::var_os(&var).is_some() {
+                return format!("environment ({var})");
+            }
+        }
         if let (Some((file, _)), Some(Seg::Key("release"))) = (&self.release_file, path.first()) {
             return file.display().to_string();
         }

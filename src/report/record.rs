@@ -18,18 +18,26 @@ struct RecordJson<'a> {
     /// Every tick, note, sign-off and decision, in order.
     release_events: &'a [ReleaseEvent],
     /// Version changes seen (first sightings left out), oldest first.
-    changes: Vec<&'a ObservationEvent>,
+    changes: &'a [ObservationEvent],
 }
 
-fn changes(state: &AppState) -> Vec<&ObservationEvent> {
-    let mut out: Vec<&ObservationEvent> = state.events.iter().filter(|e| e.old.is_some()).collect();
+/// The changes that belong to the release record, oldest first: first
+/// sightings left out; with a window, from a day before it opens (the
+/// T-24h phase) to a day after it closes.
+pub fn changes_for(state: &AppState, events: Vec<ObservationEvent>) -> Vec<ObservationEvent> {
+    let day = jiff::SignedDuration::from_hours(24);
+    let span = state.fleet.release.as_ref().and_then(|r| r.window).map(|w| (w.start - day, w.end + day));
+    let mut out: Vec<ObservationEvent> = events
+        .into_iter()
+        .filter(|e| e.old.is_some())
+        .filter(|e| span.is_none_or(|(from, to)| e.at >= from && e.at <= to))
+        .collect();
     out.sort_by_key(|e| e.at);
     out
 }
 
-pub fn json(state: &AppState, scope: &Scope) -> String {
-    let record =
-        RecordJson { check: check_json(state, scope), release_events: &state.release_events, changes: changes(state) };
+pub fn json(state: &AppState, scope: &Scope, changes: &[ObservationEvent]) -> String {
+    let record = RecordJson { check: check_json(state, scope), release_events: &state.release_events, changes };
     serde_json::to_string_pretty(&record).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
@@ -59,7 +67,7 @@ fn release_event_text(e: &ReleaseEvent, state: &AppState) -> String {
     }
 }
 
-pub fn markdown(state: &AppState, scope: &Scope) -> String {
+pub fn markdown(state: &AppState, scope: &Scope, changes: &[ObservationEvent]) -> String {
     let esc = |s: &str| s.replace('|', "\\|");
     let mut out = String::new();
     let name = state.fleet.release.as_ref().map_or("(no release plan)", |r| r.name.as_str());
@@ -78,7 +86,7 @@ pub fn markdown(state: &AppState, scope: &Scope) -> String {
         .release_events
         .iter()
         .map(|e| Entry { at: e.at, text: esc(&release_event_text(e, state)) })
-        .chain(changes(state).into_iter().map(|c| {
+        .chain(changes.iter().map(|c| {
             let build = c.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
             Entry {
                 at: c.at,
