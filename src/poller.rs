@@ -102,6 +102,9 @@ impl SourceTask {
         // Cells not in flight, by when they are next due.
         let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..n).map(|i| Reverse((start, i))).collect();
         let mut failures = vec![0u32; n];
+        // When a source asked us to wait (Retry-After, a rate-limit reset),
+        // not even "refresh now" asks earlier.
+        let mut not_before: Vec<Option<Instant>> = vec![None; n];
         let mut running = FuturesUnordered::new();
         loop {
             let now = Instant::now();
@@ -115,6 +118,8 @@ impl SourceTask {
             let next_due = due.peek().map(|Reverse((at, _))| *at);
             tokio::select! {
                 Some((i, update)) = running.next(), if !running.is_empty() => {
+                    let asked = update.result.as_ref().err().and_then(FetchError::retry_after).map(|d| d.min(MAX_RETRY_AFTER));
+                    not_before[i] = asked.and_then(|d| Instant::now().checked_add(d));
                     let delay = match update.result {
                         Ok(_) => {
                             failures[i] = 0;
@@ -141,7 +146,7 @@ impl SourceTask {
                     }
                     let now = Instant::now();
                     let waiting: Vec<usize> = due.drain().map(|Reverse((_, i))| i).collect();
-                    due.extend(waiting.into_iter().map(|i| Reverse((now, i))));
+                    due.extend(waiting.into_iter().map(|i| Reverse((not_before[i].map_or(now, |t| t.max(now)), i))));
                 }
             }
         }
