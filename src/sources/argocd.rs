@@ -104,20 +104,11 @@ impl ArgoCdSource {
                 errors.push(OptionError::new(key, "must not be empty (leave the key out instead)"));
             }
         }
-        let token = auth::from_env(options.token_env.as_deref());
-        let kept = token.as_ref().ok().cloned().flatten();
-        let authorization = match token {
-            Ok(None) => None,
-            Ok(Some(token)) => match token.bearer() {
-                Ok(value) => Some(value),
-                Err(message) => {
-                    errors.push(OptionError::new("token_env", message));
-                    None
-                }
-            },
+        let (kept, authorization) = match auth::bearer_from_env(options.token_env.as_deref()) {
+            Ok(pair) => pair,
             Err(e) => {
                 errors.push(e);
-                None
+                (None, None)
             }
         };
         match (api_url, app) {

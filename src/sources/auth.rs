@@ -95,6 +95,20 @@ pub fn from_env(token_env: Option<&str>) -> Result<Option<Token>, OptionError> {
     }
 }
 
+/// The token `token_env` names and its `Authorization: Bearer` header,
+/// for kinds that send one (the token is kept to scrub error texts).
+pub fn bearer_from_env(
+    token_env: Option<&str>,
+) -> Result<(Option<Token>, Option<reqwest::header::HeaderValue>), OptionError> {
+    match from_env(token_env)? {
+        None => Ok((None, None)),
+        Some(token) => {
+            let header = token.bearer().map_err(|m| OptionError::new("token_env", m))?;
+            Ok((Some(token), Some(header)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,20 +92,11 @@ impl KubernetesSource {
         if options.container.as_deref().is_some_and(|c| c.trim().is_empty()) {
             errors.push(OptionError::new("container", "must not be empty (leave it out for the first container)"));
         }
-        let token = auth::from_env(options.token_env.as_deref());
-        let kept = token.as_ref().ok().cloned().flatten();
-        let authorization = match token {
-            Ok(None) => None,
-            Ok(Some(token)) => match token.bearer() {
-                Ok(value) => Some(value),
-                Err(message) => {
-                    errors.push(OptionError::new("token_env", message));
-                    None
-                }
-            },
+        let (kept, authorization) = match auth::bearer_from_env(options.token_env.as_deref()) {
+            Ok(pair) => pair,
             Err(e) => {
                 errors.push(e);
-                None
+                (None, None)
             }
         };
         match (target, namespace, deployment) {
