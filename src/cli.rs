@@ -250,7 +250,7 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
             (Some(_), Some(_)) => Some(Box::new(crate::journal::memory::MemoryStore::with(crate::demo::release_history(
                 jiff::Timestamp::now(),
             )))),
-            (Some(plan), None) => match config.data_dir.clone().or(paths.data_dir.clone()) {
+            (Some(plan), None) => match data_dir(&config, paths) {
                 Some(dir) => {
                     let path = crate::journal::release::release_path(&dir, &plan.name);
                     let store = crate::journal::release::FileStore::open(&path).map_err(|e| Exit(e.to_string()))?;
@@ -269,7 +269,7 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
         // The demo's script restarts every run: keep no journal for it.
         let journal = match demo_speed {
             Some(_) => None,
-            None => config.data_dir.clone().or(paths.data_dir.clone()).map(|d| crate::journal::observations_path(&d)),
+            None => data_dir(&config, paths).map(|d| crate::journal::observations_path(&d)),
         };
         let operator = config.operator.clone();
         crate::app::run(config, crate::app::RunOptions {
@@ -341,7 +341,7 @@ fn evaluate_once(
     let mut state = crate::app::initial_state(&config, &active, jiff::Timestamp::now());
     state.template = template;
     // The release journal: ticks, sign-offs and decisions made in cockpits.
-    if let (Some(plan), Some(dir)) = (&config.fleet.release, config.data_dir.clone().or(paths.data_dir.clone())) {
+    if let (Some(plan), Some(dir)) = (&config.fleet.release, data_dir(&config, paths)) {
         let path = crate::journal::release::release_path(&dir, &plan.name);
         if path.exists() {
             use crate::journal::release::EventStore;
@@ -352,8 +352,7 @@ fn evaluate_once(
         }
     }
     // Earlier runs' observations give "first seen" and previous versions.
-    let journal_path =
-        config.data_dir.clone().or(paths.data_dir.clone()).map(|d| crate::journal::observations_path(&d));
+    let journal_path = data_dir(&config, paths).map(|d| crate::journal::observations_path(&d));
     if let Some(path) = &journal_path {
         match crate::journal::read::<crate::journal::ObservationEvent>(path) {
             Ok((events, _)) => state.restore(events),
@@ -438,4 +437,9 @@ fn report(paths: &Paths, sources: &Sources, format: ReportFormat) -> ExitCode {
     };
     print!("{out}");
     ExitCode::SUCCESS
+}
+
+/// Where the journals live: the config's `data_dir`, else the platform's.
+fn data_dir(config: &config::Config, paths: &Paths) -> Option<PathBuf> {
+    config.data_dir.clone().or_else(|| paths.data_dir.clone())
 }

@@ -208,24 +208,6 @@ impl Source for GithubSource {
     }
 }
 
-/// An API base URL: http(s), a host, no credentials, query or fragment.
-fn parse_api_url(raw: &str) -> Result<(String, url::Origin), String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("invalid URL `{raw}`: {e}"))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("invalid URL `{raw}`: scheme must be http or https"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("invalid URL `{raw}`: no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("invalid URL `{raw}`: credentials belong in token_env, not in the URL"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("invalid URL `{raw}`: no query or fragment allowed"));
-    }
-    Ok((url.as_str().trim_end_matches('/').to_string(), url.origin()))
-}
-
 /// `owner/name` with GitHub's characters.
 fn valid_repo(repo: &str) -> bool {
     let part = |s: &str| {
@@ -237,20 +219,14 @@ fn valid_repo(repo: &str) -> bool {
     repo.split_once('/').is_some_and(|(owner, name)| part(owner) && part(name))
 }
 
+/// The API base and its origin (pagination links must stay on it).
+fn parse_api_url(raw: &str) -> Result<(String, url::Origin), String> {
+    let url = super::parse_api_url(raw)?;
+    Ok((url.as_str().trim_end_matches('/').to_string(), url.origin()))
+}
+
 fn check_repo_template(template: &str) -> Result<(), String> {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let close =
-            after.find('}').ok_or_else(|| format!("invalid repository template `{template}`: unclosed '{{'"))?;
-        let name = &after[..close];
-        if name != "service" && name != "env" {
-            return Err(format!(
-                "invalid repository template `{template}`: unknown placeholder {{{name}}} (use {{service}} and {{env}})"
-            ));
-        }
-        rest = &after[close + 1..];
-    }
+    super::check_placeholders(template, "repository template")?;
     if valid_repo(&super::render(template, "svc", "env")) {
         Ok(())
     } else {

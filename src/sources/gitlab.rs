@@ -185,24 +185,6 @@ impl Source for GitlabSource {
     }
 }
 
-/// An API base URL: http(s), a host, no credentials, query or fragment.
-fn parse_api_url(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("invalid URL `{raw}`: {e}"))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("invalid URL `{raw}`: scheme must be http or https"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("invalid URL `{raw}`: no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("invalid URL `{raw}`: credentials belong in token_env, not in the URL"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("invalid URL `{raw}`: no query or fragment allowed"));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
-}
-
 /// A numeric id, or a path of one or more groups and the project name.
 fn valid_project(project: &str) -> bool {
     if !project.is_empty() && project.bytes().all(|b| b.is_ascii_digit()) {
@@ -218,19 +200,12 @@ fn valid_project(project: &str) -> bool {
     ok && parts.nth(1).is_some()
 }
 
+fn parse_api_url(raw: &str) -> Result<String, String> {
+    Ok(super::parse_api_url(raw)?.as_str().trim_end_matches('/').to_string())
+}
+
 fn check_project_template(template: &str) -> Result<(), String> {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let close = after.find('}').ok_or_else(|| format!("invalid project template `{template}`: unclosed '{{'"))?;
-        let name = &after[..close];
-        if name != "service" && name != "env" {
-            return Err(format!(
-                "invalid project template `{template}`: unknown placeholder {{{name}}} (use {{service}} and {{env}})"
-            ));
-        }
-        rest = &after[close + 1..];
-    }
+    super::check_placeholders(template, "project template")?;
     if valid_project(&super::render(template, "svc", "env")) {
         Ok(())
     } else {

@@ -137,18 +137,7 @@ pub struct UrlTemplate(String);
 
 impl UrlTemplate {
     pub fn parse(raw: &str) -> Result<UrlTemplate, String> {
-        let mut rest = raw;
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            let close = after.find('}').ok_or_else(|| format!("invalid URL template `{raw}`: unclosed '{{'"))?;
-            let name = &after[..close];
-            if name != "service" && name != "env" {
-                return Err(format!(
-                    "invalid URL template `{raw}`: unknown placeholder {{{name}}} (use {{service}} and {{env}})"
-                ));
-            }
-            rest = &after[close + 1..];
-        }
+        super::check_placeholders(raw, "URL template")?;
         let sample = UrlTemplate(raw.to_string()).render("svc", "env");
         let url = url::Url::parse(&sample).map_err(|e| format!("invalid URL template `{raw}`: {e}"))?;
         if url.scheme() != "http" && url.scheme() != "https" {

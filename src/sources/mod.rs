@@ -71,6 +71,42 @@ pub fn render(template: &str, service: &str, env: &str) -> String {
     template.replace("{service}", service).replace("{env}", env)
 }
 
+/// Check that a template uses only the `{service}` and `{env}` placeholders;
+/// `what` names it in the message ("URL template", "project template").
+pub fn check_placeholders(template: &str, what: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| format!("invalid {what} `{template}`: unclosed '{{'"))?;
+        let name = &after[..close];
+        if name != "service" && name != "env" {
+            return Err(format!(
+                "invalid {what} `{template}`: unknown placeholder {{{name}}} (use {{service}} and {{env}})"
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// An API base URL: http(s), a host, no credentials, query or fragment.
+pub fn parse_api_url(raw: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("invalid URL `{raw}`: {e}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("invalid URL `{raw}`: scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("invalid URL `{raw}`: no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("invalid URL `{raw}`: credentials belong in token_env, not in the URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("invalid URL `{raw}`: no query or fragment allowed"));
+    }
+    Ok(url)
+}
+
 /// A poisoned lock only means another fetch panicked; the data is still usable.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
