@@ -380,13 +380,24 @@ fn evaluate_once(
     let scope = crate::report::Scope::new(&state.fleet, scope);
     if scope.is_limited() {
         state.findings.retain(|f| scope.includes(f.cell.env));
+        state.rollback.triggers.retain(|t| scope.includes(t.cell.env));
+        state.rollback.envs.retain(|&e| scope.includes(e));
+        for s in &mut state.rollback.services {
+            s.environments.retain(|e| scope.includes(e.env));
+        }
         let view = state
             .template
             .as_ref()
             .zip(state.checklist.as_ref())
             .map(|(template, state)| crate::analysis::verdict::ChecklistView { template, state });
-        state.judgement =
-            crate::analysis::verdict::judge(&state.fleet, &state.matrix, &state.findings, state.now, view);
+        state.judgement = crate::analysis::verdict::judge(
+            &state.fleet,
+            &state.matrix,
+            &state.findings,
+            state.now,
+            view,
+            Some(&state.rollback),
+        );
     }
     Ok((state, scope, journal_path))
 }

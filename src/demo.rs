@@ -15,6 +15,13 @@
 //! - `pricing` in prod: the deployment record says 1.8.0 at 185 s, the
 //!   service only runs it from 260 s ("merged" taken for "deployed");
 //! - `gateway` answers in plain text.
+//!
+//! Metrics come from a small Prometheus look-alike on the same server
+//! (`/prom/api/v1/query`), polled through the real `prometheus` source:
+//! - `checkout` in prod: its error rate jumps to 40× its baseline from
+//!   200 s to 260 s (the `error_rate` trigger fires, then clears);
+//! - `catalog` in prod: p95 latency +33% from its deploy on (WARN);
+//! - `gateway` in dev gets no traffic: its error rate is NaN (shown as such).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -151,6 +158,29 @@ impl Script {
     }
 }
 
+/// Error rate and p95 latency (ms) of a cell at script time `t`; `baseline`
+/// asks for the values before the window. `None`: not a demo service.
+pub fn metrics_at(service: &str, env: &str, t: f64, baseline: bool) -> Option<(f64, f64)> {
+    let idx = SERVICES.iter().position(|s| s.name == service)?;
+    let e = ENVIRONMENTS.iter().position(|x| *x == env)?;
+    let base_rate = 0.002 + 0.0005 * (idx % 3) as f64;
+    let base_p95 = 110.0 + 10.0 * (idx % 4) as f64;
+    if baseline {
+        return Some((base_rate, base_p95));
+    }
+    let deployed = t >= Script::deploy_time(idx, e);
+    let rate = match (service, env) {
+        ("gateway", "dev") => f64::NAN,
+        ("checkout", "prod") if (200.0..260.0).contains(&t) => base_rate * 40.0,
+        _ => base_rate,
+    };
+    let p95 = match (service, env) {
+        ("catalog", "prod") if deployed => base_p95 * 1.33,
+        _ => base_p95,
+    };
+    Some((rate, p95))
+}
+
 /// What the release team did before the demo starts: the pre-deployment
 /// and staging work ticked, two of three sign-offs given, a note.
 pub fn release_history(now: Timestamp) -> Vec<crate::journal::release::ReleaseEvent> {
@@ -205,6 +235,35 @@ async fn record_handler(State(clock): State<Arc<Clock>>, Path((env, service)): P
     answer(clock.script.record(&service, &env, clock.t())).await
 }
 
+/// A Prometheus instant query, as far as the demo's own queries go:
+/// `demo_error_rate{service="x",env="y"}` and `demo_p95_ms{…}`, now or at
+/// `time` (a baseline before the window).
+async fn prom_handler(
+    State(clock): State<Arc<Clock>>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let query = params.get("query").map(String::as_str).unwrap_or("");
+    let label = |name: &str| {
+        let start = query.find(&format!("{name}=\""))? + name.len() + 2;
+        let len = query[start..].find('"')?;
+        Some(query[start..start + len].to_string())
+    };
+    let started = clock.script.started_at.as_millisecond() as f64 / 1000.0;
+    let at: Option<f64> = params.get("time").and_then(|t| t.parse().ok());
+    let baseline = at.is_some_and(|at| at < started);
+    let value = match (label("service"), label("env")) {
+        (Some(service), Some(env)) => metrics_at(&service, &env, clock.t(), baseline),
+        _ => None,
+    };
+    let value = value.map(|(rate, p95)| if query.starts_with("demo_p95_ms") { p95 } else { rate });
+    let now = at.unwrap_or_else(|| Timestamp::now().as_millisecond() as f64 / 1000.0);
+    let result = match value {
+        Some(v) => json!([{"metric": {}, "value": [now, if v.is_nan() { "NaN".to_string() } else { format!("{v}") }]}]),
+        None => json!([]),
+    };
+    axum::Json(json!({"status": "success", "data": {"resultType": "vector", "result": result}})).into_response()
+}
+
 async fn answer(answer: Answer) -> Response {
     match answer {
         Answer::Json(v) => axum::Json(v).into_response(),
@@ -241,6 +300,7 @@ pub async fn start(speed: f64) -> anyhow::Result<Demo> {
     let app = axum::Router::new()
         .route("/v/{env}/{service}", get(version_handler))
         .route("/records/{env}/{service}", get(record_handler))
+        .route("/prom/api/v1/query", get(prom_handler))
         .with_state(clock);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
@@ -280,6 +340,10 @@ pub fn config_toml(addr: SocketAddr, now: Timestamp, speed: f64) -> String {
             out.push_str(&format!("{} = \"{v}\"\n", s.name));
         }
     }
+    out.push_str("[release.migrations]\npayments = \"reversible\"\ncatalog = \"irreversible\"\n");
+    // The demo has no journal across runs: a version it watched for a
+    // minute (of script time) before the release replaced it counts as known-good.
+    out.push_str(&format!("[rollback]\nknown_good_after = \"{}ms\"\n", (60_000.0 / speed.max(0.01)) as u64));
     out.push_str(&format!(
         r#"[[sources]]
 name = "version-endpoints"
@@ -303,6 +367,16 @@ services = ["payments", "checkout", "cart", "pricing"]
 version = "/ref"
 commit = "/sha"
 deployed_at = "/created_at"
+
+[[sources]]
+name = "metrics"
+kind = "prometheus"
+api_url = "http://{addr}/prom"
+every = "{every_ms}ms"
+timeout = "1500ms"
+[sources.queries]
+error_rate = 'demo_error_rate{{service="{{service}}",env="{{env}}"}}'
+p95_latency = 'demo_p95_ms{{service="{{service}}",env="{{env}}"}}'
 "#,
         every_ms = (every * 1000.0) as u64,
         records_ms = (every * 2500.0) as u64,
@@ -434,7 +508,28 @@ mod tests {
         let config = config_for(addr, Timestamp::from_second(1_800_000_000).unwrap(), 1.0).unwrap();
         assert_eq!(config.fleet.services.len(), 12);
         assert_eq!(config.fleet.environments.len(), 4);
-        assert_eq!(config.sources.len(), 2);
+        assert_eq!(config.sources.len(), 3);
         assert_eq!(config.fleet.release.as_ref().unwrap().targets.len(), 10);
+        assert_eq!(config.fleet.rollback.known_good_after, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_checkout_error_rate_trigger_fires_and_clears() {
+        use crate::analysis::rollback::{Level, evaluate_rule};
+        use crate::model::{MetricBaseline, MetricValue, rollback::RollbackPolicy};
+        let rule = RollbackPolicy::default_triggers()[0].rule;
+        let level = |t: f64| {
+            let (live, _) = metrics_at("checkout", "prod", t, false).unwrap();
+            let (base, _) = metrics_at("checkout", "prod", t, true).unwrap();
+            let baseline = MetricBaseline {
+                at: Timestamp::from_second(1_800_000_000).unwrap(),
+                value: Some(MetricValue::Number(base)),
+                error: None,
+            };
+            evaluate_rule(rule, MetricValue::Number(live), Some(&baseline)).level
+        };
+        assert_eq!([level(150.0), level(210.0), level(270.0)], [Level::Ok, Level::Firing, Level::Ok]);
+        // No traffic in dev for gateway: NaN, never 0.
+        assert!(metrics_at("gateway", "dev", 10.0, false).unwrap().0.is_nan());
     }
 }

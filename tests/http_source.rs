@@ -97,6 +97,7 @@ async fn json_with_all_fields_is_decoded_exactly() {
             health: Some(Health::Up),
             metrics: Vec::new(),
             attributes: Vec::new(),
+            previous: None,
         }
     );
 }
@@ -132,6 +133,7 @@ health = "/status"
             health: Some(Health::Up),
             metrics: Vec::new(),
             attributes: Vec::new(),
+            previous: None,
         }
     );
 }

@@ -25,10 +25,13 @@ stale_after = "30d"
 
 [[services]]
 name = "payments"
+rollback = "deployctl rollback {service} --env {env} --to {previous}"
 [[services]]
 name = "checkout"
+rollback = "https://runbooks.example/{service}/rollback"
 [[services]]
 name = "search"
+rollback = "deployctl rollback {service} --env {env} --to {previous}"
 [[services]]
 name = "ledger"
 
@@ -80,6 +83,7 @@ fn reading(version: &str, build: &str, health: Health) -> Reading {
         health: Some(health),
         metrics: Vec::new(),
         attributes: Vec::new(),
+        previous: None,
     }
 }
 
@@ -296,8 +300,8 @@ p95_latency = 'histogram_quantile(0.95, x{job="{service}"})'
     let mut s = flightdeck::app::initial_state(&config, &active, now());
     let metrics = Reading {
         metrics: vec![
-            flightdeck::model::Metric { name: "error_rate".into(), value: flightdeck::model::MetricValue::NaN },
-            flightdeck::model::Metric { name: "p95_latency".into(), value: flightdeck::model::MetricValue::NoData },
+            flightdeck::model::Metric::new("error_rate", flightdeck::model::MetricValue::NaN),
+            flightdeck::model::Metric::new("p95_latency", flightdeck::model::MetricValue::NoData),
         ],
         ..Reading::default()
     };
@@ -429,7 +433,7 @@ fn checklist_fresh_with_the_window_hours_away() {
     let terminal = draw(&s, 120, 40);
     let text = screen(&terminal);
     assert!(text.contains("next: Scope frozen: every change") && text.contains("… in 6h00m"), "{text}");
-    assert!(text.contains(" 0/22 "), "nothing is done: no_findings waits for something read: {text}");
+    assert!(text.contains(" 0/23 "), "nothing is done: no_findings waits for something read: {text}");
     insta::assert_snapshot!(terminal.backend());
 }
 
@@ -457,7 +461,7 @@ fn checklist_mid_window_with_overdue_items_and_a_missing_signoff() {
     let mut s = with_checklist(mid_release(), mid_window_events());
     assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
     // Select the tech lead's missing sign-off.
-    for _ in 0..10 {
+    for _ in 0..11 {
         s.act(Action::Down);
     }
     let terminal = draw(&s, 120, 40);
@@ -506,8 +510,16 @@ fn all_at_target() -> AppState {
             u.attempted_at = s.now - jiff::SignedDuration::from_secs(5);
             s.apply(u);
         }
-        // The deployment records agree in prod: every polled cell is read.
-        let mut u = update("records", service, 2, 5, Ok(reading(v, "1", Health::Up)));
+        // The deployment records agree in prod: every polled cell is read,
+        // and they remember what ran before (the rollback target).
+        let mut r = reading(v, "1", Health::Up);
+        r.previous = Some(Box::new(flightdeck::model::rollback::Artifact {
+            version: format!("{v}-prev"),
+            commit: Some("0ld0ld0".into()),
+            reference: Some("deployment 41".into()),
+            ..Default::default()
+        }));
+        let mut u = update("records", service, 2, 5, Ok(r));
         u.attempted_at = s.now - jiff::SignedDuration::from_secs(5);
         s.apply(u);
     }
@@ -547,7 +559,7 @@ fn checklist_everything_done_is_go() {
 fn checklist_note_prompt_open() {
     let mut s = with_checklist(mid_release(), mid_window_events());
     // The stakeholders item.
-    for _ in 0..9 {
+    for _ in 0..10 {
         s.act(Action::Down);
     }
     key(&mut s, crossterm::event::KeyCode::Char('n'));
@@ -639,4 +651,86 @@ fn checklist_renders_at_any_size_without_panicking() {
         draw_all(&s);
         key(&mut s, crossterm::event::KeyCode::Esc);
     }
+}
+
+/// A metrics reading of one prod cell: error rate and p95 with baselines.
+fn metrics_update(service: usize, rate: f64, rate_base: f64, p95: f64, p95_base: f64) -> SourceUpdate {
+    use flightdeck::model::{Metric, MetricBaseline, MetricValue};
+    let value = |v: f64| if v.is_nan() { MetricValue::NaN } else { MetricValue::Number(v) };
+    let base = |v: f64| Some(MetricBaseline { at: at("2026-11-24T18:00:00Z"), value: Some(value(v)), error: None });
+    let reading = Reading {
+        metrics: vec![
+            Metric { baseline: base(rate_base), ..Metric::new("error_rate", value(rate)) },
+            Metric { baseline: base(p95_base), ..Metric::new("p95_latency", value(p95)) },
+        ],
+        ..Reading::default()
+    };
+    let mut u = update("metrics", service, 2, 3, Ok(reading));
+    u.role = flightdeck::model::Role::Metrics;
+    u.evidence = Evidence::Declared;
+    u.attempted_at = at("2026-11-24T19:29:57Z");
+    u
+}
+
+/// After the release: payments' error rate fires in prod, checkout's p95
+/// warns and its error rate is NaN, search has an irreversible migration.
+fn firing_release() -> AppState {
+    let mut s = all_at_target();
+    if let Some(plan) = s.fleet.release.as_mut() {
+        plan.migrations = vec![(2, flightdeck::model::rollback::Migration::Irreversible)];
+    }
+    s.apply(metrics_update(0, 0.2, 0.002, 130.0, 120.0));
+    s.apply(metrics_update(1, f64::NAN, 0.001, 156.0, 120.0));
+    s.apply(metrics_update(2, 0.001, 0.001, 80.0, 80.0));
+    s.reanalyze();
+    s
+}
+
+#[test]
+fn rollback_banner_and_summary() {
+    let mut s = firing_release();
+    assert!(s.bell, "a new firing rings the bell");
+    s.bell = false;
+    let terminal = draw(&s, 160, 40);
+    let status = screen_row(&terminal, 0);
+    assert!(status.contains("NO-GO (1)") && status.contains("▲ ROLLBACK TRIGGER"), "{status}");
+    assert!(
+        status.contains("payments in prod: error_rate 0.2 (baseline 0.002, fires ≥ 0.02)")
+            && status.contains("$ deployctl rollback payments --env prod --to 1.4.0-prev"),
+        "the banner names service, environment, measurement and command: {status}"
+    );
+    let buffer = terminal.backend().buffer();
+    assert_eq!(buffer[(30, 0)].bg, Color::Red, "the banner is red");
+    assert_eq!(s.judgement.blockers[0].reason, flightdeck::analysis::verdict::BlockerReason::Trigger);
+    let text = screen(&terminal);
+    assert!(text.contains("Rollback · baseline at 11-24 18:00 UTC · 1 FIRING"), "{text}");
+    insta::assert_snapshot!(terminal.backend());
+
+    // The same trigger still firing does not ring again; it clears, then a
+    // new firing rings once more.
+    s.reanalyze();
+    assert!(!s.bell);
+    s.apply(metrics_update(0, 0.002, 0.002, 130.0, 120.0));
+    s.reanalyze();
+    assert!(!s.bell && s.rollback.firing().count() == 0);
+    assert!(!screen_row(&draw(&s, 120, 40), 0).contains("ROLLBACK"));
+    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::Go, "{:?}", s.judgement.blockers);
+    s.apply(metrics_update(0, 0.5, 0.002, 130.0, 120.0));
+    s.reanalyze();
+    assert!(s.bell);
+}
+
+#[test]
+fn rollback_pane_focused() {
+    let mut s = firing_release();
+    while s.ui.focus != Pane::Rollback {
+        s.act(Action::NextPane);
+    }
+    let terminal = draw(&s, 120, 50);
+    let text = screen(&terminal);
+    assert!(text.contains("search  NOT READY · migration: irreversible"), "{text}");
+    assert!(text.contains("back to 1.4.0-prev (0ld0ld0, deployment 41, from records)"), "{text}");
+    assert!(text.contains("NO DATA error_rate NaN"), "NaN is shown as such: {text}");
+    assert!(text.contains("WARN    p95_latency 156 · baseline 120 · fires ≥ 180"), "{text}");
+    insta::assert_snapshot!(terminal.backend());
 }

@@ -209,6 +209,14 @@ async fn image_tag_is_the_version_with_health_history_and_attributes() {
                 ("previous_revision".into(), "bbb2222".into()),
                 ("previous_deployed_at".into(), "2026-11-20T12:00:00Z".into()),
             ],
+            // The previous history entry (id 9) is the rollback target.
+            previous: Some(Box::new(flightdeck::model::rollback::Artifact {
+                version: "bbb2222".into(),
+                commit: Some("bbb2222".into()),
+                deployed_at: Some("2026-11-20T12:00:00Z".parse().unwrap()),
+                reference: Some("history id 9".into()),
+                ..Default::default()
+            })),
         }
     );
     let requests = recorded(&fake);

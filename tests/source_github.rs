@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use flightdeck::config::PollerSettings;
 use flightdeck::model::Reading;
+use flightdeck::model::rollback::Artifact;
 use flightdeck::poller::{SourceUpdate, sweep_once};
 use flightdeck::sources::{ActiveSource, FetchError, HttpContext};
 use serde_json::{Value, json};
@@ -261,13 +262,29 @@ async fn picks_the_newest_successful_deployment_whatever_the_list_order() {
             commit: Some("ccc333".into()),
             deployed_at: Some("2026-11-24T18:36:00Z".parse().unwrap()),
             attributes: attrs(&[("deployment", "103"), ("state", "success")]),
+            // 102 ran before: replaced (inactive), deployed when it succeeded.
+            previous: Some(Box::new(Artifact {
+                version: "v1.4.0".into(),
+                commit: Some("bbb222".into()),
+                deployed_at: Some("2026-11-24T18:05:00Z".parse().unwrap()),
+                reference: Some("deployment 102".into()),
+                ..Artifact::default()
+            })),
             ..Reading::default()
         }
     );
 
     let seen = server.seen();
     let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
-    assert_eq!(paths, ["/repos/acme/payments/deployments", "/repos/acme/payments/deployments/103/statuses"]);
+    assert_eq!(
+        paths,
+        [
+            "/repos/acme/payments/deployments",
+            "/repos/acme/payments/deployments/103/statuses",
+            "/repos/acme/payments/deployments/102/statuses",
+        ],
+        "101 is not needed"
+    );
     assert_eq!(seen[0].param("environment").as_deref(), Some("production"), "environments_map applied");
     assert_eq!(seen[0].param("per_page").as_deref(), Some("100"));
     for req in &seen {
@@ -343,6 +360,60 @@ async fn nothing_running_is_a_positive_no_deployment() {
         !server.seen().iter().any(|s| s.path.ends_with("/199/statuses")),
         "nothing older than an inactive deployment is read"
     );
+}
+
+#[tokio::test]
+async fn previous_skips_redeploys_and_failed_deployments() {
+    tokens();
+    let deployments = vec![
+        deployment(105, "v2.0.0", "e105", "2026-11-25T10:00:00Z", json!({})),
+        // A redeploy of the running version: never a rollback target, no lookup.
+        deployment(104, "v2.0.0", "e104", "2026-11-25T09:00:00Z", json!({})),
+        deployment(103, "v1.9.0", "e103", "2026-11-25T08:00:00Z", json!({})),
+        deployment(102, "v1.8.0", "e102", "2026-11-24T08:00:00Z", json!({})),
+        deployment(101, "v1.7.0", "e101", "2026-11-23T08:00:00Z", json!({})),
+    ];
+    let statuses = HashMap::from([
+        (105, vec![status(50, "success", "2026-11-25T10:02:00Z")]),
+        (104, vec![status(40, "success", "2026-11-25T09:02:00Z"), status(41, "inactive", "2026-11-25T10:02:00Z")]),
+        (103, vec![status(30, "in_progress", "2026-11-25T08:01:00Z"), status(31, "failure", "2026-11-25T08:03:00Z")]),
+        (102, vec![status(20, "success", "2026-11-24T08:02:00Z"), status(21, "inactive", "2026-11-25T09:02:00Z")]),
+        (101, vec![status(10, "success", "2026-11-23T08:02:00Z"), status(11, "inactive", "2026-11-24T08:02:00Z")]),
+    ]);
+    let api = repo_api("payments", deployments, statuses);
+    let server = serve(move |req| api(req).unwrap_or_else(not_found)).await;
+    let reading = once(&activate(&config(server.addr, ""))).await.expect("a reading");
+    assert_eq!(reading.version.as_deref(), Some("v2.0.0"));
+    let previous = reading.previous.expect("a previous version");
+    assert_eq!(previous.version, "v1.8.0", "103 failed: 102 is what ran before");
+    assert_eq!(previous.commit.as_deref(), Some("e102"));
+    assert_eq!(previous.reference.as_deref(), Some("deployment 102"));
+    assert_eq!(previous.deployed_at, Some("2026-11-24T08:02:00Z".parse().unwrap()));
+    assert!(previous.identifiable());
+    let asked: Vec<String> = server.seen().into_iter().skip(1).map(|s| s.path).collect();
+    let asked: Vec<&str> = asked.iter().map(|p| p.trim_start_matches("/repos/acme/payments/deployments/")).collect();
+    assert_eq!(asked, ["105/statuses", "103/statuses", "102/statuses"]);
+}
+
+#[tokio::test]
+async fn a_failing_older_lookup_keeps_the_running_deployment() {
+    tokens();
+    let server = serve(|req| match req.path.as_str() {
+        "/repos/acme/payments/deployments" => json_response(&json!([
+            deployment(103, "v1.5.0", "ccc333", "2026-11-24T18:30:00Z", json!({})),
+            deployment(102, "v1.4.0", "bbb222", "2026-11-24T18:00:00Z", json!({})),
+        ])),
+        "/repos/acme/payments/deployments/103/statuses" => {
+            json_response(&json!([status(7, "success", "2026-11-24T18:36:00Z")]))
+        }
+        _ => error(502, "Server Error", &[]),
+    })
+    .await;
+    let reading = once(&activate(&config(server.addr, ""))).await.expect("the cell keeps its reading");
+    assert_eq!(reading.version.as_deref(), Some("v1.5.0"));
+    assert_eq!(reading.commit.as_deref(), Some("ccc333"));
+    assert_eq!(reading.previous, None);
+    assert_eq!(server.hits(), 3, "the older lookup was tried once");
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use flightdeck::config::PollerSettings;
+use flightdeck::model::rollback::Artifact;
 use flightdeck::model::{Evidence, Reading};
 use flightdeck::poller::{SourceUpdate, sweep_once};
 use flightdeck::sources::{ActiveSource, FetchError, HttpContext};
@@ -189,7 +190,7 @@ fn honest_gitlab(all: Vec<Value>) -> impl Fn(&Seen) -> Response + Send + Sync + 
 async fn newest_success_with_the_documented_query_and_header() {
     token();
     let server = serve(honest_gitlab(vec![
-        deployment(40, "v1.3.0", "aaa111", "success", "2026-11-20T10:05:00.000Z", Some("2026-11-20T10:04:00.000Z")),
+        deployment(41, "v1.3.0", "aaa111", "success", "2026-11-20T10:05:00.000Z", Some("2026-11-20T10:04:00.000Z")),
         deployment(42, "v1.4.0", "bbb222", "success", "2026-11-24T18:06:00.000Z", Some("2026-11-24T18:05:30.000Z")),
         deployment(43, "v1.5.0", "ccc333", "failed", "2026-11-24T19:00:00.000Z", Some("2026-11-24T19:00:00.000Z")),
         deployment(44, "v1.6.0", "ddd444", "running", "2026-11-24T19:10:00.000Z", None),
@@ -208,6 +209,14 @@ async fn newest_success_with_the_documented_query_and_header() {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            // The older success on the same page, deployed when its job finished.
+            previous: Some(Box::new(Artifact {
+                version: "v1.3.0".into(),
+                commit: Some("aaa111".into()),
+                deployed_at: Some("2026-11-20T10:04:00Z".parse().unwrap()),
+                reference: Some("deployment 1".into()),
+                ..Artifact::default()
+            })),
             ..Reading::default()
         }
     );
@@ -223,6 +232,43 @@ async fn newest_success_with_the_documented_query_and_header() {
     assert_eq!(req.param("per_page").as_deref(), Some("20"));
     assert_eq!(req.header("private-token"), Some(TOKEN));
     assert_eq!(req.header("authorization"), None);
+}
+
+#[tokio::test]
+async fn previous_skips_a_redeploy_and_failures_within_one_page() {
+    token();
+    let mut rows = vec![
+        deployment(67, "v1.8.0", "s67", "success", "2026-11-22T10:00:00.000Z", None),
+        deployment(68, "v1.9.0", "s68", "failed", "2026-11-23T10:00:00.000Z", None),
+        deployment(69, "v2.0.0", "s69", "success", "2026-11-24T10:00:00.000Z", None),
+        deployment(70, "v2.0.0", "s70", "success", "2026-11-25T10:00:00.000Z", None),
+    ];
+    // Older history than a page holds: never reached.
+    rows.extend((41..67).map(|id| deployment(id, "v1.0.0", "old", "success", "2026-11-01T00:00:00.000Z", None)));
+    let server = serve(honest_gitlab(rows)).await;
+    let reading = once(&activate(&config(server.addr, ""))).await.expect("a reading");
+    assert_eq!(reading.version.as_deref(), Some("v2.0.0"));
+    let previous = reading.previous.expect("a previous version");
+    assert_eq!(previous.version, "v1.8.0", "69 is a redeploy of v2.0.0 and 68 failed");
+    assert_eq!(previous.commit.as_deref(), Some("s67"));
+    assert_eq!(previous.reference.as_deref(), Some("deployment 27"), "by iid");
+    assert_eq!(previous.deployed_at, Some("2026-11-22T10:00:00Z".parse().unwrap()), "updated_at without a job");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1, "the previous comes from the same page");
+    assert_eq!(seen[0].param("per_page").as_deref(), Some("20"));
+}
+
+#[tokio::test]
+async fn only_one_version_on_the_page_means_no_previous() {
+    token();
+    let server = serve(honest_gitlab(vec![
+        deployment(44, "v1.6.0", "ddd444", "success", "2026-11-24T19:10:00.000Z", None),
+        deployment(45, "v1.6.0", "ddd444", "success", "2026-11-24T20:10:00.000Z", None),
+    ]))
+    .await;
+    let reading = once(&activate(&config(server.addr, ""))).await.expect("a reading");
+    assert_eq!(reading.version.as_deref(), Some("v1.6.0"));
+    assert_eq!(reading.previous, None);
 }
 
 #[tokio::test]

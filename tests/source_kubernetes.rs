@@ -3,8 +3,10 @@
 //! `http://127.0.0.1:PORT`, a user with a token, selected by `context`).
 //!
 //! The fake serves `GET /apis/apps/v1/namespaces/{ns}/deployments/{name}`
-//! like the API server: the Deployment, or a `Status` object for errors,
-//! and 401 for a wrong token. Every request is recorded.
+//! and `GET /apis/apps/v1/namespaces/{ns}/replicasets?labelSelector=…` like
+//! the API server: the object or list (ReplicaSets filtered by the selector),
+//! or a `Status` object for errors, and 401 for a wrong token. Every request
+//! is recorded.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,11 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flightdeck::model::Health;
+use flightdeck::model::rollback::Artifact;
 use flightdeck::poller::{SourceUpdate, sweep_once};
 use flightdeck::sources::{FetchError, HttpContext};
 use serde_json::{Value, json};
@@ -27,6 +30,7 @@ const KUBE_TOKEN: &str = "kube-test-token-5f1c";
 #[derive(Debug, Clone)]
 struct Recorded {
     path: String,
+    query: Option<String>,
     authorization: Option<String>,
 }
 
@@ -35,13 +39,31 @@ type Answer = (StatusCode, Vec<(&'static str, String)>, String);
 struct FakeApiServer {
     /// (namespace, name) → answer. Anything else is NotFound.
     answers: HashMap<(String, String), Answer>,
+    /// namespace → its ReplicaSets (listed by label selector), or an error
+    /// answer. Unset: an empty list.
+    replicasets: HashMap<String, Result<Vec<Value>, Answer>>,
     token: String,
     recorded: Mutex<Vec<Recorded>>,
 }
 
 impl FakeApiServer {
     fn new() -> FakeApiServer {
-        FakeApiServer { answers: HashMap::new(), token: KUBE_TOKEN.into(), recorded: Mutex::new(Vec::new()) }
+        FakeApiServer {
+            answers: HashMap::new(),
+            replicasets: HashMap::new(),
+            token: KUBE_TOKEN.into(),
+            recorded: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn replicasets(mut self, namespace: &str, items: Vec<Value>) -> FakeApiServer {
+        self.replicasets.insert(namespace.into(), Ok(items));
+        self
+    }
+
+    fn replicasets_fail(mut self, namespace: &str, status: StatusCode, body: String) -> FakeApiServer {
+        self.replicasets.insert(namespace.into(), Err((status, Vec::new(), body)));
+        self
     }
 
     fn deployment(self, namespace: &str, name: &str, body: &Value) -> FakeApiServer {
@@ -76,6 +98,7 @@ async fn get_deployment(
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(String::from);
     fake.recorded.lock().unwrap().push(Recorded {
         path: format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"),
+        query: None,
         authorization: authorization.clone(),
     });
     let json_type = [(header::CONTENT_TYPE, "application/json")];
@@ -100,10 +123,53 @@ async fn get_deployment(
     }
 }
 
+/// The `labelSelector` of a list request as (key, value) pairs (`k=v,k2=v2`).
+fn label_selector(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "labelSelector")
+        .map(|(_, v)| {
+            v.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn list_replicasets(
+    State(fake): State<Arc<FakeApiServer>>,
+    Path(namespace): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(String::from);
+    fake.recorded.lock().unwrap().push(Recorded {
+        path: format!("/apis/apps/v1/namespaces/{namespace}/replicasets"),
+        query: query.clone(),
+        authorization: authorization.clone(),
+    });
+    let json_type = [(header::CONTENT_TYPE, "application/json")];
+    if authorization.as_deref() != Some(&format!("Bearer {}", fake.token)) {
+        return (StatusCode::UNAUTHORIZED, json_type, status_object(401, "Unauthorized", "Unauthorized"))
+            .into_response();
+    }
+    let items = match fake.replicasets.get(&namespace) {
+        Some(Err((status, _, body))) => return (*status, json_type, body.clone()).into_response(),
+        Some(Ok(items)) => items.clone(),
+        None => Vec::new(),
+    };
+    let selector = label_selector(query.as_deref().unwrap_or_default());
+    let items: Vec<Value> = items
+        .into_iter()
+        .filter(|rs| selector.iter().all(|(k, v)| rs["metadata"]["labels"][k].as_str() == Some(v.as_str())))
+        .collect();
+    let body = json!({"kind": "ReplicaSetList", "apiVersion": "apps/v1",
+                      "metadata": {"resourceVersion": "99900"}, "items": items});
+    (StatusCode::OK, json_type, body.to_string()).into_response()
+}
+
 async fn serve(fake: FakeApiServer) -> (SocketAddr, Arc<FakeApiServer>) {
     let fake = Arc::new(fake);
     let app = Router::new()
         .route("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", get(get_deployment))
+        .route("/apis/apps/v1/namespaces/{namespace}/replicasets", get(list_replicasets))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().unwrap();
@@ -222,6 +288,53 @@ fn deployment(namespace: &str) -> Value {
     })
 }
 
+/// A ReplicaSet of the `payments` Deployment (uid `0b9c5d3e`) at `revision`
+/// whose `app` container runs `image`, as the API server lists it (trimmed).
+fn replicaset(namespace: &str, hash: &str, revision: u64, image: &str) -> Value {
+    json!({
+        "metadata": {
+            "name": format!("payments-{hash}"), "namespace": namespace, "uid": format!("rs-{hash}"),
+            "labels": {"app": "payments", "pod-template-hash": hash},
+            "annotations": {"deployment.kubernetes.io/desired-replicas": "3",
+                            "deployment.kubernetes.io/max-replicas": "4",
+                            "deployment.kubernetes.io/revision": revision.to_string()},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "payments",
+                                 "uid": "0b9c5d3e", "controller": true, "blockOwnerDeletion": true}]
+        },
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "payments", "pod-template-hash": hash}},
+            "template": {
+                "metadata": {"labels": {"app": "payments", "pod-template-hash": hash}},
+                "spec": {"containers": [
+                    {"name": "app", "image": image},
+                    {"name": "envoy", "image": "envoyproxy/envoy:v1.30.1"}
+                ]}
+            }
+        },
+        "status": {"replicas": 0, "observedGeneration": 2}
+    })
+}
+
+/// The history of `payments` in `namespace`: revision 7 runs (1.4.0), 6
+/// was only a config change, 5 ran 1.3.2 pinned by digest; plus a
+/// ReplicaSet of another Deployment with the same labels, and one of
+/// another app.
+fn history(namespace: &str) -> Vec<Value> {
+    let mut foreign = replicaset(namespace, "f00d", 6, "registry.example/shop/payments:0.9.0");
+    foreign["metadata"]["ownerReferences"][0]["uid"] = "another-deployment".into();
+    let mut other_app = replicaset(namespace, "beef", 6, "registry.example/shop/ledger:3.0.0");
+    other_app["metadata"]["labels"]["app"] = "ledger".into();
+    vec![
+        replicaset(namespace, "7d9f", 7, "registry.example/shop/payments:1.4.0@sha256:4f2a9c1e0b7d9a8c0011"),
+        replicaset(namespace, "66aa", 6, "registry.example/shop/payments:1.4.0@sha256:4f2a9c1e0b7d9a8c0011"),
+        replicaset(namespace, "55bb", 5, "registry.example/shop/payments:1.3.2@sha256:9e8d7c6b5a4f"),
+        replicaset(namespace, "44cc", 4, "registry.example/shop/payments:1.3.1"),
+        foreign,
+        other_app,
+    ]
+}
+
 #[tokio::test]
 async fn image_tag_digest_and_rollout_through_a_kubeconfig_context() {
     let fake = FakeApiServer::new().deployment("prod", "payments", &deployment("prod"));
@@ -240,10 +353,78 @@ async fn image_tag_digest_and_rollout_through_a_kubeconfig_context() {
         ]
     );
     assert_eq!(updates[0].evidence, flightdeck::model::Evidence::Running);
+    assert_eq!(reading.previous, None, "no ReplicaSets listed");
     let requests = recorded(&fake);
-    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests.len(), 2, "{requests:?}");
     assert_eq!(requests[0].path, "/apis/apps/v1/namespaces/prod/deployments/payments");
-    assert_eq!(requests[0].authorization.as_deref(), Some(format!("Bearer {KUBE_TOKEN}").as_str()));
+    assert_eq!(requests[1].path, "/apis/apps/v1/namespaces/prod/replicasets");
+    for request in &requests {
+        assert_eq!(request.authorization.as_deref(), Some(format!("Bearer {KUBE_TOKEN}").as_str()));
+    }
+}
+
+#[tokio::test]
+async fn previous_is_the_owned_replicaset_below_the_current_revision_with_another_image() {
+    let fake =
+        FakeApiServer::new().deployment("prod", "payments", &deployment("prod")).replicasets("prod", history("prod"));
+    let (updates, fake) = read(fake, &["prod"], "").await;
+    let reading = updates[0].result.as_ref().expect("a reading");
+    assert_eq!(reading.version.as_deref(), Some("1.4.0"));
+    assert_eq!(
+        reading.previous.as_deref(),
+        Some(&Artifact {
+            version: "1.3.2".into(),
+            digest: Some("sha256:9e8d7c6b5a4f".into()),
+            reference: Some("revision 5".into()),
+            ..Artifact::default()
+        }),
+        "revision 6 runs the same image, the f00d ReplicaSet is another Deployment's"
+    );
+    assert_eq!(reading.attribute("previous"), None);
+    let list = recorded(&fake).into_iter().find(|r| r.path.ends_with("/replicasets")).expect("listed");
+    let query = list.query.unwrap_or_default();
+    assert_eq!(label_selector(&query), vec![("app".to_string(), "payments".to_string())], "{query}");
+
+    // The envoy container did not change in any revision: no previous.
+    let fake =
+        FakeApiServer::new().deployment("prod", "payments", &deployment("prod")).replicasets("prod", history("prod"));
+    let (updates, _) = read(fake, &["prod"], "container = \"envoy\"").await;
+    let reading = updates[0].result.as_ref().expect("a reading");
+    assert_eq!((reading.version.as_deref(), reading.previous.as_ref()), (Some("v1.30.1"), None));
+}
+
+#[tokio::test]
+async fn a_failing_replicaset_list_keeps_the_cells_reading() {
+    let fake = FakeApiServer::new()
+        .deployment("dev", "payments", &deployment("dev"))
+        .deployment("qa", "payments", &deployment("qa"))
+        .deployment("prod", "payments", &deployment("prod"))
+        .replicasets_fail("dev", StatusCode::INTERNAL_SERVER_ERROR, status_object(500, "InternalError", "etcd is sad"))
+        .replicasets_fail("qa", StatusCode::OK, "{\"items\": ".into())
+        .replicasets_fail(
+            "prod",
+            StatusCode::FORBIDDEN,
+            status_object(
+                403,
+                "Forbidden",
+                r#"replicasets.apps is forbidden: User "ci" cannot list resource "replicasets" in API group "apps" in the namespace "prod""#,
+            ),
+        );
+    let (updates, fake) = read(fake, &["dev", "qa", "prod"], "").await;
+    for update in &updates {
+        let reading = update.result.as_ref().expect("the Deployment was read: the cell keeps its reading");
+        assert_eq!(reading.version.as_deref(), Some("1.4.0"));
+        assert_eq!(reading.health, Some(Health::Up));
+        assert_eq!(reading.previous, None);
+    }
+    assert_eq!(updates[0].result.as_ref().unwrap().attribute("previous"), None, "a 500 is only logged");
+    assert_eq!(updates[1].result.as_ref().unwrap().attribute("previous"), None, "a torn body is only logged");
+    assert_eq!(
+        updates[2].result.as_ref().unwrap().attribute("previous"),
+        Some("cannot list replicasets: forbidden"),
+        "a 403 is worth saying: RBAC needs `list replicasets`"
+    );
+    assert_eq!(recorded(&fake).iter().filter(|r| r.path.ends_with("/replicasets")).count(), 3, "tried once each");
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flightdeck::analysis::Matrix;
 use flightdeck::analysis::findings::{self, FindingKind};
-use flightdeck::model::{Metric, MetricValue, Reading, Role};
+use flightdeck::model::{MetricValue, Reading, Role};
 use flightdeck::poller::{SourceUpdate, sweep_once};
 use flightdeck::sources::{FetchError, HttpContext};
 
@@ -145,15 +145,15 @@ const RATIO: &str = r#"sum(rate(http_requests_total{job="payments",code=~"5.."}[
 
 #[tokio::test]
 async fn a_vector_with_one_sample_is_its_value() {
+    let before = jiff::Timestamp::now();
     let reading = fetch_one(RATIO, ok(&["0.0123"])).await.expect("a reading");
-    assert_eq!(
-        reading,
-        Reading {
-            metrics: vec![Metric { name: "error_rate".into(), value: MetricValue::Number(0.0123) }],
-            ..Reading::default()
-        }
-    );
+    assert_eq!(metrics(&reading), vec![("error_rate", MetricValue::Number(0.0123))]);
     assert_eq!(reading.version, None, "metrics, not versions");
+    // No window: the baseline is the same query an hour ago.
+    let baseline = reading.metrics[0].baseline.as_ref().expect("a baseline");
+    assert_eq!((baseline.value, &baseline.error), (Some(MetricValue::Number(0.0123)), &None));
+    let ago = before.as_second() - baseline.at.as_second();
+    assert!((3599..=3601).contains(&ago), "an hour before now: {ago}s");
 }
 
 #[tokio::test]
@@ -172,7 +172,9 @@ async fn nan_and_inf_are_kept_and_every_query_is_run_in_order() {
         metrics(&reading),
         vec![("z_ratio", MetricValue::NaN), ("b_latency", MetricValue::PosInf), ("a_count", MetricValue::Number(0.0))]
     );
-    assert_eq!(fixture.seen.lock().unwrap().len(), 3, "one instant query per metric");
+    let seen = fixture.seen.lock().unwrap().clone();
+    assert_eq!(seen.iter().filter(|s| s.time.is_none()).count(), 3, "one instant query per metric");
+    assert_eq!(seen.iter().filter(|s| s.time.is_some()).count(), 3, "and one for each baseline");
 }
 
 #[tokio::test]
@@ -246,8 +248,9 @@ async fn the_query_is_url_encoded_with_placeholders_substituted_and_promql_brace
     assert_eq!(metrics(updates[0].result.as_ref().expect("a reading")), vec![("error_rate", MetricValue::Number(0.5))]);
 
     let seen = fixture.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1);
-    let seen = &seen[0];
+    assert_eq!(seen.len(), 2, "live and baseline: {seen:?}");
+    assert!(seen.iter().any(|s| s.time.is_some() && s.query == expected), "the baseline runs the same query");
+    let seen = seen.iter().find(|s| s.time.is_none()).expect("the live query");
     assert_eq!(seen.path, "/prometheus/api/v1/query", "under the api_url's own path");
     assert_eq!(seen.query, expected, "decoded exactly as written, placeholders filled");
     assert_eq!(seen.time, None, "an instant query at the server's now");
@@ -368,4 +371,90 @@ fn bad_options_are_config_errors_naming_the_key() {
     .expect_err("no queries")
     .to_string();
     assert!(none.contains("no queries"), "{none}");
+}
+
+/// A release whose window started `started` seconds ago (negative: starts
+/// in the future), with a prometheus source at `api_url`.
+fn windowed_config(api_url: &str, started: i64) -> String {
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(started);
+    let end = start + jiff::SignedDuration::from_hours(2);
+    format!(
+        r#"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+[release]
+name = "2026.11"
+window = {{ start = "{start}", end = "{end}" }}
+[release.targets]
+payments = "1.4.0"
+[[sources]]
+name = "metrics"
+kind = "prometheus"
+api_url = "{api_url}"
+[sources.queries]
+error_rate = 'errors'
+"#
+    )
+}
+
+#[tokio::test]
+async fn the_baseline_is_taken_at_the_windows_start_once() {
+    let (addr, fixture) = serve("", &[("errors", 200, vector(&["0.002"]))]).await;
+    let text = windowed_config(&format!("http://{addr}"), 600);
+    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let start = config.fleet.release.as_ref().unwrap().window.unwrap().start;
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
+    let ctx = HttpContext::new().expect("http client");
+    for _ in 0..3 {
+        let updates = sweep_once(&active, config.poller, &ctx, |_, _| {}).await;
+        let reading = updates[0].result.clone().expect("a reading");
+        let baseline = reading.metrics[0].baseline.clone().expect("a baseline");
+        assert_eq!(baseline.at, start);
+        assert_eq!(baseline.value, Some(MetricValue::Number(0.002)));
+    }
+    let seen = fixture.seen.lock().unwrap().clone();
+    let at_start: Vec<_> = seen.iter().filter_map(|s| s.time.clone()).collect();
+    assert_eq!(at_start.len(), 1, "a fixed baseline is asked once, then kept: {at_start:?}");
+    let secs: f64 = at_start[0].parse().unwrap();
+    assert_eq!((secs * 1000.0).round() as i64, start.as_millisecond(), "time= is the window's start");
+}
+
+#[tokio::test]
+async fn before_the_window_there_is_no_baseline_yet_and_a_failing_baseline_keeps_the_live_value() {
+    let (addr, fixture) = serve("", &[("errors", 200, vector(&["0.002"]))]).await;
+    let updates = sweep(&windowed_config(&format!("http://{addr}"), -3600)).await;
+    let reading = updates[0].result.clone().expect("a reading");
+    let baseline = reading.metrics[0].baseline.clone().expect("a baseline entry");
+    assert_eq!(baseline.value, None);
+    assert!(baseline.error.as_deref().is_some_and(|e| e.starts_with("measured from")), "{baseline:?}");
+    assert!(fixture.seen.lock().unwrap().iter().all(|s| s.time.is_none()), "no query at a future time");
+
+    // The server refuses the baseline's time (e.g. before its retention).
+    let app = Router::new().route(
+        "/api/v1/query",
+        get(|RawQuery(raw): RawQuery| async move {
+            if raw.unwrap_or_default().contains("time=") {
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    r#"{"status":"error","errorType":"execution","error":"out of bounds"}"#,
+                )
+            } else {
+                (
+                    StatusCode::OK,
+                    r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.5"]}]}}"#,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let updates = sweep(&windowed_config(&format!("http://{addr}"), 600)).await;
+    let reading = updates[0].result.clone().expect("the live value still counts");
+    assert_eq!(reading.metrics[0].value, MetricValue::Number(0.5));
+    let baseline = reading.metrics[0].baseline.clone().unwrap();
+    assert_eq!(baseline.value, None);
+    assert_eq!(baseline.error.as_deref(), Some("execution: out of bounds"));
 }

@@ -446,6 +446,7 @@ mod tests {
                 .collect(),
             services,
             release: Some(ReleasePlan { name: "r".into(), targets, ..ReleasePlan::default() }),
+            rollback: Default::default(),
         }
     }
 
@@ -737,7 +738,7 @@ mod tests {
     struct VersionSeenFixture;
     impl VersionSeenFixture {
         fn at(v: &str, t: Timestamp) -> crate::analysis::VersionSeen {
-            crate::analysis::VersionSeen { version: v.into(), build: None, first_seen: t }
+            crate::analysis::VersionSeen::new(v, None, t)
         }
     }
 

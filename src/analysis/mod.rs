@@ -2,6 +2,7 @@
 //! headless commands. No I/O, no clock: `now` is always passed in.
 
 pub mod findings;
+pub mod rollback;
 pub mod verdict;
 
 use jiff::Timestamp;
@@ -53,6 +54,15 @@ pub struct VersionSeen {
     pub version: String,
     pub build: Option<String>,
     pub first_seen: Timestamp,
+    /// Reported down at least once while current (in this run): not a
+    /// known-good version to roll back to.
+    pub seen_down: bool,
+}
+
+impl VersionSeen {
+    pub fn new(version: impl Into<String>, build: Option<String>, first_seen: Timestamp) -> VersionSeen {
+        VersionSeen { version: version.into(), build, first_seen, seen_down: false }
+    }
 }
 
 /// A source reported a different version (or build) for a cell.
@@ -117,10 +127,14 @@ impl Cell {
                 if let Some(v) = &reading.version {
                     let last = obs.history.last();
                     if last.is_none_or(|last| last.version != *v || last.build != reading.build) {
-                        let new =
-                            VersionSeen { version: v.clone(), build: reading.build.clone(), first_seen: attempted_at };
+                        let new = VersionSeen::new(v.clone(), reading.build.clone(), attempted_at);
                         change = Some(Change { source: source.clone(), old: last.cloned(), new: new.clone() });
                         push_history(&mut obs.history, new);
+                    }
+                    if reading.health == Some(crate::model::Health::Down)
+                        && let Some(last) = obs.history.last_mut()
+                    {
+                        last.seen_down = true;
                     }
                 }
                 obs.last_ok = Some(Seen { reading, fetched_at: attempted_at });

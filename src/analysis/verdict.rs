@@ -54,6 +54,8 @@ pub enum BlockerReason {
     /// A planned cell that no source has read: what runs there is unknown
     /// (hold): a skipped service whose endpoint answers 404 must not pass.
     Unread,
+    /// A live rollback trigger is firing.
+    Trigger,
 }
 
 impl BlockerReason {
@@ -87,13 +89,24 @@ pub fn judge(
     findings: &[Finding],
     now: Timestamp,
     checklist: Option<ChecklistView<'_>>,
+    rollback: Option<&crate::analysis::rollback::RollbackView>,
 ) -> Judgement {
     let fmt = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
-    let mut blockers: Vec<Blocker> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::High)
-        .map(|f| Blocker { reason: BlockerReason::Finding, message: f.message.clone() })
+    // A firing trigger first: it is the one thing that says "roll back now".
+    let mut blockers: Vec<Blocker> = rollback
+        .into_iter()
+        .flat_map(|r| r.firing())
+        .map(|t| Blocker {
+            reason: BlockerReason::Trigger,
+            message: format!("rollback trigger firing: {} in {}: {}", t.service, t.environment, t.measurement()),
+        })
         .collect();
+    blockers.extend(
+        findings
+            .iter()
+            .filter(|f| f.severity == Severity::High)
+            .map(|f| Blocker { reason: BlockerReason::Finding, message: f.message.clone() }),
+    );
     let plan = fleet.release.as_ref();
     if let Some(window) = plan.and_then(|r| r.window) {
         if now < window.start {

@@ -439,14 +439,14 @@ payments = "1.4.1"
     #[test]
     fn space_on_an_item_whose_condition_is_unknown_is_a_persons_tick() {
         let mut s = state();
-        select_item(&mut s, "rollback-tested");
+        select_item(&mut s, "triggers-clear");
         assert!(matches!(
-            s.checklist.as_ref().unwrap().item("rollback-tested").unwrap().condition,
+            s.checklist.as_ref().unwrap().item("triggers-clear").unwrap().condition,
             Some(Truth::Unknown(_))
         ));
         assert_eq!(
             press(&mut s, KeyCode::Char(' ')),
-            Effect::Record(ReleaseAction::Tick { item: "rollback-tested".into(), note: None })
+            Effect::Record(ReleaseAction::Tick { item: "triggers-clear".into(), note: None })
         );
     }
 

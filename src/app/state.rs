@@ -134,6 +134,12 @@ pub struct AppState {
     pub release_events: Vec<crate::journal::release::ReleaseEvent>,
     /// The checklist evaluated at `now`; recomputed by [`AppState::reanalyze`].
     pub checklist: Option<crate::checklist::ChecklistState>,
+    /// Rollback readiness and live triggers; recomputed by [`AppState::reanalyze`].
+    pub rollback: crate::analysis::rollback::RollbackView,
+    /// Triggers firing at the last analysis: a new one rings the bell once.
+    firing: std::collections::HashSet<(CellKey, String)>,
+    /// Set when a trigger started firing; the loop rings the bell and clears it.
+    pub bell: bool,
     /// Who ticks, signs and decides in this cockpit.
     pub operator: String,
     pub ui: UiState,
@@ -143,7 +149,7 @@ impl AppState {
     pub fn new(fleet: Fleet, sources: Vec<SourceInfo>, now: Timestamp) -> AppState {
         let matrix = Matrix::new(&fleet);
         let visible = analysis::filter_services(&fleet, "");
-        let judgement = verdict::judge(&fleet, &Matrix::new(&fleet), &[], now, None);
+        let judgement = verdict::judge(&fleet, &Matrix::new(&fleet), &[], now, None, None);
         let marks = vec![None; fleet.cell_count()];
         AppState {
             fleet,
@@ -162,6 +168,9 @@ impl AppState {
             template: None,
             release_events: Vec::new(),
             checklist: None,
+            rollback: crate::analysis::rollback::RollbackView::default(),
+            firing: std::collections::HashSet::new(),
+            bell: false,
             operator: "operator".to_string(),
             ui: UiState { page: 10, color: true, ..UiState::default() },
         }
@@ -177,12 +186,20 @@ impl AppState {
                 *mark = Some(f.kind);
             }
         }
+        self.rollback = crate::analysis::rollback::evaluate(&self.fleet, &self.matrix, self.now, self.rehearsal());
+        let firing: std::collections::HashSet<(CellKey, String)> =
+            self.rollback.firing().map(|t| (t.cell, t.name.clone())).collect();
+        if firing.iter().any(|f| !self.firing.contains(f)) {
+            self.bell = true;
+        }
+        self.firing = firing;
         self.checklist = self.template.as_ref().map(|t| {
             let facts = crate::checklist::Facts {
                 fleet: &self.fleet,
                 matrix: &self.matrix,
                 findings: &self.findings,
                 now: self.now,
+                rollback: Some(&self.rollback),
             };
             crate::checklist::evaluate(t, &self.release_events, &facts)
         });
@@ -191,7 +208,8 @@ impl AppState {
             .as_ref()
             .zip(self.checklist.as_ref())
             .map(|(template, state)| verdict::ChecklistView { template, state });
-        self.judgement = verdict::judge(&self.fleet, &self.matrix, &self.findings, self.now, view);
+        self.judgement =
+            verdict::judge(&self.fleet, &self.matrix, &self.findings, self.now, view, Some(&self.rollback));
         // Until every cell has been read once, nobody can say GO.
         let polled = self.polled_cells();
         if polled > 0 && analysis::last_sweep(&self.matrix, polled).is_none() {
@@ -206,6 +224,22 @@ impl AppState {
         // Lists may have shrunk under the selection.
         self.ui.findings_scroll = self.ui.findings_scroll.min(self.visible_findings().len().saturating_sub(1));
         self.ui.events_scroll = self.ui.events_scroll.min(self.visible_events().len().saturating_sub(1));
+    }
+
+    /// Whether the checklist asks for a rehearsed rollback, and whether a
+    /// person ticked it.
+    fn rehearsal(&self) -> crate::analysis::rollback::Rehearsal {
+        use crate::analysis::rollback::{REHEARSED_ITEM, Rehearsal};
+        match &self.template {
+            Some(t) if t.item(REHEARSED_ITEM).is_some() => {
+                if crate::checklist::Manual::fold(&self.release_events).tick(REHEARSED_ITEM).is_some() {
+                    Rehearsal::Done
+                } else {
+                    Rehearsal::NotDone
+                }
+            }
+            _ => Rehearsal::NotAsked,
+        }
     }
 
     /// Take in release events read from the journal (ours and others').
@@ -237,11 +271,7 @@ impl AppState {
             };
             let (name, evidence) = (source.name.clone(), source.evidence);
             if let Some(cell) = self.matrix.get_mut(CellKey { service, env }) {
-                cell.remember(
-                    &name,
-                    evidence,
-                    VersionSeen { version: e.new.clone(), build: e.build.clone(), first_seen: e.at },
-                );
+                cell.remember(&name, evidence, VersionSeen::new(e.new.clone(), e.build.clone(), e.at));
             }
             self.push_event(e);
         }
@@ -494,7 +524,7 @@ impl AppState {
                 };
                 self.ui.checklist_row = clamp(self.ui.checklist_row, rows);
             }
-            Pane::Rollback => self.ui.rollback_scroll = clamp(self.ui.rollback_scroll, self.visible.len()),
+            Pane::Rollback => self.ui.rollback_scroll = clamp(self.ui.rollback_scroll, self.rollback.services.len()),
         }
     }
 

@@ -185,6 +185,8 @@ pub struct Facts<'a> {
     pub matrix: &'a Matrix,
     pub findings: &'a [Finding],
     pub now: Timestamp,
+    /// Rollback readiness and triggers, when analysed.
+    pub rollback: Option<&'a crate::analysis::rollback::RollbackView>,
 }
 
 pub fn evaluate(template: &Template, events: &[ReleaseEvent], facts: &Facts<'_>) -> ChecklistState {
@@ -241,6 +243,57 @@ pub fn evaluate(template: &Template, events: &[ReleaseEvent], facts: &Facts<'_>)
         })
         .collect();
     ChecklistState { items, signoffs, manual }
+}
+
+/// No trigger firing in `env`, with at least one trigger that has data.
+fn triggers_clear(facts: &Facts<'_>, env: usize) -> Truth {
+    use crate::analysis::rollback::Level;
+    let name = &facts.fleet.environments[env].name;
+    let Some(view) = facts.rollback else {
+        return Truth::Unknown("rollback triggers not evaluated".into());
+    };
+    let here: Vec<_> = view.triggers.iter().filter(|t| t.cell.env == env).collect();
+    let firing: Vec<String> =
+        here.iter().filter(|t| t.state == Level::Firing).map(|t| format!("{} {}", t.service, t.name)).collect();
+    if !firing.is_empty() {
+        return Truth::False(format!("firing in {name}: {}", shorten(&firing)));
+    }
+    let with_data = here.iter().filter(|t| t.state != Level::NoData).count();
+    if with_data == 0 {
+        return Truth::Unknown(format!("no trigger has data in {name}: check by hand"));
+    }
+    let warn = here.iter().filter(|t| t.state == Level::Warn).count();
+    let warn = if warn > 0 { format!(", {} warning", count(warn, "trigger")) } else { String::new() };
+    Truth::True(format!("{} clear in {name}{warn}", count(with_data, "trigger")))
+}
+
+/// Every service in scope can be rolled back in `env` (AT RISK counts as
+/// ready, and is named).
+fn rollback_ready(facts: &Facts<'_>, env: usize) -> Truth {
+    use crate::analysis::rollback::{self, Readiness, Rehearsal};
+    let name = &facts.fleet.environments[env].name;
+    // The rehearsal is this check's own item: leave it out, or the item
+    // could never be ticked by the condition it asks about.
+    let services = rollback::services_in_scope(facts.fleet);
+    let mut not_ready = Vec::new();
+    let mut at_risk = Vec::new();
+    for service in services {
+        let e = rollback::assess(facts.fleet, facts.matrix, service, env, facts.now, Rehearsal::NotAsked);
+        let svc = &facts.fleet.services[service].name;
+        match e.readiness {
+            Readiness::NotReady => not_ready.push(format!("{svc} ({})", e.reasons.first().map_or("", String::as_str))),
+            Readiness::AtRisk => at_risk.push(svc.clone()),
+            Readiness::Ready => {}
+        }
+    }
+    if !not_ready.is_empty() {
+        return Truth::False(format!("not ready in {name}: {}", shorten(&not_ready)));
+    }
+    if at_risk.is_empty() {
+        Truth::True(format!("every service can roll back in {name}"))
+    } else {
+        Truth::True(format!("ready in {name}; at risk: {}", shorten(&at_risk)))
+    }
 }
 
 fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
@@ -317,9 +370,8 @@ fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
                 (_, false) => Truth::False(shorten(&bad)),
             }
         }
-        Condition::TriggersClear(_) | Condition::RollbackReady(_) => {
-            Truth::Unknown("rollback readiness is not evaluated by the cockpit yet: tick it by hand".into())
-        }
+        Condition::TriggersClear(env) => triggers_clear(facts, *env),
+        Condition::RollbackReady(env) => rollback_ready(facts, *env),
         Condition::SignedOff(role) => match manual.signoff(role) {
             Some(m) => Truth::True(format!("{role} signed off by {} at {}", m.by, m.at.strftime("%H:%M UTC"))),
             None => Truth::False(format!("no sign-off from {role} yet")),
@@ -380,7 +432,7 @@ condition = "deployed($staging)"
 id = "unknowable"
 title = "Rollback ready"
 role = "devops"
-condition = "rollback_ready($prod)"
+condition = "triggers_clear($prod)"
 [[phases.items]]
 id = "signed"
 title = "QA signed"
@@ -405,6 +457,7 @@ condition = "signed_off(qa-lead)"
                 targets: vec![(0, "1.0.0".into())],
                 ..ReleasePlan::default()
             }),
+            rollback: Default::default(),
         }
     }
 
@@ -422,7 +475,11 @@ condition = "signed_off(qa-lead)"
                 cell.record(&src, crate::model::Evidence::Running, at(now), Ok(crate::model::Reading::version(v)));
             }
         }
-        evaluate(&template, events, &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now: at(now) })
+        evaluate(
+            &template,
+            events,
+            &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now: at(now), rollback: None },
+        )
     }
 
     #[test]
@@ -491,7 +548,7 @@ condition = "signed_off(qa-lead)"
         .unwrap();
         let matrix = Matrix::new(&fleet);
         let now = at("2026-11-24T16:30:00Z");
-        let s = evaluate(&template, &[], &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now });
+        let s = evaluate(&template, &[], &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now, rollback: None });
         assert!(matches!(&s.item("clean").unwrap().condition, Some(Truth::Unknown(e)) if e.contains("nothing read")));
         assert_eq!(s.item("clean").unwrap().status, Status::Pending);
     }
@@ -512,15 +569,11 @@ condition = "signed_off(qa-lead)"
             cell.remember(
                 &src,
                 crate::model::Evidence::Running,
-                crate::analysis::VersionSeen {
-                    version: "1.0.0".into(),
-                    build: None,
-                    first_seen: at("2026-11-20T10:00:00Z"),
-                },
+                crate::analysis::VersionSeen::new("1.0.0", None, at("2026-11-20T10:00:00Z")),
             );
         }
         let now = at("2026-11-24T16:30:00Z");
-        let s = evaluate(&template, &[], &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now });
+        let s = evaluate(&template, &[], &Facts { fleet: &fleet, matrix: &matrix, findings: &[], now, rollback: None });
         assert!(
             matches!(&s.item("ok").unwrap().condition, Some(Truth::Unknown(e)) if e.contains("not read yet")),
             "{:?}",

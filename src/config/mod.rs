@@ -44,6 +44,36 @@ pub struct Settings {
     pub log: Option<String>,
     /// Who ticks, signs and decides in this cockpit (default: `$USER`).
     pub operator: Option<String>,
+    /// Rollback readiness and live triggers.
+    pub rollback: Option<RollbackSettings>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackSettings {
+    /// A version from the journal is known-good after running this long
+    /// without being seen down (default 1h).
+    pub known_good_after: Option<HumanDuration>,
+    /// When trigger baselines are measured: `"window"` (the window's start;
+    /// the default), a duration (`"1h"`: that long before now), or a time.
+    pub baseline: Option<String>,
+    /// Absent: the built-in triggers; `[]`: none but health.
+    pub triggers: Option<Vec<TriggerSettings>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerSettings {
+    /// A query name of a `prometheus` source.
+    pub metric: String,
+    pub name: Option<String>,
+    /// Fire at this many times the baseline…
+    pub factor: Option<f64>,
+    /// …but never below this value.
+    pub min: Option<f64>,
+    /// Or fire at this value, whatever the baseline.
+    pub above: Option<f64>,
+    pub environments: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +106,9 @@ pub struct ReleaseSettings {
     pub blackouts: Vec<BlackoutSettings>,
     #[serde(default)]
     pub targets: BTreeMap<String, String>,
+    /// `service = "none" | "reversible" | "irreversible"`.
+    #[serde(default)]
+    pub migrations: BTreeMap<String, crate::model::rollback::Migration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::{ConfigError, ConfigErrors, Layers, Seg, Settings, key_string};
+use crate::model::rollback::{BaselineAt, RollbackPolicy, TriggerRule, TriggerSpec};
 use crate::model::{EnvIdx, Environment, Evidence, Fleet, ReleasePlan, Service, ServiceIdx, Window};
 
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(30);
@@ -79,6 +80,8 @@ pub struct SourceSpec {
     pub services: Vec<ServiceIdx>,
     pub environments: Vec<EnvIdx>,
     pub options: serde_json::Map<String, serde_json::Value>,
+    /// When metrics sources measure trigger baselines (`[rollback] baseline`).
+    pub baseline: Option<crate::model::rollback::BaselineAt>,
 }
 
 /// Names end up in URLs, keys and file names: keep them plain.
@@ -127,6 +130,11 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
         } else if !seen.insert(svc.name.as_str()) {
             errors.push(&path, format!("duplicate service `{}`", svc.name));
         }
+        if let Some(template) = &svc.rollback
+            && let Err(m) = crate::analysis::rollback::check_template(template)
+        {
+            errors.push(&[Seg::Key("services"), Seg::Index(i), Seg::Key("rollback")], m);
+        }
         services.push(Service {
             name: svc.name.clone(),
             owner: svc.owner.clone(),
@@ -145,7 +153,7 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
         errors.push(&[Seg::Key("services")], "no services configured: add at least one [[services]] with a name");
     }
 
-    let fleet_shape = Fleet { environments, services, release: None };
+    let fleet_shape = Fleet { environments, services, release: None, rollback: Default::default() };
 
     let release = settings.release.as_ref().map(|rel| {
         if rel.name.trim().is_empty() {
@@ -201,7 +209,18 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
             }
         }
         let template = rel.template.as_ref().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-        ReleasePlan { name: rel.name.clone(), kind: rel.kind, window, template, blackouts, targets }
+        let mut migrations = Vec::new();
+        for (service, migration) in &rel.migrations {
+            match fleet_shape.service_idx(service) {
+                Some(idx) => migrations.push((idx, *migration)),
+                None => errors.push(
+                    &[Seg::Key("release"), Seg::Key("migrations"), Seg::Key(service)],
+                    format!("migration for unknown service `{service}` (not in [[services]])"),
+                ),
+            }
+        }
+        migrations.sort_by_key(|(idx, _)| *idx);
+        ReleasePlan { name: rel.name.clone(), kind: rel.kind, window, template, blackouts, targets, migrations }
     });
 
     let mut sources = Vec::new();
@@ -240,6 +259,7 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
             services,
             environments,
             options: src.options.clone(),
+            baseline: None,
         };
         if let Err(problems) = crate::sources::check(&spec) {
             for problem in problems {
@@ -259,11 +279,16 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
     let poller =
         PollerSettings { concurrency, max_backoff: settings.poller.max_backoff.map_or(DEFAULT_MAX_BACKOFF, |d| d.0) };
 
+    let rollback = rollback_policy(settings.rollback.as_ref(), &fleet_shape, release.as_ref(), &sources, &mut errors);
+    for spec in &mut sources {
+        spec.baseline = Some(rollback.baseline);
+    }
+
     if !errors.list.is_empty() {
         return Err(ConfigErrors(errors.list));
     }
     Ok(Config {
-        fleet: Fleet { release, ..fleet_shape },
+        fleet: Fleet { release, rollback, ..fleet_shape },
         sources,
         poller,
         data_dir: settings.data_dir.clone(),
@@ -276,6 +301,113 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
             .filter(|o| !o.is_empty())
             .unwrap_or_else(|| "operator".to_string()),
     })
+}
+
+/// `[rollback]`: the known-good rule, when baselines are measured, and the
+/// triggers, each naming a query of a `prometheus` source.
+fn rollback_policy(
+    raw: Option<&crate::config::RollbackSettings>,
+    fleet: &Fleet,
+    release: Option<&ReleasePlan>,
+    sources: &[SourceSpec],
+    errors: &mut Errors<'_>,
+) -> RollbackPolicy {
+    let mut policy = RollbackPolicy::default();
+    let window_start = release.and_then(|r| r.window).map(|w| w.start);
+    policy.baseline = match window_start {
+        Some(start) => BaselineAt::Fixed(start),
+        None => BaselineAt::Ago(crate::model::rollback::DEFAULT_BASELINE_AGO),
+    };
+    let Some(raw) = raw else { return policy };
+    let at = |k| [Seg::Key("rollback"), Seg::Key(k)];
+    if let Some(d) = raw.known_good_after {
+        policy.known_good_after = d.0;
+    }
+    if let Some(b) = raw.baseline.as_deref().map(str::trim) {
+        if b == "window" {
+            // The default; without a window, an hour ago (said in the pane).
+        } else if let Ok(d) = crate::config::HumanDuration::parse(b) {
+            if d.0.is_zero() {
+                errors.push(&at("baseline"), "a baseline 0s ago is the live value: use \"window\" or e.g. \"1h\"");
+            }
+            policy.baseline = BaselineAt::Ago(d.0);
+        } else if let Ok(t) = parse_time(b) {
+            policy.baseline = BaselineAt::Fixed(t);
+        } else {
+            errors.push(
+                &at("baseline"),
+                format!("invalid baseline `{b}`: use \"window\", a duration before now (\"1h\") or a time (RFC 3339)"),
+            );
+        }
+    }
+    let Some(triggers) = &raw.triggers else { return policy };
+    policy.default_triggers = false;
+    policy.triggers.clear();
+    let metrics: Vec<String> = sources
+        .iter()
+        .filter(|s| s.kind == "prometheus")
+        .filter_map(|s| s.options.get("queries").and_then(|q| q.as_object()))
+        .flat_map(|q| q.keys().cloned())
+        .collect();
+    let mut names = HashSet::new();
+    for (i, t) in triggers.iter().enumerate() {
+        let tpath = |k| [Seg::Key("rollback"), Seg::Key("triggers"), Seg::Index(i), Seg::Key(k)];
+        if !metrics.contains(&t.metric) {
+            let known = if metrics.is_empty() {
+                "no prometheus source has queries".to_string()
+            } else {
+                format!("known: {}", metrics.join(", "))
+            };
+            errors.push(&tpath("metric"), format!("no prometheus source has a query named `{}` ({known})", t.metric));
+        }
+        let name = t.name.clone().unwrap_or_else(|| t.metric.clone());
+        if name == "health" || !names.insert(name.clone()) {
+            errors.push(
+                &tpath("name"),
+                format!("duplicate trigger name `{name}` (health is built in): give each a `name`"),
+            );
+        }
+        let finite = |v: f64, k: &'static str, errors: &mut Errors<'_>| {
+            if !v.is_finite() {
+                errors.push(&tpath(k), format!("`{k}` must be a finite number"));
+            }
+        };
+        let rule = match (t.factor, t.above) {
+            (Some(factor), None) => {
+                finite(factor, "factor", errors);
+                if factor <= 1.0 {
+                    errors.push(
+                        &tpath("factor"),
+                        format!("factor {factor} would fire at or below the baseline: use more than 1 (1.5 = +50%)"),
+                    );
+                }
+                if let Some(m) = t.min {
+                    finite(m, "min", errors);
+                }
+                TriggerRule::Factor { factor, min: t.min }
+            }
+            (None, Some(above)) => {
+                finite(above, "above", errors);
+                if t.min.is_some() {
+                    errors.push(&tpath("min"), "`min` goes with `factor`; `above` is already a fixed value");
+                }
+                TriggerRule::Above(above)
+            }
+            (Some(_), Some(_)) => {
+                errors.push(&tpath("above"), "give either `factor` (× baseline) or `above` (a fixed value), not both");
+                continue;
+            }
+            (None, None) => {
+                errors.push(&tpath("factor"), "a trigger needs `factor` (× baseline, e.g. 10) or `above` (e.g. 0.05)");
+                continue;
+            }
+        };
+        let environments = t.environments.as_ref().map(|_| {
+            resolve(&t.environments, &fleet.environments, |e| &e.name, "environment", &tpath("environments"), errors)
+        });
+        policy.triggers.push(TriggerSpec { name, metric: t.metric.clone(), rule, environments });
+    }
+    policy
 }
 
 fn resolve<T>(

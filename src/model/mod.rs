@@ -1,6 +1,7 @@
 //! The plain data flightdeck reasons about: environments, services, the
 //! release plan, and what sources observe in each cell.
 
+pub mod rollback;
 pub mod version;
 
 use std::fmt;
@@ -142,6 +143,24 @@ impl fmt::Display for MetricValue {
 pub struct Metric {
     pub name: String,
     pub value: MetricValue,
+    /// The same query before the release (see `[rollback] baseline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<MetricBaseline>,
+}
+
+impl Metric {
+    pub fn new(name: impl Into<String>, value: MetricValue) -> Metric {
+        Metric { name: name.into(), value, baseline: None }
+    }
+}
+
+/// A metric's value at its baseline time, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricBaseline {
+    pub at: Timestamp,
+    pub value: Option<MetricValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What one source read for one cell on a successful fetch. Every string has
@@ -160,6 +179,9 @@ pub struct Reading {
     /// read by later analysis: `sync = "OutOfSync"`, `auto_sync = "true"`,
     /// `revision = "7"`, `rollout = "progressing"`. Values are clean text.
     pub attributes: Vec<(String, String)>,
+    /// What ran before, from the source's own history (deployment records,
+    /// Argo CD history, ReplicaSet revisions): the rollback target.
+    pub previous: Option<Box<rollback::Artifact>>,
 }
 
 impl Reading {
@@ -243,20 +265,29 @@ pub struct ReleasePlan {
     pub blackouts: Vec<Blackout>,
     /// Target version per planned service, by service index.
     pub targets: Vec<(ServiceIdx, String)>,
+    /// Migrations the release runs, per service (absent: none declared).
+    pub migrations: Vec<(ServiceIdx, rollback::Migration)>,
 }
 
 impl ReleasePlan {
     pub fn target(&self, service: ServiceIdx) -> Option<&str> {
         self.targets.iter().find(|(s, _)| *s == service).map(|(_, v)| v.as_str())
     }
+
+    /// The migration declared for a service, if the plan declares one.
+    pub fn migration(&self, service: ServiceIdx) -> Option<rollback::Migration> {
+        self.migrations.iter().find(|(s, _)| *s == service).map(|(_, m)| *m)
+    }
 }
 
 /// The validated shape of what is being watched: who, where, and the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Fleet {
     pub environments: Vec<Environment>,
     pub services: Vec<Service>,
     pub release: Option<ReleasePlan>,
+    /// `[rollback]`: known-good rule, baselines and triggers.
+    pub rollback: rollback::RollbackPolicy,
 }
 
 impl Fleet {

@@ -51,6 +51,8 @@ pub struct CheckJson<'a> {
     pub findings: Vec<FindingJson<'a>>,
     /// The release checklist, `null` when the release has none.
     pub checklist: Option<ChecklistJson<'a>>,
+    /// Rollback readiness per service and the live triggers.
+    pub rollback: &'a crate::analysis::rollback::RollbackView,
 }
 
 #[derive(Debug, Serialize)]
@@ -258,6 +260,7 @@ pub fn check_json<'a>(state: &'a AppState, scope: &'a Scope) -> CheckJson<'a> {
             })
             .collect(),
         checklist: checklist_json(state),
+        rollback: &state.rollback,
     }
 }
 
@@ -341,6 +344,9 @@ pub fn text(state: &AppState, scope: &Scope) -> String {
     }
     push(&mut out, String::new());
     for line in checklist_lines(state) {
+        push(&mut out, line);
+    }
+    for line in rollback_lines(state) {
         push(&mut out, line);
     }
     let fleet = &state.fleet;
@@ -451,6 +457,7 @@ pub fn markdown(state: &AppState, scope: &Scope) -> String {
         }
         out.push('\n');
     }
+    rollback_markdown(state, &mut out);
     out.push_str("### What is running\n\n| service |");
     for &env in &envs {
         out.push_str(&format!(" {} |", state.fleet.environments[env].name));
@@ -512,4 +519,94 @@ fn checklist_lines(state: &AppState) -> Vec<String> {
     }
     lines.push(String::new());
     lines
+}
+
+/// Rollback in a few lines for the text report: readiness per service,
+/// then every trigger that is not plainly OK.
+fn rollback_lines(state: &AppState) -> Vec<String> {
+    use crate::analysis::rollback::Level;
+    let view = &state.rollback;
+    if view.services.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!("rollback (baseline {}):", view.baseline)];
+    for s in &view.services {
+        let back = s
+            .environments
+            .first()
+            .map(|e| {
+                let to = e.known_good.as_ref().map_or("—", |k| k.artifact.version.as_str());
+                format!(" {}: back to {to}", e.environment)
+            })
+            .unwrap_or_default();
+        lines.push(format!("  {:<9} {}{back}", s.readiness.label(), s.name));
+        for r in &s.reasons {
+            lines.push(format!("            ! {r}"));
+        }
+    }
+    for t in view.triggers.iter().filter(|t| t.state != Level::Ok) {
+        lines.push(format!(
+            "  {} {:<7} {} in {}: {} [{}]",
+            crate::ui::rollback::level_glyph(t.state),
+            t.state.label(),
+            t.service,
+            t.environment,
+            t.measurement(),
+            t.note
+        ));
+    }
+    lines.push(String::new());
+    lines
+}
+
+fn rollback_markdown(state: &AppState, out: &mut String) {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let view = &state.rollback;
+    if view.services.is_empty() {
+        return;
+    }
+    out.push_str(&format!("### Rollback (baseline {})\n\n", esc(&view.baseline)));
+    out.push_str(
+        "| service | readiness | environment | runs | back to | how | reasons |\n|---|---|---|---|---|---|---|\n",
+    );
+    for s in &view.services {
+        for e in &s.environments {
+            let back = e
+                .known_good
+                .as_ref()
+                .map_or("—".to_string(), |k| format!("{} ({})", k.artifact.version, k.from.describe()));
+            let how = e.method.as_ref().map_or("—".to_string(), |m| format!("`{}`", m.text()));
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                s.name,
+                e.readiness.label(),
+                e.environment,
+                e.current.as_deref().unwrap_or("—"),
+                esc(&back),
+                esc(&how),
+                esc(&e.reasons.join("; "))
+            ));
+        }
+    }
+    out.push('\n');
+    if !view.triggers.is_empty() {
+        out.push_str(
+            "| trigger | service | environment | state | live | baseline | fires at |\n|---|---|---|---|---|---|---|\n",
+        );
+        for t in &view.triggers {
+            let v =
+                |x: Option<crate::model::MetricValue>| x.map_or("—".to_string(), crate::analysis::rollback::value_text);
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                t.name,
+                t.service,
+                t.environment,
+                if t.state == crate::analysis::rollback::Level::Firing { "**FIRING**" } else { t.state.label() },
+                if t.name == "health" { esc(&t.note) } else { v(t.live) },
+                v(t.baseline),
+                t.threshold.map_or("—".to_string(), crate::model::rollback::trim_float)
+            ));
+        }
+        out.push('\n');
+    }
 }

@@ -36,6 +36,7 @@ use super::http::{UrlTemplate, parse_options};
 use super::kubernetes::{ImageRef, NameTemplate};
 use super::{CellTarget, OptionError, Source};
 use crate::config::SourceSpec;
+use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Health, Reading};
 use crate::sanitize;
 
@@ -303,6 +304,18 @@ pub fn decode(body: &[u8], options: &DecodeOptions) -> Result<Reading, FetchErro
         health,
         metrics: Vec::new(),
         attributes,
+        // Argo CD's history names a git revision (not an image): the
+        // previous entry is what `argocd app rollback APP ID` goes back to.
+        previous: previous.and_then(|p| {
+            let revision = p.revision.as_ref()?.to_string();
+            Some(Box::new(Artifact {
+                version: revision.clone(),
+                commit: Some(revision),
+                deployed_at: p.deployed_at,
+                reference: Some(format!("history id {}", p.id)),
+                ..Artifact::default()
+            }))
+        }),
     })
 }
 

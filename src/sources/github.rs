@@ -19,6 +19,15 @@
 //! replaced, and so was everything older: the walk stops there and the cell
 //! reads "no deployment".
 //!
+//! `previous` (the rollback target) is the next older deployment of the same
+//! environment with another version whose latest status is `success` or
+//! `inactive` (GitHub marks the one a newer success replaced `inactive`;
+//! failed ones are skipped): its version, sha, the time of its `success`
+//! status and `deployment <id>`. Finding it reads the statuses of at most
+//! [`MAX_PREVIOUS_LOOKUPS`] more deployments (older ones with the running
+//! version need none); past that, or if a lookup fails, the reading stands
+//! with no `previous`.
+//!
 //! Every request is conditional once its `ETag` is known (a 304 costs no
 //! rate limit), and the source slows down by itself before the rate limit
 //! is spent, so a fleet of cells never runs a token dry.
@@ -38,6 +47,7 @@ use super::fetch::{self, FetchError, HttpContext, Response};
 use super::http::parse_options;
 use super::{CellTarget, OptionError, Source, auth};
 use crate::config::SourceSpec;
+use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Reading};
 use crate::sanitize;
 
@@ -49,6 +59,9 @@ const MEDIA_TYPE: &str = "application/vnd.github+json";
 const MAX_PAGES: usize = 3;
 /// Deployments whose statuses are read before giving up on finding one running.
 pub const MAX_STATUS_LOOKUPS: usize = 10;
+/// Older deployments whose statuses are read, after the running one, to find
+/// what ran before it; past this the reading has no `previous`.
+pub const MAX_PREVIOUS_LOOKUPS: usize = 5;
 /// Below this share of the limit (percent), stop asking until the reset.
 const LOW_WATER_PERCENT: u64 = 5;
 /// A secondary rate limit without any hint: GitHub says wait at least a minute.
@@ -268,22 +281,48 @@ impl Inner {
         }
         let deployments = newest_first(deployments, gh_env);
 
+        // By index into `deployments`; positions `decide` never asked for stay `None`.
         let mut latest: Vec<Option<DeploymentStatus>> = Vec::new();
         loop {
-            match decide(&deployments, &latest, &self.version_from) {
+            let i = match decide(&deployments, &latest, &self.version_from) {
                 Decision::Done(result) => return result,
-                Decision::NeedStatuses(i) => {
-                    let id = deployments[i].id.to_string();
-                    let url =
-                        self.endpoint(&format!("repos/{repo}/deployments/{id}/statuses"), &[("per_page", "100")])?;
-                    let mut statuses = Vec::new();
-                    for body in self.get_pages(client, url, &Missing::Deployment(&id)).await? {
-                        statuses.extend(decode_statuses(&body)?);
+                Decision::NeedStatuses(i) => i,
+                Decision::NeedOlder(i, reading) => match self.statuses(client, &repo, deployments[i].id).await {
+                    Ok(status) => {
+                        set_status(&mut latest, i, status);
+                        continue;
                     }
-                    latest.push(latest_status(statuses));
-                }
-            }
+                    // Only the rollback target is missing: the running deployment stands.
+                    Err(e) => {
+                        let e = match &self.token {
+                            Some(token) => token.scrub(e),
+                            None => e,
+                        };
+                        tracing::debug!(repo = %repo, deployment = deployments[i].id, error = %e,
+                            "statuses of an older deployment not read: no previous");
+                        return Ok(reading);
+                    }
+                },
+            };
+            let status = self.statuses(client, &repo, deployments[i].id).await?;
+            set_status(&mut latest, i, status);
         }
+    }
+
+    /// The latest status of deployment `id`.
+    async fn statuses(
+        &self,
+        client: &reqwest::Client,
+        repo: &str,
+        id: u64,
+    ) -> Result<Option<DeploymentStatus>, FetchError> {
+        let id = id.to_string();
+        let url = self.endpoint(&format!("repos/{repo}/deployments/{id}/statuses"), &[("per_page", "100")])?;
+        let mut statuses = Vec::new();
+        for body in self.get_pages(client, url, &Missing::Deployment(&id)).await? {
+            statuses.extend(decode_statuses(&body)?);
+        }
+        Ok(latest_status(statuses))
     }
 
     /// GET `url` and the pages its `Link: rel="next"` headers lead to, up to [`MAX_PAGES`].
@@ -400,6 +439,11 @@ pub struct DeploymentStatus {
     pub state: String,
     #[serde(default)]
     pub created_at: Option<String>,
+    /// Not in the API: when the deployment's latest `success` status was
+    /// created, set by [`latest_status`] (the latest status itself may be
+    /// `inactive`, which says when it was replaced, not when it went out).
+    #[serde(skip)]
+    pub succeeded_at: Option<Timestamp>,
 }
 
 fn malformed(e: &serde_json::Error) -> FetchError {
@@ -428,23 +472,43 @@ pub fn newest_first(mut deployments: Vec<Deployment>, environment: &str) -> Vec<
     deployments
 }
 
-/// The latest status by `created_at` then `id`.
+/// The latest status by `created_at` then `id`, with `succeeded_at` set.
 pub fn latest_status(statuses: Vec<DeploymentStatus>) -> Option<DeploymentStatus> {
-    statuses.into_iter().max_by_key(|s| (timestamp(s.created_at.as_deref()), s.id))
+    let succeeded_at =
+        statuses.iter().filter(|s| s.state == "success").filter_map(|s| timestamp(s.created_at.as_deref())).max();
+    let mut latest = statuses.into_iter().max_by_key(|s| (timestamp(s.created_at.as_deref()), s.id))?;
+    latest.succeeded_at = succeeded_at;
+    Some(latest)
 }
 
-/// The next step of finding the running deployment.
+/// Record the latest status of `deployments[i]`; positions skipped on the
+/// way (never asked for by [`decide`]) are left `None`.
+fn set_status(latest: &mut Vec<Option<DeploymentStatus>>, i: usize, status: Option<DeploymentStatus>) {
+    if latest.len() <= i {
+        latest.resize(i + 1, None);
+    }
+    latest[i] = status;
+}
+
+/// The next step of finding the running deployment, then the one before it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Read the statuses of `deployments[i]` and ask again.
     NeedStatuses(usize),
+    /// What runs is settled: this reading, without `previous` yet. Read the
+    /// statuses of the older `deployments[i]` and ask again to find what ran
+    /// before; if they cannot be read, the reading stands as it is.
+    NeedOlder(usize, Reading),
     Done(Result<Reading, FetchError>),
 }
 
-/// Given deployments newest first and the latest status of the first few
-/// (`None`: no status yet), decide what runs or which statuses to read next.
+/// Given deployments newest first and the latest status of those asked for
+/// so far (by index; `None`: no status), decide what runs and what ran
+/// before it, or which statuses to read next. Statuses are asked for in
+/// index order, so a position below `latest.len()` was asked for or skipped.
 pub fn decide(deployments: &[Deployment], latest: &[Option<DeploymentStatus>], version_from: &VersionFrom) -> Decision {
-    for (i, deployment) in deployments.iter().enumerate() {
+    let mut running_at = None;
+    for i in 0..deployments.len() {
         let Some(status) = latest.get(i) else {
             if i >= MAX_STATUS_LOOKUPS {
                 return Decision::Done(Err(FetchError::Field(format!(
@@ -456,15 +520,88 @@ pub fn decide(deployments: &[Deployment], latest: &[Option<DeploymentStatus>], v
         };
         match status.as_ref().map(|s| s.state.as_str()) {
             Some("success") => {
-                let newer = (i > 0).then(|| (&deployments[0], latest[0].as_ref()));
-                return Decision::Done(running(deployment, status.as_ref(), version_from, newer));
+                running_at = Some(i);
+                break;
             }
             // Replaced by a newer deployment, as was everything older.
             Some("inactive") => break,
             _ => {}
         }
     }
-    Decision::Done(Ok(not_running(deployments.first().map(|d| (d, latest.first().and_then(Option::as_ref))))))
+    let Some(i) = running_at else {
+        return Decision::Done(Ok(not_running(
+            deployments.first().map(|d| (d, latest.first().and_then(Option::as_ref))),
+        )));
+    };
+    let newer = (i > 0).then(|| (&deployments[0], latest[0].as_ref()));
+    let reading = match running(&deployments[i], latest[i].as_ref(), version_from, newer) {
+        Ok(reading) => reading,
+        Err(e) => return Decision::Done(Err(e)),
+    };
+    match previous(deployments, latest, i, reading.version.as_deref(), version_from) {
+        Older::Need(j) => Decision::NeedOlder(j, reading),
+        Older::Found(previous) => Decision::Done(Ok(Reading { previous: previous.map(Box::new), ..reading })),
+    }
+}
+
+/// Where the search for the previous deployment stands.
+enum Older {
+    Need(usize),
+    Found(Option<Artifact>),
+}
+
+/// What ran before `deployments[running]`: the next older deployment with
+/// another version whose latest status is `success` or `inactive` (a newer
+/// success marks the one it replaces `inactive`); failed, errored or
+/// unfinished ones are skipped. Older deployments of the running version (a
+/// redeploy) need no lookup; after [`MAX_PREVIOUS_LOOKUPS`] lookups, none.
+fn previous(
+    deployments: &[Deployment],
+    latest: &[Option<DeploymentStatus>],
+    running: usize,
+    current: Option<&str>,
+    version_from: &VersionFrom,
+) -> Older {
+    let mut lookups = 0;
+    for (j, older) in deployments.iter().enumerate().skip(running + 1) {
+        let version = version_of(older, version_from);
+        if version.is_some() && version.as_deref() == current {
+            continue;
+        }
+        let Some(status) = latest.get(j) else {
+            return if lookups < MAX_PREVIOUS_LOOKUPS { Older::Need(j) } else { Older::Found(None) };
+        };
+        lookups += 1;
+        let Some(status) = status.as_ref().filter(|s| matches!(s.state.as_str(), "success" | "inactive")) else {
+            continue;
+        };
+        // It ran, but without a version it cannot be named: no rollback
+        // target rather than an older one that did not run last.
+        let Some(version) = version else {
+            return Older::Found(None);
+        };
+        let deployed_at = status
+            .succeeded_at
+            .or_else(|| (status.state == "success").then(|| timestamp(status.created_at.as_deref())).flatten());
+        return Older::Found(Some(Artifact {
+            version,
+            commit: Some(sanitize::clean(&older.sha)).filter(|s| !s.is_empty()),
+            deployed_at,
+            reference: Some(format!("deployment {}", older.id)),
+            ..Artifact::default()
+        }));
+    }
+    Older::Found(None)
+}
+
+/// A deployment's version as `version_from` says; `None` if empty or absent.
+fn version_of(deployment: &Deployment, version_from: &VersionFrom) -> Option<String> {
+    match version_from {
+        VersionFrom::Ref => Some(sanitize::clean(&deployment.git_ref)),
+        VersionFrom::Sha => Some(sanitize::clean(&deployment.sha)),
+        VersionFrom::Pointer(p) => payload_value(&deployment.payload, p),
+    }
+    .filter(|v| !v.is_empty())
 }
 
 fn state_of(status: Option<&DeploymentStatus>) -> String {
@@ -478,13 +615,7 @@ fn running(
     version_from: &VersionFrom,
     newer: Option<(&Deployment, Option<&DeploymentStatus>)>,
 ) -> Result<Reading, FetchError> {
-    let version = match version_from {
-        VersionFrom::Ref => Some(sanitize::clean(&deployment.git_ref)),
-        VersionFrom::Sha => Some(sanitize::clean(&deployment.sha)),
-        VersionFrom::Pointer(p) => payload_value(&deployment.payload, p),
-    }
-    .filter(|v| !v.is_empty())
-    .ok_or_else(|| match version_from {
+    let version = version_of(deployment, version_from).ok_or_else(|| match version_from {
         VersionFrom::Pointer(p) => {
             FetchError::Field(format!("deployment {} has no payload value at `{p}`", deployment.id))
         }
@@ -723,7 +854,19 @@ mod tests {
     }
 
     fn status(id: u64, state: &str, at: &str) -> DeploymentStatus {
-        DeploymentStatus { id, state: state.into(), created_at: Some(at.into()) }
+        DeploymentStatus { id, state: state.into(), created_at: Some(at.into()), succeeded_at: None }
+    }
+
+    /// The running deployment's reading, whether or not the search for the previous one goes on.
+    fn settled(decision: Decision) -> Reading {
+        match decision {
+            Decision::Done(Ok(r)) | Decision::NeedOlder(_, r) => r,
+            other => panic!("not settled: {other:?}"),
+        }
+    }
+
+    fn ts(at: &str) -> Timestamp {
+        at.parse().unwrap()
     }
 
     #[test]
@@ -761,13 +904,114 @@ mod tests {
         let failed = Some(status(9, "failure", "2026-11-24T18:31:00Z"));
         assert_eq!(decide(&deps, std::slice::from_ref(&failed), &VersionFrom::Ref), Decision::NeedStatuses(1));
         let ok = Some(status(8, "success", "2026-11-24T18:05:00Z"));
-        let Decision::Done(Ok(r)) = decide(&deps, &[failed, ok], &VersionFrom::Ref) else { panic!("done") };
+        let Decision::NeedOlder(2, r) = decide(&deps, &[failed, ok], &VersionFrom::Ref) else {
+            panic!("running found, the older 101 asked for")
+        };
+        assert_eq!(r.previous, None, "not known yet");
         assert_eq!(r.version.as_deref(), Some("v1.4.0"));
         assert_eq!(r.commit.as_deref(), Some("bbb222"));
         assert_eq!(r.deployed_at, Some("2026-11-24T18:05:00Z".parse().unwrap()));
         assert_eq!(r.attribute("deployment"), Some("102"));
         assert_eq!(r.attribute("state"), Some("success"));
         assert_eq!(r.attribute("newer_deployment"), Some("103 failure"));
+    }
+
+    #[test]
+    fn latest_status_keeps_when_it_succeeded() {
+        let latest = latest_status(vec![
+            status(1, "success", "2026-11-24T18:05:00Z"),
+            status(2, "inactive", "2026-11-24T18:36:00Z"),
+        ])
+        .unwrap();
+        assert_eq!((latest.id, latest.succeeded_at), (2, Some(ts("2026-11-24T18:05:00Z"))));
+        let failed = latest_status(vec![status(3, "failure", "2026-11-24T18:05:00Z")]).unwrap();
+        assert_eq!(failed.succeeded_at, None);
+    }
+
+    #[test]
+    fn previous_is_the_next_older_good_deployment_of_another_version() {
+        let deps = deployments();
+        let ok = Some(status(7, "success", "2026-11-24T18:36:00Z"));
+        let Decision::NeedOlder(1, _) = decide(&deps, std::slice::from_ref(&ok), &VersionFrom::Ref) else {
+            panic!("the next older one is asked for")
+        };
+        let replaced = Some(DeploymentStatus {
+            succeeded_at: Some(ts("2026-11-24T18:05:00Z")),
+            ..status(6, "inactive", "2026-11-24T18:36:00Z")
+        });
+        let Decision::Done(Ok(r)) = decide(&deps, &[ok, replaced], &VersionFrom::Ref) else { panic!("done") };
+        assert_eq!(r.version.as_deref(), Some("v1.5.0"));
+        assert_eq!(
+            r.previous.map(|p| *p),
+            Some(Artifact {
+                version: "v1.4.0".into(),
+                commit: Some("bbb222".into()),
+                deployed_at: Some(ts("2026-11-24T18:05:00Z")),
+                reference: Some("deployment 102".into()),
+                ..Artifact::default()
+            }),
+            "deployed when it succeeded, not when it was replaced"
+        );
+    }
+
+    #[test]
+    fn previous_skips_failed_ones_and_redeploys_of_the_running_version() {
+        let mut deps = deployments();
+        // 104: v1.5.0 again (a redeploy) is newest; 103 (v1.5.0) is an older copy of it.
+        deps.insert(0, Deployment { id: 104, ..deps[0].clone() });
+        let ok = Some(status(9, "success", "2026-11-25T09:00:00Z"));
+        let Decision::NeedOlder(2, _) = decide(&deps, std::slice::from_ref(&ok), &VersionFrom::Ref) else {
+            panic!("103 has the running version: no lookup, 102 is next")
+        };
+        let failed = Some(status(8, "failure", "2026-11-24T18:05:00Z"));
+        let latest = [ok.clone(), None, failed];
+        let Decision::NeedOlder(3, _) = decide(&deps, &latest, &VersionFrom::Ref) else { panic!("102 failed") };
+        let succeeded = Some(status(1, "success", "2026-11-20T10:05:00Z"));
+        let latest = [ok.clone(), None, latest[2].clone(), succeeded];
+        let Decision::Done(Ok(r)) = decide(&deps, &latest, &VersionFrom::Ref) else { panic!("done") };
+        let previous = r.previous.expect("a previous");
+        assert_eq!(previous.version, "v1.3.0");
+        assert_eq!(previous.reference.as_deref(), Some("deployment 101"));
+        assert_eq!(previous.deployed_at, Some(ts("2026-11-20T10:05:00Z")), "its own success status");
+        // Nothing older that ran: none, and no error.
+        let latest = [ok, None, Some(status(8, "failure", "2026-11-24T18:05:00Z")), Some(status(1, "error", "x"))];
+        let Decision::Done(Ok(r)) = decide(&deps, &latest, &VersionFrom::Ref) else { panic!("done") };
+        assert_eq!((r.version.as_deref(), r.previous), (Some("v1.5.0"), None));
+    }
+
+    #[test]
+    fn previous_lookups_are_capped_without_an_error() {
+        let deps: Vec<Deployment> = (0..20)
+            .map(|i| Deployment {
+                id: 100 - i,
+                sha: format!("sha{i}"),
+                git_ref: format!("v{i}"),
+                payload: Value::Null,
+                environment: None,
+                created_at: None,
+            })
+            .collect();
+        let mut latest = vec![Some(status(1, "success", "2026-01-01T00:00:00Z"))];
+        for n in 1..=MAX_PREVIOUS_LOOKUPS {
+            let Decision::NeedOlder(j, _) = decide(&deps, &latest, &VersionFrom::Ref) else { panic!("lookup {n}") };
+            assert_eq!(j, n);
+            latest.push(Some(status(2, "error", "2026-01-01T00:00:00Z")));
+        }
+        let Decision::Done(Ok(r)) = decide(&deps, &latest, &VersionFrom::Ref) else { panic!("capped") };
+        assert_eq!((r.version.as_deref(), r.previous), (Some("v0"), None));
+    }
+
+    #[test]
+    fn an_older_one_without_a_version_is_not_skipped_past() {
+        let deps = deployments();
+        let pointer = VersionFrom::Pointer("/version".into());
+        // 103 runs 1.5.0-build.7; 102 has payload version 1.4.0; 101 has none.
+        let ok = Some(status(7, "success", "2026-11-24T18:36:00Z"));
+        let failed = Some(status(6, "failure", "2026-11-24T18:05:00Z"));
+        let inactive = Some(status(5, "inactive", "2026-11-24T18:05:00Z"));
+        let Decision::Done(Ok(r)) = decide(&deps, &[ok, failed, inactive], &pointer) else { panic!("done") };
+        assert_eq!(r.version.as_deref(), Some("1.5.0-build.7"));
+        assert_eq!(r.previous, None, "101 ran last but cannot be named");
     }
 
     #[test]
@@ -810,13 +1054,13 @@ mod tests {
         let deps = deployments();
         let ok = Some(status(1, "success", "2026-11-24T18:35:00Z"));
         let pointer = VersionFrom::Pointer("/version".into());
-        let Decision::Done(Ok(r)) = decide(&deps, std::slice::from_ref(&ok), &pointer) else { panic!() };
+        let r = settled(decide(&deps, std::slice::from_ref(&ok), &pointer));
         assert_eq!(r.version.as_deref(), Some("1.5.0-build.7"), "payload given as a JSON string");
         assert_eq!(r.attribute("ref"), Some("v1.5.0"));
         assert_eq!(payload_value(&deps[1].payload, "/version").as_deref(), Some("1.4.0"));
         assert_eq!(payload_value(&deps[1].payload, "/build").as_deref(), Some("812"));
         assert_eq!(payload_value(&deps[2].payload, "/version"), None);
-        let Decision::Done(Ok(r)) = decide(&deps, &[ok], &VersionFrom::Sha) else { panic!() };
+        let r = settled(decide(&deps, &[ok], &VersionFrom::Sha));
         assert_eq!(r.version.as_deref(), Some("ccc333"));
     }
 

@@ -16,6 +16,12 @@
 //! A cell asks for the environment's successful deployments, newest first
 //! (`sort=desc` always: GitLab's default is ascending), and reads the newest.
 //! No successful deployment at all is a positive "no deployment".
+//!
+//! `previous` (the rollback target) comes from the same page of
+//! [`PER_PAGE`] deployments: the next older successful one with another
+//! version (a redeploy of the running version is skipped), with its sha,
+//! when its job finished, and `deployment <iid>` (the id without an iid).
+//! None on the page: no `previous`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -31,11 +37,14 @@ use super::fetch::{self, FetchError, HttpContext, Response};
 use super::http::parse_options;
 use super::{CellTarget, OptionError, Source, auth};
 use crate::config::SourceSpec;
+use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Reading};
 use crate::sanitize;
 
 pub const DEFAULT_API_URL: &str = "https://gitlab.com/api/v4";
-const PER_PAGE: &str = "20";
+/// Deployments per page: the newest is the reading, the others are where
+/// the previous version is looked for.
+pub const PER_PAGE: &str = "20";
 /// Pages read when the first has no usable deployment (only if the server
 /// ignored a filter: with `status=success` the first row is the answer).
 const MAX_PAGES: u32 = 5;
@@ -262,7 +271,8 @@ impl Inner {
             let resp = self.get(client, url, &project).await?;
             let deployments = decode_deployments(&resp.body)?;
             if let Some(newest) = newest_success(&deployments, gl_env) {
-                return Ok(reading(newest, self.version_from));
+                let previous = previous_success(&deployments, gl_env, newest, self.version_from);
+                return Ok(Reading { previous: previous.map(Box::new), ..reading(newest, self.version_from) });
             }
             match next_page(&resp) {
                 Some(next) if next > page && next <= MAX_PAGES => page = next,
@@ -366,28 +376,65 @@ pub fn decode_deployments(body: &[u8]) -> Result<Vec<Deployment>, FetchError> {
 /// asked for exactly these, newest first; checking again costs nothing and
 /// survives a server that ignores a filter.
 pub fn newest_success<'a>(deployments: &'a [Deployment], environment: &str) -> Option<&'a Deployment> {
+    successes(deployments, environment).max_by_key(|d| d.id)
+}
+
+/// The successful deployments of `environment` on a page.
+fn successes<'a>(deployments: &'a [Deployment], environment: &str) -> impl Iterator<Item = &'a Deployment> {
     deployments
         .iter()
         .filter(|d| d.status.as_deref().is_none_or(|s| s == "success"))
-        .filter(|d| d.environment.as_ref().and_then(|e| e.name.as_deref()).is_none_or(|n| n == environment))
-        .max_by_key(|d| d.id)
+        .filter(move |d| d.environment.as_ref().and_then(|e| e.name.as_deref()).is_none_or(|n| n == environment))
+}
+
+/// What ran before `current`: the newest successful deployment of
+/// `environment` older than it (by id) whose version differs; a redeploy of
+/// the same version is no rollback target.
+pub fn previous_success(
+    deployments: &[Deployment],
+    environment: &str,
+    current: &Deployment,
+    version_from: VersionFrom,
+) -> Option<Artifact> {
+    let current_version = version_of(current, version_from);
+    let (deployment, version) = successes(deployments, environment)
+        .filter(|d| d.id < current.id)
+        .map(|d| (d, version_of(d, version_from)))
+        .filter(|(_, v)| !v.is_empty() && *v != current_version)
+        .max_by_key(|(d, _)| d.id)?;
+    Some(Artifact {
+        version,
+        commit: Some(sanitize::clean(&deployment.sha)).filter(|s| !s.is_empty()),
+        deployed_at: deployed_at(deployment),
+        reference: Some(format!("deployment {}", deployment.iid.unwrap_or(deployment.id))),
+        ..Artifact::default()
+    })
 }
 
 fn timestamp(raw: Option<&str>) -> Option<Timestamp> {
     raw.and_then(|s| s.trim().parse().ok())
 }
 
+fn version_of(deployment: &Deployment, version_from: VersionFrom) -> String {
+    match version_from {
+        VersionFrom::Ref => sanitize::clean(&deployment.git_ref),
+        VersionFrom::Sha => sanitize::clean(&deployment.sha),
+    }
+}
+
+/// When its job finished, else when the record last changed, else when it was created.
+fn deployed_at(deployment: &Deployment) -> Option<Timestamp> {
+    let finished = deployment.deployable.as_ref().and_then(|d| timestamp(d.finished_at.as_deref()));
+    finished
+        .or_else(|| timestamp(deployment.updated_at.as_deref()))
+        .or_else(|| timestamp(deployment.created_at.as_deref()))
+}
+
 /// The reading of a successful deployment. `deployed_at` is when its job
 /// finished, else when the record last changed, else when it was created.
 pub fn reading(deployment: &Deployment, version_from: VersionFrom) -> Reading {
-    let version = match version_from {
-        VersionFrom::Ref => sanitize::clean(&deployment.git_ref),
-        VersionFrom::Sha => sanitize::clean(&deployment.sha),
-    };
-    let finished = deployment.deployable.as_ref().and_then(|d| timestamp(d.finished_at.as_deref()));
-    let deployed_at = finished
-        .or_else(|| timestamp(deployment.updated_at.as_deref()))
-        .or_else(|| timestamp(deployment.created_at.as_deref()));
+    let version = version_of(deployment, version_from);
+    let deployed_at = deployed_at(deployment);
     let mut attributes = vec![("deployment".to_string(), deployment.id.to_string())];
     if let Some(iid) = deployment.iid {
         attributes.push(("iid".into(), iid.to_string()));
@@ -487,6 +534,43 @@ mod tests {
         assert_eq!(r.attribute("pipeline"), Some("555"));
         assert_eq!(reading(newest, VersionFrom::Sha).version.as_deref(), Some("bbb222"));
         assert_eq!(reading(newest, VersionFrom::Sha).attribute("ref"), Some("v1.4.0"));
+    }
+
+    #[test]
+    fn previous_is_the_next_older_success_of_another_version() {
+        let deps = decode_deployments(PAGE.as_bytes()).unwrap();
+        let newest = newest_success(&deps, "production").unwrap();
+        let previous = previous_success(&deps, "production", newest, VersionFrom::Ref).expect("a previous");
+        assert_eq!(
+            previous,
+            Artifact {
+                version: "v1.3.0".into(),
+                commit: Some("aaa111".into()),
+                deployed_at: Some("2026-11-20T10:05:00Z".parse().unwrap()),
+                reference: Some("deployment 6".into()),
+                ..Artifact::default()
+            }
+        );
+        assert_eq!(previous_success(&deps, "production", &deps[1], VersionFrom::Ref), None, "nothing older");
+    }
+
+    #[test]
+    fn previous_skips_redeploys_failures_and_other_environments() {
+        let body = br#"[{"id":9,"ref":"v2","sha":"s9","status":"success","environment":{"name":"production"}},
+                        {"id":8,"ref":"v2","sha":"s8","status":"success","environment":{"name":"production"}},
+                        {"id":7,"ref":"v1.9","sha":"s7","status":"failed","environment":{"name":"production"}},
+                        {"id":6,"ref":"v1.8","sha":"s6","status":"success","environment":{"name":"staging"}},
+                        {"id":4,"ref":"v1.5","sha":"s4","status":"success","environment":{"name":"production"}},
+                        {"id":5,"ref":"v1.7","sha":"s5","status":"success","environment":{"name":"production"}}]"#;
+        let deps = decode_deployments(body).unwrap();
+        let newest = newest_success(&deps, "production").unwrap();
+        let previous = previous_success(&deps, "production", newest, VersionFrom::Ref).expect("a previous");
+        assert_eq!(previous.version, "v1.7", "the highest older id, whatever the list order");
+        assert_eq!(previous.reference.as_deref(), Some("deployment 5"), "no iid: the id");
+        assert_eq!(previous.commit.as_deref(), Some("s5"));
+        // By sha, the redeploy (8) is another version.
+        let by_sha = previous_success(&deps, "production", newest, VersionFrom::Sha).expect("a previous");
+        assert_eq!(by_sha.version, "s8");
     }
 
     #[test]

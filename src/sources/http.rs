@@ -216,6 +216,7 @@ fn decode_json(value: &Value, fields: &Fields) -> Result<Reading, FetchError> {
         health,
         metrics: Vec::new(),
         attributes: Vec::new(),
+        previous: None,
     })
 }
 

@@ -21,6 +21,17 @@
 //! over JSON. The client's own retries are off: the poller owns backoff and
 //! obeys `Retry-After`. TLS is always verified, even when the kubeconfig says
 //! `insecure-skip-tls-verify`.
+//!
+//! `previous` (the rollback target, what `kubectl rollout undo` goes back
+//! to) comes from the Deployment's ReplicaSets: one more
+//! `GET /apis/apps/v1/namespaces/{ns}/replicasets?labelSelector=…` (the
+//! Deployment's `spec.selector.matchLabels`), kept to those whose
+//! `ownerReferences` name the Deployment, and of those the one with the
+//! highest `deployment.kubernetes.io/revision` below the Deployment's own
+//! whose image (of the same container) differs from the running one: its
+//! tag, its digest if pinned, and `revision N`. That list failing never
+//! fails the cell: the reading stands without `previous` (a 403 says so in
+//! the attribute `previous`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +49,7 @@ use super::fetch::{self, FetchError, HttpContext};
 use super::http::parse_options;
 use super::{CellTarget, OptionError, Source};
 use crate::config::SourceSpec;
+use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Health, Reading};
 use crate::sanitize;
 
@@ -233,23 +245,81 @@ impl Source for KubernetesSource {
         let name = self.deployment.render_name(&cell.service, &cell.env).map_err(|m| (m, "deployment"));
         let cluster = self.cluster.clone();
         let container = self.container.clone();
+        let token = self.token.clone();
         async move {
             let bad = |(message, key): (String, &str)| FetchError::Other(format!("{message} (set `{key}`)"));
             let namespace = namespace.map_err(bad)?;
             let name = name.map_err(bad)?;
             let client = cluster.client().await?;
-            let request = http::Request::get(format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"))
-                .header(ACCEPT, "application/json")
-                .body(kube::client::Body::empty())
-                .map_err(|e| FetchError::Other(sanitize::clean_to(&e.to_string(), 120)))?;
-            let resp = client.send(request).await.map_err(|e| transport_error(&e))?;
-            let resp = read_capped(resp, fetch::MAX_BODY).await?;
+            let resp = get(&client, &format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}")).await?;
             if !resp.status.is_success() {
                 return Err(classify_error(&resp, &namespace, &name, jiff::Timestamp::now()));
             }
-            decode_body(&resp.body, container.as_deref())
+            let deployment = parse_json(&resp.body)?;
+            let mut reading = decode(&deployment, container.as_deref())?;
+            if let Some(selector) = replicaset_selector(&deployment) {
+                let history =
+                    History { namespace: &namespace, name: &name, selector: &selector, token: token.as_ref() };
+                read_previous(&client, &history, &deployment, container.as_deref(), &mut reading).await;
+            }
+            Ok(reading)
         }
         .boxed()
+    }
+}
+
+/// A raw GET through the kube client, its body read under [`fetch::MAX_BODY`].
+async fn get(client: &kube::Client, path: &str) -> Result<fetch::Response, FetchError> {
+    let request = http::Request::get(path)
+        .header(ACCEPT, "application/json")
+        .body(kube::client::Body::empty())
+        .map_err(|e| FetchError::Other(sanitize::clean_to(&e.to_string(), 120)))?;
+    let resp = client.send(request).await.map_err(|e| transport_error(&e))?;
+    read_capped(resp, fetch::MAX_BODY).await
+}
+
+/// Where a Deployment's ReplicaSets are listed.
+struct History<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    /// `k=v,k2=v2`, not yet URL-encoded.
+    selector: &'a str,
+    /// The `token_env` token, kept out of the log.
+    token: Option<&'a auth::Token>,
+}
+
+/// Fill `reading.previous` from the Deployment's ReplicaSets. Only the
+/// rollback target depends on it: a failure leaves the reading as it is.
+async fn read_previous(
+    client: &kube::Client,
+    history: &History<'_>,
+    deployment: &Value,
+    container: Option<&str>,
+    reading: &mut Reading,
+) {
+    let History { namespace, name, selector, token } = *history;
+    let selector: String = url::form_urlencoded::byte_serialize(selector.as_bytes()).collect();
+    let result = get(client, &format!("/apis/apps/v1/namespaces/{namespace}/replicasets?labelSelector={selector}"))
+        .await
+        .and_then(|resp| {
+            if resp.status.is_success() {
+                decode_previous(&resp.body, deployment, container)
+            } else {
+                Err(classify_error(&resp, namespace, name, jiff::Timestamp::now()))
+            }
+        });
+    match result {
+        Ok(previous) => reading.previous = previous.map(Box::new),
+        Err(e) => {
+            let e = match token {
+                Some(token) => token.scrub(e),
+                None => e,
+            };
+            tracing::debug!(namespace, deployment = name, error = %e, "replicasets not listed: no previous");
+            if matches!(e, FetchError::Auth { code: 403, .. }) {
+                reading.attributes.push(("previous".into(), "cannot list replicasets: forbidden".into()));
+            }
+        }
     }
 }
 
@@ -365,9 +435,92 @@ pub fn classify_error(resp: &fetch::Response, namespace: &str, name: &str, now: 
 
 /// Decode a Deployment's JSON bytes. Pure.
 pub fn decode_body(body: &[u8], container: Option<&str>) -> Result<Reading, FetchError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100)))?;
-    decode(&value, container)
+    decode(&parse_json(body)?, container)
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, FetchError> {
+    serde_json::from_slice(body).map_err(|e| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100)))
+}
+
+const REVISION: &str = "deployment.kubernetes.io/revision";
+
+/// An object's `deployment.kubernetes.io/revision` annotation as a number.
+fn revision_of(object: &Value) -> Option<u64> {
+    object.pointer("/metadata/annotations")?.get(REVISION)?.as_str()?.trim().parse().ok()
+}
+
+/// The image of a pod template's chosen container: the one named
+/// `container`, else the first, as [`decode`] chooses.
+fn template_image<'a>(object: &'a Value, container: Option<&str>) -> Option<&'a str> {
+    let containers = object.pointer("/spec/template/spec/containers")?.as_array()?;
+    let chosen = match container {
+        Some(wanted) => containers.iter().find(|c| c.get("name").and_then(Value::as_str) == Some(wanted))?,
+        None => containers.first()?,
+    };
+    chosen.get("image")?.as_str().map(str::trim).filter(|i| !i.is_empty())
+}
+
+/// The label selector (`k=v,k2=v2`, not yet URL-encoded) that lists a
+/// Deployment's ReplicaSets: its `spec.selector.matchLabels`. `None` when
+/// there is nothing to compare with (no revision annotation) or no labels
+/// to select by (a selector of `matchExpressions` only): no request then.
+pub fn replicaset_selector(deployment: &Value) -> Option<String> {
+    revision_of(deployment)?;
+    let labels = deployment.pointer("/spec/selector/matchLabels")?.as_object()?;
+    let pairs: Option<Vec<String>> = labels.iter().map(|(k, v)| Some(format!("{k}={}", v.as_str()?))).collect();
+    pairs.filter(|p| !p.is_empty()).map(|p| p.join(","))
+}
+
+/// What ran before: from a ReplicaSet list (`GET …/replicasets`), those
+/// owned by `deployment` (`ownerReferences`: kind Deployment, its uid, or
+/// its name when the uid is unknown), the highest revision below the
+/// Deployment's own whose chosen container runs another image. Pure.
+pub fn decode_previous(
+    body: &[u8],
+    deployment: &Value,
+    container: Option<&str>,
+) -> Result<Option<Artifact>, FetchError> {
+    let list = parse_json(body)?;
+    let items = list
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| FetchError::Malformed("expected a ReplicaSetList with `items`".into()))?;
+    let (Some(current_revision), Some(current_image)) =
+        (revision_of(deployment), template_image(deployment, container))
+    else {
+        return Ok(None);
+    };
+    let uid = deployment.pointer("/metadata/uid").and_then(Value::as_str);
+    let name = deployment.pointer("/metadata/name").and_then(Value::as_str);
+    let owned = |rs: &&Value| {
+        rs.pointer("/metadata/ownerReferences").and_then(Value::as_array).into_iter().flatten().any(|owner| {
+            let field = |k: &str| owner.get(k).and_then(Value::as_str);
+            field("kind") == Some("Deployment")
+                && match uid {
+                    Some(uid) => field("uid") == Some(uid),
+                    None => name.is_some() && field("name") == name,
+                }
+        })
+    };
+    let older = items
+        .iter()
+        .filter(owned)
+        .filter_map(|rs| Some((revision_of(rs)?, rs)))
+        .filter(|(revision, rs)| *revision < current_revision && template_image(rs, container) != Some(current_image))
+        .max_by_key(|(revision, _)| *revision);
+    let Some((revision, rs)) = older else {
+        return Ok(None);
+    };
+    // It ran last, but without the container its image cannot be named.
+    let Some(image) = template_image(rs, container).map(ImageRef::parse) else {
+        return Ok(None);
+    };
+    Ok(Some(Artifact {
+        version: image.version().unwrap_or_else(|_| image.reference.clone()),
+        digest: image.digest,
+        reference: Some(format!("revision {revision}")),
+        ..Artifact::default()
+    }))
 }
 
 /// How a rollout stands, as `kubectl rollout status` decides.
@@ -494,6 +647,7 @@ pub fn decode(deployment: &Value, container: Option<&str>) -> Result<Reading, Fe
         health: Some(health),
         metrics: Vec::new(),
         attributes,
+        previous: None,
     })
 }
 
@@ -708,6 +862,114 @@ mod tests {
         assert_eq!((r.attribute("rollout"), r.health), (Some("complete"), Some(Health::Degraded)), "scaled to zero");
     }
 
+    /// A ReplicaSet of `deployment()` (uid `d-uid`) at `revision` running `image` in container `app`.
+    fn replicaset(name: &str, revision: &str, image: &str) -> Value {
+        serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {
+                "name": name, "namespace": "prod",
+                "labels": {"app": "payments", "pod-template-hash": name},
+                "annotations": {"deployment.kubernetes.io/revision": revision},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "payments",
+                                     "uid": "d-uid", "controller": true}]
+            },
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "app", "image": image},
+                {"name": "envoy", "image": "envoyproxy/envoy:v1.30.1"}
+            ]}}}
+        })
+    }
+
+    fn owned_deployment() -> Value {
+        let mut d = deployment();
+        d["metadata"]["uid"] = "d-uid".into();
+        d["spec"]["selector"] = serde_json::json!({"matchLabels": {"app": "payments", "tier": "web"}});
+        d
+    }
+
+    fn list(items: Vec<Value>) -> Vec<u8> {
+        serde_json::json!({"kind": "ReplicaSetList", "apiVersion": "apps/v1", "metadata": {}, "items": items})
+            .to_string()
+            .into_bytes()
+    }
+
+    const CURRENT: &str = "registry.example/shop/payments:1.4.0@sha256:0123456789abcdef0123";
+
+    #[test]
+    fn previous_is_the_highest_older_revision_with_another_image() {
+        let body = list(vec![
+            replicaset("p-12", "12", CURRENT),
+            replicaset("p-9", "9", "registry.example/shop/payments:1.2.0"),
+            // Same image, other settings (an env change): not a rollback of the version.
+            replicaset("p-11", "11", CURRENT),
+            replicaset("p-10", "10", "registry.example/shop/payments:1.3.2@sha256:feedbeef00"),
+            replicaset("p-13", "13", "registry.example/shop/payments:1.5.0"),
+        ]);
+        let previous = decode_previous(&body, &owned_deployment(), None).unwrap().expect("a previous");
+        assert_eq!(
+            previous,
+            Artifact {
+                version: "1.3.2".into(),
+                digest: Some("sha256:feedbeef00".into()),
+                reference: Some("revision 10".into()),
+                ..Artifact::default()
+            }
+        );
+        let p = decode_previous(&list(vec![replicaset("p-9", "9", "payments:1.2.0")]), &owned_deployment(), None);
+        assert_eq!(p.unwrap().map(|a| (a.version, a.digest)), Some(("1.2.0".into(), None)));
+    }
+
+    #[test]
+    fn previous_only_from_replicasets_the_deployment_owns() {
+        let mut foreign = replicaset("other-10", "10", "registry.example/shop/other:9.9.9");
+        foreign["metadata"]["ownerReferences"][0]["uid"] = "someone-else".into();
+        let mut by_hand = replicaset("hand-11", "11", "registry.example/shop/payments:0.0.1");
+        by_hand["metadata"].as_object_mut().unwrap().remove("ownerReferences");
+        let body = list(vec![foreign.clone(), by_hand, replicaset("p-8", "8", "payments:1.1.0")]);
+        let previous = decode_previous(&body, &owned_deployment(), None).unwrap().expect("a previous");
+        assert_eq!((previous.version.as_str(), previous.reference.as_deref()), ("1.1.0", Some("revision 8")));
+        // Without a uid on the Deployment, the owner's name decides.
+        let mut no_uid = owned_deployment();
+        no_uid["metadata"].as_object_mut().unwrap().remove("uid");
+        foreign["metadata"]["ownerReferences"][0]["name"] = "other".into();
+        let body = list(vec![foreign, replicaset("p-8", "8", "payments:1.1.0")]);
+        assert_eq!(decode_previous(&body, &no_uid, None).unwrap().map(|a| a.version), Some("1.1.0".into()));
+    }
+
+    #[test]
+    fn previous_follows_the_chosen_container() {
+        let mut rs = replicaset("p-10", "10", CURRENT);
+        rs["spec"]["template"]["spec"]["containers"][1]["image"] = "envoyproxy/envoy:v1.29.0".into();
+        let body = list(vec![rs]);
+        assert_eq!(decode_previous(&body, &owned_deployment(), None).unwrap(), None, "app's image is the same");
+        let envoy = decode_previous(&body, &owned_deployment(), Some("envoy")).unwrap().expect("envoy changed");
+        assert_eq!(envoy.version, "v1.29.0");
+    }
+
+    #[test]
+    fn no_previous_without_history() {
+        let d = owned_deployment();
+        assert_eq!(decode_previous(&list(vec![]), &d, None).unwrap(), None);
+        assert_eq!(decode_previous(&list(vec![replicaset("p-12", "12", CURRENT)]), &d, None).unwrap(), None);
+        let mut no_revision = d.clone();
+        no_revision["metadata"].as_object_mut().unwrap().remove("annotations");
+        let body = list(vec![replicaset("p-9", "9", "payments:1.2.0")]);
+        assert_eq!(decode_previous(&body, &no_revision, None).unwrap(), None);
+        assert!(matches!(decode_previous(b"{\"items\": 3}", &d, None), Err(FetchError::Malformed(_))));
+        assert!(matches!(decode_previous(b"<html>", &d, None), Err(FetchError::Malformed(_))));
+    }
+
+    #[test]
+    fn replicasets_are_selected_by_the_deployments_match_labels() {
+        assert_eq!(replicaset_selector(&owned_deployment()).as_deref(), Some("app=payments,tier=web"));
+        let mut d = owned_deployment();
+        d["spec"]["selector"] = serde_json::json!({"matchExpressions": [{"key": "app", "operator": "Exists"}]});
+        assert_eq!(replicaset_selector(&d), None, "nothing to select by");
+        let mut d = owned_deployment();
+        d["metadata"].as_object_mut().unwrap().remove("annotations");
+        assert_eq!(replicaset_selector(&d), None, "no revision to compare with");
+    }
+
     #[test]
     fn image_references() {
         let i = ImageRef::parse("registry.example:5000/shop/payments");
@@ -813,6 +1075,7 @@ mod tests {
         fn decode_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
             let _ = decode_body(&body, None);
             let _ = decode_body(&body, Some("app"));
+            let _ = decode_previous(&body, &serde_json::json!({}), None);
         }
 
         #[test]

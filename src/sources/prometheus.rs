@@ -18,7 +18,8 @@
 //! `"NaN"`, `"+Inf"`) and stay what they are: an empty result is
 //! [`MetricValue::NoData`], never 0.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -31,7 +32,8 @@ use super::fetch::{self, FetchError, HttpContext};
 use super::http::{UrlTemplate, parse_options};
 use super::{CellTarget, OptionError, Source};
 use crate::config::SourceSpec;
-use crate::model::{Evidence, Metric, MetricValue, Reading, Role};
+use crate::model::rollback::BaselineAt;
+use crate::model::{Evidence, Metric, MetricBaseline, MetricValue, Reading, Role};
 use crate::sanitize;
 
 /// Characters kept from a message Prometheus sends back.
@@ -117,7 +119,14 @@ pub struct PrometheusSource {
     api_url: UrlTemplate,
     token: Option<Token>,
     queries: Arc<[(String, QueryTemplate)]>,
+    /// When the baseline of each query is measured (`[rollback] baseline`).
+    baseline: Option<BaselineAt>,
+    /// Baselines at a fixed time do not change: ask once per cell and query.
+    fixed_baselines: Arc<Mutex<HashMap<String, MetricValue>>>,
 }
+
+/// Most fixed-time baselines kept (cells × queries).
+const MAX_CACHED_BASELINES: usize = 100_000;
 
 impl PrometheusSource {
     pub fn build(spec: &SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>> {
@@ -158,9 +167,13 @@ impl PrometheusSource {
             }
         }
         match api_url {
-            Some(api_url) if errors.is_empty() => {
-                Ok(Arc::new(PrometheusSource { api_url, token, queries: queries.into() }))
-            }
+            Some(api_url) if errors.is_empty() => Ok(Arc::new(PrometheusSource {
+                api_url,
+                token,
+                queries: queries.into(),
+                baseline: spec.baseline,
+                fixed_baselines: Arc::default(),
+            })),
             _ => Err(errors),
         }
     }
@@ -200,6 +213,8 @@ impl Source for PrometheusSource {
         let token = self.token.clone();
         let queries: Vec<(String, String)> =
             self.queries.iter().map(|(name, q)| (name.clone(), q.render(&cell.service, &cell.env))).collect();
+        let baseline = self.baseline;
+        let cache = self.fixed_baselines.clone();
         async move {
             let results = futures::future::join_all(
                 queries.iter().map(|(_, promql)| instant_query(&client, &api_url, token.as_ref(), promql, None)),
@@ -209,11 +224,60 @@ impl Source for PrometheusSource {
             for ((name, _), result) in queries.iter().zip(results) {
                 // The first failing query, in configuration order, fails the cell.
                 let value = result.map_err(|e| for_metric(name, e))?;
-                metrics.push(Metric { name: name.clone(), value });
+                metrics.push(Metric::new(name.clone(), value));
+            }
+            if let Some(baseline) = baseline {
+                let now = Timestamp::now();
+                let baselines = futures::future::join_all(queries.iter().map(|(_, promql)| {
+                    baseline_query(&client, &api_url, token.as_ref(), promql, baseline, now, &cache)
+                }))
+                .await;
+                for (metric, b) in metrics.iter_mut().zip(baselines) {
+                    metric.baseline = Some(b);
+                }
             }
             Ok(Reading { metrics, ..Reading::default() })
         }
         .boxed()
+    }
+}
+
+/// The value of a query at its baseline time. A failure is kept beside
+/// the live value (the live value still counts), never turned into 0.
+async fn baseline_query(
+    client: &reqwest::Client,
+    api_url: &str,
+    token: Option<&Token>,
+    promql: &str,
+    baseline: BaselineAt,
+    now: Timestamp,
+    cache: &Mutex<HashMap<String, MetricValue>>,
+) -> MetricBaseline {
+    let at = baseline.at(now);
+    if at > now {
+        return MetricBaseline {
+            at,
+            value: None,
+            error: Some(format!("measured from {} (the window's start)", at.strftime("%m-%d %H:%M UTC"))),
+        };
+    }
+    let key = format!("{api_url}\u{0}{promql}\u{0}{}", at.as_millisecond());
+    let fixed = matches!(baseline, BaselineAt::Fixed(_));
+    if fixed && let Some(value) = super::lock(cache).get(&key).copied() {
+        return MetricBaseline { at, value: Some(value), error: None };
+    }
+    match instant_query(client, api_url, token, promql, Some(at)).await {
+        Ok(value) => {
+            // Only numbers are final: "no data" may be Prometheus catching up.
+            if fixed && matches!(value, MetricValue::Number(_)) {
+                let mut cache = super::lock(cache);
+                if cache.len() < MAX_CACHED_BASELINES {
+                    cache.insert(key, value);
+                }
+            }
+            MetricBaseline { at, value: Some(value), error: None }
+        }
+        Err(e) => MetricBaseline { at, value: None, error: Some(e.to_string()) },
     }
 }
 

@@ -6,14 +6,15 @@
 //! ┌ Environment matrix (services × environments) ─────────────────────────────────┐
 //! │ service   target   dev        qa         uat        prod                       │
 //! └────────────────────────────────────────────────────── legend ─────────────────┘
-//! ┌ Checklist (summary) ────────────┐┌ Rollback: previous versions ───────────────┐
+//! ┌ Checklist (summary) ────────────┐┌ Rollback: readiness · back to · triggers ──┐
 //! └─────────────────────────────────┘└────────────────────────────────────────────┘
 //!  footer: the last key's answer, key hints from the keymap, or the filter being typed
 //! ```
 //!
 //! With the focus on it, the checklist takes the whole area below the matrix
-//! (phases, items, sign-offs, blockers, decision and notes); findings,
-//! events and rollback come back when the focus moves on. A release without
+//! (phases, items, sign-offs, blockers, decision and notes), and so does
+//! rollback (readiness, methods, triggers against baselines); findings,
+//! events and the rest come back when the focus moves on. A release without
 //! a checklist shows its progress per environment in that place instead.
 
 pub mod checklist;
@@ -86,6 +87,8 @@ pub fn render(frame: &mut Frame, state: &AppState) {
     matrix::render(frame, areas.matrix, state, &theme);
     if state.ui.focus == Pane::Checklist && state.checklist.is_some() {
         checklist::render(frame, areas.lower, state, &theme);
+    } else if state.ui.focus == Pane::Rollback {
+        rollback::render_full(frame, areas.lower, state, &theme);
     } else {
         findings::render(frame, areas.findings, state, &theme);
         events::render(frame, areas.events, state, &theme);

@@ -1,48 +1,245 @@
-//! Rollback: per service, what each environment ran before the current
-//! version (latest environment first). The rollback issue adds readiness,
-//! methods and live triggers.
+//! Rollback: for every service in the release, can we get back, and should
+//! we? In place: one row per service (readiness, the version to go back to
+//! in the latest environment, the worst trigger). Focused (Tab): the whole
+//! area below the matrix, per service and environment, with the reasons,
+//! the rollback method filled in, migrations, and every trigger's live
+//! value beside its baseline.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Span;
-use ratatui::widgets::{Block, Cell as TableCell, Row, Table};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell as TableCell, Paragraph, Row, Table};
 
 use super::fit;
 use super::theme::Theme;
+use crate::analysis::rollback::{EnvRollback, Level, Readiness, ServiceRollback, TriggerState, value_text};
 use crate::app::state::{AppState, Pane};
-use crate::model::CellKey;
+use crate::model::rollback::Migration;
+
+pub fn readiness_style(r: Readiness, theme: &Theme) -> Style {
+    match r {
+        Readiness::Ready => theme.ok(),
+        Readiness::AtRisk => theme.warn(),
+        Readiness::NotReady => theme.bad(),
+    }
+}
+
+pub fn level_style(l: Level, theme: &Theme) -> Style {
+    match l {
+        Level::Firing => theme.status_alert(),
+        Level::Warn => theme.warn(),
+        Level::Ok => theme.ok(),
+        Level::NoData => theme.dim(),
+    }
+}
+
+/// A glyph per level, so that it reads without colour.
+pub fn level_glyph(l: Level) -> &'static str {
+    match l {
+        Level::Firing => "▲",
+        Level::Warn => "△",
+        Level::Ok => "·",
+        Level::NoData => "?",
+    }
+}
+
+fn title(state: &AppState) -> String {
+    let firing = state.rollback.firing().count();
+    let firing = if firing > 0 { format!(" · {firing} FIRING") } else { String::new() };
+    format!(" Rollback · baseline {}{firing} ", state.rollback.baseline)
+}
+
+/// The worst trigger of a service (firing first), for the summary row.
+fn worst(state: &AppState, service: usize) -> Option<&TriggerState> {
+    state.rollback.triggers_of(service).max_by_key(|t| (t.state, std::cmp::Reverse(t.cell.env)))
+}
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Rollback;
-    let block = Block::bordered()
-        .title(Span::styled(" Rollback · previous → current (latest environment first) ", theme.title()))
-        .border_style(theme.border(focused));
-    let fleet = &state.fleet;
-    let envs: Vec<usize> = (0..fleet.environments.len()).rev().collect();
-    let name_w = fleet.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).clamp(7, 20) as u16 + 1;
-    let inner_w = area.width.saturating_sub(2);
-    let col_w = (inner_w.saturating_sub(name_w) / envs.len().max(1) as u16).max(6);
-
-    let mut widths = vec![Constraint::Length(name_w)];
-    let mut header = vec![TableCell::from("service")];
-    for &env in &envs {
-        widths.push(Constraint::Length(col_w));
-        header.push(TableCell::from(fleet.environments[env].name.clone()));
+    if focused {
+        return render_full(frame, area, state, theme);
     }
+    let block = Block::bordered().title(Span::styled(title(state), theme.title())).border_style(theme.border(focused));
+    let view = &state.rollback;
+    let name_w = view.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).clamp(7, 20) as u16 + 1;
+    let inner_w = area.width.saturating_sub(2);
+    let ready_w = 10;
+    let rest = inner_w.saturating_sub(name_w + ready_w);
+    let back_w = (rest * 2 / 5).max(8);
+    let trig_w = rest.saturating_sub(back_w).max(8);
+    let latest = view.envs.first().map(|&e| state.fleet.environments[e].name.as_str()).unwrap_or("—");
+    let header = Row::new(vec![
+        TableCell::from("service"),
+        TableCell::from("rollback"),
+        TableCell::from(format!("{latest}: back to ← now")),
+        TableCell::from("triggers"),
+    ])
+    .style(theme.header());
     let rows_fit = area.height.saturating_sub(3) as usize;
-    let rows = state.visible.iter().skip(state.ui.rollback_scroll).take(rows_fit).map(|&service| {
-        let mut cells = vec![TableCell::from(fit(&fleet.services[service].name, name_w as usize - 1))];
-        for &env in &envs {
-            let cell = state.matrix.get(CellKey { service, env });
-            let text = match (cell.previous_version(), cell.version()) {
-                (Some(prev), Some(cur)) => Span::raw(fit(&format!("{} → {cur}", prev.version), col_w as usize - 1)),
-                (None, Some(cur)) => Span::styled(fit(cur, col_w as usize - 1), theme.dim()),
-                _ => Span::styled("—", theme.dim()),
-            };
-            cells.push(TableCell::from(text));
-        }
-        Row::new(cells)
+    let rows = view.services.iter().skip(state.ui.rollback_scroll).take(rows_fit).map(|s| {
+        let env = s.environments.first();
+        let back = match env {
+            Some(e) => back_text(e),
+            None => "—".into(),
+        };
+        let trig = match worst(state, s.service) {
+            Some(t) if t.state >= Level::Warn => Span::styled(
+                fit(&format!("{} {} {}", level_glyph(t.state), t.environment, t.measurement()), trig_w as usize - 1),
+                level_style(t.state, theme),
+            ),
+            Some(t) if t.state == Level::Ok => Span::styled("· all OK", theme.ok()),
+            Some(_) => Span::styled("? no data", theme.dim()),
+            None => Span::styled("—", theme.dim()),
+        };
+        Row::new(vec![
+            TableCell::from(fit(&s.name, name_w as usize - 1)),
+            TableCell::from(Span::styled(s.readiness.label(), readiness_style(s.readiness, theme))),
+            TableCell::from(fit(&back, back_w as usize - 1)),
+            TableCell::from(trig),
+        ])
     });
-    let table = Table::new(rows, widths).header(Row::new(header).style(theme.header())).column_spacing(0).block(block);
+    let widths = [
+        Constraint::Length(name_w),
+        Constraint::Length(ready_w),
+        Constraint::Length(back_w),
+        Constraint::Length(trig_w),
+    ];
+    let table = Table::new(rows, widths).header(header).column_spacing(0).block(block);
     frame.render_widget(table, area);
+}
+
+/// "1.3.2 ← 1.4.0" or "— ← 1.4.0".
+fn back_text(e: &EnvRollback) -> String {
+    let back = e.known_good.as_ref().map_or("—", |k| k.artifact.version.as_str());
+    format!("{back} ← {}", e.current.as_deref().unwrap_or("—"))
+}
+
+/// The focused pane: everything, per service, scrolled by service.
+pub fn render_full(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let block = Block::bordered().title(Span::styled(title(state), theme.title())).border_style(theme.border(true));
+    let inner_w = area.width.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    if state.rollback.services.is_empty() {
+        lines.push(Line::styled("no services in the release", theme.dim()));
+    }
+    for s in state.rollback.services.iter().skip(state.ui.rollback_scroll) {
+        service_lines(state, s, inner_w, theme, &mut lines);
+        if lines.len() > area.height as usize {
+            break;
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn service_lines<'a>(
+    state: &'a AppState,
+    s: &'a ServiceRollback,
+    width: usize,
+    theme: &Theme,
+    out: &mut Vec<Line<'a>>,
+) {
+    let migration = match s.migration {
+        Some(Migration::Irreversible) => Span::styled("migration: irreversible", theme.bad()),
+        Some(m) => Span::raw(format!("migration: {}", m.as_str())),
+        None => Span::styled("no migration declared", theme.dim()),
+    };
+    out.push(Line::from(vec![
+        Span::styled(s.name.clone(), theme.title()),
+        Span::raw("  "),
+        Span::styled(s.readiness.label(), readiness_style(s.readiness, theme)),
+        Span::raw(" · "),
+        migration,
+    ]));
+    for r in &s.reasons {
+        out.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(fit(&format!("! {r}"), width.saturating_sub(2)), theme.warn()),
+        ]));
+    }
+    let env_w = s.environments.iter().map(|e| e.environment.chars().count()).max().unwrap_or(4).max(4);
+    for e in &s.environments {
+        let back = match &e.known_good {
+            Some(k) => {
+                let mut pin = Vec::new();
+                if let Some(b) = &k.artifact.build {
+                    pin.push(format!("build {b}"));
+                }
+                if let Some(c) = &k.artifact.commit {
+                    pin.push(c.chars().take(12).collect());
+                }
+                if let Some(d) = &k.artifact.digest {
+                    pin.push(d.chars().take(19).collect());
+                }
+                if let Some(r) = &k.artifact.reference {
+                    pin.push(r.clone());
+                }
+                pin.push(format!("from {}", k.from.describe()));
+                format!("back to {} ({})", k.artifact.version, pin.join(", "))
+            }
+            None => "no known-good version".into(),
+        };
+        let now = e.current.as_deref().unwrap_or("—");
+        let sync = if e.auto_sync { " · auto-sync ON" } else { "" };
+        out.push(Line::from(vec![
+            Span::raw(format!("  {:<env_w$} ", e.environment)),
+            Span::raw(fit(&format!("runs {now} · {back}{sync}"), width.saturating_sub(env_w + 3))),
+        ]));
+        let method = match &e.method {
+            Some(m) => Span::styled(format!("$ {}", m.text()), theme.accent()),
+            None => Span::styled("no rollback method configured".to_string(), theme.bad()),
+        };
+        out.push(Line::from(vec![Span::raw(format!("  {:<env_w$} ", "")), method]));
+        for t in state.rollback.triggers_of(s.service).filter(|t| t.cell.env == e.env) {
+            out.push(trigger_line(t, env_w, width, theme));
+        }
+    }
+}
+
+fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme) -> Line<'a> {
+    let live = t.live.map_or_else(|| "—".to_string(), value_text);
+    let detail = if t.name == "health" {
+        t.note.clone()
+    } else {
+        let baseline = match t.baseline {
+            Some(b) => format!(" · baseline {}", value_text(b)),
+            None => String::new(),
+        };
+        let fires =
+            t.threshold.map(|v| format!(" · fires ≥ {}", crate::model::rollback::trim_float(v))).unwrap_or_default();
+        let note = if t.note.is_empty() { String::new() } else { format!(" · {}", t.note) };
+        format!("{live}{baseline}{fires} ({}){note}", t.rule)
+    };
+    let label = format!("{} {:<7}", level_glyph(t.state), t.state.label());
+    Line::from(vec![
+        Span::raw(format!("  {:<env_w$}   ", "")),
+        Span::styled(label, level_style(t.state, theme)),
+        Span::raw(" "),
+        Span::raw(fit(&format!("{} {detail}", t.name), width.saturating_sub(env_w + 14))),
+    ])
+}
+
+/// The status bar as a rollback banner: the first firing trigger, its
+/// service, environment, measurement and the rollback command.
+pub fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
+    let mut firing = state.rollback.firing();
+    let first = firing.next()?;
+    let more = firing.count();
+    let method = state
+        .rollback
+        .service(first.cell.service)
+        .and_then(|s| s.environments.iter().find(|e| e.env == first.cell.env))
+        .and_then(|e| e.method.as_ref())
+        .map_or_else(|| "no rollback method configured".to_string(), |m| format!("$ {}", m.text()));
+    let style = theme.status_alert();
+    let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
+    let j = &state.judgement;
+    let spans = vec![
+        Span::styled(format!(" {} ({}) ", j.verdict.as_str().to_uppercase(), j.blockers.len()), theme.verdict_no_go()),
+        Span::styled(format!(" ▲ ROLLBACK TRIGGER{more}:"), style),
+        Span::styled(format!(" {} in {}: {} ", first.service, first.environment, first.measurement()), style),
+        Span::styled("│ ", style),
+        Span::styled(method, style),
+    ];
+    Some(Line::from(spans).style(style))
 }

@@ -1,4 +1,5 @@
-//! The status bar: release, window countdown, last sweep age, failing sources.
+//! The status bar: release, window countdown, last sweep age, failing
+//! sources; or, while a rollback trigger fires, the rollback banner.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -11,6 +12,11 @@ use crate::analysis;
 use crate::app::state::AppState;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    // A firing trigger turns the whole bar into the rollback banner.
+    if let Some(banner) = super::rollback::banner_line(state, theme) {
+        frame.render_widget(Paragraph::new(banner).style(theme.status_alert()), area);
+        return;
+    }
     let sep = || Span::raw(" │ ");
     let mut spans = vec![Span::styled(" flightdeck ", theme.title())];
     let j = &state.judgement;

@@ -1,0 +1,631 @@
+//! Rollback: can we get back, and should we? Pure, like the rest of
+//! analysis: the matrix (with each source's history), the plan, the
+//! policy and `now` come in; readiness per service and the state of every
+//! live trigger come out. The cockpit, `check` and `report` all use it.
+//!
+//! Readiness, per service and environment (those the release reached, and
+//! always the last one, prod, first); a service's readiness is its
+//! readiness in the first of them, where a rollback matters:
+//! - NOT READY: no known-good version to go back to, no rollback method
+//!   configured, or an irreversible migration in this release;
+//! - AT RISK: Argo CD auto-sync on (a manual rollback is reverted unless it
+//!   is paused first), a known-good artifact that cannot be pinned (no build,
+//!   commit or digest), or the "rollback rehearsed" checklist item not done;
+//! - READY otherwise.
+//!
+//! Triggers, per service and environment where the release deployed it:
+//! `health` (down fires, degraded warns) and each configured metric rule
+//! against its baseline. A value
+//! at or past the threshold fires; at or past half-way from the baseline to
+//! the threshold warns; NaN and "no data" are shown as such and never fire.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{Cell, Matrix};
+use crate::model::rollback::{Artifact, Migration, TriggerRule, trim_float};
+use crate::model::{CellKey, EnvIdx, Fleet, Health, MetricBaseline, MetricValue, ServiceIdx, version};
+
+/// The id of the checklist item that says the rollback was rehearsed.
+pub const REHEARSED_ITEM: &str = "rollback-tested";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readiness {
+    Ready,
+    AtRisk,
+    NotReady,
+}
+
+impl Readiness {
+    pub fn label(self) -> &'static str {
+        match self {
+            Readiness::Ready => "READY",
+            Readiness::AtRisk => "AT RISK",
+            Readiness::NotReady => "NOT READY",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// NaN, no data, no baseline: shown as such, never firing.
+    NoData,
+    Ok,
+    Warn,
+    Firing,
+}
+
+impl Level {
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::NoData => "NO DATA",
+            Level::Ok => "OK",
+            Level::Warn => "WARN",
+            Level::Firing => "FIRING",
+        }
+    }
+}
+
+/// Where a known-good version comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+pub enum KnownGoodFrom {
+    /// A source's own history (deployment records, Argo CD, ReplicaSets).
+    Source(String),
+    /// flightdeck's journal: it ran long enough without going down.
+    Journal,
+    /// The release has not replaced it here yet: what runs now is what a
+    /// rollback would return to.
+    Running,
+}
+
+impl KnownGoodFrom {
+    pub fn describe(&self) -> String {
+        match self {
+            KnownGoodFrom::Source(name) => name.clone(),
+            KnownGoodFrom::Journal => "journal".into(),
+            KnownGoodFrom::Running => "running now".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnownGood {
+    #[serde(flatten)]
+    pub artifact: Artifact,
+    pub from: KnownGoodFrom,
+}
+
+/// How to roll back, with the versions filled in. Never executed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "text")]
+pub enum Method {
+    Command(String),
+    Runbook(String),
+}
+
+impl Method {
+    pub fn text(&self) -> &str {
+        match self {
+            Method::Command(t) | Method::Runbook(t) => t,
+        }
+    }
+}
+
+/// One service in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvRollback {
+    #[serde(skip)]
+    pub env: EnvIdx,
+    pub environment: String,
+    pub current: Option<String>,
+    pub known_good: Option<KnownGood>,
+    pub method: Option<Method>,
+    /// Argo CD auto-sync is on for this cell.
+    pub auto_sync: bool,
+    pub readiness: Readiness,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceRollback {
+    #[serde(skip)]
+    pub service: ServiceIdx,
+    #[serde(rename = "service")]
+    pub name: String,
+    /// Readiness in the latest environment shown (prod first).
+    pub readiness: Readiness,
+    /// Why it is not READY there.
+    pub reasons: Vec<String>,
+    pub migration: Option<Migration>,
+    pub environments: Vec<EnvRollback>,
+}
+
+/// One trigger of one cell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TriggerState {
+    #[serde(skip)]
+    pub cell: CellKey,
+    pub service: String,
+    pub environment: String,
+    /// `health`, or the trigger's name (`error_rate`, …).
+    pub name: String,
+    /// "down fires", "×10 baseline (min 0.01)", "≥ 0.9".
+    pub rule: String,
+    #[serde(serialize_with = "value_or_null")]
+    pub live: Option<MetricValue>,
+    #[serde(serialize_with = "value_or_null")]
+    pub baseline: Option<MetricValue>,
+    pub baseline_at: Option<Timestamp>,
+    pub threshold: Option<f64>,
+    pub state: Level,
+    /// What the level rests on, or why there is none ("NaN", "no baseline: …").
+    pub note: String,
+}
+
+impl TriggerState {
+    /// "error_rate 0.12 (baseline 0.004, fires ≥ 0.04)", for the banner.
+    pub fn measurement(&self) -> String {
+        if self.name == "health" {
+            return format!("health {}", self.note);
+        }
+        let live = self.live.map_or_else(|| "—".into(), value_text);
+        let mut out = format!("{} {live}", self.name);
+        let mut parts = Vec::new();
+        if let Some(b) = self.baseline {
+            parts.push(format!("baseline {}", value_text(b)));
+        }
+        if let Some(t) = self.threshold {
+            parts.push(format!("fires ≥ {}", trim_float(t)));
+        }
+        if !parts.is_empty() {
+            out.push_str(&format!(" ({})", parts.join(", ")));
+        }
+        out
+    }
+}
+
+fn value_or_null<S: serde::Serializer>(v: &Option<MetricValue>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(MetricValue::Number(n)) if n.is_finite() => s.serialize_f64(*n),
+        Some(other) => s.serialize_str(&other.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A metric value as the pane shows it: numbers trimmed, NaN as NaN.
+pub fn value_text(v: MetricValue) -> String {
+    match v {
+        MetricValue::Number(n) => trim_float(n),
+        other => other.to_string(),
+    }
+}
+
+/// Readiness and triggers for the release.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct RollbackView {
+    /// When baselines are measured ("at 11-24 18:00 UTC", "1h ago").
+    pub baseline: String,
+    pub services: Vec<ServiceRollback>,
+    pub triggers: Vec<TriggerState>,
+    /// The environments shown, latest first.
+    #[serde(skip)]
+    pub envs: Vec<EnvIdx>,
+}
+
+impl RollbackView {
+    pub fn firing(&self) -> impl Iterator<Item = &TriggerState> {
+        self.triggers.iter().filter(|t| t.state == Level::Firing)
+    }
+
+    pub fn service(&self, service: ServiceIdx) -> Option<&ServiceRollback> {
+        self.services.iter().find(|s| s.service == service)
+    }
+
+    pub fn triggers_of(&self, service: ServiceIdx) -> impl Iterator<Item = &TriggerState> {
+        self.triggers.iter().filter(move |t| t.cell.service == service)
+    }
+}
+
+/// What the checklist's "rollback rehearsed" item says, if it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rehearsal {
+    /// The release has no such item: nothing to ask.
+    NotAsked,
+    Done,
+    NotDone,
+}
+
+/// The services rollback is about: the planned ones, or every service when
+/// the plan names none.
+pub fn services_in_scope(fleet: &Fleet) -> Vec<ServiceIdx> {
+    match &fleet.release {
+        Some(plan) if !plan.targets.is_empty() => plan.targets.iter().map(|(s, _)| *s).collect(),
+        _ => (0..fleet.services.len()).collect(),
+    }
+}
+
+/// The environments shown: reached by the release, and always the last
+/// one; latest first. Without a plan, every environment.
+pub fn envs_in_scope(fleet: &Fleet, matrix: &Matrix) -> Vec<EnvIdx> {
+    let n = fleet.environments.len();
+    let planned = fleet.release.as_ref().is_some_and(|p| !p.targets.is_empty());
+    if !planned {
+        return (0..n).rev().collect();
+    }
+    let reached = super::findings::reached_environments(fleet, matrix);
+    (0..n).rev().filter(|&e| e + 1 == n || reached.get(e).copied().unwrap_or(false)).collect()
+}
+
+pub fn evaluate(fleet: &Fleet, matrix: &Matrix, now: Timestamp, rehearsal: Rehearsal) -> RollbackView {
+    let envs = envs_in_scope(fleet, matrix);
+    let services = services_in_scope(fleet);
+    let migration_of = |s| fleet.release.as_ref().and_then(|p| p.migration(s));
+    let service_views = services
+        .iter()
+        .map(|&service| {
+            let per_env: Vec<EnvRollback> =
+                envs.iter().map(|&env| assess(fleet, matrix, service, env, now, rehearsal)).collect();
+            // The call is about the latest environment (prod, or where the
+            // release got furthest): a rollback there is the one that matters.
+            let (readiness, reasons) =
+                per_env.first().map_or((Readiness::Ready, Vec::new()), |e| (e.readiness, e.reasons.clone()));
+            ServiceRollback {
+                service,
+                name: fleet.services[service].name.clone(),
+                readiness,
+                reasons,
+                migration: migration_of(service),
+                environments: per_env,
+            }
+        })
+        .collect();
+    let mut triggers = Vec::new();
+    for &env in &envs {
+        for &service in &services {
+            cell_triggers(fleet, matrix, CellKey { service, env }, &mut triggers);
+        }
+    }
+    RollbackView { baseline: fleet.rollback.baseline.describe(), services: service_views, triggers, envs }
+}
+
+const NO_METHOD: &str = "no rollback method: set `rollback` (a command or runbook link) in its [[services]] entry";
+const IRREVERSIBLE: &str = "irreversible migration in this release";
+const NOT_REHEARSED: &str = "rollback not rehearsed (checklist item rollback-tested not done)";
+
+/// Readiness of one service in one environment.
+pub fn assess(
+    fleet: &Fleet,
+    matrix: &Matrix,
+    service: ServiceIdx,
+    env: EnvIdx,
+    now: Timestamp,
+    rehearsal: Rehearsal,
+) -> EnvRollback {
+    let cell = matrix.get(CellKey { service, env });
+    let svc = &fleet.services[service];
+    let environment = fleet.environments[env].name.clone();
+    let current = cell.version().map(str::to_string);
+    let known_good = known_good(fleet, cell, service, now);
+    let auto_sync =
+        cell.deployments().filter_map(|o| o.last_ok.as_ref()).any(|s| s.reading.attribute("auto_sync") == Some("true"));
+    let method = svc.rollback.as_deref().map(|template| {
+        let text =
+            fill(template, &svc.name, &environment, current.as_deref(), known_good.as_ref().map(|k| &k.artifact));
+        if text.starts_with("https://") || text.starts_with("http://") {
+            Method::Runbook(text)
+        } else {
+            Method::Command(text)
+        }
+    });
+
+    let mut readiness = Readiness::Ready;
+    let mut reasons = Vec::new();
+    let mut flag = |level: Readiness, reason: String| {
+        readiness = readiness.max(level);
+        reasons.push(reason);
+    };
+    match &known_good {
+        None => flag(Readiness::NotReady, no_known_good_reason(fleet, cell)),
+        Some(k) if !k.artifact.identifiable() => flag(
+            Readiness::AtRisk,
+            format!("{} cannot be pinned: no build, commit or digest known", k.artifact.version),
+        ),
+        Some(_) => {}
+    }
+    if method.is_none() {
+        flag(Readiness::NotReady, NO_METHOD.into());
+    }
+    if fleet.release.as_ref().and_then(|p| p.migration(service)) == Some(Migration::Irreversible) {
+        flag(Readiness::NotReady, IRREVERSIBLE.into());
+    }
+    if auto_sync {
+        flag(Readiness::AtRisk, "Argo CD auto-sync is on: pause it first, or a manual rollback is reverted".into());
+    }
+    if rehearsal == Rehearsal::NotDone {
+        flag(Readiness::AtRisk, NOT_REHEARSED.into());
+    }
+    EnvRollback { env, environment, current, known_good, method, auto_sync, readiness, reasons }
+}
+
+fn no_known_good_reason(fleet: &Fleet, cell: &Cell) -> String {
+    if cell.version().is_none() {
+        return "no known-good version: nothing read here yet".into();
+    }
+    format!(
+        "no known-good version: no source history, and no earlier version in the journal ran {} without going down",
+        crate::config::duration::short_age(fleet.rollback.known_good_after)
+    )
+}
+
+/// The version a rollback would return to.
+fn known_good(fleet: &Fleet, cell: &Cell, service: ServiceIdx, now: Timestamp) -> Option<KnownGood> {
+    let shown = cell.shown()?;
+    let seen = shown.last_ok.as_ref()?;
+    let current = seen.reading.version.as_deref()?;
+    // Not deployed here yet: what runs now is what we would go back to,
+    // as long as it is not down.
+    let target = fleet.release.as_ref().and_then(|p| p.target(service));
+    if let Some(target) = target
+        && version::compare(current, target) == Some(std::cmp::Ordering::Less)
+        && seen.reading.health != Some(Health::Down)
+    {
+        let r = &seen.reading;
+        return Some(KnownGood {
+            artifact: Artifact {
+                version: current.to_string(),
+                build: r.build.clone(),
+                commit: r.commit.clone(),
+                digest: r.digest.clone(),
+                deployed_at: r.deployed_at,
+                reference: None,
+            },
+            from: KnownGoodFrom::Running,
+        });
+    }
+    // A source's own history, strongest evidence first.
+    let mut candidates: Vec<(crate::model::Evidence, KnownGood)> = Vec::new();
+    for o in cell.deployments() {
+        if let Some(previous) = o.last_ok.as_ref().and_then(|s| s.reading.previous.as_ref())
+            && previous.version != current
+        {
+            candidates.push((
+                o.evidence,
+                KnownGood { artifact: (**previous).clone(), from: KnownGoodFrom::Source(o.source.to_string()) },
+            ));
+        }
+    }
+    candidates.sort_by_key(|c| c.0);
+    if let Some((_, k)) = candidates.into_iter().next() {
+        return Some(k);
+    }
+    journal_known_good(&shown.history, current, fleet.rollback.known_good_after, now)
+}
+
+/// The newest earlier version that stayed current at least `after` and was
+/// never seen down meanwhile. `history` is oldest first.
+pub fn journal_known_good(
+    history: &[super::VersionSeen],
+    current: &str,
+    after: Duration,
+    now: Timestamp,
+) -> Option<KnownGood> {
+    let after = jiff::SignedDuration::try_from(after).unwrap_or(jiff::SignedDuration::MAX);
+    let mut until = now;
+    for (i, seen) in history.iter().enumerate().rev() {
+        let ran = until.duration_since(seen.first_seen);
+        let is_current = i + 1 == history.len() && seen.version == current;
+        if !is_current && seen.version != current && !seen.seen_down && ran >= after {
+            return Some(KnownGood {
+                artifact: Artifact {
+                    version: seen.version.clone(),
+                    build: seen.build.clone(),
+                    deployed_at: Some(seen.first_seen),
+                    ..Artifact::default()
+                },
+                from: KnownGoodFrom::Journal,
+            });
+        }
+        until = seen.first_seen;
+    }
+    None
+}
+
+/// Fill a rollback template: `{service}`, `{env}`, `{current}`,
+/// `{previous}`, `{previous_ref}`. Unknown values read `<unknown>`.
+pub fn fill(template: &str, service: &str, env: &str, current: Option<&str>, previous: Option<&Artifact>) -> String {
+    const UNKNOWN: &str = "<unknown>";
+    template
+        .replace("{service}", service)
+        .replace("{env}", env)
+        .replace("{current}", current.unwrap_or(UNKNOWN))
+        .replace("{previous_ref}", previous.and_then(|p| p.reference.as_deref()).unwrap_or(UNKNOWN))
+        .replace("{previous}", previous.map_or(UNKNOWN, |p| p.version.as_str()))
+}
+
+/// The placeholders a rollback template may use.
+pub const PLACEHOLDERS: &[&str] = &["service", "env", "current", "previous", "previous_ref"];
+
+/// Check a rollback template's placeholders.
+pub fn check_template(template: &str) -> Result<(), String> {
+    if template.trim().is_empty() {
+        return Err("empty rollback method: give a command template or a runbook link".into());
+    }
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err(format!("unclosed '{{' in `{template}`"));
+        };
+        let name = &after[..close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "unknown placeholder {{{name}}} in `{template}` (use {})",
+                PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// Health and metric triggers of one cell.
+fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<TriggerState>) {
+    let cell = matrix.get(key);
+    // A rollback undoes what the release deployed: a cell still on its old
+    // version has nothing to roll back (its problems are findings).
+    if let Some(target) = fleet.release.as_ref().and_then(|p| p.target(key.service))
+        && !cell.version().is_some_and(|v| {
+            matches!(version::compare(v, target), Some(std::cmp::Ordering::Equal | std::cmp::Ordering::Greater))
+        })
+    {
+        return;
+    }
+    let service = fleet.services[key.service].name.clone();
+    let environment = fleet.environments[key.env].name.clone();
+    let state = |name: String, rule: String, outcome: Outcome, live, baseline: Option<&MetricBaseline>| TriggerState {
+        cell: key,
+        service: service.clone(),
+        environment: environment.clone(),
+        name,
+        rule,
+        live,
+        baseline: baseline.and_then(|b| b.value),
+        baseline_at: baseline.map(|b| b.at),
+        threshold: outcome.threshold,
+        state: outcome.level,
+        note: outcome.note,
+    };
+    if cell.deployments().next().is_some() {
+        let outcome = match cell.reading() {
+            None => Outcome::no_data("not read"),
+            Some(seen) => health_outcome(seen.reading.health),
+        };
+        out.push(state("health".into(), "down fires, degraded warns".into(), outcome, None, None));
+    }
+    for spec in &fleet.rollback.triggers {
+        if spec.environments.as_ref().is_some_and(|envs| !envs.contains(&key.env)) {
+            continue;
+        }
+        // The freshest reading of this metric by any metrics source.
+        let found = cell
+            .metrics()
+            .filter_map(|o| {
+                let seen = o.last_ok.as_ref()?;
+                let metric = seen.reading.metrics.iter().find(|m| m.name == spec.metric)?;
+                Some((seen.fetched_at, o, metric))
+            })
+            .max_by_key(|(at, _, _)| *at);
+        let rule = spec.rule.describe();
+        match found {
+            None if fleet.rollback.default_triggers => {}
+            None => out.push(state(
+                spec.name.clone(),
+                rule,
+                Outcome::no_data(&format!("no metrics source has read {} here yet", spec.metric)),
+                None,
+                None,
+            )),
+            Some((_, obs, metric)) => {
+                let mut outcome = evaluate_rule(spec.rule, metric.value, metric.baseline.as_ref());
+                if let Some(f) = &obs.error {
+                    // A flapping Prometheus must not clear a firing trigger:
+                    // keep the last value, and say it is old.
+                    outcome.note = format!("{}; {} failing: {}", outcome.note, obs.source, f.error);
+                }
+                out.push(state(spec.name.clone(), rule, outcome, Some(metric.value), metric.baseline.as_ref()));
+            }
+        }
+    }
+}
+
+/// A trigger's level, the threshold it was held against, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub level: Level,
+    pub threshold: Option<f64>,
+    pub note: String,
+}
+
+impl Outcome {
+    fn no_data(note: &str) -> Outcome {
+        Outcome { level: Level::NoData, threshold: None, note: note.to_string() }
+    }
+}
+
+fn health_outcome(health: Option<Health>) -> Outcome {
+    let (level, note) = match health {
+        Some(Health::Down) => (Level::Firing, "down"),
+        Some(Health::Degraded) => (Level::Warn, "degraded"),
+        Some(Health::Up) => (Level::Ok, "up"),
+        Some(Health::Unknown) | None => (Level::NoData, "not reported"),
+    };
+    Outcome { level, threshold: None, note: note.into() }
+}
+
+/// Hold a live value against a rule and its baseline. Pure.
+///
+/// Fires at or past the threshold; warns at or past half-way from the
+/// baseline (0 for a fixed threshold) to the threshold. NaN and no data
+/// (live or baseline) never fire; a baseline of 0 cannot be multiplied, so
+/// a factor rule then needs `min` to have a threshold at all.
+pub fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Option<&MetricBaseline>) -> Outcome {
+    let live = match live {
+        MetricValue::Number(v) => v,
+        MetricValue::PosInf => f64::INFINITY,
+        MetricValue::NegInf => f64::NEG_INFINITY,
+        MetricValue::NaN => return Outcome::no_data("NaN"),
+        MetricValue::NoData => return Outcome::no_data("no data"),
+    };
+    let (threshold, from) = match rule {
+        TriggerRule::Above(t) => (t, 0.0_f64.min(t)),
+        TriggerRule::Factor { factor, min } => {
+            let Some(baseline) = baseline else {
+                return Outcome::no_data("no baseline");
+            };
+            let base = match (baseline.value, &baseline.error) {
+                (_, Some(e)) => return Outcome::no_data(&format!("no baseline: {e}")),
+                (Some(MetricValue::Number(b)), None) if b.is_finite() => b,
+                (Some(other), None) => return Outcome::no_data(&format!("baseline is {other}")),
+                (None, None) => return Outcome::no_data("no baseline"),
+            };
+            let scaled = (base > 0.0).then_some(base * factor);
+            let threshold = match (scaled, min) {
+                (Some(s), Some(m)) => s.max(m),
+                (Some(s), None) => s,
+                (None, Some(m)) => m,
+                (None, None) => {
+                    return Outcome::no_data(&format!(
+                        "baseline is {}: a multiple of it means nothing; set `min`",
+                        trim_float(base)
+                    ));
+                }
+            };
+            (threshold, base.max(0.0).min(threshold))
+        }
+    };
+    let warn_at = from + (threshold - from) / 2.0;
+    // "At the threshold" must not depend on how 0.01 × 10 rounds.
+    let reaches = |v: f64, t: f64| v >= t || (t - v).abs() <= 1e-12 * t.abs();
+    let level = if reaches(live, threshold) {
+        Level::Firing
+    } else if reaches(live, warn_at) && threshold > from {
+        Level::Warn
+    } else {
+        Level::Ok
+    };
+    let note = match level {
+        Level::Firing => "at or past the threshold".to_string(),
+        Level::Warn => format!("past half-way to {}", trim_float(threshold)),
+        _ if threshold > from => format!("warns at {}", trim_float(warn_at)),
+        _ => String::new(),
+    };
+    Outcome { level, threshold: Some(threshold), note }
+}
+
+#[cfg(test)]
+mod tests;
