@@ -374,3 +374,50 @@ fn a_plan_without_kind_window_or_template_keeps_todays_behaviour() {
     assert_eq!(code, Some(0));
     assert!(report["checklist"].is_null());
 }
+
+#[test]
+fn check_json_has_a_rollback_key_and_the_rollback_ready_item_follows_it() {
+    // prod still runs the previous versions: they are what a rollback after
+    // the deployment goes back to; web has a method, api does not.
+    let w = World::serving(true);
+    let config = w.config(Some(SignedDuration::from_mins(-40)), "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[[services]]\nname = \"web\"\n",
+        "[[services]]\nname = \"web\"\nrollback = \"deployctl rollback {service} --env {env} --to {previous}\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let (_, report) = w.check(&config);
+    let rollback = &report["rollback"];
+    assert!(rollback["baseline"].as_str().unwrap().starts_with("at "), "{rollback:#}");
+    let service =
+        |name: &str| rollback["services"].as_array().unwrap().iter().find(|s| s["service"] == name).cloned().unwrap();
+    let web = service("web");
+    assert_eq!(web["readiness"], "at-risk", "{web:#}");
+    assert_eq!(web["reasons"][0], "rollback not rehearsed (checklist item rollback-tested not done)");
+    // Once a person ticks the rehearsal, web is ready.
+    w.tick("raj", &["rollback-tested"]);
+    let (_, report) = w.check(&config);
+    let rollback = &report["rollback"];
+    let service =
+        |name: &str| rollback["services"].as_array().unwrap().iter().find(|s| s["service"] == name).cloned().unwrap();
+    let web = service("web");
+    assert_eq!(web["readiness"], "ready", "{web:#}");
+    let prod = &web["environments"][0];
+    assert_eq!(prod["environment"], "prod");
+    assert_eq!(prod["known_good"]["version"], "0.9.0");
+    assert_eq!(prod["known_good"]["from"]["kind"], "running");
+    assert_eq!(prod["method"]["kind"], "command");
+    assert_eq!(prod["method"]["text"], "deployctl rollback web --env prod --to 0.9.0");
+    let api = service("api");
+    assert_eq!(api["readiness"], "not-ready");
+    assert!(api["reasons"][0].as_str().unwrap().starts_with("no rollback method"), "{api:#}");
+    // Staging runs the targets: health triggers there, none in prod yet.
+    let triggers = rollback["triggers"].as_array().unwrap();
+    assert!(!triggers.is_empty() && triggers.iter().all(|t| t["environment"] == "staging" && t["state"] == "ok"));
+    // The patch template's optional rollback-ready item: not ready (api).
+    let ready = item(&report, "rollback-ready");
+    assert_eq!(ready["status"], "pending", "{ready:#}");
+    // The text format lists readiness too.
+    let (_, stdout, _) = w.run(&config, &["check", "--format", "text"]);
+    assert!(stdout.contains("NOT READY api") && stdout.contains("READY     web prod: back to 0.9.0"), "{stdout}");
+}

@@ -380,3 +380,51 @@ fn cockpit_without_a_terminal_exits_2() {
     sandbox.run(&["--config", file.to_str().unwrap()]).assert_usage_error(&["needs a terminal"]);
     sandbox.run(&["demo"]).assert_usage_error(&["needs a terminal"]);
 }
+
+const METRICS: &str = r#"
+[[sources]]
+name = "metrics"
+kind = "prometheus"
+api_url = "http://127.0.0.1:9"
+[sources.queries]
+error_rate = 'sum(rate(errors{job="{service}"}[5m]))'
+"#;
+
+#[test]
+fn rollback_settings_are_checked_and_located() {
+    // A valid [rollback] first: the same file must pass before it is broken.
+    let good = format!(
+        "{VALID}{METRICS}[rollback]\nknown_good_after = \"30m\"\nbaseline = \"2h\"\n\
+         [[rollback.triggers]]\nmetric = \"error_rate\"\nfactor = 10\nmin = 0.01\nenvironments = [\"prod\"]\n"
+    );
+    let sandbox = Sandbox::new();
+    sandbox.check(&sandbox.write("good.toml", &good)).assert_ok();
+
+    let run = rejects(&good.replace("metric = \"error_rate\"", "metric = \"errors\""), "rollback.triggers[0].metric");
+    assert!(run.stderr.contains("no prometheus source has a query named `errors` (known: error_rate)"), "{run:#?}");
+    let run = rejects(&good.replace("factor = 10", "factor = 0.5"), "rollback.triggers[0].factor");
+    assert!(run.stderr.contains("use more than 1"), "{run:#?}");
+    let run = rejects(&good.replace("min = 0.01", "above = 0.5"), "rollback.triggers[0].above");
+    assert!(run.stderr.contains("not both"), "{run:#?}");
+    let run = rejects(&good.replace("baseline = \"2h\"", "baseline = \"yesterday\""), "rollback.baseline");
+    assert!(run.stderr.contains("invalid baseline `yesterday`"), "{run:#?}");
+    let run = rejects(&good.replace("environments = [\"prod\"]", "environments = [\"live\"]"), "environments");
+    assert!(run.stderr.contains("unknown environment `live`"), "{run:#?}");
+    rejects(&good.replace("factor = 10", "factr = 10"), "factr");
+}
+
+#[test]
+fn rollback_methods_and_migrations_are_checked() {
+    let text = VALID.replace(
+        "name = \"payments\"\n",
+        "name = \"payments\"\nrollback = \"deployctl rollback {service} --to {prev}\"\n",
+    );
+    let run = rejects(&text, "services[0].rollback");
+    assert!(run.stderr.contains("unknown placeholder {prev}"), "{run:#?}");
+    let text = format!("{VALID}")
+        .replace("[release.targets]", "[release.migrations]\nbilling = \"irreversible\"\n[release.targets]");
+    let run = rejects(&text, "release.migrations.billing");
+    assert!(run.stderr.contains("unknown service `billing`"), "{run:#?}");
+    let text = VALID.replace("[release.targets]", "[release.migrations]\npayments = \"maybe\"\n[release.targets]");
+    rejects(&text, "migrations");
+}

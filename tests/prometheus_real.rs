@@ -236,3 +236,151 @@ async fn reads_real_values_from_a_real_prometheus() {
 
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }
+
+/// Per-scrape steps of the trigger test's exporter, moved by the test.
+#[derive(Default)]
+struct Steps {
+    ok_step: AtomicU64,
+    err_step: AtomicU64,
+    ok: AtomicU64,
+    errors: AtomicU64,
+}
+
+async fn stepping_metrics(State(s): State<Arc<Steps>>) -> impl axum::response::IntoResponse {
+    let ok = s.ok.fetch_add(s.ok_step.load(Ordering::SeqCst), Ordering::SeqCst);
+    let errors = s.errors.fetch_add(s.err_step.load(Ordering::SeqCst), Ordering::SeqCst);
+    let body = format!(
+        "# TYPE http_requests_total counter\n\
+         http_requests_total{{job=\"payments\",code=\"200\"}} {ok}\n\
+         http_requests_total{{job=\"payments\",code=\"500\"}} {errors}\n"
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// The error-rate trigger against a real Prometheus: OK while the exporter
+/// serves no errors, FIRING within two scrape intervals of the errors
+/// starting, OK again once they stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_error_rate_trigger_fires_within_two_scrapes_and_clears() {
+    use flightdeck::analysis::rollback::Level;
+    let Some(bin) = find_prometheus() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("prometheus is required in CI");
+        }
+        println!("SKIPPED: prometheus not installed");
+        return;
+    };
+    let dir = tempfile::TempDir::new().unwrap();
+    let steps = Arc::new(Steps::default());
+    steps.ok_step.store(100, Ordering::SeqCst);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let exporter = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/metrics", get(stepping_metrics))
+        .route("/version", get(|| async { axum::Json(serde_json::json!({"version": "1.0.0", "health": "UP"})) }))
+        .with_state(steps.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = free_port();
+    let mut server = start_prometheus(&bin, dir.path(), exporter, port);
+    wait_ready(&mut server, port).await;
+
+    // The window starts once the exporter has a few scrapes in: the
+    // baseline (at the window's start, `time=`) is a real, quiet 0.
+    let promql = r#"sum(rate(http_requests_total{job="payments",code="500"}[3s])) / sum(rate(http_requests_total{job="payments"}[3s]))"#;
+    let client = reqwest::Client::new();
+    let api = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !matches!(
+        flightdeck::sources::prometheus::instant_query(&client, &api, None, promql, None).await,
+        Ok(MetricValue::Number(_))
+    ) {
+        assert!(Instant::now() < deadline, "no error rate after 15 s:\n{}", server.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A second more of scrapes, and the window opened a second ago: the
+    // baseline instant lies well inside scraped data.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
+    let end = start + jiff::SignedDuration::from_hours(1);
+    let text = format!(
+        r#"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+rollback = "deployctl rollback {{service}} --to {{previous}}"
+[release]
+name = "r"
+window = {{ start = "{start}", end = "{end}" }}
+[release.targets]
+payments = "1.0.0"
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://{exporter}/version"
+[[sources]]
+name = "metrics"
+kind = "prometheus"
+api_url = "http://127.0.0.1:{port}"
+timeout = "5s"
+[sources.queries]
+error_rate = 'sum(rate(http_requests_total{{job="{{service}}",code="500"}}[3s])) / sum(rate(http_requests_total{{job="{{service}}"}}[3s]))'
+"#
+    );
+    let config = flightdeck::config::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
+    let ctx = HttpContext::new().unwrap();
+    let mut state = flightdeck::app::initial_state(&config, &active, jiff::Timestamp::now());
+    let level = |state: &flightdeck::app::AppState| {
+        state.rollback.triggers.iter().find(|t| t.name == "error_rate").map(|t| (t.state, t.clone()))
+    };
+    // Poll like the cockpit does (here every 200 ms) until `want`, or fail.
+    async fn until(
+        state: &mut flightdeck::app::AppState,
+        active: &[flightdeck::sources::ActiveSource],
+        config: &flightdeck::config::Config,
+        ctx: &HttpContext,
+        want: Level,
+        within: Duration,
+        level: &dyn Fn(&flightdeck::app::AppState) -> Option<(Level, flightdeck::analysis::rollback::TriggerState)>,
+    ) -> Duration {
+        let t0 = Instant::now();
+        loop {
+            for u in sweep_once(active, config.poller, ctx, |_, _| {}).await {
+                state.apply(u);
+            }
+            state.now = jiff::Timestamp::now();
+            state.reanalyze();
+            if level(state).is_some_and(|(l, _)| l == want) {
+                return t0.elapsed();
+            }
+            assert!(t0.elapsed() < within, "not {want:?} after {within:?}: {:?}", level(state));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    until(&mut state, &active, &config, &ctx, Level::Ok, Duration::from_secs(15), &level).await;
+    let (_, ok) = level(&state).unwrap();
+    assert_eq!(ok.baseline, Some(MetricValue::Number(0.0)), "a quiet baseline: {ok:?}");
+    assert_eq!(ok.baseline_at, Some(start), "taken at the window's start");
+    assert_eq!(ok.threshold, Some(0.01), "10 × 0 has no meaning: the default minimum of 1% holds");
+    assert!(state.rollback.firing().next().is_none());
+
+    // Errors start: 50 of every 150 requests fail.
+    steps.err_step.store(50, Ordering::SeqCst);
+    let scrape = Duration::from_secs(1);
+    let took =
+        until(&mut state, &active, &config, &ctx, Level::Firing, 2 * scrape + Duration::from_millis(500), &level).await;
+    println!("FIRING {took:?} after the errors started (scrape interval {scrape:?})");
+    assert_eq!(state.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
+    assert!(state.bell, "a new firing rings the bell");
+    let blocker = &state.judgement.blockers[0].message;
+    assert!(blocker.starts_with("rollback trigger firing: payments in prod: error_rate 0."), "{blocker}");
+
+    // They stop: once the 3 s rate window has passed, the trigger clears.
+    steps.err_step.store(0, Ordering::SeqCst);
+    let took = until(&mut state, &active, &config, &ctx, Level::Ok, Duration::from_secs(3) + 3 * scrape, &level).await;
+    println!("OK again {took:?} after the errors stopped");
+    assert!(state.rollback.firing().next().is_none());
+    drop(server);
+}
