@@ -421,8 +421,8 @@ fn rollback_methods_and_migrations_are_checked() {
     );
     let run = rejects(&text, "services[0].rollback");
     assert!(run.stderr.contains("unknown placeholder {prev}"), "{run:#?}");
-    let text = format!("{VALID}")
-        .replace("[release.targets]", "[release.migrations]\nbilling = \"irreversible\"\n[release.targets]");
+    let text =
+        VALID.replace("[release.targets]", "[release.migrations]\nbilling = \"irreversible\"\n[release.targets]");
     let run = rejects(&text, "release.migrations.billing");
     assert!(run.stderr.contains("unknown service `billing`"), "{run:#?}");
     let text = VALID.replace("[release.targets]", "[release.migrations]\npayments = \"maybe\"\n[release.targets]");
