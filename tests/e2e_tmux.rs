@@ -102,15 +102,21 @@ fn matrix_ready(screen: &str) -> bool {
 
 /// Terminal restored: out of the alternate screen and back in canonical mode.
 fn assert_restored(session: &Session) {
+    assert_restored_after_exit(session, 0);
+}
+
+/// As `assert_restored`, after the cockpit exited with `code`; returns the screen.
+fn assert_restored_after_exit(session: &Session, code: i32) -> String {
     // The shell prints the exit code, then the terminal's canonical-mode flag.
     let screen = session.wait_for(
         "the terminal mode after exit",
         |s| s.lines().any(|l| l.trim() == "icanon" || l.trim() == "-icanon"),
         Duration::from_secs(10),
     );
-    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(screen.lines().any(|l| l.trim() == format!("EXIT={code}")), "expected exit code {code}:\n{screen}");
     assert!(screen.lines().any(|l| l.trim() == "icanon"), "raw mode left on:\n{screen}");
     assert_eq!(session.display("#{alternate_on}"), "0", "still in the alternate screen");
+    screen
 }
 
 #[test]
@@ -154,8 +160,15 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
         session.send(c);
     }
     session.send("Enter");
-    let screen = session.wait_for("the filter", |s| s.contains("1 of 12 services"), Duration::from_secs(15));
-    assert!(screen.contains("gateway") && !screen.contains("payments  "), "{screen}");
+    // Kept (the prompt gone), the filter shows one matrix row; other panes
+    // (rollback) still list every service.
+    let screen = session.wait_for(
+        "the filter",
+        |s| s.contains("1 of 12 services") && !s.contains("filter: "),
+        Duration::from_secs(15),
+    );
+    let matrix_row = |service: &str| screen.lines().any(|l| l.starts_with(&format!("│{service} ")));
+    assert!(matrix_row("gateway") && !matrix_row("payments"), "{screen}");
 
     let pid = session.flightdeck_pid();
     assert!(!pid.is_empty(), "flightdeck is not running");
@@ -163,6 +176,38 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
     let screen = session.wait_for("exit after SIGTERM", |s| s.contains("EXIT="), Duration::from_secs(10));
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert_restored(&session);
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_is_readable() {
+    // The test hook makes the loop panic 3 s after start (see src/app/mod.rs).
+    if tmux_missing() {
+        return;
+    }
+    let dir = Rc::new(tempfile::tempdir().unwrap());
+    let session =
+        Session::start_in("panic", "demo --speed 4", dir, "RUST_BACKTRACE=0 FLIGHTDECK_TEST_PANIC_AFTER=3000");
+    let started = Instant::now();
+    session.wait_for("the matrix", matrix_ready, Duration::from_secs(30));
+    let drawn = started.elapsed();
+    let screen = session.wait_for("exit after the panic", |s| s.contains("EXIT="), Duration::from_secs(15));
+    assert!(started.elapsed() >= Duration::from_millis(2500), "exited before the hook's delay:\n{screen}");
+    assert!(drawn < Duration::from_secs(3), "the matrix came {drawn:?} after start, after the panic");
+    let screen = assert_restored_after_exit(&session, 101);
+    // The message is on the normal screen, each line starting at column 0
+    // (a terminal left raw would print it as a staircase).
+    assert!(
+        screen.lines().any(|l| l.starts_with("thread 'main'") && l.contains("panicked at src/app/mod.rs")),
+        "no panic location:\n{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("FLIGHTDECK_TEST_PANIC_AFTER: deliberate panic after 3000 ms (test hook)")),
+        "no panic message:\n{screen}"
+    );
+    // Nothing of the cockpit is left on the restored screen.
+    assert!(!screen.contains("Environment matrix"), "{screen}");
 }
 
 /// The first item of the patch checklist, shown ticked by `tester`.

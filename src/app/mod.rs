@@ -92,6 +92,27 @@ fn record(
     state.reanalyze();
 }
 
+/// At most one frame per this long: a storm of updates is batched into
+/// frames instead of drawing for each (a key is still answered within it).
+const MIN_FRAME: Duration = Duration::from_millis(50);
+
+/// How often the number of frames drawn is logged.
+const FRAMES_PERIOD: Duration = Duration::from_secs(10);
+
+/// Test hook: `FLIGHTDECK_TEST_PANIC_AFTER=<milliseconds>` makes the loop
+/// panic that long after start, so the end-to-end test can check that the
+/// terminal is restored after a panic. Read once, at start.
+fn test_panic_after() -> Option<Duration> {
+    let raw = std::env::var("FLIGHTDECK_TEST_PANIC_AFTER").ok()?;
+    match raw.trim().parse::<u64>() {
+        Ok(ms) => Some(Duration::from_millis(ms)),
+        Err(_) => {
+            tracing::warn!(value = %raw, "FLIGHTDECK_TEST_PANIC_AFTER is not a number of milliseconds: ignored");
+            None
+        }
+    }
+}
+
 /// Run the cockpit until the user quits or SIGTERM arrives.
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let active = sources::activate(&config.sources, &config.fleet).map_err(anyhow::Error::msg)?;
@@ -142,12 +163,36 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let launched = options.launched.unwrap_or_else(std::time::Instant::now);
     let mut first_frame = true;
     let mut full_matrix = false;
+    // Frames drawn, logged every FRAMES_PERIOD (and in total at the end):
+    // the resilience tests compute frames per second from the log.
+    let mut frames_total: u64 = 0;
+    let mut frames: u64 = 0;
+    let mut frames_since = std::time::Instant::now();
+    let mut frames_log = tokio::time::interval_at(tokio::time::Instant::now() + FRAMES_PERIOD, FRAMES_PERIOD);
+    frames_log.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let panic_after = test_panic_after();
+    let panic_timer = async {
+        match panic_after {
+            Some(delay) => tokio::time::sleep(delay).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(panic_timer);
     tracing::info!(sources = state.sources.len(), cells = state.polled_cells(), "cockpit started");
 
+    let mut last_draw = tokio::time::Instant::now() - MIN_FRAME;
     loop {
-        if dirty {
+        if dirty && last_draw.elapsed() >= MIN_FRAME {
             guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
+            last_draw = tokio::time::Instant::now();
             dirty = false;
+            frames += 1;
+            if state.bell {
+                state.bell = false;
+                if let Err(e) = guard.bell() {
+                    tracing::warn!(error = %e, "could not ring the bell");
+                }
+            }
             if first_frame {
                 first_frame = false;
                 tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first frame drawn");
@@ -209,6 +254,20 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
                     _ => Effect::None,
                 }
             },
+            // Drawing was put off to keep within MIN_FRAME: draw now.
+            _ = tokio::time::sleep_until(last_draw + MIN_FRAME), if dirty => Effect::None,
+            _ = frames_log.tick() => {
+                let period_ms = frames_since.elapsed().as_millis() as u64;
+                tracing::info!(frames, period_ms, "frames drawn");
+                frames_total += frames;
+                frames = 0;
+                frames_since = std::time::Instant::now();
+                Effect::None
+            },
+            () = &mut panic_timer => {
+                let ms = panic_after.unwrap_or_default().as_millis();
+                panic!("FLIGHTDECK_TEST_PANIC_AFTER: deliberate panic after {ms} ms (test hook)");
+            },
             _ = sigterm.recv() => {
                 tracing::info!("SIGTERM: leaving");
                 Effect::Quit
@@ -230,6 +289,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     }
     drop(poller);
     drop(guard);
+    tracing::info!(total = frames_total + frames, over_s = launched.elapsed().as_secs(), "frames drawn in total");
     tracing::info!("cockpit stopped");
     Ok(())
 }

@@ -36,6 +36,14 @@ impl TerminalGuard {
         };
         Ok(TerminalGuard { terminal })
     }
+
+    /// Ring the terminal bell (BEL): a rollback trigger started firing.
+    pub fn bell(&mut self) -> io::Result<()> {
+        use std::io::Write;
+        let out = self.terminal.backend_mut();
+        out.write_all(b"\x07")?;
+        out.flush()
+    }
 }
 
 impl Drop for TerminalGuard {
