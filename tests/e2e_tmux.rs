@@ -301,3 +301,41 @@ timeout = "1s"
     second.wait_for("exit", |s| s.contains("EXIT="), Duration::from_secs(10));
     assert_restored(&second);
 }
+
+#[test]
+fn the_demo_rollback_banner_comes_goes_and_rings_once_per_firing() {
+    // At 20× speed: shipping's health goes down in prod at 175 s (8.75 s),
+    // checkout's error rate jumps at 200 s (10 s) and drops at 260 s (13 s).
+    let Some(session) = Session::start("banner", "demo --speed 20") else { return };
+    let raw = session.dir.path().join("raw-output");
+    Command::new("tmux")
+        .args(["pipe-pane", "-o", "-t", &session.name, &format!("cat >> {}", raw.display())])
+        .status()
+        .unwrap();
+    let first_line = |s: &str| s.lines().next().unwrap_or("").to_string();
+    let screen = session.wait_for(
+        "the rollback banner",
+        |s| first_line(s).contains("ROLLBACK TRIGGER"),
+        Duration::from_secs(30),
+    );
+    let banner = first_line(&screen);
+    assert!(banner.contains("NO-GO"), "{banner}");
+    assert!(banner.contains("in prod:"), "names the environment: {banner}");
+    assert!(banner.contains("$ deployctl rollback"), "names the rollback command: {banner}");
+    session.wait_for(
+        "checkout's error rate in the banner",
+        |s| first_line(s).contains("checkout in prod: error_rate"),
+        Duration::from_secs(15),
+    );
+    let screen = session.wait_for(
+        "the banner to go",
+        |s| matrix_ready(s) && !first_line(s).contains("ROLLBACK") && first_line(s).contains("window closes"),
+        Duration::from_secs(20),
+    );
+    assert!(screen.contains("Rollback · baseline at"), "{screen}");
+    session.send("q");
+    session.wait_for("exit", |s| s.contains("EXIT="), Duration::from_secs(10));
+    let bytes = std::fs::read(&raw).unwrap_or_default();
+    let bells = bytes.iter().filter(|&&b| b == 0x07).count();
+    assert_eq!(bells, 2, "one bell for shipping's health, one for checkout's error rate");
+}
