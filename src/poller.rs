@@ -6,6 +6,10 @@
 //! source's timeout, so a slow or hanging source only ever holds its own
 //! share and its own cells: it never delays the others.
 //! Results go to the app loop by value over a bounded channel.
+//!
+//! A fetch is only started when its source has room for it: cells waiting
+//! for a slot stay in the schedule, not as thousands of parked requests
+//! (a sweep of 6,000 cells keeps at most `share` requests alive per source).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -15,7 +19,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use jiff::Timestamp;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -60,8 +64,8 @@ impl Poller {
                     source,
                     ctx: ctx.clone(),
                     // Each source its own share of the bound: a slow or
-                    // hanging source can only ever hold its own permits.
-                    permits: Arc::new(Semaphore::new(share)),
+                    // hanging source can only ever hold its own slots.
+                    share,
                     tx: tx.clone(),
                     refresh: refresh.subscribe(),
                     max_backoff: settings.max_backoff,
@@ -89,7 +93,8 @@ impl Drop for Poller {
 struct SourceTask {
     source: ActiveSource,
     ctx: HttpContext,
-    permits: Arc<Semaphore>,
+    /// Most fetches of this source in flight at once.
+    share: usize,
     tx: mpsc::Sender<SourceUpdate>,
     refresh: watch::Receiver<u64>,
     max_backoff: Duration,
@@ -108,14 +113,19 @@ impl SourceTask {
         let mut running = FuturesUnordered::new();
         loop {
             let now = Instant::now();
-            while let Some(Reverse((at, i))) = due.peek().copied() {
-                if at > now {
-                    break;
+            // Start what is due, earliest first, while there is room; the
+            // rest waits in `due` until a fetch finishes.
+            while running.len() < self.share {
+                match due.peek() {
+                    Some(Reverse((at, _))) if *at <= now => {}
+                    _ => break,
                 }
-                due.pop();
-                running.push(fetch_cell(&self.source, i, &self.ctx, self.permits.clone()));
+                let Some(Reverse((_, i))) = due.pop() else { break };
+                running.push(fetch_cell(&self.source, i, &self.ctx));
             }
-            let next_due = due.peek().map(|Reverse((at, _))| *at);
+            // A timer only when a due cell could start: at capacity, the
+            // next finished fetch wakes the loop (else it would spin).
+            let next_due = (running.len() < self.share).then(|| due.peek().map(|Reverse((at, _))| *at)).flatten();
             tokio::select! {
                 Some((i, update)) = running.next(), if !running.is_empty() => {
                     let asked = update.result.as_ref().err().and_then(FetchError::retry_after).map(|d| d.min(MAX_RETRY_AFTER));
@@ -160,13 +170,9 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Fetch one cell under the global bound and the source's timeout.
-async fn fetch_cell(
-    source: &ActiveSource,
-    i: usize,
-    ctx: &HttpContext,
-    permits: Arc<Semaphore>,
-) -> (usize, SourceUpdate) {
+/// Fetch one cell under the source's timeout. The caller keeps the bound:
+/// it only starts a fetch when its source has a slot free.
+async fn fetch_cell(source: &ActiveSource, i: usize, ctx: &HttpContext) -> (usize, SourceUpdate) {
     let cell = &source.cells[i];
     let future = source.source.fetch(ctx, cell);
     let timeout = source.timeout;
@@ -174,8 +180,6 @@ async fn fetch_cell(
     let evidence = source.evidence;
     let role = source.role;
     let key = cell.key;
-    // The semaphore is never closed, so acquiring only fails if it were.
-    let _permit = permits.acquire_owned().await;
     let attempted_at = Timestamp::now();
     let result = match tokio::time::timeout(timeout, future).await {
         Ok(Err(FetchError::Timeout(_))) | Err(_) => Err(FetchError::Timeout(timeout)),
@@ -217,14 +221,12 @@ pub async fn sweep_once(
 ) -> Vec<SourceUpdate> {
     let share = fair_share(settings.concurrency, sources.len());
     let total: usize = sources.iter().map(|s| s.cells.len()).sum();
-    let mut running: FuturesUnordered<_> = sources
-        .iter()
-        .flat_map(|s| {
-            let permits = Arc::new(Semaphore::new(share));
-            (0..s.cells.len()).map(move |i| (s, i, permits.clone()))
-        })
-        .map(|(s, i, permits)| fetch_cell(s, i, ctx, permits))
-        .collect();
+    // Each source its own share, in flight at once; a fetch (and its
+    // request) is only made when a slot is free.
+    let mut running =
+        futures::stream::select_all(sources.iter().map(|s| {
+            futures::stream::iter(0..s.cells.len()).map(move |i| fetch_cell(s, i, ctx)).buffer_unordered(share)
+        }));
     let mut updates = Vec::with_capacity(total);
     while let Some((_, update)) = running.next().await {
         updates.push(update);
@@ -262,6 +264,80 @@ mod tests {
         assert_eq!(fair_share(16, 3), 5);
         assert_eq!(fair_share(2, 5), 1);
         assert_eq!(fair_share(16, 0), 16);
+    }
+
+    /// Requests in flight now, and the most ever at once.
+    type InFlight = Arc<(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicUsize)>;
+
+    /// A loopback server that answers after `delay` and records the most
+    /// requests it ever had in flight at once.
+    async fn counting_server(delay: Duration) -> (std::net::SocketAddr, InFlight) {
+        use axum::extract::State;
+        use std::sync::atomic::Ordering;
+        let counts = InFlight::default();
+        let handler = move |State(counts): State<InFlight>| async move {
+            let in_flight = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
+            counts.1.fetch_max(in_flight, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            counts.0.fetch_sub(1, Ordering::SeqCst);
+            "1.0.0"
+        };
+        let app = axum::Router::new().route("/{env}/{service}", axum::routing::get(handler)).with_state(counts.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (addr, counts)
+    }
+
+    fn fleet_config(addr: std::net::SocketAddr, services: usize, concurrency: usize) -> crate::config::Config {
+        let mut text = String::from("[[environments]]\nname = \"qa\"\n[[environments]]\nname = \"prod\"\n");
+        for i in 0..services {
+            text.push_str(&format!("[[services]]\nname = \"s{i}\"\n"));
+        }
+        text.push_str(&format!(
+            "[poller]\nconcurrency = {concurrency}\n[[sources]]\nname = \"e\"\nkind = \"http\"\nurl = \"http://{addr}/{{env}}/{{service}}\"\nevery = \"100ms\"\n"
+        ));
+        crate::config::from_toml_str(&text, "test").unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sweep_keeps_the_bound_and_reads_every_cell() {
+        let (addr, counts) = counting_server(Duration::from_millis(20)).await;
+        let config = fleet_config(addr, 20, 3);
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let ctx = HttpContext::new().unwrap();
+        let mut seen = Vec::new();
+        let updates = sweep_once(&active, config.poller, &ctx, |done, total| seen.push((done, total))).await;
+        assert_eq!(updates.len(), 40);
+        assert!(updates.iter().all(|u| u.result.is_ok()));
+        assert_eq!(seen.last(), Some(&(40, 40)));
+        assert_eq!(
+            counts.1.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "at most the bound in flight, and all of it used"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_poller_keeps_the_bound_while_everything_is_due() {
+        // 40 cells due every 100 ms, each fetch taking 20 ms, 4 at a time:
+        // always more due than room.
+        let (addr, counts) = counting_server(Duration::from_millis(20)).await;
+        let config = fleet_config(addr, 20, 4);
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let (tx, mut rx) = mpsc::channel(64);
+        let _poller = Poller::spawn(active, config.poller, HttpContext::new().unwrap(), tx);
+        let mut cells = std::collections::HashSet::new();
+        let mut updates = 0;
+        let deadline = Instant::now() + Duration::from_millis(800);
+        while let Ok(Some(u)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            assert!(u.result.is_ok(), "{:?}", u.result);
+            cells.insert(u.cell);
+            updates += 1;
+        }
+        assert_eq!(cells.len(), 40, "every cell read");
+        assert!(updates >= 80, "cells read again on schedule: {updates} updates");
+        assert_eq!(counts.1.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 
     #[test]

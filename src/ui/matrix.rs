@@ -2,9 +2,9 @@
 //! fresh and how strong that evidence is. Only visible rows are built.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell as TableCell, Row, Table};
+use ratatui::widgets::{Block, Widget};
 
 use super::theme::Theme;
 use super::{age, fit};
@@ -39,43 +39,59 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let env_w = (inner_w.saturating_sub(name_w + target_w) / envs).max(8);
 
     let mut widths = vec![Constraint::Length(name_w)];
-    let mut header = vec![TableCell::from("service")];
+    let mut header = vec![Line::from("service")];
     if target_w > 0 {
         widths.push(Constraint::Length(target_w));
-        header.push(TableCell::from("target"));
+        header.push(Line::from("target"));
     }
     for env in &fleet.environments {
         widths.push(Constraint::Length(env_w));
-        header.push(TableCell::from(env.name.clone()));
+        header.push(Line::from(env.name.as_str()));
     }
 
-    let rows_fit = area.height.saturating_sub(3) as usize;
-    let first = state.ui.offset.min(state.visible.len());
-    let last = (first + rows_fit).min(state.visible.len());
-    let rows = state.visible[first..last].iter().enumerate().map(|(i, &service)| {
-        let row_idx = first + i;
-        let selected_row = row_idx == state.ui.row;
-        let svc = &fleet.services[service];
-        let name_style = if selected_row { theme.title() } else { ratatui::style::Style::new() };
-        let mut cells = vec![TableCell::from(Span::styled(fit(&svc.name, name_w as usize - 1), name_style))];
-        let target = fleet.release.as_ref().and_then(|r| r.target(service));
-        if target_w > 0 {
-            cells.push(TableCell::from(Span::styled(target.unwrap_or("·").to_string(), theme.dim())));
+    // Drawn straight into the buffer, a row at a time, in the columns a
+    // `Table` would use (the same layout, so the same screen): a table
+    // widget re-styles every row and wraps every cell in a `Text`, which
+    // costs more than the cells themselves.
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if !inner.is_empty() {
+        let columns = Layout::horizontal(widths).flex(Flex::Start).spacing(0).split(Rect::new(0, 0, inner.width, 1));
+        let cell_area = |column: usize, y: u16| {
+            let c = columns[column];
+            Rect::new(inner.x + c.x, y, c.width, 1).intersection(inner)
+        };
+        let buf = frame.buffer_mut();
+        let header_row = Rect { height: 1, ..inner };
+        buf.set_style(header_row, theme.header());
+        for (column, line) in header.iter().enumerate() {
+            line.render(cell_area(column, inner.y), buf);
         }
-        for env in 0..fleet.environments.len() {
-            let key = CellKey { service, env };
-            let line = cell_line(state, key, env_w as usize, theme);
-            let mut cell = TableCell::from(line);
-            if selected_row && env == state.ui.env && focused {
-                cell = cell.style(theme.selected());
-            }
-            cells.push(cell);
-        }
-        Row::new(cells)
-    });
 
-    let table = Table::new(rows, widths).header(Row::new(header).style(theme.header())).column_spacing(0).block(block);
-    frame.render_widget(table, area);
+        let rows_fit = inner.height.saturating_sub(1) as usize;
+        let first = state.ui.offset.min(state.visible.len());
+        let last = (first + rows_fit).min(state.visible.len());
+        for (i, &service) in state.visible[first..last].iter().enumerate() {
+            let y = inner.y + 1 + i as u16;
+            let selected_row = first + i == state.ui.row;
+            let svc = &fleet.services[service];
+            let name_style = if selected_row { theme.title() } else { ratatui::style::Style::new() };
+            Span::styled(fit(&svc.name, name_w as usize - 1), name_style).render(cell_area(0, y), buf);
+            let mut column = 1;
+            if target_w > 0 {
+                let target = fleet.release.as_ref().and_then(|r| r.target(service));
+                Span::styled(target.unwrap_or("·"), theme.dim()).render(cell_area(column, y), buf);
+                column += 1;
+            }
+            for env in 0..fleet.environments.len() {
+                let area = cell_area(column + env, y);
+                if selected_row && env == state.ui.env && focused {
+                    buf.set_style(area, theme.selected());
+                }
+                cell_line(state, CellKey { service, env }, env_w as usize, theme).render(area, buf);
+            }
+        }
+    }
 
     if state.visible.is_empty() {
         let msg = if state.ui.filter.is_empty() {

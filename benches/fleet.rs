@@ -1,0 +1,208 @@
+//! The real cockpit at fleet scale, in a real terminal: the release binary
+//! runs in tmux (200×60) against 1,000 services × 6 environments served by
+//! a loopback server in this process, with its own XDG dirs in a temp dir.
+//!
+//!   cargo bench --bench fleet                  # 1000 × 6, 60 s per CPU window
+//!   cargo bench --bench fleet -- 1000 6 20     # services, environments, seconds
+//!   FD_BENCH_BIN=/path/to/flightdeck cargo bench --bench fleet   # another build
+//!
+//! Three runs, each a fresh process:
+//!
+//! - **start-up**: empty journals; process start → first frame, → first
+//!   full matrix (every cell read once), from the log's milestones.
+//! - **idle**: `every = "1h"`, and an observation journal in which every
+//!   cell already has a full history (16 versions): after the first sweep
+//!   nothing changes; CPU over the window, peak RSS (VmHWM).
+//! - **busy**: the same, with `every = "10s"`: every cell re-read every 10 s.
+//!
+//! CPU is utime + stime of the process from `/proc/PID/stat`; the loopback
+//! server runs in this process and is not counted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// History depth per cell and source the cockpit keeps (`analysis::HISTORY_LEN`).
+const DEPTH: usize = flightdeck::analysis::HISTORY_LEN;
+
+/// A tmux server of our own, its socket in the run's temp dir.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("tmux runs");
+        if !out.status.success() {
+            eprintln!("tmux {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-S").arg(&self.socket).arg("kill-server").output();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+struct Cockpit {
+    tmux: Tmux,
+    pid: u32,
+    log: PathBuf,
+    launched: Instant,
+}
+
+fn start(bin: &str, dir: &Path, config: &Path) -> Cockpit {
+    let tmux = Tmux { socket: dir.join("tmux.sock") };
+    let cmd = format!(
+        "exec env XDG_CONFIG_HOME={d}/c XDG_STATE_HOME={d}/s XDG_DATA_HOME={d}/d {bin} --config {c}",
+        d = dir.display(),
+        c = config.display()
+    );
+    let launched = Instant::now();
+    tmux.run(&["new-session", "-d", "-s", "fleet", "-x", "200", "-y", "60", &cmd]);
+    let pid: u32 = tmux.run(&["display-message", "-p", "-t", "fleet", "#{pane_pid}"]).parse().expect("a pane pid");
+    Cockpit { tmux, pid, log: dir.join("s/flightdeck/flightdeck.log"), launched }
+}
+
+impl Cockpit {
+    /// `elapsed_ms` of a start-up milestone, waiting for it up to `within`.
+    fn milestone(&self, what: &str, within: Duration) -> Option<u64> {
+        while self.launched.elapsed() < within {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains(what)) {
+                return line.split("elapsed_ms=").nth(1)?.split_whitespace().next()?.parse().ok();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// utime + stime, in seconds.
+    fn cpu(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).expect("the cockpit is running");
+        let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / clock_ticks()
+    }
+
+    /// A `/proc/PID/status` line's value in MB (`VmHWM`, `VmRSS`).
+    fn mem_mb(&self, key: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).expect("the cockpit is running");
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("a memory figure");
+        kb / 1024.0
+    }
+
+    fn screen(&self) -> String {
+        self.tmux.run(&["capture-pane", "-p", "-t", "fleet"])
+    }
+
+    fn quit(self) {
+        self.tmux.run(&["send-keys", "-t", "fleet", "q"]);
+        for _ in 0..100 {
+            if !Path::new(&format!("/proc/{}", self.pid)).exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn clock_ticks() -> f64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
+}
+
+struct Run<'a> {
+    bin: &'a str,
+    port: u16,
+    services: usize,
+    envs: usize,
+}
+
+impl Run<'_> {
+    fn prepare(&self, every: &str, history: bool) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("fleet.toml");
+        std::fs::write(&config, common::config(self.port, self.services, self.envs, every, 16)).unwrap();
+        if history {
+            let journal = flightdeck::journal::observations_path(&dir.path().join("d/flightdeck"));
+            std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+            std::fs::write(&journal, common::journal(self.services, self.envs, DEPTH)).unwrap();
+        }
+        (dir, config)
+    }
+
+    fn startup(&self, cockpit: &Cockpit) -> (u64, u64) {
+        let first = cockpit.milestone("first frame drawn", Duration::from_secs(60)).unwrap_or_else(|| {
+            panic!("no first frame logged within 60 s; the screen:\n{}", cockpit.screen());
+        });
+        let full = cockpit.milestone("first full matrix drawn", Duration::from_secs(120)).unwrap_or_else(|| {
+            panic!("no full matrix within 120 s; the screen:\n{}", cockpit.screen());
+        });
+        (first, full)
+    }
+
+    /// CPU share of one core over `secs`, from after the first sweep.
+    fn cpu_window(&self, cockpit: &Cockpit, secs: u64) -> (f64, f64) {
+        std::thread::sleep(Duration::from_secs(2)); // let the first sweep's work settle
+        let before = cockpit.cpu();
+        std::thread::sleep(Duration::from_secs(secs));
+        let used = cockpit.cpu() - before;
+        (used, 100.0 * used / secs as f64)
+    }
+}
+
+fn main() {
+    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let services = args.first().copied().unwrap_or(1000) as usize;
+    let envs = args.get(1).copied().unwrap_or(6) as usize;
+    let secs = args.get(2).copied().unwrap_or(60);
+    // The binary cargo built for this bench, or another one to compare (not a
+    // FLIGHTDECK_* variable: the cockpit would read that as configuration).
+    let bin = std::env::var("FD_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_flightdeck").to_string());
+    let bin = bin.as_str();
+    assert!(Command::new("tmux").arg("-V").output().is_ok(), "tmux is needed");
+
+    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let port = common::serve(&server, services, envs);
+    let run = Run { bin, port, services, envs };
+    let cells = services * envs;
+    println!("fleet: the release binary in tmux 200×60, {services} services × {envs} environments = {cells} cells");
+
+    // Start-up from empty journals.
+    let (dir, config) = run.prepare("1h", false);
+    let cockpit = start(run.bin, dir.path(), &config);
+    let (first, full) = run.startup(&cockpit);
+    let hwm = cockpit.mem_mb("VmHWM");
+    cockpit.quit();
+    println!("  start-up, empty journal:    first frame {first} ms, first full matrix {full} ms, peak RSS {hwm:.1} MB");
+
+    for (name, every) in [("idle", "1h"), ("busy", "10s")] {
+        let (dir, config) = run.prepare(every, true);
+        let cockpit = start(run.bin, dir.path(), &config);
+        let (first, full) = run.startup(&cockpit);
+        let (used, share) = run.cpu_window(&cockpit, secs);
+        let (hwm, rss) = (cockpit.mem_mb("VmHWM"), cockpit.mem_mb("VmRSS"));
+        let screen = cockpit.screen();
+        let journal = flightdeck::journal::observations_path(&dir.path().join("d/flightdeck"));
+        let lines = std::fs::read_to_string(&journal).map(|t| t.lines().count()).unwrap_or(0);
+        cockpit.quit();
+        assert!(screen.contains("Environment matrix"), "the cockpit is drawing:\n{screen}");
+        println!(
+            "  {name:<4} (every = {every:>3}, {} journal events): first frame {first} ms, first full matrix {full} ms",
+            cells * DEPTH
+        );
+        println!(
+            "       CPU over {secs} s: {used:.2} s = {share:.2}% of one core · peak RSS (VmHWM) {hwm:.1} MB, RSS {rss:.1} MB · journal now {lines} lines"
+        );
+    }
+}

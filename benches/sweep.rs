@@ -1,0 +1,163 @@
+//! One full sweep at fleet scale, against its limit: 1,000 services × 6
+//! environments served by a loopback HTTP server (its own multi-thread
+//! runtime, bodies prebuilt), swept by `poller::sweep_once` and by a plain
+//! reqwest client making the same GETs with the same concurrency and
+//! reading every body. The ratio is flightdeck's overhead over plain HTTP.
+//!
+//!   cargo bench --bench sweep                  # 1000 × 6, 11 runs each, concurrency 16 and 64
+//!   cargo bench --bench sweep -- 300 5 5       # services, environments, runs
+//!
+//! Both sides run on a 2-worker runtime, as the cockpit does; the runs
+//! alternate after one warm-up each, so every side finds its connection
+//! pool warm and shares any noise on the machine. Besides wall time, each
+//! line gives the CPU the whole process (server included) used per sweep:
+//! on a busy machine that is the steadier figure. Two steps in between say
+//! where a difference goes: the app's HTTP client doing plain GETs, and the
+//! source's own `fetch` (GET, capped read, JSON decode, sanitizing) under
+//! the same `buffer_unordered`.
+
+mod common;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+/// utime + stime of this process, in seconds.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
+}
+
+/// One way of sweeping the fleet, and what its sweeps took.
+struct Side<'a> {
+    name: &'static str,
+    /// One sweep; returns the cells read.
+    sweep: Box<dyn FnMut() -> usize + 'a>,
+    wall: Vec<Duration>,
+    cpu: f64,
+}
+
+impl<'a> Side<'a> {
+    fn new(name: &'static str, sweep: impl FnMut() -> usize + 'a) -> Side<'a> {
+        Side { name, sweep: Box::new(sweep), wall: Vec::new(), cpu: 0.0 }
+    }
+    fn time(&mut self) -> usize {
+        let cpu = cpu_secs();
+        let start = Instant::now();
+        let cells = (self.sweep)();
+        self.wall.push(start.elapsed());
+        self.cpu += cpu_secs() - cpu;
+        cells
+    }
+    fn min(&self) -> f64 {
+        self.sorted()[0]
+    }
+    fn median(&self) -> f64 {
+        let s = self.sorted();
+        s[s.len() / 2]
+    }
+    fn sorted(&self) -> Vec<f64> {
+        let mut ms: Vec<f64> = self.wall.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        ms.sort_by(f64::total_cmp);
+        ms
+    }
+    fn line(&self) -> String {
+        let s = self.sorted();
+        format!(
+            "    {:<34} min {:>6.1} ms  median {:>6.1} ms  max {:>6.1} ms  cpu {:>6.1} ms/sweep",
+            self.name,
+            s[0],
+            s[s.len() / 2],
+            s[s.len() - 1],
+            self.cpu * 1e3 / self.wall.len() as f64
+        )
+    }
+}
+
+/// GET every URL with at most `concurrency` in flight, reading each body.
+async fn get_all(client: &reqwest::Client, urls: &[String], concurrency: usize) -> usize {
+    futures::stream::iter(urls)
+        .map(|url| async move {
+            let resp = client.get(url).send().await.expect("plain GET");
+            assert!(resp.status().is_success());
+            resp.bytes().await.expect("plain body").len()
+        })
+        .buffer_unordered(concurrency)
+        .fold(0, |n, len| async move { n + usize::from(len > 0) })
+        .await
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let services = args.first().copied().unwrap_or(1000);
+    let envs = args.get(1).copied().unwrap_or(6);
+    let runs = args.get(2).copied().unwrap_or(11).max(1);
+    let cells = services * envs;
+
+    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let port = common::serve(&server, services, envs);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+
+    println!("sweep: {services} services × {envs} environments = {cells} cells, loopback HTTP, {runs} runs each");
+    for concurrency in [16, 64] {
+        let text = common::config(port, services, envs, "10s", concurrency);
+        let config = flightdeck::config::from_toml_str(&text, "bench").unwrap();
+        let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
+        let source = &active[0];
+        let urls: Vec<String> =
+            source.cells.iter().map(|c| format!("http://127.0.0.1:{port}/{}/{}", c.env, c.service)).collect();
+        // Each side its own client (and connection pool), as it would have.
+        let ctx = rt.block_on(async { flightdeck::sources::HttpContext::new() }).unwrap();
+        let ctx_plain = rt.block_on(async { flightdeck::sources::HttpContext::new() }).unwrap();
+        let ctx_fetch = rt.block_on(async { flightdeck::sources::HttpContext::new() }).unwrap();
+        let plain = reqwest::Client::new();
+
+        fn run<F: Future<Output = usize>>(rt: &tokio::runtime::Runtime, f: F) -> usize {
+            rt.block_on(f)
+        }
+        let mut sides = [
+            Side::new("flightdeck poller::sweep_once", || {
+                let updates = rt.block_on(flightdeck::poller::sweep_once(&active, config.poller, &ctx, |_, _| {}));
+                updates.iter().filter(|u| u.result.is_ok()).count()
+            }),
+            Side::new("  source fetch, buffer_unordered", || {
+                run(
+                    &rt,
+                    futures::stream::iter(&source.cells)
+                        .map(|cell| source.source.fetch(&ctx_fetch, cell))
+                        .buffer_unordered(concurrency)
+                        .fold(0, |n, r| async move { n + usize::from(r.is_ok()) }),
+                )
+            }),
+            Side::new("  flightdeck's client, plain GETs", || run(&rt, get_all(&ctx_plain.client, &urls, concurrency))),
+            Side::new("plain reqwest (the limit)", || run(&rt, get_all(&plain, &urls, concurrency))),
+        ];
+        for side in sides.iter_mut() {
+            assert_eq!((side.sweep)(), cells, "warm-up reads every cell");
+        }
+        for _ in 0..runs {
+            for side in sides.iter_mut() {
+                assert_eq!(side.time(), cells, "every cell read");
+            }
+        }
+        println!("  concurrency {concurrency}:");
+        for side in &sides {
+            println!("{}", side.line());
+        }
+        let (ours, limit) = (&sides[0], &sides[3]);
+        // Each round's two sweeps ran back to back, under the same load.
+        let mut paired: Vec<f64> =
+            ours.wall.iter().zip(&limit.wall).map(|(o, l)| o.as_secs_f64() / l.as_secs_f64()).collect();
+        paired.sort_by(f64::total_cmp);
+        println!(
+            "    ratio to the limit: {:.2}× (median of rounds), medians {:.2}×, minima {:.2}×, cpu {:.2}× · {:.0} cells/s",
+            paired[paired.len() / 2],
+            ours.median() / limit.median(),
+            ours.min() / limit.min(),
+            ours.cpu / limit.cpu,
+            cells as f64 / (ours.median() / 1e3)
+        );
+    }
+}
