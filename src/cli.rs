@@ -380,11 +380,7 @@ fn evaluate_once(
     let scope = crate::report::Scope::new(&state.fleet, scope);
     if scope.is_limited() {
         state.findings.retain(|f| scope.includes(f.cell.env));
-        state.rollback.triggers.retain(|t| scope.includes(t.cell.env));
-        state.rollback.envs.retain(|&e| scope.includes(e));
-        for s in &mut state.rollback.services {
-            s.environments.retain(|e| scope.includes(e.env));
-        }
+        state.rollback.retain_envs(|e| scope.includes(e));
         let view = state
             .template
             .as_ref()

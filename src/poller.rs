@@ -185,11 +185,14 @@ async fn fetch_cell(source: &ActiveSource, i: usize, ctx: &HttpContext) -> (usiz
         Ok(Err(FetchError::Timeout(_))) | Err(_) => Err(FetchError::Timeout(timeout)),
         Ok(result) => result,
     };
-    // Whatever a server echoed back, the token never reaches a cell.
+    // Whatever a server echoed back, the token never reaches a cell; and
+    // whatever an error quotes (a server's words, a config string), no
+    // control sequence reaches the screen.
     let result = match source.source.token() {
         Some(token) => result.map_err(|e| token.scrub(e)),
         None => result,
-    };
+    }
+    .map_err(|e| e.map_text(|text| crate::sanitize::clean(&text)));
     if let Err(e) = &result {
         tracing::debug!(source = %name, service = %cell.service, env = %cell.env, error = %e, "fetch failed");
     }

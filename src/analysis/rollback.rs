@@ -215,6 +215,11 @@ pub struct RollbackView {
     /// The environments shown, latest first.
     #[serde(skip)]
     pub envs: Vec<EnvIdx>,
+    /// Per service index: its position in `services` and its triggers'
+    /// range in `triggers` (they are grouped by service), for rendering
+    /// without searching.
+    #[serde(skip)]
+    index: Vec<Option<(usize, std::ops::Range<usize>)>>,
 }
 
 impl RollbackView {
@@ -223,11 +228,41 @@ impl RollbackView {
     }
 
     pub fn service(&self, service: ServiceIdx) -> Option<&ServiceRollback> {
-        self.services.iter().find(|s| s.service == service)
+        let (pos, _) = self.index.get(service)?.as_ref()?;
+        self.services.get(*pos)
     }
 
     pub fn triggers_of(&self, service: ServiceIdx) -> impl Iterator<Item = &TriggerState> {
-        self.triggers.iter().filter(move |t| t.cell.service == service)
+        let range = self.index.get(service).and_then(|i| i.as_ref()).map_or(0..0, |(_, r)| r.clone());
+        self.triggers.get(range).unwrap_or_default().iter()
+    }
+
+    /// Keep only the triggers and environments `keep` accepts (`check --env`).
+    pub fn retain_envs(&mut self, keep: impl Fn(EnvIdx) -> bool) {
+        self.triggers.retain(|t| keep(t.cell.env));
+        self.envs.retain(|&e| keep(e));
+        for s in &mut self.services {
+            s.environments.retain(|e| keep(e.env));
+        }
+        self.reindex();
+    }
+
+    fn reindex(&mut self) {
+        let n = self.services.iter().map(|s| s.service + 1).max().unwrap_or(0);
+        let mut index: Vec<Option<(usize, std::ops::Range<usize>)>> = vec![None; n];
+        for (pos, s) in self.services.iter().enumerate() {
+            index[s.service] = Some((pos, 0..0));
+        }
+        let mut start = 0;
+        while start < self.triggers.len() {
+            let service = self.triggers[start].cell.service;
+            let end = start + self.triggers[start..].iter().take_while(|t| t.cell.service == service).count();
+            if let Some(Some((_, range))) = index.get_mut(service) {
+                *range = start..end;
+            }
+            start = end;
+        }
+        self.index = index;
     }
 }
 
@@ -284,13 +319,22 @@ pub fn evaluate(fleet: &Fleet, matrix: &Matrix, now: Timestamp, rehearsal: Rehea
             }
         })
         .collect();
+    // Grouped by service (latest environment first within each).
     let mut triggers = Vec::new();
-    for &env in &envs {
-        for &service in &services {
+    for &service in &services {
+        for &env in &envs {
             cell_triggers(fleet, matrix, CellKey { service, env }, &mut triggers);
         }
     }
-    RollbackView { baseline: fleet.rollback.baseline.describe(), services: service_views, triggers, envs }
+    let mut view = RollbackView {
+        baseline: fleet.rollback.baseline.describe(),
+        services: service_views,
+        triggers,
+        envs,
+        index: Vec::new(),
+    };
+    view.reindex();
+    view
 }
 
 const NO_METHOD: &str = "no rollback method: set `rollback` (a command or runbook link) in its [[services]] entry";

@@ -96,6 +96,14 @@ fn record(
 /// frames instead of drawing for each (a key is still answered within it).
 const MIN_FRAME: Duration = Duration::from_millis(50);
 
+/// Source updates redraw at most this often (a key or the clock: MIN_FRAME).
+const DATA_FRAME: Duration = Duration::from_millis(200);
+/// Source updates are analysed (findings, rollback, verdict) at most this often.
+const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
+/// With nothing new, the clock alone re-analyses this often (staleness,
+/// known-good ages), or at once when it crosses a window, blackout or due time.
+const SLOW_ANALYSIS: Duration = Duration::from_secs(15);
+
 /// How often the number of frames drawn is logged.
 const FRAMES_PERIOD: Duration = Duration::from_secs(10);
 
@@ -115,29 +123,14 @@ fn test_panic_after() -> Option<Duration> {
 
 /// Run the cockpit until the user quits or SIGTERM arrives.
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
+    // Start-up milestones, logged once, for measuring (see README).
+    let launched = options.launched.unwrap_or_else(std::time::Instant::now);
     let active = sources::activate(&config.sources, &config.fleet).map_err(anyhow::Error::msg)?;
     let mut state = initial_state(&config, &active, Timestamp::now());
     state.banner = options.banner;
     state.ui.color = options.color;
-    let mut journal = match &options.journal {
-        Some(path) => {
-            let (journal, events, report) = crate::journal::Jsonl::open::<crate::journal::ObservationEvent>(path)
-                .with_context(|| format!("opening the observation journal {}", path.display()))?;
-            if report.skipped > 0 {
-                tracing::warn!(path = %path.display(), skipped = report.skipped, torn_tail = report.torn_tail, "journal lines skipped");
-            }
-            state.restore(events);
-            Some(journal)
-        }
-        None => None,
-    };
     state.template = options.template;
     state.operator = options.operator;
-    let mut release_journal = options.release_journal;
-    if let Some(store) = release_journal.as_mut() {
-        let events = store.load().map_err(anyhow::Error::from).context("loading the release journal")?;
-        state.take_release_events(events);
-    }
     state.reanalyze();
 
     let ctx = HttpContext::new().context("setting up the HTTP client")?;
@@ -150,6 +143,30 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let size = guard.terminal.size().context("reading the terminal size")?;
     state.set_page(crate::ui::matrix_rows(size.into(), state.fleet.environments.len(), state.fleet.services.len()));
 
+    // The first frame does not wait for the journals (a long one takes a
+    // while to read): draw, then load them, then analyse.
+    guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
+    tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first frame drawn");
+    let mut journal = match &options.journal {
+        Some(path) => {
+            let (journal, events, report) = crate::journal::Jsonl::open::<crate::journal::ObservationEvent>(path)
+                .with_context(|| format!("opening the observation journal {}", path.display()))?;
+            if report.skipped > 0 {
+                tracing::warn!(path = %path.display(), skipped = report.skipped, torn_tail = report.torn_tail, "journal lines skipped");
+            }
+            state.restore(events);
+            Some(journal)
+        }
+        None => None,
+    };
+    let mut release_journal = options.release_journal;
+    if let Some(store) = release_journal.as_mut() {
+        let events = store.load().map_err(anyhow::Error::from).context("loading the release journal")?;
+        state.take_release_events(events);
+    }
+
+    state.reanalyze();
+
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -159,9 +176,6 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let mut batch = Vec::with_capacity(256);
     let mut dirty = true;
     let mut sources_open = true;
-    // Start-up milestones, logged once, for measuring (see README).
-    let launched = options.launched.unwrap_or_else(std::time::Instant::now);
-    let mut first_frame = true;
     let mut full_matrix = false;
     // Frames drawn, logged every FRAMES_PERIOD (and in total at the end):
     // the resilience tests compute frames per second from the log.
@@ -181,21 +195,30 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     tracing::info!(sources = state.sources.len(), cells = state.polled_cells(), "cockpit started");
 
     let mut last_draw = tokio::time::Instant::now() - MIN_FRAME;
+    // Set by source updates: the matrix changed, its analysis is due.
+    let mut analysis_due = false;
+    let mut data_dirty = false;
+    let mut last_analysis = tokio::time::Instant::now();
     loop {
-        if dirty && last_draw.elapsed() >= MIN_FRAME {
+        if analysis_due && last_analysis.elapsed() >= ANALYSIS_EVERY {
+            state.now = Timestamp::now();
+            state.reanalyze();
+            last_analysis = tokio::time::Instant::now();
+            analysis_due = false;
+            data_dirty = true;
+        }
+        let gap = if dirty { MIN_FRAME } else { DATA_FRAME };
+        if (dirty || data_dirty) && last_draw.elapsed() >= gap {
             guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
             last_draw = tokio::time::Instant::now();
             dirty = false;
+            data_dirty = false;
             frames += 1;
             if state.bell {
                 state.bell = false;
                 if let Err(e) = guard.bell() {
                     tracing::warn!(error = %e, "could not ring the bell");
                 }
-            }
-            if first_frame {
-                first_frame = false;
-                tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first frame drawn");
             }
             if !full_matrix && crate::analysis::last_sweep(&state.matrix, state.polled_cells()).is_some() {
                 full_matrix = true;
@@ -229,14 +252,18 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
                         }
                     }
                 }
-                state.now = Timestamp::now();
-                state.reanalyze();
-                Effect::Redraw
+                analysis_due = true;
+                data_dirty = true;
+                Effect::None
             },
             _ = tick.tick() => {
-                // Ages, countdowns and staleness move with the clock.
-                state.now = Timestamp::now();
-                state.reanalyze();
+                // Ages and countdowns move with the clock (drawn from `now`);
+                // the analysis only when the clock can change it.
+                let now = Timestamp::now();
+                if state.boundary_between(state.now, now) || last_analysis.elapsed() >= SLOW_ANALYSIS {
+                    analysis_due = true;
+                }
+                state.now = now;
                 Effect::Redraw
             },
             _ = journal_poll.tick(), if release_journal.is_some() => {
@@ -254,8 +281,10 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
                     _ => Effect::None,
                 }
             },
-            // Drawing was put off to keep within MIN_FRAME: draw now.
+            // A frame or an analysis was put off to keep to its pace: now.
             _ = tokio::time::sleep_until(last_draw + MIN_FRAME), if dirty => Effect::None,
+            _ = tokio::time::sleep_until(last_draw + DATA_FRAME), if data_dirty && !dirty => Effect::None,
+            _ = tokio::time::sleep_until(last_analysis + ANALYSIS_EVERY), if analysis_due => Effect::None,
             _ = frames_log.tick() => {
                 let period_ms = frames_since.elapsed().as_millis() as u64;
                 tracing::info!(frames, period_ms, "frames drawn");

@@ -136,6 +136,8 @@ pub struct AppState {
     pub checklist: Option<crate::checklist::ChecklistState>,
     /// Rollback readiness and live triggers; recomputed by [`AppState::reanalyze`].
     pub rollback: crate::analysis::rollback::RollbackView,
+    /// Planned services at target per environment; recomputed by [`AppState::reanalyze`].
+    pub progress: Vec<analysis::EnvProgress>,
     /// Triggers firing at the last analysis: a new one rings the bell once.
     firing: std::collections::HashSet<(CellKey, String)>,
     /// Set when a trigger started firing; the loop rings the bell and clears it.
@@ -148,6 +150,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(fleet: Fleet, sources: Vec<SourceInfo>, now: Timestamp) -> AppState {
         let matrix = Matrix::new(&fleet);
+        let progress = analysis::progress(&fleet, &matrix);
         let visible = analysis::filter_services(&fleet, "");
         let judgement = verdict::judge(&fleet, &Matrix::new(&fleet), &[], now, None, None);
         let marks = vec![None; fleet.cell_count()];
@@ -169,6 +172,7 @@ impl AppState {
             release_events: Vec::new(),
             checklist: None,
             rollback: crate::analysis::rollback::RollbackView::default(),
+            progress,
             firing: std::collections::HashSet::new(),
             bell: false,
             operator: "operator".to_string(),
@@ -186,6 +190,7 @@ impl AppState {
                 *mark = Some(f.kind);
             }
         }
+        self.progress = analysis::progress(&self.fleet, &self.matrix);
         self.rollback = crate::analysis::rollback::evaluate(&self.fleet, &self.matrix, self.now, self.rehearsal());
         let firing: std::collections::HashSet<(CellKey, String)> =
             self.rollback.firing().map(|t| (t.cell, t.name.clone())).collect();
@@ -240,6 +245,19 @@ impl AppState {
             }
             _ => Rehearsal::NotAsked,
         }
+    }
+
+    /// Whether a time the verdict or the checklist turns on (the window's
+    /// start or end, a blackout's edge, a due time) lies in `(from, to]`:
+    /// then the clock alone changes the analysis.
+    pub fn boundary_between(&self, from: Timestamp, to: Timestamp) -> bool {
+        let crosses = |t: Timestamp| from < t && t <= to;
+        let plan = self.fleet.release.as_ref();
+        plan.and_then(|p| p.window).is_some_and(|w| crosses(w.start) || crosses(w.end))
+            || plan.is_some_and(|p| p.blackouts.iter().any(|b| crosses(b.start) || crosses(b.end)))
+            || self.checklist.as_ref().is_some_and(|c| {
+                c.items.iter().filter_map(|i| i.due).chain(c.signoffs.iter().filter_map(|s| s.due)).any(crosses)
+            })
     }
 
     /// Take in release events read from the journal (ours and others').

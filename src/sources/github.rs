@@ -617,7 +617,7 @@ fn running(
 ) -> Result<Reading, FetchError> {
     let version = version_of(deployment, version_from).ok_or_else(|| match version_from {
         VersionFrom::Pointer(p) => {
-            FetchError::Field(format!("deployment {} has no payload value at `{p}`", deployment.id))
+            FetchError::Field(format!("deployment {} has no payload value at `{}`", deployment.id, sanitize::clean(p)))
         }
         VersionFrom::Ref => FetchError::Field(format!("deployment {} has no ref", deployment.id)),
         VersionFrom::Sha => FetchError::Field(format!("deployment {} has no sha", deployment.id)),

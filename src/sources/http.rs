@@ -192,7 +192,7 @@ fn decode_json(value: &Value, fields: &Fields) -> Result<Reading, FetchError> {
         _ => scalar_at(value, &fields.version),
     }
     .filter(|v| !v.is_empty())
-    .ok_or_else(|| FetchError::Field(format!("no version at `{}`", fields.version)))?;
+    .ok_or_else(|| FetchError::Field(format!("no version at `{}`", sanitize::clean(&fields.version))))?;
     let field = |p: &Option<String>| p.as_deref().and_then(|p| scalar_at(value, p)).filter(|s| !s.is_empty());
     let health = fields.health.as_deref().and_then(|p| value.pointer(p)).and_then(|v| match v {
         Value::Bool(true) => Some(Health::Up),

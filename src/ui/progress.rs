@@ -27,8 +27,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         }
         Some(_) => {
             let name_w = state.fleet.environments.iter().map(|e| e.name.chars().count()).max().unwrap_or(3).min(12);
-            analysis::progress(&state.fleet, &state.matrix)
-                .into_iter()
+            state
+                .progress
+                .iter()
                 .skip(state.ui.checklist_row)
                 .map(|p| {
                     let count = format!(" {:>3}/{:<3}", p.at_target, p.planned);
@@ -65,14 +66,14 @@ pub fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines: usize
     if plan.targets.is_empty() || max_lines == 0 {
         return Vec::new();
     }
-    let progress = analysis::progress(&state.fleet, &state.matrix);
+    let progress = &state.progress;
     let cell_w = |p: &analysis::EnvProgress, bar: usize| {
         let name = state.fleet.environments[p.env].name.chars().count().min(12);
         name + 1 + if bar > 0 { bar + 1 } else { 0 } + format!("{}/{}", p.at_target, p.planned).len()
     };
     let lines_for = |bar: usize| {
         let (mut lines, mut used) = (1, 0);
-        for p in &progress {
+        for p in progress {
             let w = cell_w(p, bar);
             if used > 0 && used + 2 + w > width {
                 lines += 1;
@@ -85,7 +86,7 @@ pub fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines: usize
     let bar = [8, 4, 0].into_iter().find(|b| lines_for(*b) <= max_lines).unwrap_or(0);
     let mut lines = Vec::new();
     let (mut spans, mut used): (Vec<Span<'static>>, usize) = (Vec::new(), 0);
-    for p in &progress {
+    for p in progress {
         let w = cell_w(p, bar);
         if used > 0 && used + 2 + w > width {
             lines.push(Line::from(std::mem::take(&mut spans)));

@@ -222,9 +222,10 @@ fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme)
 /// The status bar as a rollback banner: the first firing trigger, its
 /// service, environment, measurement and the rollback command.
 pub fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
-    let mut firing = state.rollback.firing();
-    let first = firing.next()?;
-    let more = firing.count();
+    // The latest environment first (prod), then the service order.
+    let firing: Vec<&TriggerState> = state.rollback.firing().collect();
+    let first = *firing.iter().rev().max_by_key(|t| t.cell.env)?;
+    let more = firing.len() - 1;
     let method = state
         .rollback
         .service(first.cell.service)
