@@ -411,6 +411,10 @@ fn rollback_settings_are_checked_and_located() {
     let run = rejects(&good.replace("environments = [\"prod\"]", "environments = [\"live\"]"), "environments");
     assert!(run.stderr.contains("unknown environment `live`"), "{run:#?}");
     rejects(&good.replace("factor = 10", "factr = 10"), "factr");
+    let run = rejects(&good.replace("min = 0.01", "min = 0"), "rollback.triggers[0].min");
+    assert!(run.stderr.contains("must be above 0"), "{run:#?}");
+    let run = rejects(&good.replace("baseline = \"2h\"", "baseline = \"2026-11-24T19:00:00Z\""), "rollback.baseline");
+    assert!(run.stderr.contains("after the window opens"), "{run:#?}");
 }
 
 #[test]

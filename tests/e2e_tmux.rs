@@ -148,7 +148,12 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
 
     // Open the detail of the first cell, close it.
     session.send("Enter");
-    let screen = session.wait_for("the detail popup", |s| s.contains("Cell detail"), Duration::from_secs(15));
+    // A capture can land mid-frame: wait for the whole popup.
+    let screen = session.wait_for(
+        "the detail popup",
+        |s| s.contains("Cell detail") && s.contains("fetched_at"),
+        Duration::from_secs(15),
+    );
     assert!(screen.contains("payments in dev"), "{screen}");
     assert!(screen.contains("fetched_at"), "{screen}");
     session.send("Escape");

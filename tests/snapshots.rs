@@ -734,3 +734,26 @@ fn rollback_pane_focused() {
     assert!(text.contains("WARN    p95_latency 156 · baseline 120 · fires ≥ 180"), "{text}");
     insta::assert_snapshot!(terminal.backend());
 }
+
+#[test]
+fn a_firing_trigger_whose_data_vanishes_stays_firing() {
+    use flightdeck::model::{Metric, MetricValue};
+    let mut s = firing_release();
+    assert_eq!(s.rollback.firing().count(), 1);
+    // The service died: Prometheus has no series any more.
+    let mut u = metrics_update(0, 0.2, 0.002, 130.0, 120.0);
+    if let Ok(r) = u.result.as_mut() {
+        r.metrics =
+            vec![Metric::new("error_rate", MetricValue::NoData), Metric::new("p95_latency", MetricValue::NoData)];
+    }
+    s.apply(u);
+    s.reanalyze();
+    let t = s.rollback.firing().next().expect("still firing");
+    assert!(t.note.starts_with("was firing, no data now"), "{}", t.note);
+    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
+    assert!(screen_row(&draw(&s, 160, 40), 0).contains("ROLLBACK TRIGGER"));
+    // A value again, under the threshold: it clears.
+    s.apply(metrics_update(0, 0.002, 0.002, 130.0, 120.0));
+    s.reanalyze();
+    assert_eq!(s.rollback.firing().count(), 0);
+}

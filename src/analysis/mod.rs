@@ -57,11 +57,13 @@ pub struct VersionSeen {
     /// Reported down at least once while current (in this run): not a
     /// known-good version to roll back to.
     pub seen_down: bool,
+    /// When the source says it was deployed (this run only).
+    pub deployed_at: Option<Timestamp>,
 }
 
 impl VersionSeen {
     pub fn new(version: impl Into<String>, build: Option<String>, first_seen: Timestamp) -> VersionSeen {
-        VersionSeen { version: version.into(), build, first_seen, seen_down: false }
+        VersionSeen { version: version.into(), build, first_seen, seen_down: false, deployed_at: None }
     }
 }
 
@@ -127,7 +129,10 @@ impl Cell {
                 if let Some(v) = &reading.version {
                     let last = obs.history.last();
                     if last.is_none_or(|last| last.version != *v || last.build != reading.build) {
-                        let new = VersionSeen::new(v.clone(), reading.build.clone(), attempted_at);
+                        let new = VersionSeen {
+                            deployed_at: reading.deployed_at,
+                            ..VersionSeen::new(v.clone(), reading.build.clone(), attempted_at)
+                        };
                         change = Some(Change { source: source.clone(), old: last.cloned(), new: new.clone() });
                         push_history(&mut obs.history, new);
                     }

@@ -243,6 +243,9 @@ impl RollbackView {
         self.envs.retain(|&e| keep(e));
         for s in &mut self.services {
             s.environments.retain(|e| keep(e.env));
+            // A service's readiness is that of its first environment left.
+            (s.readiness, s.reasons) =
+                s.environments.first().map_or((Readiness::Ready, Vec::new()), |e| (e.readiness, e.reasons.clone()));
         }
         self.reindex();
     }
@@ -461,14 +464,17 @@ pub fn journal_known_good(
     let after = jiff::SignedDuration::try_from(after).unwrap_or(jiff::SignedDuration::MAX);
     let mut until = now;
     for (i, seen) in history.iter().enumerate().rev() {
-        let ran = until.duration_since(seen.first_seen);
+        // It ran from its deployment (when a source said), else from when
+        // flightdeck first saw it.
+        let from = seen.deployed_at.filter(|d| *d < seen.first_seen).unwrap_or(seen.first_seen);
+        let ran = until.duration_since(from);
         let is_current = i + 1 == history.len() && seen.version == current;
         if !is_current && seen.version != current && !seen.seen_down && ran >= after {
             return Some(KnownGood {
                 artifact: Artifact {
                     version: seen.version.clone(),
                     build: seen.build.clone(),
-                    deployed_at: Some(seen.first_seen),
+                    deployed_at: Some(from),
                     ..Artifact::default()
                 },
                 from: KnownGoodFrom::Journal,
@@ -522,10 +528,9 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
     let cell = matrix.get(key);
     // A rollback undoes what the release deployed: a cell still on its old
     // version has nothing to roll back (its problems are findings).
+    // Versions that do not compare (SHAs, odd tags) keep their triggers.
     if let Some(target) = fleet.release.as_ref().and_then(|p| p.target(key.service))
-        && !cell.version().is_some_and(|v| {
-            matches!(version::compare(v, target), Some(std::cmp::Ordering::Equal | std::cmp::Ordering::Greater))
-        })
+        && cell.version().is_none_or(|v| version::compare(v, target) == Some(std::cmp::Ordering::Less))
     {
         return;
     }
@@ -545,10 +550,23 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
         note: outcome.note,
     };
     if cell.deployments().next().is_some() {
-        let outcome = match cell.reading() {
+        // The worst health any deployment source reports, not only the
+        // shown one's; and a service that stopped answering is no "up".
+        let worst = cell.deployments().filter_map(|o| o.last_ok.as_ref()?.reading.health).max_by_key(|h| match h {
+            Health::Down => 3,
+            Health::Degraded => 2,
+            Health::Up => 1,
+            Health::Unknown => 0,
+        });
+        let mut outcome = match cell.reading() {
             None => Outcome::no_data("not read"),
-            Some(seen) => health_outcome(seen.reading.health),
+            Some(_) => health_outcome(worst),
         };
+        if cell.all_failing() && outcome.level < Level::Warn {
+            let since = cell.deployments().filter_map(|o| o.error.as_ref().map(|f| f.since)).min();
+            let since = since.map(|t| format!(" since {}", t.strftime("%H:%M:%S UTC"))).unwrap_or_default();
+            outcome = Outcome { level: Level::Warn, threshold: None, note: format!("not answering{since}") };
+        }
         out.push(state("health".into(), "down fires, degraded warns".into(), outcome, None, None));
     }
     for spec in &fleet.rollback.triggers {
@@ -618,6 +636,7 @@ fn health_outcome(health: Option<Health>) -> Outcome {
 /// (live or baseline) never fire; a baseline of 0 cannot be multiplied, so
 /// a factor rule then needs `min` to have a threshold at all.
 pub fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Option<&MetricBaseline>) -> Outcome {
+    let live_value = live;
     let live = match live {
         MetricValue::Number(v) => v,
         MetricValue::PosInf => f64::INFINITY,
@@ -629,11 +648,27 @@ pub fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Option<&Met
         TriggerRule::Above(t) => (t, 0.0_f64.min(t)),
         TriggerRule::Factor { factor, min } => {
             let Some(baseline) = baseline else {
+                if let Some(m) = min {
+                    let mut outcome = evaluate_rule(TriggerRule::Above(m), live_value, None);
+                    outcome.note = format!("no baseline: held against min; {}", outcome.note);
+                    return outcome;
+                }
                 return Outcome::no_data("no baseline");
             };
             let base = match (baseline.value, &baseline.error) {
-                (_, Some(e)) => return Outcome::no_data(&format!("no baseline: {e}")),
                 (Some(MetricValue::Number(b)), None) if b.is_finite() => b,
+                // Without a usable baseline, `min` is still a threshold.
+                (_, error) if min.is_some() => {
+                    let why = match (baseline.value, error) {
+                        (_, Some(e)) => format!("no baseline ({e})"),
+                        (Some(v), None) => format!("baseline is {v}"),
+                        (None, None) => "no baseline".to_string(),
+                    };
+                    let mut outcome = evaluate_rule(TriggerRule::Above(min.unwrap_or_default()), live_value, None);
+                    outcome.note = format!("{why}: held against min; {}", outcome.note);
+                    return outcome;
+                }
+                (_, Some(e)) => return Outcome::no_data(&format!("no baseline: {e}")),
                 (Some(other), None) => return Outcome::no_data(&format!("baseline is {other}")),
                 (None, None) => return Outcome::no_data("no baseline"),
             };

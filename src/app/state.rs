@@ -192,6 +192,14 @@ impl AppState {
         }
         self.progress = analysis::progress(&self.fleet, &self.matrix);
         self.rollback = crate::analysis::rollback::evaluate(&self.fleet, &self.matrix, self.now, self.rehearsal());
+        // A trigger that fired and now has no data (the service died and
+        // its series went stale) stays firing until a value says otherwise.
+        for t in &mut self.rollback.triggers {
+            if t.state == crate::analysis::rollback::Level::NoData && self.firing.contains(&(t.cell, t.name.clone())) {
+                t.state = crate::analysis::rollback::Level::Firing;
+                t.note = format!("was firing, no data now ({})", t.note);
+            }
+        }
         let firing: std::collections::HashSet<(CellKey, String)> =
             self.rollback.firing().map(|t| (t.cell, t.name.clone())).collect();
         if firing.iter().any(|f| !self.firing.contains(f)) {

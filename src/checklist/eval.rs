@@ -259,8 +259,10 @@ fn triggers_clear(facts: &Facts<'_>, env: usize) -> Truth {
         return Truth::False(format!("firing in {name}: {}", shorten(&firing)));
     }
     let with_data = here.iter().filter(|t| t.state != Level::NoData).count();
-    if with_data == 0 {
-        return Truth::Unknown(format!("no trigger has data in {name}: check by hand"));
+    let without: Vec<String> =
+        here.iter().filter(|t| t.state == Level::NoData).map(|t| format!("{} {}", t.service, t.name)).collect();
+    if with_data == 0 || !without.is_empty() {
+        return Truth::Unknown(format!("no data in {name} for {}: check by hand", shorten(&without)));
     }
     let warn = here.iter().filter(|t| t.state == Level::Warn).count();
     let warn = if warn > 0 { format!(", {} warning", count(warn, "trigger")) } else { String::new() };
@@ -278,6 +280,10 @@ fn rollback_ready(facts: &Facts<'_>, env: usize) -> Truth {
     let mut not_ready = Vec::new();
     let mut at_risk = Vec::new();
     for service in services {
+        if facts.matrix.get(CellKey { service, env }).version().is_none() {
+            // Not read (yet, or `check --env` stops before it): unknown.
+            return Truth::Unknown(format!("{} in {name} not read", facts.fleet.services[service].name));
+        }
         let e = rollback::assess(facts.fleet, facts.matrix, service, env, facts.now, Rehearsal::NotAsked);
         let svc = &facts.fleet.services[service].name;
         match e.readiness {

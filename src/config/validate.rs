@@ -332,6 +332,12 @@ fn rollback_policy(
             }
             policy.baseline = BaselineAt::Ago(d.0);
         } else if let Ok(t) = parse_time(b) {
+            if window_start.is_some_and(|start| t > start) {
+                errors.push(
+                    &at("baseline"),
+                    format!("the baseline `{b}` is after the window opens: it must come before"),
+                );
+            }
             policy.baseline = BaselineAt::Fixed(t);
         } else {
             errors.push(
@@ -383,6 +389,9 @@ fn rollback_policy(
                 }
                 if let Some(m) = t.min {
                     finite(m, "min", errors);
+                    if m <= 0.0 {
+                        errors.push(&tpath("min"), "`min` must be above 0: at 0 a quiet service would fire");
+                    }
                 }
                 TriggerRule::Factor { factor, min: t.min }
             }

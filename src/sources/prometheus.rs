@@ -121,11 +121,14 @@ pub struct PrometheusSource {
     queries: Arc<[(String, QueryTemplate)]>,
     /// When the baseline of each query is measured (`[rollback] baseline`).
     baseline: Option<BaselineAt>,
-    /// Baselines at a fixed time do not change: ask once per cell and query.
-    fixed_baselines: Arc<Mutex<HashMap<String, MetricValue>>>,
+    /// Baselines, once read, do not move: a fixed time's value does not
+    /// change, and a duration is taken that long before the cockpit first
+    /// read the cell (a baseline that followed now would absorb the very
+    /// regression it is there to show).
+    baselines: Arc<Mutex<HashMap<String, (Timestamp, MetricValue)>>>,
 }
 
-/// Most fixed-time baselines kept (cells × queries).
+/// Most baselines kept (cells × queries).
 const MAX_CACHED_BASELINES: usize = 100_000;
 
 impl PrometheusSource {
@@ -172,7 +175,7 @@ impl PrometheusSource {
                 token,
                 queries: queries.into(),
                 baseline: spec.baseline,
-                fixed_baselines: Arc::default(),
+                baselines: Arc::default(),
             })),
             _ => Err(errors),
         }
@@ -214,27 +217,26 @@ impl Source for PrometheusSource {
         let queries: Vec<(String, String)> =
             self.queries.iter().map(|(name, q)| (name.clone(), q.render(&cell.service, &cell.env))).collect();
         let baseline = self.baseline;
-        let cache = self.fixed_baselines.clone();
+        let cache = self.baselines.clone();
         async move {
-            let results = futures::future::join_all(
+            // Live values and baselines in one go: a slow baseline must not
+            // eat the live queries' share of the timeout.
+            let live = futures::future::join_all(
                 queries.iter().map(|(_, promql)| instant_query(&client, &api_url, token.as_ref(), promql, None)),
-            )
-            .await;
+            );
+            let now = Timestamp::now();
+            let baselines = futures::future::join_all(queries.iter().map(|(_, promql)| async {
+                match baseline {
+                    Some(b) => Some(baseline_query(&client, &api_url, token.as_ref(), promql, b, now, &cache).await),
+                    None => None,
+                }
+            }));
+            let (results, baselines) = futures::join!(live, baselines);
             let mut metrics = Vec::with_capacity(queries.len());
-            for ((name, _), result) in queries.iter().zip(results) {
+            for (((name, _), result), baseline) in queries.iter().zip(results).zip(baselines) {
                 // The first failing query, in configuration order, fails the cell.
                 let value = result.map_err(|e| for_metric(name, e))?;
-                metrics.push(Metric::new(name.clone(), value));
-            }
-            if let Some(baseline) = baseline {
-                let now = Timestamp::now();
-                let baselines = futures::future::join_all(queries.iter().map(|(_, promql)| {
-                    baseline_query(&client, &api_url, token.as_ref(), promql, baseline, now, &cache)
-                }))
-                .await;
-                for (metric, b) in metrics.iter_mut().zip(baselines) {
-                    metric.baseline = Some(b);
-                }
+                metrics.push(Metric { baseline, ..Metric::new(name.clone(), value) });
             }
             Ok(Reading { metrics, ..Reading::default() })
         }
@@ -251,7 +253,7 @@ async fn baseline_query(
     promql: &str,
     baseline: BaselineAt,
     now: Timestamp,
-    cache: &Mutex<HashMap<String, MetricValue>>,
+    cache: &Mutex<HashMap<String, (Timestamp, MetricValue)>>,
 ) -> MetricBaseline {
     let at = baseline.at(now);
     if at > now {
@@ -261,18 +263,20 @@ async fn baseline_query(
             error: Some(format!("measured from {} (the window's start)", at.strftime("%m-%d %H:%M UTC"))),
         };
     }
-    let key = format!("{api_url}\u{0}{promql}\u{0}{}", at.as_millisecond());
-    let fixed = matches!(baseline, BaselineAt::Fixed(_));
-    if fixed && let Some(value) = super::lock(cache).get(&key).copied() {
+    let key = match baseline {
+        BaselineAt::Fixed(t) => format!("{api_url}\u{0}{promql}\u{0}{}", t.as_millisecond()),
+        BaselineAt::Ago(_) => format!("{api_url}\u{0}{promql}\u{0}ago"),
+    };
+    if let Some((at, value)) = super::lock(cache).get(&key).copied() {
         return MetricBaseline { at, value: Some(value), error: None };
     }
     match instant_query(client, api_url, token, promql, Some(at)).await {
         Ok(value) => {
             // Only numbers are final: "no data" may be Prometheus catching up.
-            if fixed && matches!(value, MetricValue::Number(_)) {
+            if matches!(value, MetricValue::Number(_)) {
                 let mut cache = super::lock(cache);
                 if cache.len() < MAX_CACHED_BASELINES {
-                    cache.insert(key, value);
+                    cache.insert(key, (at, value));
                 }
             }
             MetricBaseline { at, value: Some(value), error: None }

@@ -52,7 +52,14 @@ fn title(state: &AppState) -> String {
 
 /// The worst trigger of a service (firing first), for the summary row.
 fn worst(state: &AppState, service: usize) -> Option<&TriggerState> {
-    state.rollback.triggers_of(service).max_by_key(|t| (t.state, std::cmp::Reverse(t.cell.env)))
+    // Missing data ranks above OK: "all OK" must mean every trigger has data.
+    let rank = |l: Level| match l {
+        Level::Ok => 0,
+        Level::NoData => 1,
+        Level::Warn => 2,
+        Level::Firing => 3,
+    };
+    state.rollback.triggers_of(service).max_by_key(|t| (rank(t.state), std::cmp::Reverse(t.cell.env)))
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
@@ -235,12 +242,22 @@ pub fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
     let style = theme.status_alert();
     let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
     let j = &state.judgement;
-    let spans = vec![
+    let mut spans = vec![
         Span::styled(format!(" {} ({}) ", j.verdict.as_str().to_uppercase(), j.blockers.len()), theme.verdict_no_go()),
         Span::styled(format!(" ▲ ROLLBACK TRIGGER{more}:"), style),
         Span::styled(format!(" {} in {}: {} ", first.service, first.environment, first.measurement()), style),
         Span::styled("│ ", style),
         Span::styled(method, style),
     ];
+    // What must not be hidden while the banner shows: decisions not being
+    // recorded, and sources (the metrics among them) failing.
+    if state.release_journal_error.is_some() {
+        spans.push(Span::styled(" │ ⚠ release journal: NOT RECORDED", style));
+    }
+    let failing = crate::analysis::failing_sources(&state.matrix);
+    if !failing.is_empty() {
+        let names: Vec<&str> = failing.iter().map(|(n, _)| &**n).collect();
+        spans.push(Span::styled(format!(" │ ⚠ failing: {}", names.join(", ")), style));
+    }
     Some(Line::from(spans).style(style))
 }

@@ -332,3 +332,72 @@ fn health_down_fires() {
     let t0 = view.firing().next().unwrap();
     assert_eq!((t0.name.as_str(), t0.environment.as_str(), t0.measurement()), ("health", "prod", "health down".into()));
 }
+
+// ---- the review's cases ----
+
+#[test]
+fn without_a_usable_baseline_min_still_holds() {
+    let with_min = TriggerRule::Factor { factor: 10.0, min: Some(0.01) };
+    for b in [MetricValue::NaN, MetricValue::NoData] {
+        let o = evaluate_rule(with_min, n(0.6), Some(&base(b)));
+        assert_eq!((o.level, o.threshold), (Level::Firing, Some(0.01)), "{b}: {}", o.note);
+        assert!(o.note.contains("held against min"), "{}", o.note);
+    }
+    let failed = MetricBaseline { at: t("2026-11-24T18:00:00Z"), value: None, error: Some("out of bounds".into()) };
+    assert_eq!(evaluate_rule(with_min, n(0.001), Some(&failed)).level, Level::Ok);
+    assert_eq!(evaluate_rule(with_min, n(0.6), None).level, Level::Firing, "no baseline entry at all");
+}
+
+#[test]
+fn a_service_that_stopped_answering_is_not_healthy() {
+    let f = fleet(Some("x"));
+    let mut m = Matrix::new(&f);
+    read(&mut m, 1, "endpoints", "2026-11-24T18:29:00Z", running("1.4.0"));
+    let src: Arc<str> = Arc::from("endpoints");
+    let cell = m.get_mut(CellKey { service: 0, env: 1 }).unwrap();
+    cell.record(&src, Evidence::Running, t(NOW), Err(crate::sources::FetchError::Other("refused".into())));
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    let health = view.triggers.iter().find(|t| t.name == "health").unwrap();
+    assert_eq!(health.state, Level::Warn, "{health:?}");
+    assert!(health.note.starts_with("not answering since 18:30"), "{}", health.note);
+}
+
+#[test]
+fn the_worst_health_of_any_source_counts() {
+    let f = fleet(Some("x"));
+    let mut m = Matrix::new(&f);
+    read(&mut m, 1, "endpoints", NOW, Reading { health: None, ..running("1.4.0") });
+    let src: Arc<str> = Arc::from("k8s");
+    let cell = m.get_mut(CellKey { service: 0, env: 1 }).unwrap();
+    let down = Reading { health: Some(Health::Down), ..running("1.4.0") };
+    cell.record(&src, Evidence::Controller, t(NOW), Ok(down));
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    assert_eq!(view.triggers.iter().find(|t| t.name == "health").unwrap().state, Level::Firing);
+}
+
+#[test]
+fn the_journal_counts_from_the_deployment_when_a_source_says() {
+    let hour = Duration::from_secs(3600);
+    // First seen at 17:45 (the cockpit started then), deployed three weeks ago.
+    let old = VersionSeen {
+        deployed_at: Some(t("2026-11-03T10:00:00Z")),
+        ..VersionSeen::new("1.3.2", None, t("2026-11-24T17:45:00Z"))
+    };
+    let history = [old, VersionSeen::new("1.4.0", None, t("2026-11-24T18:30:00Z"))];
+    let k = journal_known_good(&history, "1.4.0", hour, t(NOW)).expect("ran three weeks");
+    assert_eq!(k.artifact.version, "1.3.2");
+}
+
+#[test]
+fn check_env_scoping_recomputes_the_service_readiness() {
+    let f = fleet(None);
+    let mut m = Matrix::new(&f);
+    read(&mut m, 0, "endpoints", NOW, running("1.4.0"));
+    read(&mut m, 1, "endpoints", NOW, running("1.3.0"));
+    let mut view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    assert_eq!(view.services[0].environments[0].environment, "prod");
+    view.retain_envs(|e| e == 0);
+    assert_eq!(view.services[0].environments.len(), 1);
+    assert_eq!(view.services[0].environments[0].environment, "staging");
+    assert_eq!(view.services[0].reasons, view.services[0].environments[0].reasons);
+}
