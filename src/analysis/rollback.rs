@@ -434,21 +434,14 @@ fn known_good(fleet: &Fleet, cell: &Cell, service: ServiceIdx, now: Timestamp) -
             from: KnownGoodFrom::Running,
         });
     }
-    // A source's own history, strongest evidence first.
-    let mut candidates: Vec<(crate::model::Evidence, KnownGood)> = Vec::new();
-    for o in cell.deployments() {
-        if let Some(previous) = o.last_ok.as_ref().and_then(|s| s.reading.previous.as_ref())
-            && previous.version != current
-        {
-            candidates.push((
-                o.evidence,
-                KnownGood { artifact: (**previous).clone(), from: KnownGoodFrom::Source(o.source.to_string()) },
-            ));
-        }
-    }
-    candidates.sort_by_key(|c| c.0);
-    if let Some((_, k)) = candidates.into_iter().next() {
-        return Some(k);
+    // A source's own history; observations are kept strongest evidence first.
+    let from_source = cell.deployments().find_map(|o| {
+        let previous = o.last_ok.as_ref()?.reading.previous.as_ref()?;
+        (previous.version != current)
+            .then(|| KnownGood { artifact: (**previous).clone(), from: KnownGoodFrom::Source(o.source.to_string()) })
+    });
+    if from_source.is_some() {
+        return from_source;
     }
     journal_known_good(&shown.history, current, fleet.rollback.known_good_after, now)
 }
