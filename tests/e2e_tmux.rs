@@ -6,8 +6,11 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+#[path = "support/tmux.rs"]
+mod tmux;
+
 struct Session {
-    name: String,
+    tmux: tmux::Tmux,
     /// Config, data and state dirs; shared by sessions that restart the cockpit.
     dir: Rc<tempfile::TempDir>,
 }
@@ -48,35 +51,7 @@ impl Session {
             .status()
             .unwrap();
         assert!(status.success(), "tmux new-session failed");
-        Session { name, dir }
-    }
-
-    fn capture(&self) -> String {
-        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.name]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn send(&self, keys: &str) {
-        Command::new("tmux").args(["send-keys", "-t", &self.name, keys]).status().unwrap();
-    }
-
-    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool, timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.capture();
-            if cond(&screen) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; screen was:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn display(&self, format: &str) -> String {
-        let out = Command::new("tmux").args(["display-message", "-p", "-t", &self.name, format]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        Session { tmux: tmux::Tmux { name }, dir }
     }
 
     fn flightdeck_pid(&self) -> String {
@@ -87,6 +62,13 @@ impl Session {
 
     fn log_dir(&self) -> PathBuf {
         self.dir.path().join("state/flightdeck")
+    }
+}
+
+impl std::ops::Deref for Session {
+    type Target = tmux::Tmux;
+    fn deref(&self) -> &tmux::Tmux {
+        &self.tmux
     }
 }
 

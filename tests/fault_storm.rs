@@ -14,6 +14,8 @@
 
 #[path = "support/fault_server.rs"]
 mod fault_server;
+#[path = "support/tmux.rs"]
+mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,39 +38,11 @@ fn tmux_missing() -> bool {
 }
 
 struct Pane {
-    name: String,
+    tmux: tmux::Tmux,
     dir: PathBuf,
 }
 
 impl Pane {
-    fn capture(&self) -> String {
-        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.name]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn send(&self, keys: &str) {
-        Command::new("tmux").args(["send-keys", "-t", &self.name, keys]).status().unwrap();
-    }
-
-    fn display(&self, format: &str) -> String {
-        let out = Command::new("tmux").args(["display-message", "-p", "-t", &self.name, format]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool, timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.capture();
-            if cond(&screen) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; screen was:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
     /// The cockpit's pid: the pane's shell's child, checked by name.
     fn flightdeck_pid(&self) -> u32 {
         let shell = self.display("#{pane_pid}");
@@ -78,6 +52,13 @@ impl Pane {
         pids.into_iter()
             .find(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "flightdeck"))
             .expect("flightdeck is running in the pane")
+    }
+}
+
+impl std::ops::Deref for Pane {
+    type Target = tmux::Tmux;
+    fn deref(&self) -> &tmux::Tmux {
+        &self.tmux
     }
 }
 
@@ -212,7 +193,7 @@ fn the_cockpit_rides_out_a_fault_storm() {
         .status()
         .unwrap();
     assert!(status.success(), "tmux new-session failed");
-    let pane = Pane { name, dir: dir.clone() };
+    let pane = Pane { tmux: tmux::Tmux { name }, dir: dir.clone() };
     let pipe = format!("cat >> '{}'", raw.display());
     assert!(Command::new("tmux").args(["pipe-pane", "-o", "-t", &pane.name, &pipe]).status().unwrap().success());
     std::fs::write(&go, "").unwrap();

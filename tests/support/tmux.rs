@@ -1,0 +1,41 @@
+//! A tmux session seen from a test: capture the screen, send keys, ask
+//! tmux, wait for the screen to say something. Shared by the end-to-end
+//! tests (included with `#[path]`).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub struct Tmux {
+    pub name: String,
+}
+
+impl Tmux {
+    pub fn capture(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.name]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn send(&self, keys: &str) {
+        Command::new("tmux").args(["send-keys", "-t", &self.name, keys]).status().unwrap();
+    }
+
+    pub fn display(&self, format: &str) -> String {
+        let out = Command::new("tmux").args(["display-message", "-p", "-t", &self.name, format]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Capture until `cond` holds; panic with the last screen after `timeout`.
+    pub fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if cond(&screen) {
+                return screen;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; screen was:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
