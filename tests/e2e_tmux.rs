@@ -15,22 +15,11 @@ struct Session {
     dir: Rc<tempfile::TempDir>,
 }
 
-fn tmux_missing() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return false;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("tmux is required in CI for the end-to-end tests (apt-get install tmux)");
-    }
-    eprintln!("SKIPPED: tmux not found; the end-to-end terminal test did not run");
-    true
-}
-
 impl Session {
     /// Start `flightdeck ARGS` in a detached tmux session of 140×40, in a
     /// shell that reports the exit code and the terminal mode afterwards.
     fn start(tag: &str, args: &str) -> Option<Session> {
-        if tmux_missing() {
+        if tmux::missing("the end-to-end terminal test") {
             return None;
         }
         Some(Session::start_in(tag, args, Rc::new(tempfile::tempdir().unwrap()), ""))
@@ -168,7 +157,7 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
 #[test]
 fn a_panic_restores_the_terminal_and_is_readable() {
     // The test hook makes the loop panic 3 s after start (see src/app/mod.rs).
-    if tmux_missing() {
+    if tmux::missing("the end-to-end terminal test") {
         return;
     }
     let dir = Rc::new(tempfile::tempdir().unwrap());
@@ -204,7 +193,7 @@ fn scope_frozen_ticked_by_tester(screen: &str) -> bool {
 
 #[test]
 fn a_tick_survives_kill_9_and_a_restart() {
-    if tmux_missing() {
+    if tmux::missing("the end-to-end terminal test") {
         return;
     }
     let dir = Rc::new(tempfile::tempdir().unwrap());

@@ -26,17 +26,6 @@ use fault_server::{FAILING, FAULTS, FaultServer, RETRY_AFTER_SECS, fault_of, goo
 const STORM: Duration = Duration::from_secs(25);
 const MIN_FPS: f64 = 0.5;
 
-fn tmux_missing() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return false;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("tmux is required in CI for the fault-storm test (apt-get install tmux)");
-    }
-    eprintln!("SKIPPED: tmux not found; the fault-storm terminal test did not run");
-    true
-}
-
 struct Pane {
     tmux: tmux::Tmux,
     dir: PathBuf,
@@ -164,7 +153,7 @@ fn read_log(dir: &Path) -> String {
 
 #[test]
 fn the_cockpit_rides_out_a_fault_storm() {
-    if tmux_missing() {
+    if tmux::missing("the fault-storm terminal test") {
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

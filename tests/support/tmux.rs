@@ -5,6 +5,19 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Whether tmux is absent: a developer's machine skips (and says so, naming
+/// `what` did not run); CI fails, since the test must run there.
+pub fn missing(what: &str) -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return false;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("tmux is required in CI for {what} (apt-get install tmux)");
+    }
+    eprintln!("SKIPPED: tmux not found; {what} did not run");
+    true
+}
+
 pub struct Tmux {
     pub name: String,
 }
