@@ -41,12 +41,16 @@ pub enum Command {
         /// Evaluate only this environment (repeatable).
         #[arg(long = "env", value_name = "ENV")]
         envs: Vec<String>,
+        #[command(flatten)]
+        retry: RetryArgs,
     },
     /// The release record for audits and post-mortems: matrix, findings,
     /// checklist with who and when, decisions and the timeline of events.
     Report {
         #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
         format: ReportFormat,
+        #[command(flatten)]
+        retry: RetryArgs,
     },
     /// Inspect or write the configuration.
     Config {
@@ -70,6 +74,34 @@ pub enum ConfigAction {
         #[arg(long, value_name = "FILE")]
         to: Option<PathBuf>,
     },
+}
+
+/// How the one-shot commands retry a transient failure (a connection
+/// refused, reset or timed out, HTTP 502/503/504, a 429 asking to wait at
+/// most 5 s). The cockpit keeps its own schedule instead.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct RetryArgs {
+    /// Retry a cell's transient failure up to N more times, with backoff.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: u32,
+    /// Retries end by this long after the sweep starts (e.g. 30s, 2m); the last error then stands.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_deadline)]
+    pub deadline: std::time::Duration,
+}
+
+impl RetryArgs {
+    fn policy(self) -> crate::poller::Retry {
+        crate::poller::Retry::new(self.retries, self.deadline)
+    }
+}
+
+fn parse_deadline(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if d.is_zero() => Err("the deadline must be longer than zero".into()),
+        Ok(d) if d > std::time::Duration::from_secs(3600) => Err(format!("`{s}` is longer than an hour")),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("`{s}` is not a duration ({e}); e.g. 30s, 2m")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -108,8 +140,8 @@ pub fn main() -> ExitCode {
     let sources = Sources { config_file: cli.config.clone(), release_file: cli.release.clone() };
     match cli.command {
         Some(Command::Config { action }) => config_command(action, &paths, &sources),
-        Some(Command::Check { format, envs }) => check(&paths, &sources, format, &envs),
-        Some(Command::Report { format }) => report(&paths, &sources, format),
+        Some(Command::Check { format, envs, retry }) => check(&paths, &sources, format, &envs, retry.policy()),
+        Some(Command::Report { format, retry }) => report(&paths, &sources, format, retry.policy()),
         Some(Command::Demo { speed }) => cockpit(&paths, &sources, Some(speed), launched),
         None => cockpit(&paths, &sources, None, launched),
     }
@@ -272,7 +304,7 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
             None => data_dir(&config, paths).map(|d| crate::journal::observations_path(&d)),
         };
         let operator = config.operator.clone();
-        crate::app::run(config, crate::app::RunOptions {
+        let ending = crate::app::run(config, crate::app::RunOptions {
                 banner,
                 color,
                 launched: Some(launched),
@@ -281,13 +313,18 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
                 release_journal,
                 operator,
             }).await?;
-        if fell_back {
+        if fell_back && ending == crate::app::Ending::Quit {
             println!("flightdeck ran its built-in demo because no config was found; `flightdeck config init` writes a starter.");
         }
-        anyhow::Ok(())
+        anyhow::Ok(ending)
     });
+    // Every way out ends the programs `command` sources started (the
+    // runtime's tasks go first, so none starts another meanwhile).
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    crate::children::end_all();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(crate::app::Ending::Quit) => ExitCode::SUCCESS,
+        Ok(crate::app::Ending::Signal(signal)) => ExitCode::from(crate::app::signals::exit_status(signal)),
         Err(e) => match e.downcast_ref::<Exit>() {
             Some(Exit(msg)) => {
                 eprintln!("{msg}");
@@ -313,16 +350,17 @@ fn evaluate_once(
     sources: &Sources,
     envs: &[String],
     command: &str,
-) -> Result<(crate::app::AppState, crate::report::Scope, Option<std::path::PathBuf>), String> {
+    retry: crate::poller::Retry,
+) -> Result<(crate::app::AppState, crate::report::Scope, Option<std::path::PathBuf>), Stopped> {
     let layers = match config::read_layers(paths, sources) {
         Ok(layers) if layers.is_empty() => {
-            return Err(format!(
+            return Err(Stopped::Usage(format!(
                 "flightdeck {command}: no config found (looked for {}); give one with --config FILE",
                 paths.user_config.as_ref().map_or("config.toml".into(), |p| p.display().to_string())
-            ));
+            )));
         }
         Ok(layers) => layers,
-        Err(errors) => return Err(errors.to_string()),
+        Err(errors) => return Err(errors.to_string().into()),
     };
     let config =
         config::merge(&layers).and_then(|s| config::validate_settings(&s, &layers)).map_err(|e| e.to_string())?;
@@ -360,11 +398,29 @@ fn evaluate_once(
         }
     }
     let show_progress = std::io::stderr().is_terminal();
-    let updates = rt.block_on(crate::poller::sweep_once(&active, config.poller, &ctx, |done, total| {
-        if show_progress {
-            eprint!("\rflightdeck: swept {done}/{total} cells");
+    let swept = rt.block_on(async {
+        let mut signals = crate::app::signals::Signals::install()
+            .map_err(|e| Stopped::Usage(format!("flightdeck {command}: {e:#}")))?;
+        let sweep = crate::poller::sweep_retrying(&active, config.poller, &ctx, retry, |done, total| {
+            if show_progress {
+                eprint!("\rflightdeck: swept {done}/{total} cells");
+            }
+        });
+        tokio::select! {
+            updates = sweep => Ok(updates),
+            (number, name) = signals.recv() => {
+                if show_progress {
+                    eprint!("\r\x1b[2K");
+                }
+                eprintln!("flightdeck {command}: {name}: stopped before the sweep finished");
+                Err(Stopped::Signal(number))
+            }
         }
-    }));
+    });
+    // A signal dropped the sweep (and the programs it ran, with kill_on_drop):
+    // end whatever a `command` source's program started on its own.
+    crate::children::end_all();
+    let updates = swept?;
     if show_progress {
         eprint!("\r\x1b[2K");
     }
@@ -398,14 +454,38 @@ fn evaluate_once(
     Ok((state, scope, journal_path))
 }
 
-/// `flightdeck check`: one sweep, evaluate, print; exit on the verdict.
-fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> ExitCode {
-    let (state, scope, _) = match evaluate_once(paths, sources, envs, "check") {
-        Ok(done) => done,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(EXIT_USAGE);
+/// Why a one-shot command stopped without an evaluation.
+#[derive(Debug)]
+enum Stopped {
+    /// Could not evaluate: the message says why (exit 2).
+    Usage(String),
+    /// A signal ended it (exit 128 + the signal).
+    Signal(i32),
+}
+
+impl From<String> for Stopped {
+    fn from(message: String) -> Stopped {
+        Stopped::Usage(message)
+    }
+}
+
+impl Stopped {
+    fn exit(self) -> ExitCode {
+        match self {
+            Stopped::Usage(message) => {
+                eprintln!("{message}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            Stopped::Signal(signal) => ExitCode::from(crate::app::signals::exit_status(signal)),
         }
+    }
+}
+
+/// `flightdeck check`: one sweep, evaluate, print; exit on the verdict.
+fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String], retry: crate::poller::Retry) -> ExitCode {
+    let (state, scope, _) = match evaluate_once(paths, sources, envs, "check", retry) {
+        Ok(done) => done,
+        Err(stopped) => return stopped.exit(),
     };
     let out = match format {
         Format::Text => crate::report::text(&state, &scope),
@@ -417,13 +497,10 @@ fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String]) -> E
 }
 
 /// `flightdeck report`: the release record; exit 0 whatever the verdict.
-fn report(paths: &Paths, sources: &Sources, format: ReportFormat) -> ExitCode {
-    let (state, scope, journal_path) = match evaluate_once(paths, sources, &[], "report") {
+fn report(paths: &Paths, sources: &Sources, format: ReportFormat, retry: crate::poller::Retry) -> ExitCode {
+    let (state, scope, journal_path) = match evaluate_once(paths, sources, &[], "report", retry) {
         Ok(done) => done,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(stopped) => return stopped.exit(),
     };
     // The whole observation journal (the cockpit keeps only the latest 500),
     // limited to the release: from T-24h to a day after the window.

@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod app;
 pub mod checklist;
+pub mod children;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -173,9 +173,17 @@ async fn sleep_until(at: Option<Instant>) {
 /// Fetch one cell under the source's timeout. The caller keeps the bound:
 /// it only starts a fetch when its source has a slot free.
 async fn fetch_cell(source: &ActiveSource, i: usize, ctx: &HttpContext) -> (usize, SourceUpdate) {
+    fetch_cell_within(source, i, ctx, source.timeout).await
+}
+
+async fn fetch_cell_within(
+    source: &ActiveSource,
+    i: usize,
+    ctx: &HttpContext,
+    timeout: Duration,
+) -> (usize, SourceUpdate) {
     let cell = &source.cells[i];
     let future = source.source.fetch(ctx, cell);
-    let timeout = source.timeout;
     let name = source.name.clone();
     let evidence = source.evidence;
     let role = source.role;
@@ -185,14 +193,10 @@ async fn fetch_cell(source: &ActiveSource, i: usize, ctx: &HttpContext) -> (usiz
         Ok(Err(FetchError::Timeout(_))) | Err(_) => Err(FetchError::Timeout(timeout)),
         Ok(result) => result,
     };
-    // Whatever a server echoed back, the token never reaches a cell; and
+    // Whatever a server echoed back, no token of any source reaches a cell; and
     // whatever an error quotes (a server's words, a config string), no
     // control sequence reaches the screen.
-    let result = match source.source.token() {
-        Some(token) => result.map_err(|e| token.scrub(e)),
-        None => result,
-    }
-    .map_err(|e| e.map_text(|text| crate::sanitize::clean(&text)));
+    let result = source.secrets.scrub_result(result).map_err(|e| e.map_text(|text| crate::sanitize::clean(&text)));
     if let Err(e) = &result {
         tracing::debug!(source = %name, service = %cell.service, env = %cell.env, error = %e, "fetch failed");
     }
@@ -214,22 +218,98 @@ pub fn backoff(every: Duration, failures: u32, max: Duration, unit: f64) -> Dura
     base.mul_f64(0.8 + 0.4 * unit.clamp(0.0, 1.0))
 }
 
+/// How a one-shot command (`check`, `report`) retries a cell whose fetch
+/// failed for a reason that may pass ([`FetchError::is_transient`]): up to
+/// `retries` more times, waiting `first_wait`, then twice that, … (±20%),
+/// or the short `Retry-After` a server asked for, and only while the retry
+/// can start and finish before `deadline` (counted from the sweep's start;
+/// a retry's timeout is cut to the time left). Then the last error stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub retries: u32,
+    pub deadline: Duration,
+    pub first_wait: Duration,
+}
+
+impl Retry {
+    /// Every cell is fetched once, as the cockpit's schedule does.
+    pub const NONE: Retry = Retry { retries: 0, deadline: Duration::MAX, first_wait: Duration::ZERO };
+    /// `check`'s and `report`'s defaults (`--retries 2 --deadline 30s`).
+    pub const DEFAULT: Retry = Retry::new(2, Duration::from_secs(30));
+
+    pub const fn new(retries: u32, deadline: Duration) -> Retry {
+        Retry { retries, deadline, first_wait: Duration::from_millis(250) }
+    }
+
+    /// The wait before retry number `attempt` (1-based), `unit` in 0..1 for jitter.
+    fn wait(&self, attempt: u32, unit: f64) -> Duration {
+        let base = self.first_wait.saturating_mul(1u32 << attempt.saturating_sub(1).min(8));
+        base.mul_f64(0.8 + 0.4 * unit.clamp(0.0, 1.0))
+    }
+}
+
+/// Shortest time worth a retry: less than this left before the deadline
+/// and the last error stands.
+const MIN_RETRY_WINDOW: Duration = Duration::from_millis(100);
+
+/// Fetch a cell, retrying transient failures as `retry` says.
+async fn fetch_cell_retrying(
+    source: &ActiveSource,
+    i: usize,
+    ctx: &HttpContext,
+    retry: Retry,
+    until: Option<Instant>,
+) -> (usize, SourceUpdate) {
+    let mut done = fetch_cell(source, i, ctx).await;
+    let mut attempt = 0;
+    loop {
+        let Err(e) = &done.1.result else { return done };
+        if attempt >= retry.retries || !e.is_transient() {
+            return done;
+        }
+        attempt += 1;
+        let wait = e.retry_after().unwrap_or_else(|| retry.wait(attempt, fastrand::f64()));
+        let start = Instant::now() + wait;
+        let left = until.map_or(source.timeout, |until| until.saturating_duration_since(start));
+        if left < MIN_RETRY_WINDOW {
+            return done;
+        }
+        tracing::debug!(source = %source.name, service = %source.cells[i].service, env = %source.cells[i].env,
+            attempt, wait_ms = wait.as_millis() as u64, error = %e, "retrying a transient failure");
+        tokio::time::sleep(wait).await;
+        done = fetch_cell_within(source, i, ctx, source.timeout.min(left)).await;
+    }
+}
+
 /// Fetch every cell of every source once (for the headless commands),
 /// calling `progress(done, total)` as results come in.
 pub async fn sweep_once(
     sources: &[ActiveSource],
     settings: PollerSettings,
     ctx: &HttpContext,
+    progress: impl FnMut(usize, usize),
+) -> Vec<SourceUpdate> {
+    sweep_retrying(sources, settings, ctx, Retry::NONE, progress).await
+}
+
+/// As [`sweep_once`], retrying transient failures as `retry` says.
+pub async fn sweep_retrying(
+    sources: &[ActiveSource],
+    settings: PollerSettings,
+    ctx: &HttpContext,
+    retry: Retry,
     mut progress: impl FnMut(usize, usize),
 ) -> Vec<SourceUpdate> {
+    let until = Instant::now().checked_add(retry.deadline);
     let share = fair_share(settings.concurrency, sources.len());
     let total: usize = sources.iter().map(|s| s.cells.len()).sum();
     // Each source its own share, in flight at once; a fetch (and its
     // request) is only made when a slot is free.
-    let mut running =
-        futures::stream::select_all(sources.iter().map(|s| {
-            futures::stream::iter(0..s.cells.len()).map(move |i| fetch_cell(s, i, ctx)).buffer_unordered(share)
-        }));
+    let mut running = futures::stream::select_all(sources.iter().map(|s| {
+        futures::stream::iter(0..s.cells.len())
+            .map(move |i| fetch_cell_retrying(s, i, ctx, retry, until))
+            .buffer_unordered(share)
+    }));
     let mut updates = Vec::with_capacity(total);
     while let Some((_, update)) = running.next().await {
         updates.push(update);

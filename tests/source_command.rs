@@ -268,10 +268,118 @@ async fn the_program_sees_only_the_basics_and_its_own_token() {
     let dir = tempfile::tempdir().unwrap();
     // Cargo sets CARGO_PKG_NAME for the test process: a stand-in for another
     // source's token that the program must not inherit.
-    let path = script(dir.path(), "env.sh", "echo \"${CARGO_PKG_NAME:-absent}-${PATH:+path}\"");
+    // It prints the variable's length: printing the token itself is refused.
+    let path = script(dir.path(), "env.sh", "echo \"len${#CARGO_PKG_NAME}-${PATH:+path}\"");
     let reading = fetch_one(&program(&path)).await.expect("a reading");
-    assert_eq!(reading.version.as_deref(), Some("absent-path"));
+    assert_eq!(reading.version.as_deref(), Some("len0-path"));
     // Named as this source's token_env, it is passed (and scrubbed from errors).
     let reading = fetch_one(&format!("{}\ntoken_env = \"CARGO_PKG_NAME\"", program(&path))).await.expect("a reading");
-    assert_eq!(reading.version.as_deref(), Some("flightdeck-path"));
+    assert_eq!(reading.version.as_deref(), Some("len10-path"));
+    // A program answering with its token as the version is refused.
+    let echo = script(dir.path(), "echo.sh", "echo \"$CARGO_PKG_NAME\"");
+    let err = fetch_one(&format!("{}\ntoken_env = \"CARGO_PKG_NAME\"", program(&echo))).await.expect_err("a token");
+    assert_eq!(err.to_string(), "the reading looks like the source's token");
+}
+
+/// Defect: a program printing its token in output that is not a version put
+/// the whole token in `check` (every format), `report` and the cell. Every
+/// text any source produces passes one scrub that knows every source's token.
+#[test]
+fn a_token_never_reaches_check_or_report_whatever_the_program_prints() {
+    const TOKEN: &str = "ghp_0123456789abcdefghijABCDEFGHIJwxyz4242";
+    const OTHER: &str = "glpat-another-sources-token-9876";
+    let dir = TempDir::new().unwrap();
+    // Not a version: two lines, the token in each, long enough to be cut.
+    let leaky = script(
+        dir.path(),
+        "leaky",
+        "echo \"token is $LEAKY_TOKEN and more text to make this line long\"; echo \"again $LEAKY_TOKEN\"",
+    );
+    // Prints another source's token (it reads it from a file it was given) as its version.
+    let secret_file = dir.path().join("other");
+    std::fs::write(&secret_file, OTHER).unwrap();
+    let echo = script(dir.path(), "echo-other", &format!("cat '{}'", secret_file.display()));
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{data}"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+[[services]]
+name = "cart"
+[[sources]]
+name = "leaky"
+kind = "command"
+program = '{leaky}'
+token_env = "LEAKY_TOKEN"
+services = ["payments"]
+[[sources]]
+name = "echoes-other"
+kind = "command"
+program = '{echo}'
+services = ["cart"]
+[[sources]]
+name = "holds-other"
+kind = "command"
+program = '/bin/true'
+token_env = "OTHER_TOKEN"
+services = ["cart"]
+[release]
+name = "r1"
+kind = "patch"
+[release.targets]
+payments = "1.0.0"
+cart = "1.0.0"
+"#,
+            data = dir.path().join("data").display(),
+            leaky = leaky.display(),
+            echo = echo.display(),
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("LEAKY_TOKEN", TOKEN)
+            .env("OTHER_TOKEN", OTHER)
+            .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
+            .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
+            .env("XDG_STATE_HOME", dir.path().join("xdg-state"))
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let pieces = [&TOKEN[..12], &OTHER[..12]];
+    for args in [
+        &["check", "--format", "text"][..],
+        &["check", "--format", "json"],
+        &["check", "--format", "markdown"],
+        &["report", "--format", "markdown"],
+        &["report", "--format", "json"],
+    ] {
+        let (code, text) = run(args);
+        assert!(matches!(code, Some(0..=1)), "{args:?} exited {code:?}:\n{text}");
+        for piece in pieces {
+            assert!(!text.contains(piece), "{args:?} shows a token piece `{piece}`:\n{text}");
+        }
+        assert!(text.contains("does not look like a version"), "{args:?}: the leaky cell's error is gone:\n{text}");
+        assert!(text.contains("the reading looks like the source's token"), "{args:?}:\n{text}");
+    }
+    // Nothing kept on disk holds it either (the observation journal).
+    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let kept = std::fs::read_to_string(&path).unwrap_or_default();
+            for piece in pieces {
+                assert!(!kept.contains(piece), "{} holds a token piece", path.display());
+            }
+        }
+    }
 }

@@ -1,9 +1,11 @@
 //! The cockpit: one loop owns the [`AppState`]. Terminal events, source
-//! updates, the 1 Hz tick and SIGTERM arrive in one `select!`; the screen
-//! is redrawn only when something changed.
+//! updates, the 1 Hz tick and the ending signals (INT, TERM, HUP, QUIT)
+//! arrive in one `select!`; the screen is redrawn only when something
+//! changed.
 
 pub mod checklist;
 pub mod keymap;
+pub mod signals;
 pub mod state;
 pub mod terminal;
 
@@ -121,8 +123,18 @@ fn test_panic_after() -> Option<Duration> {
     }
 }
 
-/// Run the cockpit until the user quits or SIGTERM arrives.
-pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
+/// How the cockpit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `q` or Ctrl-C typed.
+    Quit,
+    /// A signal (its number): the process exits with 128 + it.
+    Signal(i32),
+}
+
+/// Run the cockpit until the user quits or an ending signal arrives. The
+/// terminal is restored on return, whatever the way out.
+pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> {
     // Start-up milestones, logged once, for measuring (see README).
     let launched = options.launched.unwrap_or_else(std::time::Instant::now);
     let active = sources::activate(&config.sources, &config.fleet).map_err(anyhow::Error::msg)?;
@@ -133,12 +145,12 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     state.operator = options.operator;
     state.reanalyze();
 
+    // Before anything starts: a signal during start-up is handled too.
+    let mut signals = signals::Signals::install()?;
     let ctx = HttpContext::new().context("setting up the HTTP client")?;
     let (tx, mut rx) = mpsc::channel::<SourceUpdate>(1024);
     let poller = Poller::spawn(active, config.poller, ctx, tx);
 
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
     let mut guard = terminal::TerminalGuard::enter().context("setting up the terminal (is this a terminal?)")?;
     let size = guard.terminal.size().context("reading the terminal size")?;
     state.set_page(crate::ui::matrix_rows(size.into(), state.fleet.environments.len(), state.fleet.services.len()));
@@ -199,6 +211,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let mut analysis_due = false;
     let mut data_dirty = false;
     let mut last_analysis = tokio::time::Instant::now();
+    let mut ending = Ending::Quit;
     loop {
         if analysis_due && last_analysis.elapsed() >= ANALYSIS_EVERY {
             state.now = Timestamp::now();
@@ -297,8 +310,9 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
                 let ms = panic_after.unwrap_or_default().as_millis();
                 panic!("FLIGHTDECK_TEST_PANIC_AFTER: deliberate panic after {ms} ms (test hook)");
             },
-            _ = sigterm.recv() => {
-                tracing::info!("SIGTERM: leaving");
+            (number, name) = signals.recv() => {
+                tracing::info!(signal = name, "signal: leaving");
+                ending = Ending::Signal(number);
                 Effect::Quit
             }
         };
@@ -318,9 +332,10 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     }
     drop(poller);
     drop(guard);
+    let ended = crate::children::end_all();
     tracing::info!(total = frames_total + frames, over_s = launched.elapsed().as_secs(), "frames drawn in total");
-    tracing::info!("cockpit stopped");
-    Ok(())
+    tracing::info!(programs_ended = ended, "cockpit stopped");
+    Ok(ending)
 }
 
 #[cfg(test)]

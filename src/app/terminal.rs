@@ -1,6 +1,6 @@
 //! Entering and leaving the terminal. The terminal is restored on every
 //! way out: normal quit, error (the guard's `Drop`), panic (the hook) and
-//! SIGTERM (the loop breaks, then the guard drops).
+//! SIGINT, SIGTERM, SIGHUP, SIGQUIT (the loop breaks, then the guard drops).
 
 use std::io::{self, Stdout};
 use std::sync::Once;
@@ -65,6 +65,8 @@ fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             restore();
+            // The programs `command` sources started would outlive us.
+            crate::children::end_all();
             previous(info);
             // A panic anywhere (a source task included) ends the cockpit:
             // a screen that keeps running on a restored terminal, or with a

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::{FetchError, OptionError};
+use crate::model::Reading;
 
 /// A secret that prints as `[redacted]` whatever formats it.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,20 +36,10 @@ impl Token {
 impl Token {
     /// Take the token out of a text: a server (or a program) that echoes
     /// request headers into its error must not put the token on screen. A
-    /// snippet cut short inside the token still ends with its start.
+    /// snippet cut short inside the token (`…` wherever the cut falls) still
+    /// loses the part of the token it kept.
     pub fn redact(&self, text: String) -> String {
-        let secret = self.0.as_str();
-        if secret.is_empty() {
-            return text;
-        }
-        let mut out = text.replace(secret, "[redacted]");
-        if let Some(cut) = out.strip_suffix('\u{2026}')
-            && let Some(n) =
-                (4..secret.len()).rev().find(|&n| secret.is_char_boundary(n) && cut.ends_with(&secret[..n]))
-        {
-            out = format!("{}[redacted]\u{2026}", &cut[..cut.len() - n]);
-        }
-        out
+        redact_one(self.0.as_str(), text)
     }
 
     /// The same error with the token taken out of every text it carries.
@@ -75,6 +66,118 @@ impl fmt::Debug for Token {
 impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// Shortest piece of a token, cut short before a `…`, that is still taken
+/// out: shorter pieces say nothing about the token.
+const MIN_CUT: usize = 4;
+
+fn redact_one(secret: &str, text: String) -> String {
+    if secret.is_empty() {
+        return text;
+    }
+    let mut out = text.replace(secret, "[redacted]");
+    // A text cut short (`sanitize::clean_to`) may end a piece of the token
+    // with `…`, wherever the cut fell: `ghp_0123…`, also inside quotes.
+    if !out.contains('\u{2026}') {
+        return out;
+    }
+    let mut result = String::with_capacity(out.len());
+    while let Some(at) = out.find('\u{2026}') {
+        let (before, after) = out.split_at(at);
+        let cut = (MIN_CUT..secret.len())
+            .rev()
+            .find(|&n| secret.is_char_boundary(n) && before.ends_with(&secret[..n]))
+            .unwrap_or(0);
+        result.push_str(&before[..before.len() - cut]);
+        if cut > 0 {
+            result.push_str("[redacted]");
+        }
+        result.push('\u{2026}');
+        out = after['\u{2026}'.len_utf8()..].to_string();
+    }
+    result.push_str(&out);
+    result
+}
+
+/// Every token of every configured source: whatever any source sends back
+/// (errors and readings alike) passes through [`Secrets::scrub_result`]
+/// before anything keeps it, so a token never reaches a cell, a journal, a
+/// log or any output, whichever source it leaked through.
+#[derive(Clone, Default)]
+pub struct Secrets(std::sync::Arc<[Token]>);
+
+impl Secrets {
+    pub fn new(tokens: impl IntoIterator<Item = Token>) -> Secrets {
+        let mut tokens: Vec<Token> = tokens.into_iter().filter(|t| !t.0.is_empty()).collect();
+        // Longest first: a token that contains another is taken out whole.
+        tokens.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        tokens.dedup();
+        Secrets(tokens.into())
+    }
+
+    /// Whether there is nothing to scrub.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Take every token (whole, or cut short before a `…`) out of a text.
+    pub fn redact(&self, text: String) -> String {
+        self.0.iter().fold(text, |text, token| token.redact(text))
+    }
+
+    /// Whether a text holds a token, whole or cut short.
+    fn holds_token(&self, text: &str) -> bool {
+        self.0.iter().any(|t| text.contains(t.0.as_str())) || self.redact(text.to_string()) != text
+    }
+
+    /// A fetch's outcome with no token left in it. A reading whose version,
+    /// build, commit or digest holds a token is refused as an error (the
+    /// program or server answered with a secret, not a version); other texts
+    /// it carries are redacted.
+    pub fn scrub_result(&self, result: Result<Reading, FetchError>) -> Result<Reading, FetchError> {
+        if self.is_empty() {
+            return result;
+        }
+        match result {
+            Err(e) => Err(e.map_text(|text| self.redact(text))),
+            Ok(reading) => {
+                let identity = [&reading.version, &reading.build, &reading.commit, &reading.digest];
+                if identity.into_iter().flatten().any(|v| self.holds_token(v)) {
+                    return Err(FetchError::Field("the reading looks like the source's token".into()));
+                }
+                Ok(self.redact_reading(reading))
+            }
+        }
+    }
+
+    fn redact_reading(&self, mut reading: Reading) -> Reading {
+        for (_, value) in &mut reading.attributes {
+            *value = self.redact(std::mem::take(value));
+        }
+        for metric in &mut reading.metrics {
+            metric.name = self.redact(std::mem::take(&mut metric.name));
+        }
+        if let Some(previous) = reading.previous.as_deref_mut() {
+            let texts = [
+                Some(&mut previous.version),
+                previous.build.as_mut(),
+                previous.commit.as_mut(),
+                previous.digest.as_mut(),
+                previous.reference.as_mut(),
+            ];
+            for text in texts.into_iter().flatten() {
+                *text = self.redact(std::mem::take(text));
+            }
+        }
+        reading
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets([{} redacted])", self.0.len())
     }
 }
 
@@ -128,6 +231,40 @@ mod tests {
         assert_eq!(t.redact("nothing to hide…".into()), "nothing to hide…");
         let err = t.scrub(FetchError::Status { code: 500, detail: "saw ghp_secret1234567".into() });
         assert_eq!(err.to_string(), "HTTP 500 saw [redacted]");
+    }
+
+    #[test]
+    fn a_token_cut_anywhere_before_an_ellipsis_is_redacted() {
+        let t = Token("ghp_0123456789abcdefwxyz".into());
+        // clean_to cuts inside the token, then the message closes its quote.
+        assert_eq!(
+            t.redact("does not look like a version: `ghp_0123456…`".into()),
+            "does not look like a version: `[redacted]…`"
+        );
+        assert_eq!(t.redact("a… b ghp_01… c…".into()), "a… b [redacted]… c…");
+        // Three characters say nothing about the token: kept.
+        assert_eq!(t.redact("ghp… ok".into()), "ghp… ok");
+    }
+
+    #[test]
+    fn secrets_know_every_token_and_refuse_a_token_as_a_reading() {
+        let secrets = Secrets::new([Token("ghp_first_token_value".into()), Token("glpat-second-token".into())]);
+        let err = secrets
+            .scrub_result(Err(FetchError::Field("saw ghp_first_token_value and glpat-second-token".into())))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "saw [redacted] and [redacted]");
+        for version in ["glpat-second-token", "v1-ghp_first_token_value", "ghp_first_tok…"] {
+            let err = secrets.scrub_result(Ok(Reading::version(version))).unwrap_err();
+            assert_eq!(err.to_string(), "the reading looks like the source's token", "{version}");
+        }
+        let build = Reading { build: Some("ghp_first_token_value".into()), ..Reading::version("1.0") };
+        assert!(secrets.scrub_result(Ok(build)).is_err());
+        let mut reading = Reading::version("1.4.0");
+        reading.attributes.push(("sync".into(), "echo glpat-second-token".into()));
+        let reading = secrets.scrub_result(Ok(reading)).unwrap();
+        assert_eq!(reading.version.as_deref(), Some("1.4.0"));
+        assert_eq!(reading.attribute("sync"), Some("echo [redacted]"));
+        assert_eq!(format!("{secrets:?}"), "Secrets([2 redacted])");
     }
 
     #[test]

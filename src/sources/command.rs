@@ -18,8 +18,9 @@
 //! into shell syntax. stdout is JSON read with pointers, or a single line
 //! that is the version (capped at 1 MiB); stderr is kept for error
 //! messages. The program inherits flightdeck's environment plus `env`; it
-//! is killed when the fetch times out (`kill_on_drop`). Processes it starts
-//! itself are not: a wrapper script should `exec` its last command.
+//! runs in its own process group, killed with everything it started when
+//! the fetch ends or times out, and when the cockpit leaves by any way
+//! (see [`crate::children`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -154,6 +155,10 @@ fn valid_env_name(name: &str) -> bool {
 }
 
 impl Source for CommandSource {
+    fn token(&self) -> Option<&Token> {
+        self.token.as_ref()
+    }
+
     /// What a program reports is most often a deployment record; say
     /// `evidence = "running"` (or another level) when it asks the service.
     fn default_evidence(&self) -> Evidence {
@@ -171,6 +176,8 @@ impl Source for CommandSource {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group, so ending it ends what it started too.
+            .process_group(0)
             // The poller drops this future on timeout: the program goes with it.
             .kill_on_drop(true);
         let program = self.program.clone();
@@ -200,6 +207,9 @@ struct Output {
 /// together, then reap it. Dropping this future kills the program.
 async fn run(mut command: tokio::process::Command, program: &str) -> Result<Output, FetchError> {
     let mut child = spawn(&mut command).await.map_err(|e| spawn_error(program, &e))?;
+    // Registered while it runs; dropped (done, failed, timed out, or the
+    // cockpit leaving) it kills the whole group: no orphan is left behind.
+    let _group = child.id().and_then(crate::children::ProcessGroup::register);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     // `try_join` stops at an oversized stdout without waiting for stderr to

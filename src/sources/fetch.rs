@@ -10,6 +10,8 @@ use crate::sanitize;
 
 /// Largest response body read from a source; anything longer is an error.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// The longest `Retry-After` a one-shot command waits out before retrying.
+pub const SHORT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Bytes kept from an error response's body, for its message.
 const ERROR_SNIPPET: usize = 4096;
 
@@ -20,6 +22,9 @@ pub enum FetchError {
     Timeout(Duration),
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The connection was reset or closed before the answer was complete.
+    #[error("connection dropped: {0}")]
+    Dropped(String),
     #[error("TLS failure: {0}")]
     Tls(String),
     #[error("HTTP {code}{}", detail_suffix(.detail))]
@@ -50,6 +55,7 @@ impl FetchError {
     pub fn map_text(self, f: impl Fn(String) -> String) -> FetchError {
         match self {
             FetchError::Connect(s) => FetchError::Connect(f(s)),
+            FetchError::Dropped(s) => FetchError::Dropped(f(s)),
             FetchError::Tls(s) => FetchError::Tls(f(s)),
             FetchError::Status { code, detail } => FetchError::Status { code, detail: f(detail) },
             FetchError::Malformed(s) => FetchError::Malformed(f(s)),
@@ -61,6 +67,19 @@ impl FetchError {
             FetchError::HeldBack { retry_after, reason } => FetchError::HeldBack { retry_after, reason: f(reason) },
             FetchError::Other(s) => FetchError::Other(f(s)),
             other @ (FetchError::Timeout(_) | FetchError::TooLarge { .. }) => other,
+        }
+    }
+
+    /// Whether asking again soon may well succeed: a connection refused,
+    /// reset or timed out, a gateway error (502, 503, 504), or a 429 that
+    /// asks to wait at most [`SHORT_RETRY_AFTER`]. The one-shot commands
+    /// retry these; the cockpit keeps its own schedule.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Timeout(_) | FetchError::Connect(_) | FetchError::Dropped(_) => true,
+            FetchError::Status { code, .. } => matches!(code, 502..=504),
+            FetchError::RateLimited { code: 429, retry_after: Some(wait), .. } => *wait <= SHORT_RETRY_AFTER,
+            _ => false,
         }
     }
 
@@ -235,6 +254,7 @@ pub fn status_error(resp: &Response) -> FetchError {
 pub fn classify(err: reqwest::Error) -> FetchError {
     let mut root = String::new();
     let mut tls = false;
+    let mut dropped = false;
     let mut source = err.source();
     while let Some(s) = source {
         let text = s.to_string();
@@ -242,6 +262,12 @@ pub fn classify(err: reqwest::Error) -> FetchError {
         if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
             tls = true;
         }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+            dropped |= matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof);
+        }
+        // hyper's "connection closed before message completed".
+        dropped |= lower.contains("connection closed before message completed");
         root = text;
         source = s.source();
     }
@@ -255,6 +281,8 @@ pub fn classify(err: reqwest::Error) -> FetchError {
         FetchError::Tls(root)
     } else if err.is_connect() {
         FetchError::Connect(root)
+    } else if dropped {
+        FetchError::Dropped(root)
     } else if err.is_body() || err.is_decode() {
         FetchError::Other(format!("reading the body failed: {root}"))
     } else {

@@ -175,6 +175,10 @@ impl GitlabSource {
 }
 
 impl Source for GitlabSource {
+    fn token(&self) -> Option<&auth::Token> {
+        self.inner.token.as_ref()
+    }
+
     fn default_evidence(&self) -> Evidence {
         Evidence::Recorded
     }

@@ -155,12 +155,15 @@ pub struct ActiveSource {
     pub timeout: std::time::Duration,
     pub cells: Vec<CellTarget>,
     pub source: Arc<dyn Source>,
+    /// Every token of every configured source (shared): the poller takes
+    /// them out of whatever this source sends back.
+    pub secrets: auth::Secrets,
 }
 
 /// Build every configured source; the config has been validated, so a
 /// failure here is reported as a config error by the caller.
 pub fn activate(specs: &[SourceSpec], fleet: &Fleet) -> Result<Vec<ActiveSource>, String> {
-    specs
+    let mut active = specs
         .iter()
         .map(|spec| {
             let source = build(spec).map_err(|errs| {
@@ -187,7 +190,13 @@ pub fn activate(specs: &[SourceSpec], fleet: &Fleet) -> Result<Vec<ActiveSource>
                 timeout: spec.timeout,
                 cells,
                 source,
+                secrets: auth::Secrets::default(),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    let secrets = auth::Secrets::new(active.iter().filter_map(|a| a.source.token().cloned()));
+    for source in &mut active {
+        source.secrets = secrets.clone();
+    }
+    Ok(active)
 }
