@@ -209,14 +209,9 @@ async fn image_tag_is_the_version_with_health_history_and_attributes() {
                 ("previous_revision".into(), "bbb2222".into()),
                 ("previous_deployed_at".into(), "2026-11-20T12:00:00Z".into()),
             ],
-            // The previous history entry (id 9) is the rollback target.
-            previous: Some(Box::new(flightdeck::model::rollback::Artifact {
-                version: "bbb2222".into(),
-                commit: Some("bbb2222".into()),
-                deployed_at: Some("2026-11-20T12:00:00Z".parse().unwrap()),
-                reference: Some("history id 9".into()),
-                ..Default::default()
-            })),
+            // History names revisions, never a tag: no rollback target for
+            // the version 1.4.0 here (the journal gives one).
+            previous: None,
         }
     );
     let requests = recorded(&fake);
@@ -249,6 +244,44 @@ async fn revision_mode_reads_the_sync_revision() {
     let reading = result.expect("a reading");
     assert_eq!(reading.version.as_deref(), Some("4f2a9c1e0b7d9a8c"));
     assert_eq!(reading.digest.as_deref(), Some("sha256:feedbeef"));
+    // The previous history entry (id 9) is the rollback target.
+    assert_eq!(
+        reading.previous.map(|p| *p),
+        Some(flightdeck::model::rollback::Artifact {
+            version: "bbb2222".into(),
+            commit: Some("bbb2222".into()),
+            deployed_at: Some("2026-11-20T12:00:00Z".parse().unwrap()),
+            reference: Some("history id 9".into()),
+            ..Default::default()
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_resync_of_the_running_revision_is_no_rollback_target() {
+    // ids 10 and 11 both synced the running revision; 9 ran before them.
+    let history = r#"[
+      {"id": 11, "revision": "4f2a9c1e0b7d9a8c", "deployedAt": "2026-11-24T18:05:00Z"},
+      {"id": 10, "revision": "4f2a9c1e0b7d9a8c", "deployedAt": "2026-11-23T09:00:00Z"},
+      {"id": 9, "revision": "bbb2222", "deployedAt": "2026-11-20T12:00:00Z"}
+    ]"#;
+    let body = application_json(r#""registry.example/shop/payments:0.2""#, "Healthy", history, false);
+    let (result, _) =
+        fetch_one(FakeArgo::with_token().app("payments-prod", body.clone()), "version_from = \"revision\"").await;
+    let reading = result.expect("a reading");
+    assert_eq!(reading.version.as_deref(), Some("4f2a9c1e0b7d9a8c"));
+    assert_eq!(reading.attribute("previous_revision"), Some("bbb2222"));
+    let previous = reading.previous.expect("a previous");
+    assert_eq!(
+        (previous.version.as_str(), previous.reference.as_deref()),
+        ("bbb2222", Some("history id 9")),
+        "not id 10, a re-sync of what runs"
+    );
+
+    // The tag 0.2 has no rollback target in history at all.
+    let (result, _) = fetch_one(FakeArgo::with_token().app("payments-prod", body), "").await;
+    let reading = result.expect("a reading");
+    assert_eq!((reading.version.as_deref(), reading.previous), (Some("0.2"), None));
 }
 
 #[tokio::test]
@@ -317,6 +350,25 @@ async fn permission_denied_for_a_missing_app_is_a_clear_cell_error() {
          apps; set `project` to tell them apart)"
     );
     assert_eq!(recorded(&fake).len(), 1);
+}
+
+#[tokio::test]
+async fn permission_denied_with_a_503_is_read_by_its_grpc_code() {
+    // Seen in the wild: code 7 behind an HTTP 503.
+    let denied = r#"{"error":"permission denied","code":7,"message":"permission denied"}"#;
+    let fake = FakeArgo::with_token().answer("payments-prod", StatusCode::SERVICE_UNAVAILABLE, denied);
+    let (result, _) = fetch_one(fake, "").await;
+    let err = result.expect_err("denied");
+    assert!(matches!(err, FetchError::Other(_)), "not a server error: {err:?}");
+    assert_eq!(
+        err.to_string(),
+        "application payments-prod not found or not permitted (Argo CD answers 'permission denied' for missing \
+         apps; set `project` to tell them apart)"
+    );
+    let fake = FakeArgo::with_token().answer("payments-prod", StatusCode::SERVICE_UNAVAILABLE, denied);
+    let (result, _) = fetch_one(fake, "project = \"shop\"").await;
+    let err = result.expect_err("denied");
+    assert!(matches!(err, FetchError::Auth { code: 403, .. }), "{err:?}");
 }
 
 #[tokio::test]

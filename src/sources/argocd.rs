@@ -20,7 +20,14 @@
 //! Argo CD answers "permission denied" (HTTP 403, gRPC code 7) for an app
 //! that does not exist unless a `project` is given, so that nobody can probe
 //! for app names. Without `project` that answer becomes a cell error naming
-//! both possibilities; with it, a missing app is a plain 404.
+//! both possibilities; with it, a missing app is a plain 404. Errors are told
+//! apart by the body's gRPC `code`, not the HTTP status, which is not always
+//! 403 (a 503 with code 7 is seen in the wild).
+//!
+//! `previous` (the rollback target) is the newest older history entry with
+//! another revision, only with `version_from = "revision"`: history names git
+//! revisions, never an image tag, so in `image` mode it gives none and the
+//! known-good comes from the journal.
 
 use std::sync::Arc;
 
@@ -182,9 +189,13 @@ impl Source for ArgoCdSource {
 /// gRPC status codes Argo CD puts in its error bodies.
 const GRPC_NOT_FOUND: u64 = 5;
 const GRPC_PERMISSION_DENIED: u64 = 7;
+const GRPC_UNAUTHENTICATED: u64 = 16;
 
 /// Turn an error response into a cell error. Pure. Argo CD's error bodies
-/// are `{"error": …, "code": <gRPC code>, "message": …}`.
+/// are `{"error": …, "code": <gRPC code>, "message": …}`; the body's `code`
+/// decides, whatever the HTTP status (a proxy or an older gateway may answer
+/// "permission denied" with a 503), and reports the status that code means.
+/// Without a code, the HTTP status decides.
 pub fn classify_error(resp: &fetch::Response, app: &str, project: Option<&str>) -> FetchError {
     let general = fetch::classify_status(resp, None);
     if matches!(general, FetchError::RateLimited { .. }) {
@@ -193,12 +204,12 @@ pub fn classify_error(resp: &fetch::Response, app: &str, project: Option<&str>) 
     let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
     let grpc = body.as_ref().and_then(|b| b.get("code")).and_then(Value::as_u64);
     let app = sanitize::clean_to(app, 120);
-    match (resp.status.as_u16(), grpc, project) {
-        (403, Some(GRPC_PERMISSION_DENIED), None) => FetchError::Other(format!(
+    match (grpc, project) {
+        (Some(GRPC_PERMISSION_DENIED), None) => FetchError::Other(format!(
             "application {app} not found or not permitted (Argo CD answers 'permission denied' for missing apps; \
              set `project` to tell them apart)"
         )),
-        (403, Some(GRPC_PERMISSION_DENIED), Some(project)) => FetchError::Auth {
+        (Some(GRPC_PERMISSION_DENIED), Some(project)) => FetchError::Auth {
             code: 403,
             detail: format!(
                 "(permission denied for application {app} in project {}: the token's account may not read it, \
@@ -206,14 +217,17 @@ pub fn classify_error(resp: &fetch::Response, app: &str, project: Option<&str>) 
                 sanitize::clean_to(project, 80)
             ),
         },
-        (404, Some(GRPC_NOT_FOUND), Some(project)) => FetchError::Status {
+        (Some(GRPC_NOT_FOUND), Some(project)) => FetchError::Status {
             code: 404,
             detail: format!("application {app} not found in project {}", sanitize::clean_to(project, 80)),
         },
-        (404, Some(GRPC_NOT_FOUND), None) => {
+        (Some(GRPC_NOT_FOUND), None) => {
             FetchError::Status { code: 404, detail: format!("application {app} not found") }
         }
-        (404, _, _) => FetchError::Status {
+        (Some(GRPC_UNAUTHENTICATED), _) => {
+            FetchError::Auth { code: 401, detail: sanitize::clean_to(&String::from_utf8_lossy(&resp.body), 80) }
+        }
+        _ if resp.status == reqwest::StatusCode::NOT_FOUND => FetchError::Status {
             code: 404,
             detail: "Not Found: no Argo CD API at this address (check api_url: the Argo CD server, without /api)"
                 .into(),
@@ -276,7 +290,7 @@ pub fn decode(body: &[u8], options: &DecodeOptions) -> Result<Reading, FetchErro
     // Newest first by id, whatever order the API used.
     history.sort_by_key(|h| std::cmp::Reverse(h.id));
     let newest = history.first();
-    let previous = history.get(1);
+    let previous = previous_entry(&history, revision.as_ref());
 
     let mut attributes = vec![("sync".to_string(), sync)];
     if let Some(r) = &revision {
@@ -304,19 +318,40 @@ pub fn decode(body: &[u8], options: &DecodeOptions) -> Result<Reading, FetchErro
         health,
         metrics: Vec::new(),
         attributes,
-        // Argo CD's history names a git revision (not an image): the
-        // previous entry is what `argocd app rollback APP ID` goes back to.
-        previous: previous.and_then(|p| {
-            let revision = p.revision.as_ref()?.to_string();
-            Some(Box::new(Artifact {
-                version: revision.clone(),
-                commit: Some(revision),
-                deployed_at: p.deployed_at,
-                reference: Some(format!("history id {}", p.id)),
-                ..Artifact::default()
-            }))
-        }),
+        previous: rollback_target(previous, options.version_from).map(Box::new),
     })
+}
+
+/// What ran before the newest history entry: the next older entry with
+/// another revision than the one that runs (the newest entry's, and the one
+/// Argo CD synced to). A re-sync of the same revision adds an entry but goes
+/// back to nothing. An entry without a revision cannot be named: then none,
+/// rather than an older entry that did not run last.
+fn previous_entry<'a>(history: &'a [Deployed], synced: Option<&Revision>) -> Option<&'a Deployed> {
+    let (newest, older) = history.split_first()?;
+    let running = [newest.revision.as_ref(), synced];
+    older
+        .iter()
+        .find(|h| h.revision.as_ref().is_none_or(|r| !running.contains(&Some(r))))
+        .filter(|h| h.revision.is_some())
+}
+
+/// The rollback target of the same kind as the version: history names git
+/// revisions only, so in `image` mode (the version is a tag) it names none
+/// and the known-good comes from elsewhere (the journal). In `revision`
+/// mode, the previous entry is what `argocd app rollback APP ID` goes back to.
+fn rollback_target(previous: Option<&Deployed>, version_from: VersionFrom) -> Option<Artifact> {
+    let previous = previous?;
+    match (version_from, &previous.revision) {
+        (VersionFrom::Revision, Some(Revision::One(revision))) => Some(Artifact {
+            version: revision.clone(),
+            commit: Some(revision.clone()),
+            deployed_at: previous.deployed_at,
+            reference: Some(format!("history id {}", previous.id)),
+            ..Artifact::default()
+        }),
+        _ => None,
+    }
 }
 
 /// A clean, non-empty string at `pointer`.
@@ -489,6 +524,7 @@ mod tests {
         assert_eq!(r.attribute("previous_revision"), Some("bbb222"));
         assert_eq!(r.attribute("previous_deployed_at"), Some("2026-11-22T09:00:00Z"));
         assert_eq!(r.commit, None, "the sync revision is the config repo's, not the service's commit");
+        assert_eq!(r.previous, None, "history names revisions, not tags: no rollback target of the version's kind");
     }
 
     #[test]
@@ -496,6 +532,147 @@ mod tests {
         let r = decode(APP.as_bytes(), &revision()).unwrap();
         assert_eq!(r.version.as_deref(), Some("4f2a9c1e0b7d"));
         assert_eq!(r.digest.as_deref(), Some("sha256:feedbeef"), "one clear image still gives its digest");
+        assert_eq!(
+            r.previous.map(|p| *p),
+            Some(Artifact {
+                version: "bbb222".into(),
+                commit: Some("bbb222".into()),
+                deployed_at: Some("2026-11-22T09:00:00Z".parse().unwrap()),
+                reference: Some("history id 8".into()),
+                ..Artifact::default()
+            })
+        );
+    }
+
+    /// Argo CD's guestbook example as `GET /api/v1/applications/guestbook`
+    /// returns it after a manual re-sync: two history entries, one revision.
+    const GUESTBOOK: &str = r#"{
+      "metadata": {
+        "name": "guestbook", "namespace": "argocd", "uid": "5b1e6b2c-8f2e-4a51-9d57-2f0c3f7c9a10",
+        "resourceVersion": "48211", "generation": 31, "creationTimestamp": "2026-11-20T08:12:44Z"
+      },
+      "spec": {
+        "source": {
+          "repoURL": "https://github.com/argoproj/argocd-example-apps.git",
+          "path": "guestbook", "targetRevision": "HEAD"
+        },
+        "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+        "project": "default",
+        "syncPolicy": {}
+      },
+      "status": {
+        "resources": [
+          {"version": "v1", "kind": "Service", "namespace": "default", "name": "guestbook-ui",
+           "status": "Synced", "health": {"status": "Healthy"}},
+          {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "default",
+           "name": "guestbook-ui", "status": "Synced", "health": {"status": "Healthy"}}
+        ],
+        "sync": {
+          "status": "Synced",
+          "comparedTo": {
+            "source": {"repoURL": "https://github.com/argoproj/argocd-example-apps.git", "path": "guestbook",
+                       "targetRevision": "HEAD"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"}
+          },
+          "revision": "53e28ff20cc530b9ada2173fbbd64d48338583ba"
+        },
+        "health": {"status": "Healthy"},
+        "history": [
+          {
+            "revision": "53e28ff20cc530b9ada2173fbbd64d48338583ba",
+            "deployedAt": "2026-11-20T08:13:05Z",
+            "id": 0,
+            "source": {"repoURL": "https://github.com/argoproj/argocd-example-apps.git", "path": "guestbook",
+                       "targetRevision": "HEAD"},
+            "deployStartedAt": "2026-11-20T08:13:03Z",
+            "initiatedBy": {"username": "admin"}
+          },
+          {
+            "revision": "53e28ff20cc530b9ada2173fbbd64d48338583ba",
+            "deployedAt": "2026-11-24T16:40:12Z",
+            "id": 1,
+            "source": {"repoURL": "https://github.com/argoproj/argocd-example-apps.git", "path": "guestbook",
+                       "targetRevision": "HEAD"},
+            "deployStartedAt": "2026-11-24T16:40:10Z",
+            "initiatedBy": {"username": "admin"}
+          }
+        ],
+        "reconciledAt": "2026-11-24T18:02:31Z",
+        "operationState": {
+          "operation": {"sync": {"revision": "53e28ff20cc530b9ada2173fbbd64d48338583ba"},
+                        "initiatedBy": {"username": "admin"}, "retry": {}},
+          "phase": "Succeeded",
+          "message": "successfully synced (all tasks run)",
+          "startedAt": "2026-11-24T16:40:10Z",
+          "finishedAt": "2026-11-24T16:40:12Z"
+        },
+        "sourceType": "Directory",
+        "summary": {"images": ["gcr.io/heptio-images/ks-guestbook-demo:0.2"]},
+        "controllerNamespace": "argocd"
+      }
+    }"#;
+
+    #[test]
+    fn a_repeated_revision_is_no_rollback_target_for_an_image_tag() {
+        let r = decode(GUESTBOOK.as_bytes(), &image()).unwrap();
+        assert_eq!(r.version.as_deref(), Some("0.2"));
+        assert_eq!(r.deployed_at, Some("2026-11-24T16:40:12Z".parse().unwrap()), "the newest entry, id 1");
+        assert_eq!(r.attribute("history_revision"), Some("53e28ff20cc530b9ada2173fbbd64d48338583ba"));
+        // History id 0 re-synced the very revision that runs: not what ran before.
+        assert_eq!(r.attribute("previous_revision"), None);
+        assert_eq!(r.attribute("previous_deployed_at"), None);
+        assert_eq!(r.previous, None, "a SHA is no known-good for the tag 0.2: the journal decides");
+
+        // Even an older entry of another revision names no tag: still none in image mode.
+        let older = GUESTBOOK.replacen(
+            r#""revision": "53e28ff20cc530b9ada2173fbbd64d48338583ba",
+            "deployedAt": "2026-11-20T08:13:05Z""#,
+            r#""revision": "6bed858de32a0e876ec49dad1a2e3c5840d3fb07",
+            "deployedAt": "2026-11-20T08:13:05Z""#,
+            1,
+        );
+        assert_ne!(older, GUESTBOOK);
+        let r = decode(older.as_bytes(), &image()).unwrap();
+        assert_eq!(r.attribute("previous_revision"), Some("6bed858de32a0e876ec49dad1a2e3c5840d3fb07"));
+        assert_eq!((r.version.as_deref(), r.previous), (Some("0.2"), None));
+    }
+
+    #[test]
+    fn revision_mode_skips_redeploys_of_the_running_revision() {
+        // The same revision, synced twice (ids 12 and 11), after cc333 and aa111.
+        let body = br#"{"status":{"sync":{"status":"Synced","revision":"dd444"},
+            "summary":{"images":["payments:2.0.0"]},
+            "history":[{"id":10,"revision":"cc333","deployedAt":"2026-11-22T09:00:00Z"},
+                       {"id":12,"revision":"dd444","deployedAt":"2026-11-24T18:00:00Z"},
+                       {"id":9,"revision":"aa111","deployedAt":"2026-11-20T09:00:00Z"},
+                       {"id":11,"revision":"dd444","deployedAt":"2026-11-23T12:00:00Z"}]}}"#;
+        let r = decode(body, &revision()).unwrap();
+        assert_eq!(r.version.as_deref(), Some("dd444"));
+        assert_eq!(r.attribute("previous_revision"), Some("cc333"));
+        assert_eq!(
+            r.previous.map(|p| *p),
+            Some(Artifact {
+                version: "cc333".into(),
+                commit: Some("cc333".into()),
+                deployed_at: Some("2026-11-22T09:00:00Z".parse().unwrap()),
+                reference: Some("history id 10".into()),
+                ..Artifact::default()
+            })
+        );
+
+        // Only the running revision in history: nothing to go back to.
+        let only = br#"{"status":{"sync":{"revision":"dd444"},
+            "history":[{"id":1,"revision":"dd444"},{"id":2,"revision":"dd444"}]}}"#;
+        let r = decode(only, &revision()).unwrap();
+        assert_eq!(
+            (r.version.as_deref(), r.previous.as_deref(), r.attribute("previous_revision")),
+            (Some("dd444"), None, None)
+        );
+
+        // What ran before has no revision: none, rather than an older one that did not run last.
+        let unnamed = br#"{"status":{"sync":{"revision":"dd444"},
+            "history":[{"id":3,"revision":"dd444"},{"id":2},{"id":1,"revision":"aa111"}]}}"#;
+        assert_eq!(decode(unnamed, &revision()).unwrap().previous, None);
     }
 
     #[test]
@@ -633,6 +810,35 @@ mod tests {
         assert!(matches!(classify_error(&response(403, "Forbidden"), "a", None), FetchError::Auth { code: 403, .. }));
         assert!(matches!(classify_error(&response(429, ""), "a", None), FetchError::RateLimited { .. }));
         assert!(matches!(classify_error(&response(503, ""), "a", None), FetchError::Status { code: 503, .. }));
+    }
+
+    #[test]
+    fn the_body_code_decides_whatever_the_status() {
+        // Permission denied, seen in the wild with a 503.
+        let err = classify_error(&response(503, DENIED), "payments-prod", None);
+        assert!(matches!(err, FetchError::Other(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "application payments-prod not found or not permitted (Argo CD answers 'permission denied' for \
+             missing apps; set `project` to tell them apart)"
+        );
+        let err = classify_error(&response(503, DENIED), "payments-prod", Some("shop"));
+        assert!(matches!(err, FetchError::Auth { code: 403, .. }), "{err:?}");
+        assert!(err.to_string().contains("permission denied for application payments-prod in project shop"), "{err}");
+        // Not found and unauthenticated by their codes too.
+        let err = classify_error(&response(503, NOT_FOUND), "payments-prod", Some("shop"));
+        assert_eq!(err.to_string(), "HTTP 404 application payments-prod not found in project shop");
+        let err = classify_error(&response(500, NOT_FOUND), "payments-prod", None);
+        assert_eq!(err.to_string(), "HTTP 404 application payments-prod not found");
+        let err = classify_error(&response(404, DENIED), "payments-prod", None);
+        assert!(err.to_string().starts_with("application payments-prod not found or not permitted"), "{err}");
+        let unauth = r#"{"error":"invalid session: token is expired","code":16,"message":"invalid session"}"#;
+        assert!(matches!(classify_error(&response(503, unauth), "a", None), FetchError::Auth { code: 401, .. }));
+        // Without a code, the status decides.
+        let err = classify_error(&response(503, r#"{"error":"upstream connect error"}"#), "payments-prod", None);
+        assert!(matches!(err, FetchError::Status { code: 503, .. }), "{err:?}");
+        let other = r#"{"error":"rpc error","code":14,"message":"unavailable"}"#;
+        assert!(matches!(classify_error(&response(503, other), "a", None), FetchError::Status { code: 503, .. }));
     }
 
     proptest::proptest! {

@@ -17,16 +17,17 @@
 //! walks them reading each one's latest status: the running deployment is
 //! the newest whose latest status is `success`. An `inactive` one was
 //! replaced, and so was everything older: the walk stops there and the cell
-//! reads "no deployment".
+//! reads "no deployment". Its `deployed_at` is its first `success` status:
+//! when it went out, however many statuses were posted since.
 //!
 //! `previous` (the rollback target) is the next older deployment of the same
 //! environment with another version whose latest status is `success` or
 //! `inactive` (GitHub marks the one a newer success replaced `inactive`;
-//! failed ones are skipped): its version, sha, the time of its `success`
-//! status and `deployment <id>`. Finding it reads the statuses of at most
-//! [`MAX_PREVIOUS_LOOKUPS`] more deployments (older ones with the running
-//! version need none); past that, or if a lookup fails, the reading stands
-//! with no `previous`.
+//! failed ones are skipped): its version, sha, the time of its first
+//! `success` status and `deployment <id>`. Finding it reads the statuses of
+//! at most [`MAX_PREVIOUS_LOOKUPS`] more deployments (older ones with the
+//! running version need none); past that, or if a lookup fails, the reading
+//! stands with no `previous`.
 //!
 //! Every request is conditional once its `ETag` is known (a 304 costs no
 //! rate limit), and the source slows down by itself before the rate limit
@@ -202,6 +203,10 @@ impl GithubSource {
 }
 
 impl Source for GithubSource {
+    fn token(&self) -> Option<&auth::Token> {
+        self.inner.token.as_ref()
+    }
+
     fn default_evidence(&self) -> Evidence {
         Evidence::Recorded
     }
@@ -439,9 +444,10 @@ pub struct DeploymentStatus {
     pub state: String,
     #[serde(default)]
     pub created_at: Option<String>,
-    /// Not in the API: when the deployment's latest `success` status was
-    /// created, set by [`latest_status`] (the latest status itself may be
-    /// `inactive`, which says when it was replaced, not when it went out).
+    /// Not in the API: when the deployment's first `success` status was
+    /// created, set by [`latest_status`]: when it went out. The latest status
+    /// may be `inactive` (when it was replaced) or a later `success` (a
+    /// status re-posted, say by a check), neither of which says that.
     #[serde(skip)]
     pub succeeded_at: Option<Timestamp>,
 }
@@ -472,10 +478,13 @@ pub fn newest_first(mut deployments: Vec<Deployment>, environment: &str) -> Vec<
     deployments
 }
 
-/// The latest status by `created_at` then `id`, with `succeeded_at` set.
+/// The latest status by `created_at` then `id` (it says what state the
+/// deployment is in), with `succeeded_at` set to the earliest `success`
+/// (when it went out). The API lists statuses newest first; the order is not
+/// trusted either way.
 pub fn latest_status(statuses: Vec<DeploymentStatus>) -> Option<DeploymentStatus> {
     let succeeded_at =
-        statuses.iter().filter(|s| s.state == "success").filter_map(|s| timestamp(s.created_at.as_deref())).max();
+        statuses.iter().filter(|s| s.state == "success").filter_map(|s| timestamp(s.created_at.as_deref())).min();
     let mut latest = statuses.into_iter().max_by_key(|s| (timestamp(s.created_at.as_deref()), s.id))?;
     latest.succeeded_at = succeeded_at;
     Some(latest)
@@ -633,7 +642,10 @@ fn running(
     Ok(Reading {
         version: Some(version),
         commit: Some(sanitize::clean(&deployment.sha)).filter(|s| !s.is_empty()),
-        deployed_at: timestamp(status.and_then(|s| s.created_at.as_deref())),
+        // When it first succeeded; a later `success` status is no new deployment.
+        deployed_at: status
+            .and_then(|s| s.succeeded_at)
+            .or_else(|| timestamp(status.and_then(|s| s.created_at.as_deref()))),
         attributes,
         ..Reading::default()
     })
@@ -926,6 +938,55 @@ mod tests {
         assert_eq!((latest.id, latest.succeeded_at), (2, Some(ts("2026-11-24T18:05:00Z"))));
         let failed = latest_status(vec![status(3, "failure", "2026-11-24T18:05:00Z")]).unwrap();
         assert_eq!(failed.succeeded_at, None);
+    }
+
+    /// Five `success` statuses, 2014 to 2018, newest first as the API lists them.
+    const FIVE_SUCCESSES: &str = r#"[
+      {"url":"https://api.github.com/repos/octocat/example/deployments/42/statuses/5","id":5,"node_id":"DES_5",
+       "state":"success","creator":{"login":"octocat","id":1},"description":"Deployment finished successfully.",
+       "environment":"production","target_url":"https://example.com/deployment/42/output",
+       "log_url":"https://example.com/deployment/42/output","created_at":"2018-04-14T09:00:00Z",
+       "updated_at":"2018-04-14T09:00:00Z",
+       "deployment_url":"https://api.github.com/repos/octocat/example/deployments/42",
+       "repository_url":"https://api.github.com/repos/octocat/example"},
+      {"id":4,"state":"success","environment":"production","created_at":"2017-04-14T09:00:00Z"},
+      {"id":3,"state":"success","environment":"production","created_at":"2016-04-14T09:00:00Z"},
+      {"id":2,"state":"success","environment":"production","created_at":"2015-04-14T09:00:00Z"},
+      {"id":1,"state":"success","environment":"production","created_at":"2014-04-14T09:00:00Z"}
+    ]"#;
+
+    #[test]
+    fn deployed_at_is_the_first_success_not_the_newest() {
+        let latest = latest_status(decode_statuses(FIVE_SUCCESSES.as_bytes()).unwrap()).unwrap();
+        assert_eq!((latest.id, latest.state.as_str()), (5, "success"), "the state is the newest status's");
+        assert_eq!(latest.succeeded_at, Some(ts("2014-04-14T09:00:00Z")));
+        let deps = newest_first(
+            decode_deployments(
+                br#"[{"id":42,"sha":"a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d","ref":"v1.0.0",
+                      "environment":"production","created_at":"2014-04-14T08:55:00Z"}]"#,
+            )
+            .unwrap(),
+            "production",
+        );
+        let Decision::Done(Ok(r)) = decide(&deps, &[Some(latest)], &VersionFrom::Ref) else { panic!("done") };
+        assert_eq!(r.version.as_deref(), Some("v1.0.0"));
+        assert_eq!(r.deployed_at, Some(ts("2014-04-14T09:00:00Z")), "when it first succeeded, not 2018");
+    }
+
+    #[test]
+    fn previous_deployed_at_is_its_first_success_too() {
+        let deps = deployments();
+        let ok = Some(status(7, "success", "2026-11-24T18:36:00Z"));
+        // 102 succeeded at 18:05, its success was re-posted at 18:20, then 103 replaced it.
+        let replaced = latest_status(vec![
+            status(6, "inactive", "2026-11-24T18:36:00Z"),
+            status(4, "success", "2026-11-24T18:20:00Z"),
+            status(2, "success", "2026-11-24T18:05:00Z"),
+        ]);
+        let Decision::Done(Ok(r)) = decide(&deps, &[ok, replaced], &VersionFrom::Ref) else { panic!("done") };
+        let previous = r.previous.expect("a previous");
+        assert_eq!(previous.version, "v1.4.0");
+        assert_eq!(previous.deployed_at, Some(ts("2026-11-24T18:05:00Z")));
     }
 
     #[test]
