@@ -86,6 +86,9 @@ impl Server {
                     answer(&s.records, env, service)
                 }),
             )
+            // A Prometheus-shaped query API whose every query matches two
+            // series (a query someone forgot to aggregate).
+            .route("/prom/api/v1/query", get(|| async { ([(header::CONTENT_TYPE, "application/json")], two_series()) }))
             .with_state(served.clone());
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind loopback");
         let addr = listener.local_addr().unwrap();
@@ -97,6 +100,23 @@ impl Server {
     fn set(&self, env: &str, service: &str, canned: Canned) {
         self.served.running.lock().unwrap().insert(key(env, service), canned);
     }
+}
+
+/// A Prometheus instant-query answer with two series: a cell has one
+/// value per metric, so flightdeck must refuse it.
+fn two_series() -> String {
+    let at = Timestamp::now().as_second();
+    json!({
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {"metric": {"instance": "a"}, "value": [at, "0.001"]},
+                {"metric": {"instance": "b"}, "value": [at, "0.002"]},
+            ],
+        },
+    })
+    .to_string()
 }
 
 fn key(env: &str, service: &str) -> (String, String) {
@@ -826,5 +846,77 @@ fn the_journal_records_first_sightings_then_changes() {
         (&last["service"], &last["environment"], &last["old"], &last["new"], &last["build"]),
         (&json!("search"), &json!("prod"), &json!("2.3.0"), &json!("2.3.1"), &json!("b-2.3.1")),
         "{last}"
+    );
+}
+
+#[test]
+fn a_prometheus_query_returning_two_series_reaches_the_output_and_blocks_go() {
+    let server = Server::start(all_good());
+    let sandbox = Sandbox::new();
+    let prom = format!(
+        r#"
+[[sources]]
+name = "prom"
+kind = "prometheus"
+api_url = "http://{addr}/prom"
+services = ["payments"]
+environments = ["prod"]
+[sources.queries]
+error_rate = 'sum(rate(errors{{job="{{service}}"}}[5m]))'
+
+[[rollback.triggers]]
+metric = "error_rate"
+above = 0.05
+environments = ["prod"]
+"#,
+        addr = server.addr
+    );
+    let config = sandbox.config(server.addr, &Setup { extra: &prom, ..Setup::default() });
+    let expected = "error_rate: query returned 2 series; aggregate it with sum() or max()";
+
+    let (run, report) = sandbox.check_json(&config, &[]);
+    assert_findings(&report, &[]);
+    let trigger = report["rollback"]["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "error_rate" && t["service"] == "payments" && t["environment"] == "prod")
+        .unwrap_or_else(|| panic!("no error_rate trigger for payments in prod: {report:#}"));
+    assert_eq!(trigger["error"], expected, "{trigger:#}");
+    assert_eq!(trigger["state"], "no-data", "{trigger:#}");
+    assert_eq!(trigger["live"], Value::Null, "{trigger:#}");
+    assert!(!trigger["note"].as_str().unwrap().contains("no metrics source has read"), "{trigger:#}");
+    // The cells prom does not read have no error; their triggers say so.
+    let other = report["rollback"]["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "error_rate" && t["service"] == "checkout")
+        .unwrap();
+    assert_eq!(other["error"], Value::Null, "{other:#}");
+    assert_verdict(&run, &report, "hold", 1);
+    assert_eq!(blocker_reasons(&report), ["trigger_error"]);
+    assert_eq!(
+        report["blockers"][0]["message"],
+        format!("cannot tell whether rollback trigger error_rate fires: payments in prod: {expected}")
+    );
+
+    let text = sandbox.check(&config, "text", &[]);
+    assert_eq!(text.code, Some(1), "{text:#?}");
+    assert!(text.stdout.contains("verdict: HOLD (1 blocker)"), "{}", text.stdout);
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.contains("NO DATA") && l.contains("payments in prod: error_rate"))
+        .unwrap_or_else(|| panic!("no trigger line: {}", text.stdout));
+    assert!(line.ends_with(&format!("error: {expected}")), "{line}");
+    assert!(!line.contains("no metrics source has read"), "{line}");
+
+    let md = sandbox.check(&config, "markdown", &[]);
+    assert_eq!(md.code, Some(1), "{md:#?}");
+    assert!(
+        md.stdout.contains(&format!("| error_rate | payments | prod | NO DATA | — | — | — | {expected} |")),
+        "{}",
+        md.stdout
     );
 }

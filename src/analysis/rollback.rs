@@ -18,6 +18,9 @@
 //! against its baseline. A value
 //! at or past the threshold fires; at or past half-way from the baseline to
 //! the threshold warns; NaN and "no data" are shown as such and never fire.
+//! A metric trigger carries the error of the last query of the metrics
+//! source feeding it (beside the last good value, if one is kept): such a
+//! trigger is not clear, and the verdict holds on it.
 
 use std::time::Duration;
 
@@ -165,6 +168,11 @@ pub struct TriggerState {
     pub state: Level,
     /// What the level rests on, or why there is none ("NaN", "no baseline: …").
     pub note: String,
+    /// The error of the last query of the metrics source feeding this
+    /// trigger here (also when its last good value is kept); `None` for
+    /// `health` and while the query answers. A trigger with an error is
+    /// not clear: nobody can say whether it fires now.
+    pub error: Option<String>,
 }
 
 impl TriggerState {
@@ -541,6 +549,7 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
         threshold: outcome.threshold,
         state: outcome.level,
         note: outcome.note,
+        error: None,
     };
     if cell.deployments().next().is_some() {
         // The worst health any deployment source reports, not only the
@@ -577,25 +586,51 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
             .max_by_key(|(at, _, _)| *at);
         let rule = spec.rule.describe();
         match found {
-            None if fleet.rollback.default_triggers => {}
-            None => out.push(state(
-                spec.name.clone(),
-                rule,
-                Outcome::no_data(&format!("no metrics source has read {} here yet", spec.metric)),
-                None,
-                None,
-            )),
-            Some((_, obs, metric)) => {
-                let mut outcome = evaluate_rule(spec.rule, metric.value, metric.baseline.as_ref());
-                if let Some(f) = &obs.error {
-                    // A flapping Prometheus must not clear a firing trigger:
-                    // keep the last value, and say it is old.
-                    outcome.note = format!("{}; {} failing: {}", outcome.note, obs.source, f.error);
+            // Not read here, but a metrics source that never answered is
+            // failing: it may well be the one serving this metric (a query
+            // that returns two series fails the whole reading). Its error
+            // is the trigger's; "nobody read it yet" would be a lie.
+            None => match never_read_failing(cell, &spec.metric) {
+                Some((obs, f)) => {
+                    let since = f.since.strftime("%H:%M:%S UTC");
+                    let outcome = Outcome::no_data(&format!("{} failing since {since}: no value yet", obs.source));
+                    let mut t = state(spec.name.clone(), rule, outcome, None, None);
+                    t.error = Some(f.error.to_string());
+                    out.push(t);
                 }
-                out.push(state(spec.name.clone(), rule, outcome, Some(metric.value), metric.baseline.as_ref()));
+                None if fleet.rollback.default_triggers => {}
+                None => out.push(state(
+                    spec.name.clone(),
+                    rule,
+                    Outcome::no_data(&format!("no metrics source has read {} here yet", spec.metric)),
+                    None,
+                    None,
+                )),
+            },
+            Some((at, obs, metric)) => {
+                let mut outcome = evaluate_rule(spec.rule, metric.value, metric.baseline.as_ref());
+                if obs.error.is_some() {
+                    // A flapping Prometheus must not clear a firing trigger:
+                    // keep the last value, say it is old, and carry the error.
+                    let from = at.strftime("%H:%M:%S UTC");
+                    let sep = if outcome.note.is_empty() { "" } else { "; " };
+                    outcome.note = format!("{}{sep}last value from {from}, {} failing", outcome.note, obs.source);
+                }
+                let mut t = state(spec.name.clone(), rule, outcome, Some(metric.value), metric.baseline.as_ref());
+                t.error = obs.error.as_ref().map(|f| f.error.to_string());
+                out.push(t);
             }
         }
     }
+}
+
+/// A metrics source of the cell that has never read it and failed on its
+/// last attempt, with its failure: one whose error names `metric` first.
+fn never_read_failing<'a>(cell: &'a Cell, metric: &str) -> Option<(&'a super::Observation, &'a super::Failure)> {
+    let mut failing = cell.metrics().filter(|o| o.last_ok.is_none()).filter_map(|o| Some((o, o.error.as_ref()?)));
+    let first = failing.next()?;
+    let names = |(_, f): &(&super::Observation, &super::Failure)| f.error.to_string().contains(metric);
+    if names(&first) { Some(first) } else { failing.find(names).or(Some(first)) }
 }
 
 /// A trigger's level, the threshold it was held against, and why.

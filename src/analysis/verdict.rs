@@ -56,12 +56,14 @@ pub enum BlockerReason {
     Unread,
     /// A live rollback trigger is firing.
     Trigger,
+    /// A rollback trigger's query fails: whether it fires is unknown (hold).
+    TriggerError,
 }
 
 impl BlockerReason {
     /// Blockers that make the verdict no-go; the rest (pending) hold it.
     pub fn is_no_go(self) -> bool {
-        !matches!(self, BlockerReason::Pending | BlockerReason::Unread)
+        !matches!(self, BlockerReason::Pending | BlockerReason::Unread | BlockerReason::TriggerError)
     }
 }
 
@@ -96,11 +98,37 @@ pub fn judge(
     let mut blockers: Vec<Blocker> = rollback
         .into_iter()
         .flat_map(|r| r.firing())
-        .map(|t| Blocker {
-            reason: BlockerReason::Trigger,
-            message: format!("rollback trigger firing: {} in {}: {}", t.service, t.environment, t.measurement()),
+        .map(|t| {
+            let failing = t.error.as_ref().map(|e| format!(" (last value; query failing: {e})")).unwrap_or_default();
+            Blocker {
+                reason: BlockerReason::Trigger,
+                message: format!(
+                    "rollback trigger firing: {} in {}: {}{failing}",
+                    t.service,
+                    t.environment,
+                    t.measurement()
+                ),
+            }
         })
         .collect();
+    // A trigger whose query fails is not clear: nobody can say it does not
+    // fire (a firing one is a blocker already, its error named there).
+    blockers.extend(
+        rollback
+            .into_iter()
+            .flat_map(|r| &r.triggers)
+            .filter(|t| t.state != crate::analysis::rollback::Level::Firing)
+            .filter_map(|t| {
+                let error = t.error.as_ref()?;
+                Some(Blocker {
+                    reason: BlockerReason::TriggerError,
+                    message: format!(
+                        "cannot tell whether rollback trigger {} fires: {} in {}: {error}",
+                        t.name, t.service, t.environment
+                    ),
+                })
+            }),
+    );
     blockers.extend(
         findings
             .iter()

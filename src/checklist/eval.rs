@@ -258,6 +258,12 @@ fn triggers_clear(facts: &Facts<'_>, env: usize) -> Truth {
     if !firing.is_empty() {
         return Truth::False(format!("firing in {name}: {}", shorten(&firing)));
     }
+    // A trigger whose query fails is not clear, even on a kept last value.
+    let failing: Vec<String> =
+        here.iter().filter_map(|t| Some(format!("{} {}: {}", t.service, t.name, t.error.as_ref()?))).collect();
+    if !failing.is_empty() {
+        return Truth::Unknown(format!("query failing in {name} for {}: check by hand", shorten(&failing)));
+    }
     let with_data = here.iter().filter(|t| t.state != Level::NoData).count();
     let without: Vec<String> =
         here.iter().filter(|t| t.state == Level::NoData).map(|t| format!("{} {}", t.service, t.name)).collect();

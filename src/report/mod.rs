@@ -544,9 +544,10 @@ fn rollback_lines(state: &AppState) -> Vec<String> {
             lines.push(format!("            ! {r}"));
         }
     }
-    for t in view.triggers.iter().filter(|t| t.state != Level::Ok) {
+    for t in view.triggers.iter().filter(|t| t.state != Level::Ok || t.error.is_some()) {
+        let error = t.error.as_ref().map(|e| format!(" error: {e}")).unwrap_or_default();
         lines.push(format!(
-            "  {} {:<7} {} in {}: {} [{}]",
+            "  {} {:<7} {} in {}: {} [{}]{error}",
             crate::ui::rollback::level_glyph(t.state),
             t.state.label(),
             t.service,
@@ -591,22 +592,176 @@ fn rollback_markdown(state: &AppState, out: &mut String) {
     out.push('\n');
     if !view.triggers.is_empty() {
         out.push_str(
-            "| trigger | service | environment | state | live | baseline | fires at |\n|---|---|---|---|---|---|---|\n",
+            "| trigger | service | environment | state | live | baseline | fires at | error |\n|---|---|---|---|---|---|---|---|\n",
         );
         for t in &view.triggers {
             let v =
                 |x: Option<crate::model::MetricValue>| x.map_or("—".to_string(), crate::analysis::rollback::value_text);
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 t.name,
                 t.service,
                 t.environment,
                 if t.state == crate::analysis::rollback::Level::Firing { "**FIRING**" } else { t.state.label() },
                 if t.name == "health" { esc(&t.note) } else { v(t.live) },
                 v(t.baseline),
-                t.threshold.map_or("—".to_string(), crate::model::rollback::trim_float)
+                t.threshold.map_or("—".to_string(), crate::model::rollback::trim_float),
+                t.error.as_deref().map_or("—".to_string(), esc)
             ));
         }
         out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::model::{Evidence, Health, Reading, Role};
+    use crate::sources::FetchError;
+
+    const CONFIG: &str = r#"
+[[environments]]
+name = "prod"
+
+[[services]]
+name = "payments"
+rollback = "deployctl rollback {service} --to {previous}"
+
+[release]
+name = "2026.11"
+[release.targets]
+payments = "1.4.0"
+
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://127.0.0.1:9/{env}/{service}"
+
+[[sources]]
+name = "prom"
+kind = "prometheus"
+api_url = "http://127.0.0.1:9"
+[sources.queries]
+up = 'up{job="{service}"}'
+
+[[rollback.triggers]]
+metric = "up"
+above = 0.5
+"#;
+
+    const TWO_SERIES: &str = "up: query returned 2 series; aggregate it with sum() or max()";
+
+    fn now() -> Timestamp {
+        "2026-11-24T18:30:00Z".parse().unwrap()
+    }
+
+    /// payments 1.4.0 up in prod; `prom` failed on its only attempt.
+    fn state() -> AppState {
+        let config = crate::config::from_toml_str(CONFIG, "test").unwrap();
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let mut s = crate::app::initial_state(&config, &active, now());
+        let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let running = Reading { health: Some(Health::Up), ..Reading::version("1.4.0") };
+        cell.record(&Arc::from("endpoints"), Evidence::Running, now(), Ok(running));
+        let err = FetchError::Field(TWO_SERIES.into());
+        cell.record_as(&Arc::from("prom"), Evidence::Declared, Role::Metrics, now(), Err(err));
+        s.reanalyze();
+        s
+    }
+
+    #[test]
+    fn a_failing_trigger_query_reaches_json_text_and_markdown() {
+        let s = state();
+        let scope = Scope::new(&s.fleet, Vec::new());
+
+        let json: serde_json::Value = serde_json::from_str(&json(&s, &scope)).unwrap();
+        assert_eq!(json["verdict"], "hold", "{json:#}");
+        let up = json["rollback"]["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "up")
+            .unwrap_or_else(|| panic!("no `up` trigger: {json:#}"));
+        assert_eq!(up["error"], TWO_SERIES, "{up:#}");
+        assert_eq!(up["state"], "no-data", "{up:#}");
+        assert_eq!(up["note"], "prom failing since 18:30:00 UTC: no value yet", "{up:#}");
+        let keys: Vec<&str> = up.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "service",
+                "environment",
+                "name",
+                "rule",
+                "live",
+                "baseline",
+                "baseline_at",
+                "threshold",
+                "state",
+                "note",
+                "error"
+            ]
+        );
+        // health has no query: its error is null.
+        let health = json["rollback"]["triggers"].as_array().unwrap().iter().find(|t| t["name"] == "health").unwrap();
+        assert_eq!(health["error"], serde_json::Value::Null, "{health:#}");
+        assert_eq!(
+            json["blockers"],
+            serde_json::json!([{
+                "reason": "trigger_error",
+                "message": format!("cannot tell whether rollback trigger up fires: payments in prod: {TWO_SERIES}"),
+            }])
+        );
+
+        let text = text(&s, &scope);
+        assert!(text.contains("verdict: HOLD (1 blocker)"), "{text}");
+        assert!(!text.contains("no metrics source has read"), "{text}");
+        let line = text.lines().find(|l| l.contains("NO DATA") && l.contains("payments in prod: up")).unwrap();
+        assert_eq!(
+            line,
+            format!(
+                "  ? NO DATA payments in prod: up — [prom failing since 18:30:00 UTC: no value yet] error: {TWO_SERIES}"
+            )
+        );
+
+        let md = markdown(&s, &scope);
+        assert!(md.contains("**Verdict: HOLD"), "{md}");
+        assert!(md.contains(&format!("| up | payments | prod | NO DATA | — | — | — | {TWO_SERIES} |")), "{md}");
+    }
+
+    #[test]
+    fn a_kept_value_shows_beside_the_error_in_text() {
+        let mut s = state();
+        let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let at: Timestamp = "2026-11-24T18:29:00Z".parse().unwrap();
+        let fine = Reading {
+            metrics: vec![crate::model::Metric::new("up", crate::model::MetricValue::Number(0.1))],
+            ..Reading::default()
+        };
+        // An older good reading, then the failure again.
+        cell.record_as(&Arc::from("prom"), Evidence::Declared, Role::Metrics, at, Ok(fine));
+        cell.record_as(
+            &Arc::from("prom"),
+            Evidence::Declared,
+            Role::Metrics,
+            now(),
+            Err(FetchError::Field(TWO_SERIES.into())),
+        );
+        s.reanalyze();
+        let scope = Scope::new(&s.fleet, Vec::new());
+        let text = text(&s, &scope);
+        let line = text.lines().find(|l| l.starts_with("  · OK ")).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(
+            line,
+            format!(
+                "  · OK      payments in prod: up 0.1 (fires ≥ 0.5) \
+                 [warns at 0.25; last value from 18:29:00 UTC, prom failing] error: {TWO_SERIES}"
+            )
+        );
+        assert!(text.contains("verdict: HOLD"), "{text}");
     }
 }

@@ -52,14 +52,16 @@ fn title(state: &AppState) -> String {
 
 /// The worst trigger of a service (firing first), for the summary row.
 fn worst(state: &AppState, service: usize) -> Option<&TriggerState> {
-    // Missing data ranks above OK: "all OK" must mean every trigger has data.
-    let rank = |l: Level| match l {
+    // Missing data ranks above OK: "all OK" must mean every trigger has data;
+    // a failing query ranks above both: it must not read "all OK" either.
+    let rank = |t: &TriggerState| match t.state {
+        Level::Ok | Level::NoData if t.error.is_some() => 2,
         Level::Ok => 0,
         Level::NoData => 1,
-        Level::Warn => 2,
-        Level::Firing => 3,
+        Level::Warn => 3,
+        Level::Firing => 4,
     };
-    state.rollback.triggers_of(service).max_by_key(|t| (rank(t.state), std::cmp::Reverse(t.cell.env)))
+    state.rollback.triggers_of(service).max_by_key(|t| (rank(t), std::cmp::Reverse(t.cell.env)))
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
@@ -94,6 +96,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             Some(t) if t.state >= Level::Warn => Span::styled(
                 fit(&format!("{} {} {}", level_glyph(t.state), t.environment, t.measurement()), trig_w as usize - 1),
                 level_style(t.state, theme),
+            ),
+            Some(t) if t.error.is_some() => Span::styled(
+                fit(
+                    &format!("⚠ {} {}: {}", t.environment, t.name, t.error.as_deref().unwrap_or_default()),
+                    trig_w as usize - 1,
+                ),
+                theme.warn(),
             ),
             Some(t) if t.state == Level::Ok => Span::styled("· all OK", theme.ok()),
             Some(_) => Span::styled("? no data", theme.dim()),
@@ -215,7 +224,9 @@ fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme)
         let fires =
             t.threshold.map(|v| format!(" · fires ≥ {}", crate::model::rollback::trim_float(v))).unwrap_or_default();
         let note = if t.note.is_empty() { String::new() } else { format!(" · {}", t.note) };
-        format!("{live}{baseline}{fires} ({}){note}", t.rule)
+        let error = t.error.as_ref().map(|e| format!(" · ⚠ {e}")).unwrap_or_default();
+        // The error before the note: it is what must not be cut off.
+        format!("{live}{baseline}{fires} ({}){error}{note}", t.rule)
     };
     let label = format!("{} {:<7}", level_glyph(t.state), t.state.label());
     Line::from(vec![
@@ -260,4 +271,110 @@ pub fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
         spans.push(Span::styled(format!(" │ ⚠ failing: {}", names.join(", ")), style));
     }
     Some(Line::from(spans).style(style))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CellKey, MetricValue};
+
+    fn trigger(state: Level, live: Option<MetricValue>, note: &str, error: Option<&str>) -> TriggerState {
+        TriggerState {
+            cell: CellKey { service: 0, env: 0 },
+            service: "payments".into(),
+            environment: "prod".into(),
+            name: "up".into(),
+            rule: "≥ 0.5".into(),
+            live,
+            baseline: None,
+            baseline_at: None,
+            threshold: live.map(|_| 0.5),
+            state,
+            note: note.into(),
+            error: error.map(str::to_string),
+        }
+    }
+
+    fn text(line: &Line<'_>) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_trigger_line_shows_its_error_before_the_note() {
+        let theme = Theme::new(false);
+        let err = "up: query returned 2 series; aggregate it with sum() or max()";
+        let t = trigger(Level::NoData, None, "prom failing since 18:30:00 UTC: no value yet", Some(err));
+        assert_eq!(
+            text(&trigger_line(&t, 4, 200, &theme)).trim_end(),
+            format!("         ? NO DATA up — (≥ 0.5) · ⚠ {err} · prom failing since 18:30:00 UTC: no value yet")
+        );
+        // A kept value and the error, both.
+        let t =
+            trigger(Level::Ok, Some(MetricValue::Number(0.1)), "last value from 18:29:00 UTC, prom failing", Some(err));
+        let line = text(&trigger_line(&t, 4, 200, &theme));
+        assert!(line.contains(&format!("up 0.1 · fires ≥ 0.5 (≥ 0.5) · ⚠ {err} · last value")), "{line}");
+        // No error, no mark.
+        let t = trigger(Level::Ok, Some(MetricValue::Number(0.1)), "warns at 0.25", None);
+        assert!(!text(&trigger_line(&t, 4, 200, &theme)).contains('⚠'));
+    }
+
+    #[test]
+    fn the_summary_row_never_reads_all_ok_over_a_failing_query() {
+        use std::sync::Arc;
+        let config = crate::config::from_toml_str(
+            r#"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+[release]
+name = "r"
+[release.targets]
+payments = "1.4.0"
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://127.0.0.1:9/{env}/{service}"
+[[sources]]
+name = "prom"
+kind = "prometheus"
+api_url = "http://127.0.0.1:9"
+[sources.queries]
+up = 'up{job="{service}"}'
+[[rollback.triggers]]
+metric = "up"
+above = 0.5
+"#,
+            "test",
+        )
+        .unwrap();
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let now: jiff::Timestamp = "2026-11-24T18:30:00Z".parse().unwrap();
+        let mut s = crate::app::initial_state(&config, &active, now);
+        let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let up =
+            crate::model::Reading { health: Some(crate::model::Health::Up), ..crate::model::Reading::version("1.4.0") };
+        cell.record(&Arc::from("endpoints"), crate::model::Evidence::Running, now, Ok(up));
+        let fine = crate::model::Reading {
+            metrics: vec![crate::model::Metric::new("up", MetricValue::Number(0.1))],
+            ..crate::model::Reading::default()
+        };
+        let prom: Arc<str> = Arc::from("prom");
+        cell.record_as(&prom, crate::model::Evidence::Declared, crate::model::Role::Metrics, now, Ok(fine));
+        s.reanalyze();
+        let row = |s: &AppState| {
+            let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 6)).unwrap();
+            terminal.draw(|f| render(f, f.area(), s, &Theme::new(false))).unwrap();
+            let buffer = terminal.backend().buffer().clone();
+            (0..120u16).map(|x| buffer[(x, 2)].symbol().to_string()).collect::<String>()
+        };
+        assert!(row(&s).contains("· all OK"), "{}", row(&s));
+        let err = crate::sources::FetchError::Field("up: query returned 2 series; aggregate it".into());
+        let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        cell.record_as(&prom, crate::model::Evidence::Declared, crate::model::Role::Metrics, now, Err(err));
+        s.reanalyze();
+        let row = row(&s);
+        assert!(row.contains("⚠ prod up: up: query returned 2 series; aggregate it"), "{row}");
+        assert!(!row.contains("all OK"), "{row}");
+    }
 }

@@ -401,3 +401,142 @@ fn check_env_scoping_recomputes_the_service_readiness() {
     assert_eq!(view.services[0].environments[0].environment, "staging");
     assert_eq!(view.services[0].reasons, view.services[0].environments[0].reasons);
 }
+
+// ---- a metrics source whose query fails ----
+
+const TWO_SERIES: &str = "up: query returned 2 series; aggregate it with sum() or max()";
+
+fn metrics_fail(matrix: &mut Matrix, env: usize, at: &str, error: &str) {
+    let src: Arc<str> = Arc::from("prom");
+    let cell = matrix.get_mut(CellKey { service: 0, env }).unwrap();
+    let err = crate::sources::FetchError::Field(error.into());
+    cell.record_as(&src, Evidence::Declared, Role::Metrics, t(at), Err(err));
+}
+
+fn metrics_ok(matrix: &mut Matrix, env: usize, at: &str, name: &str, live: f64) {
+    let src: Arc<str> = Arc::from("prom");
+    let cell = matrix.get_mut(CellKey { service: 0, env }).unwrap();
+    let reading = Reading { metrics: vec![Metric::new(name, n(live))], ..Reading::default() };
+    cell.record_as(&src, Evidence::Declared, Role::Metrics, t(at), Ok(reading));
+}
+
+/// One configured trigger over the metric `up`, fixed at 0.5, in prod only.
+fn fleet_with_up_trigger() -> Fleet {
+    let mut f = fleet(Some("x"));
+    f.rollback.default_triggers = false;
+    f.rollback.triggers = vec![TriggerSpec {
+        name: "up".into(),
+        metric: "up".into(),
+        rule: TriggerRule::Above(0.5),
+        environments: Some(vec![1]),
+    }];
+    f
+}
+
+fn judge(f: &Fleet, m: &Matrix, view: &RollbackView) -> crate::analysis::verdict::Judgement {
+    crate::analysis::verdict::judge(f, m, &[], t(NOW), None, Some(view))
+}
+
+#[test]
+fn a_metrics_source_failing_on_its_first_attempt_gives_the_trigger_its_error() {
+    use crate::analysis::verdict::{BlockerReason, Verdict};
+    let f = fleet_with_up_trigger();
+    let mut m = Matrix::new(&f);
+    read(&mut m, 0, "endpoints", NOW, running("1.4.0"));
+    read(&mut m, 1, "endpoints", NOW, running("1.4.0"));
+    // Without any metrics source update the verdict is GO: the baseline.
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    assert_eq!(judge(&f, &m, &view).verdict, Verdict::Go);
+
+    metrics_fail(&mut m, 1, NOW, TWO_SERIES);
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    let up: Vec<_> = view.triggers.iter().filter(|t| t.name == "up").collect();
+    assert_eq!(up.len(), 1, "{:?}", view.triggers);
+    let up = up[0];
+    assert_eq!(up.error.as_deref(), Some(TWO_SERIES));
+    assert_eq!((up.state, up.live, up.environment.as_str()), (Level::NoData, None, "prod"));
+    assert_eq!(up.note, "prom failing since 18:30:00 UTC: no value yet");
+    assert!(!up.note.contains("no metrics source has read"), "{}", up.note);
+    let json = serde_json::to_value(up).unwrap();
+    assert_eq!(json["error"], TWO_SERIES);
+
+    // Not clear: the verdict holds, on a blocker naming the trigger and the error.
+    let j = judge(&f, &m, &view);
+    assert_eq!(j.verdict, Verdict::Hold, "{:?}", j.blockers);
+    assert_eq!(j.blockers.len(), 1, "{:?}", j.blockers);
+    assert_eq!(j.blockers[0].reason, BlockerReason::TriggerError);
+    assert_eq!(
+        j.blockers[0].message,
+        format!("cannot tell whether rollback trigger up fires: payments in prod: {TWO_SERIES}")
+    );
+    // Nor is the checklist's triggers_clear(prod) true.
+    let template = crate::checklist::template::parse(
+        "name = \"t\"\n[[phases]]\nid = \"p\"\ntitle = \"P\"\ndue = \"-1h\"\n[[phases.items]]\nid = \"clear\"\n\
+         title = \"Triggers clear\"\nrole = \"devops\"\ncondition = \"triggers_clear(prod)\"\n",
+        "t",
+        &f,
+    )
+    .unwrap();
+    let facts = crate::checklist::Facts { fleet: &f, matrix: &m, findings: &[], now: t(NOW), rollback: Some(&view) };
+    let cs = crate::checklist::evaluate(&template, &[], &facts);
+    let truth = cs.item("clear").unwrap().condition.clone().unwrap();
+    assert_eq!(
+        truth,
+        crate::checklist::Truth::Unknown(format!("query failing in prod for payments up: {TWO_SERIES}: check by hand"))
+    );
+
+    // The query answers again: no error, and GO.
+    metrics_ok(&mut m, 1, "2026-11-24T18:31:00Z", "up", 0.0);
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    let up = view.triggers.iter().find(|t| t.name == "up").unwrap();
+    assert_eq!((up.state, up.error.as_deref()), (Level::Ok, None));
+    assert_eq!(judge(&f, &m, &view).verdict, Verdict::Go);
+}
+
+#[test]
+fn the_default_triggers_show_a_never_read_metrics_source_failing() {
+    let f = fleet(Some("x"));
+    let mut m = Matrix::new(&f);
+    read(&mut m, 1, "endpoints", NOW, running("1.4.0"));
+    metrics_fail(&mut m, 1, NOW, "error_rate: query returned 2 series; aggregate it with sum() or max()");
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    let names: Vec<_> = view.triggers.iter().map(|t| (t.name.as_str(), t.state, t.error.is_some())).collect();
+    assert_eq!(
+        names,
+        vec![("health", Level::Ok, false), ("error_rate", Level::NoData, true), ("p95_latency", Level::NoData, true)]
+    );
+    assert_ne!(judge(&f, &m, &view).verdict, crate::analysis::verdict::Verdict::Go);
+}
+
+#[test]
+fn a_flapping_metrics_source_keeps_the_last_value_and_carries_the_error() {
+    use crate::analysis::verdict::{BlockerReason, Verdict};
+    let f = fleet_with_up_trigger();
+    let mut m = Matrix::new(&f);
+    read(&mut m, 1, "endpoints", NOW, running("1.4.0"));
+    metrics_ok(&mut m, 1, "2026-11-24T18:29:00Z", "up", 0.1);
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    assert_eq!(judge(&f, &m, &view).verdict, Verdict::Go);
+
+    metrics_fail(&mut m, 1, NOW, TWO_SERIES);
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    let up = view.triggers.iter().find(|t| t.name == "up").unwrap();
+    // Both: the last good value and the error of the last query.
+    assert_eq!((up.state, up.live, up.error.as_deref()), (Level::Ok, Some(n(0.1)), Some(TWO_SERIES)));
+    assert_eq!(up.note, "warns at 0.25; last value from 18:29:00 UTC, prom failing");
+    let j = judge(&f, &m, &view);
+    assert_eq!(j.verdict, Verdict::Hold, "an OK value that is no longer read is not clear: {:?}", j.blockers);
+    assert_eq!(j.blockers.iter().map(|b| b.reason).collect::<Vec<_>>(), vec![BlockerReason::TriggerError]);
+
+    // A firing value kept through a failure still fires, and says why it is old.
+    metrics_ok(&mut m, 1, "2026-11-24T18:31:00Z", "up", 0.9);
+    metrics_fail(&mut m, 1, "2026-11-24T18:32:00Z", TWO_SERIES);
+    let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
+    let up = view.triggers.iter().find(|t| t.name == "up").unwrap();
+    assert_eq!((up.state, up.error.as_deref()), (Level::Firing, Some(TWO_SERIES)));
+    let j = judge(&f, &m, &view);
+    assert_eq!(j.verdict, Verdict::NoGo);
+    assert_eq!(j.blockers.len(), 1, "one blocker per trigger: {:?}", j.blockers);
+    assert_eq!(j.blockers[0].reason, BlockerReason::Trigger);
+    assert!(j.blockers[0].message.ends_with(&format!("(last value; query failing: {TWO_SERIES})")), "{:?}", j.blockers);
+}
