@@ -379,15 +379,20 @@ fn evaluate_once(
     let mut state = crate::app::initial_state(&config, &active, jiff::Timestamp::now());
     state.template = template;
     // The release journal: ticks, sign-offs and decisions made in cockpits.
+    // Read only: a data dir this user cannot write still gives a full
+    // evaluation (only the cockpit's own ticks and sign-offs need writing).
     if let (Some(plan), Some(dir)) = (&config.fleet.release, data_dir(&config, paths)) {
         let path = crate::journal::release::release_path(&dir, &plan.name);
-        if path.exists() {
-            use crate::journal::release::EventStore;
-            let events = crate::journal::release::FileStore::open(&path)
-                .and_then(|mut s| s.load())
-                .map_err(|e| format!("flightdeck {command}: {e}"))?;
-            state.take_release_events(events);
+        let (events, read) = crate::journal::release::read_events_with_report(&path)
+            .map_err(|e| Stopped::Usage(format!("flightdeck {command}: {e}")))?;
+        if read.skipped > 0 {
+            eprintln!(
+                "flightdeck {command}: warning: {} unreadable line(s) skipped in the release journal {}",
+                read.skipped,
+                path.display()
+            );
         }
+        state.take_release_events(events);
     }
     // Earlier runs' observations give "first seen" and previous versions.
     let journal_path = data_dir(&config, paths).map(|d| crate::journal::observations_path(&d));

@@ -421,3 +421,72 @@ fn check_json_has_a_rollback_key_and_the_rollback_ready_item_follows_it() {
     let (_, stdout, _) = w.run(&config, &["check", "--format", "text"]);
     assert!(stdout.contains("NOT READY api") && stdout.contains("READY     web prod: back to 0.9.0"), "{stdout}");
 }
+
+/// Run `flightdeck ARGS` as an unprivileged user where the tests run as root
+/// (CI does), so file permissions are enforced.
+fn as_unprivileged(w: &World, config: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let root = std::process::Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]).arg(env!("CARGO_BIN_EXE_flightdeck"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+    };
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("FLIGHTDECK_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args(args)
+        .args(["--config", config.to_str().unwrap()])
+        .env("XDG_CONFIG_HOME", w.dir.path().join("config"))
+        .env("XDG_DATA_HOME", w.dir.path().join("data"))
+        .env("XDG_STATE_HOME", w.dir.path().join("state"))
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// Defect: `check` and `report` opened the release journal for append just
+/// to read it, so a data dir readable but not writable gave exit 2.
+#[test]
+fn check_and_report_evaluate_a_read_only_data_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let config = w.config(None, "");
+    w.tick("alice", &["scope-frozen"]);
+    // Everything readable by anyone, writable by no one (the test dir too,
+    // so the unprivileged user can reach it).
+    let set = |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    set(w.dir.path(), 0o755);
+    set(&config, 0o644);
+    let data = w.dir.path().join("data");
+    let mut dirs = vec![data.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                set(&path, 0o444);
+            }
+        }
+        set(&dir, 0o555);
+    }
+    let (code, stdout, stderr) = as_unprivileged(&w, &config, &["check", "--format", "json"]);
+    assert_eq!(code, Some(1), "a full evaluation (hold: work not done), not exit 2: {stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    assert_eq!(item(&report, "scope-frozen")["ticked"]["by"], "alice", "the journal's tick was read: {report:#}");
+    assert_eq!(report["cells"].as_array().map(Vec::len), Some(4), "{report:#}");
+    let (code, stdout, stderr) = as_unprivileged(&w, &config, &["report", "--format", "markdown"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("alice"), "the tick's author in the record:\n{stdout}");
+    // At most a warning about the observation journal it could not write.
+    assert!(stderr.lines().all(|l| l.contains("warning")), "{stderr}");
+    // Nothing was changed on disk.
+    let after = std::fs::read_to_string(w.journal()).unwrap();
+    assert_eq!(after.lines().count(), 1);
+    for dir in [data.clone(), w.dir.path().to_path_buf()] {
+        set(&dir, 0o755);
+    }
+}

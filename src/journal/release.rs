@@ -17,6 +17,8 @@
 //! - Readers only consume complete lines and remember where the last one
 //!   ended, so `poll` sees other writers' events without re-reading the file
 //!   and never sees half a line.
+//! - Commands that only look (`check`, `report`) use [`read_events`]: the
+//!   file opened read-only, same rules, so a read-only data dir is enough.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -225,30 +227,73 @@ impl FileStore {
         let mut file = &self.file;
         file.seek(SeekFrom::Start(self.read_offset)).map_err(self.fail("seek in"))?;
         file.read_to_end(&mut buf).map_err(self.fail("read"))?;
-
-        // A write in progress or torn by a crash has no newline yet: leave it.
-        let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        self.report.torn_tail = complete < buf.len();
-        let mut events = Vec::new();
-        let mut skipped = 0;
-        for line in buf[..complete].split(|&b| b == b'\n') {
-            let text = line.trim_ascii();
-            if text.is_empty() {
-                continue;
-            }
-            match serde_json::from_slice::<ReleaseEvent>(text) {
-                Ok(event) if self.seen.insert(event.id.clone()) => events.push(event),
-                Ok(_) => self.report.duplicates += 1,
-                Err(_) => skipped += 1,
-            }
-        }
-        if skipped > 0 {
-            tracing::warn!(path = %self.path.display(), skipped, "release journal lines skipped");
-            self.report.skipped += skipped;
-        }
+        let (events, complete) = parse_complete_lines(&self.path, &buf, &mut self.seen, &mut self.report);
         self.read_offset += complete as u64;
         Ok(events)
     }
+}
+
+/// The events in the complete lines of `buf` (read from `path`), by the
+/// rules every reader of the file follows: a last line without its newline
+/// (a write in progress, or torn by a crash) is left unread and noted in
+/// `report.torn_tail`; a complete line that does not parse is skipped and
+/// counted; an id already in `seen` is a duplicate (a retried append),
+/// counted and dropped. Returns the events and how many bytes of `buf` the
+/// complete lines take.
+fn parse_complete_lines(
+    path: &Path,
+    buf: &[u8],
+    seen: &mut HashSet<String>,
+    report: &mut ReadReport,
+) -> (Vec<ReleaseEvent>, usize) {
+    let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    report.torn_tail = complete < buf.len();
+    let mut events = Vec::new();
+    let mut skipped = 0;
+    for line in buf[..complete].split(|&b| b == b'\n') {
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<ReleaseEvent>(text) {
+            Ok(event) if seen.insert(event.id.clone()) => events.push(event),
+            Ok(_) => report.duplicates += 1,
+            Err(_) => skipped += 1,
+        }
+    }
+    if skipped > 0 {
+        tracing::warn!(path = %path.display(), skipped, "release journal lines skipped");
+        report.skipped += skipped;
+    }
+    (events, complete)
+}
+
+/// Every event in the release journal at `path`, read without any write
+/// access: for commands that only look (`check`, `report`), so a read-only
+/// data dir still works. The file is opened read-only, never created,
+/// locked or repaired; a missing file (or directory) is no events. The same
+/// rules as [`FileStore`]'s `load` apply: a torn last line is left unread,
+/// unparseable lines are skipped, a repeated id is read once.
+pub fn read_events(path: &Path) -> Result<Vec<ReleaseEvent>, JournalError> {
+    read_events_with_report(path).map(|(events, _)| events)
+}
+
+/// [`read_events`], with what reading found besides events (lines skipped,
+/// duplicates, a torn tail), for a warning.
+pub fn read_events_with_report(path: &Path) -> Result<(Vec<ReleaseEvent>, ReadReport), JournalError> {
+    let fail = |action| {
+        let path = path.to_path_buf();
+        move |error| JournalError::Io { path, action, error }
+    };
+    let mut buf = Vec::new();
+    match File::open(path) {
+        Ok(mut file) => file.read_to_end(&mut buf).map_err(fail("read"))?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), ReadReport::default())),
+        Err(e) => return Err(fail("open")(e)),
+    };
+    let mut report = ReadReport::default();
+    let (events, _) = parse_complete_lines(path, &buf, &mut HashSet::new(), &mut report);
+    Ok((events, report))
 }
 
 impl EventStore for FileStore {
@@ -530,6 +575,103 @@ mod tests {
         let err = FileStore::open(&blocker.join("r.jsonl")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("not-a-dir") && msg.contains("cannot create the directory"), "{msg}");
+    }
+
+    #[test]
+    fn read_events_reads_what_load_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let (one, two) = (tick("ana", "one"), tick("bo", "two"));
+        let mut store = FileStore::open(&path).unwrap();
+        store.append(&one).unwrap();
+        store.append(&two).unwrap();
+        store.append(&one).unwrap(); // a retried append
+        drop(store);
+        // A line this version cannot read, then a crash mid-write.
+        let half = serde_json::to_string(&tick("cy", "lost")).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"id\":\"x\",\"action\":\"teleport\"}\n").unwrap();
+        f.write_all(&half.as_bytes()[..half.len() / 2]).unwrap();
+        drop(f);
+        let before = std::fs::read(&path).unwrap();
+
+        let (events, report) = read_events_with_report(&path).unwrap();
+        assert_eq!(events, vec![one.clone(), two.clone()]);
+        assert_eq!(report, ReadReport { skipped: 1, duplicates: 1, torn_tail: true });
+        assert_eq!(read_events(&path).unwrap(), vec![one, two]);
+        let mut store = FileStore::open(&path).unwrap();
+        assert_eq!(store.load().unwrap(), events, "the same rules as load");
+        assert_eq!(store.report(), &report);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "reading never repairs the torn tail");
+    }
+
+    #[test]
+    fn read_events_of_a_missing_journal_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let path = release_path(&data, "2026.11");
+        assert_eq!(read_events(&path).unwrap(), vec![]);
+        let (events, report) = read_events_with_report(&path).unwrap();
+        assert_eq!((events, report), (vec![], ReadReport::default()));
+        assert!(!path.exists(), "no file created");
+        assert!(!data.exists(), "no directory created");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // An empty file is no events either, and stays empty.
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(read_events(&path).unwrap(), vec![]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_events_needs_no_write_access() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let path = release_path(&data, "2026.11");
+        let events = vec![tick("ana", "a"), tick("bo", "b")];
+        let mut store = FileStore::open(&path).unwrap();
+        for event in &events {
+            store.append(event).unwrap();
+        }
+        drop(store);
+        let releases = path.parent().unwrap().to_path_buf();
+        let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        mode(&path, 0o444);
+        mode(&releases, 0o555);
+        mode(&data, 0o555);
+        let read = read_events(&path);
+        let read_missing = read_events(&release_path(&data, "other"));
+        let writer_open = FileStore::open(&path).map(drop);
+        // As root (CI) permissions are not enforced: then this succeeds.
+        let probe = releases.join("probe");
+        let enforced = File::create(&probe).is_err();
+        // Let the temp dir be removed whatever happened.
+        let _ = std::fs::remove_file(&probe);
+        mode(&data, 0o755);
+        mode(&releases, 0o755);
+        mode(&path, 0o644);
+        assert_eq!(read.unwrap(), events);
+        assert_eq!(read_missing.unwrap(), vec![]);
+        assert!(!release_path(&data, "other").exists());
+        if enforced {
+            // The writer's open fails on the same file: the reader did not
+            // need what it needs.
+            let err = writer_open.unwrap_err();
+            assert!(err.to_string().contains("cannot open"), "{err}");
+        }
+    }
+
+    #[test]
+    fn read_events_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be: opens, but cannot be read.
+        let path = dir.path().join("r.jsonl");
+        std::fs::create_dir(&path).unwrap();
+        let err = read_events(&path).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with(&format!("release journal {}: cannot ", path.display())), "{msg}");
     }
 
     #[test]
