@@ -432,3 +432,73 @@ fn rollback_methods_and_migrations_are_checked() {
     let text = VALID.replace("[release.targets]", "[release.migrations]\npayments = \"maybe\"\n[release.targets]");
     rejects(&text, "migrations");
 }
+
+#[test]
+fn a_url_template_without_host_is_rejected() {
+    // `http:///{env}/…` parses as a URL whose host is the environment.
+    let text = VALID.replace("http://127.0.0.1:9/{env}/{service}", "http:///{env}/{service}");
+    let run = rejects(&text, "sources[0].url");
+    assert!(run.stderr.contains("invalid URL template `http:///{env}/{service}`: no host after `http://`"), "{run:#?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+}
+
+/// `VALID` with one more source (TOML lines, after `[[sources]]`).
+fn with_source(lines: &str) -> String {
+    format!("{VALID}\n[[sources]]\n{lines}\n")
+}
+
+/// `lines` (a source, `{url}` in it) is fine with a host, and rejected
+/// naming `sources[1].api_url` with `http:///x`.
+fn api_url_needs_a_host(kind: &str, lines: &str) {
+    let sandbox = Sandbox::new();
+    sandbox.check(&sandbox.write("good.toml", &with_source(&lines.replace("{url}", "http://x")))).assert_ok();
+    let sandbox = Sandbox::new();
+    let run = sandbox.check(&sandbox.write("bad.toml", &with_source(&lines.replace("{url}", "http:///x"))));
+    assert_eq!(run.code, Some(2), "{kind}: `http:///x` must be rejected: {run:#?}");
+    assert!(run.stderr.contains("sources[1].api_url"), "{kind}: {run:#?}");
+    assert!(run.stderr.contains("`http:///x`: no host after `http://`"), "{kind}: {run:#?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{kind}: {run:#?}");
+}
+
+#[test]
+fn an_api_url_template_without_host_is_rejected() {
+    api_url_needs_a_host("argocd", "name = \"argocd\"\nkind = \"argocd\"\napi_url = \"{url}\"");
+    api_url_needs_a_host(
+        "prometheus",
+        "name = \"metrics\"\nkind = \"prometheus\"\napi_url = \"{url}\"\n[sources.queries]\nrps = 'x'",
+    );
+}
+
+#[test]
+fn a_github_or_gitlab_api_url_without_host_is_rejected() {
+    api_url_needs_a_host("github", "name = \"gh\"\nkind = \"github\"\nrepo = \"acme/{service}\"\napi_url = \"{url}\"");
+    api_url_needs_a_host(
+        "gitlab",
+        "name = \"gl\"\nkind = \"gitlab\"\nproject = \"acme/{service}\"\napi_url = \"{url}\"",
+    );
+}
+
+#[test]
+fn an_invalid_json_pointer_is_rejected_naming_the_key() {
+    let text = format!("{VALID}[sources.fields]\nversion = \"/ver~2sion\"\n");
+    let run = rejects(&text, "sources[0].fields.version");
+    assert!(run.stderr.contains("`/ver~2sion` is not a JSON pointer: `~2` is not an escape"), "{run:#?}");
+    let text = format!("{VALID}[sources.fields]\nversion = \"/a~1b\"\ncommit = \"/git/sha~\"\n");
+    let run = rejects(&text, "sources[0].fields.commit");
+    assert!(run.stderr.contains("`/git/sha~` is not a JSON pointer: it ends with a lone '~'"), "{run:#?}");
+    // Escapes RFC 6901 allows are fine.
+    let sandbox = Sandbox::new();
+    let good = format!("{VALID}[sources.fields]\nversion = \"/a~1b/~0c\"\nbuild = \"\"\n");
+    sandbox.check(&sandbox.write("good.toml", &good)).assert_ok();
+}
+
+#[test]
+fn a_command_source_with_an_invalid_json_pointer_is_rejected() {
+    let lines = "name = \"deploy-db\"\nkind = \"command\"\nprogram = \"deployed-version\"\n\
+                 args = [\"{service}\", \"{env}\"]\n[sources.fields]\nversion = \"{pointer}\"";
+    let sandbox = Sandbox::new();
+    sandbox.check(&sandbox.write("good.toml", &with_source(&lines.replace("{pointer}", "/version")))).assert_ok();
+    let run = rejects(&with_source(&lines.replace("{pointer}", "/ver~2sion")), "sources[1].fields.version");
+    assert!(run.stderr.contains("`/ver~2sion` is not a JSON pointer: `~2` is not an escape"), "{run:#?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+}

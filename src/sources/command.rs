@@ -91,14 +91,7 @@ impl CommandSource {
                 ));
             }
         }
-        if let Some(fields) = &options.fields {
-            errors.extend(fields.pointers().filter(|(_, p)| !p.is_empty() && !p.starts_with('/')).map(|(k, p)| {
-                OptionError::new(
-                    format!("fields.{k}"),
-                    format!("`{p}` is not a JSON pointer: it must start with '/' (e.g. \"/{p}\")"),
-                )
-            }));
-        }
+        // `fields` pointers are checked as they are read (http::Fields).
         let token = auth::from_env(options.token_env.as_deref()).unwrap_or_else(|e| {
             errors.push(e);
             None

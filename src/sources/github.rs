@@ -100,7 +100,10 @@ impl VersionFrom {
         match raw {
             "ref" => Ok(VersionFrom::Ref),
             "sha" => Ok(VersionFrom::Sha),
-            p if p.starts_with('/') => Ok(VersionFrom::Pointer(p.to_string())),
+            p if p.starts_with('/') => {
+                super::http::check_pointer(p)?;
+                Ok(VersionFrom::Pointer(p.to_string()))
+            }
             other => Err(format!(
                 "`{other}` is not \"ref\", \"sha\" or a JSON pointer into the deployment payload (e.g. \"/version\")"
             )),
@@ -1167,6 +1170,8 @@ mod tests {
     fn options_are_checked() {
         assert!(VersionFrom::parse("tag").unwrap_err().contains("JSON pointer"));
         assert_eq!(VersionFrom::parse("/a/b"), Ok(VersionFrom::Pointer("/a/b".into())));
+        assert!(VersionFrom::parse("/ver~2sion").unwrap_err().contains("~2"));
+        assert_eq!(VersionFrom::parse("/a~1b~0"), Ok(VersionFrom::Pointer("/a~1b~0".into())));
         assert!(check_repo_template("acme/{service}").is_ok());
         assert!(check_repo_template("acme/{service}-{env}").is_ok());
         assert!(check_repo_template("acme/{svc}").unwrap_err().contains("unknown placeholder"));

@@ -30,16 +30,68 @@ struct Options {
     fields: Option<Fields>,
 }
 
-/// JSON pointers (RFC 6901) to each field of a reading.
+/// JSON pointers (RFC 6901) to each field of a reading. Each is checked as
+/// it is read from the config ([`check_pointer`]), so a bad one is an error
+/// naming its key (`fields.version`), for every kind that reads `fields`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fields {
+    #[serde(deserialize_with = "pointer")]
     pub version: String,
+    #[serde(default, deserialize_with = "optional_pointer")]
     pub build: Option<String>,
+    #[serde(default, deserialize_with = "optional_pointer")]
     pub commit: Option<String>,
+    #[serde(default, deserialize_with = "optional_pointer")]
     pub digest: Option<String>,
+    #[serde(default, deserialize_with = "optional_pointer")]
     pub deployed_at: Option<String>,
+    #[serde(default, deserialize_with = "optional_pointer")]
     pub health: Option<String>,
+}
+
+fn pointer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let pointer = String::deserialize(deserializer)?;
+    check_pointer(&pointer).map_err(serde::de::Error::custom)?;
+    Ok(pointer)
+}
+
+fn optional_pointer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let pointer = Option::<String>::deserialize(deserializer)?;
+    if let Some(p) = &pointer {
+        check_pointer(p).map_err(serde::de::Error::custom)?;
+    }
+    Ok(pointer)
+}
+
+/// Check a JSON pointer (RFC 6901): empty (the whole document), or `/`
+/// followed by reference tokens in which `~` only appears as `~0` (a `~`)
+/// or `~1` (a `/`). The message says what is wrong with it.
+pub fn check_pointer(pointer: &str) -> Result<(), String> {
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return Err(format!("`{pointer}` is not a JSON pointer: it must start with '/' (e.g. \"/{pointer}\")"));
+    }
+    let mut chars = pointer.chars();
+    while let Some(c) = chars.next() {
+        if c != '~' {
+            continue;
+        }
+        match chars.next() {
+            Some('0' | '1') => {}
+            Some(other) => {
+                return Err(format!(
+                    "`{pointer}` is not a JSON pointer: `~{other}` is not an escape ('~' must be followed by '0' or \
+                     '1': `~0` stands for '~', `~1` for '/')"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "`{pointer}` is not a JSON pointer: it ends with a lone '~' (write `~0` for '~', `~1` for '/')"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Default for Fields {
@@ -81,20 +133,8 @@ impl HttpSource {
     pub fn build(spec: &SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>> {
         let options: Options = parse_options(&spec.options)?;
         let url = UrlTemplate::parse(&options.url).map_err(|m| vec![OptionError::new("url", m)])?;
+        // The pointers were checked as `fields` was read (see `Fields`).
         let fields = options.fields.unwrap_or_default();
-        let bad: Vec<OptionError> = fields
-            .pointers()
-            .filter(|(_, p)| !p.is_empty() && !p.starts_with('/'))
-            .map(|(k, p)| {
-                OptionError::new(
-                    format!("fields.{k}"),
-                    format!("`{p}` is not a JSON pointer: it must start with '/' (e.g. \"/{p}\")"),
-                )
-            })
-            .collect();
-        if !bad.is_empty() {
-            return Err(bad);
-        }
         Ok(Arc::new(HttpSource { url, fields }))
     }
 }
@@ -146,12 +186,39 @@ impl UrlTemplate {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(format!("invalid URL template `{raw}`: no host"));
         }
+        // On the template as written: filled in and parsed, `http:///{env}/x`
+        // would have `env` for its host.
+        check_authority(raw).map_err(|m| format!("invalid URL template `{raw}`: {m}"))?;
         Ok(UrlTemplate(raw.to_string()))
     }
 
     pub fn render(&self, service: &str, env: &str) -> String {
         self.0.replace("{service}", service).replace("{env}", env)
     }
+}
+
+/// Check that an http(s) URL, as written, has `//` and then a host after its
+/// scheme. A WHATWG parser (the `url` crate, browsers) skips extra slashes
+/// and takes the next segment as the host: `http:///x` becomes `http://x/`,
+/// and in a template `http:///{env}/{service}` the environment becomes the
+/// host. Run it on the raw text, before placeholders are filled; the message
+/// says what is wrong, for the caller to prefix with the URL.
+pub fn check_authority(raw: &str) -> Result<(), String> {
+    let raw = raw.trim();
+    let Some((scheme, rest)) = raw.split_once(':') else {
+        return Err("no scheme (e.g. \"https://host/\")".into());
+    };
+    let Some(after) = rest.strip_prefix("//") else {
+        return Err(format!("expected `//` and a host after `{scheme}:` (e.g. \"{scheme}://host/\")"));
+    };
+    let authority = after.split(['/', '\\', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!(
+            "no host after `{scheme}://` (a parser would take the first path segment as the host; e.g. \"{scheme}://host/\")"
+        ));
+    }
+    Ok(())
 }
 
 /// Decode a response body into a reading. Pure: bytes in, reading out.
@@ -294,6 +361,117 @@ mod tests {
         assert!(UrlTemplate::parse("ftp://x/{service}").unwrap_err().contains("scheme"));
         assert!(UrlTemplate::parse("not a url").is_err());
         assert!(UrlTemplate::parse("http://x/{service").unwrap_err().contains("unclosed"));
+    }
+
+    #[test]
+    fn url_template_needs_a_host_as_written() {
+        // Filled in and parsed, these would take `env` (or `svc`) for the host.
+        for raw in ["http:///{env}/{service}", "https:///{service}", "http:/{env}/{service}", "http:{env}/{service}"] {
+            let err = UrlTemplate::parse(raw).unwrap_err();
+            assert!(err.starts_with(&format!("invalid URL template `{raw}`: ")), "{err}");
+            assert!(err.contains("host"), "{err}");
+        }
+        assert_eq!(
+            UrlTemplate::parse("http:///{env}/{service}").unwrap_err(),
+            "invalid URL template `http:///{env}/{service}`: no host after `http://` (a parser would take the first \
+             path segment as the host; e.g. \"http://host/\")"
+        );
+        for ok in [
+            "http://{env}.example/{service}",
+            "https://{service}.{env}.example.internal/version",
+            "http://[::1]:8080/{env}",
+            "http://127.0.0.1:9/{env}/{service}",
+        ] {
+            assert!(UrlTemplate::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn check_authority_on_raw_urls() {
+        assert!(check_authority("http://x/").is_ok());
+        assert!(check_authority("https://user@x:8443/a?b#c").is_ok());
+        assert!(check_authority("http:///x").unwrap_err().contains("no host after `http://`"));
+        assert!(check_authority("http://?q").unwrap_err().contains("no host"));
+        assert!(check_authority("http://user@/x").unwrap_err().contains("no host"));
+        assert!(check_authority("http://:8080/x").unwrap_err().contains("no host"));
+        assert!(check_authority("http:x").unwrap_err().contains("expected `//`"));
+        assert!(check_authority("x").unwrap_err().contains("no scheme"));
+        // What the `url` crate does with it, and why the raw text is checked.
+        assert_eq!(url::Url::parse("http:///x").unwrap().host_str(), Some("x"));
+    }
+
+    #[test]
+    fn pointer_checks() {
+        for ok in ["", "/", "/version", "/a~0b", "/a~1b/~0~1", "/build/version", "/0"] {
+            assert_eq!(check_pointer(ok), Ok(()), "{ok:?}");
+        }
+        assert_eq!(
+            check_pointer("/ver~2sion").unwrap_err(),
+            "`/ver~2sion` is not a JSON pointer: `~2` is not an escape ('~' must be followed by '0' or '1': `~0` \
+             stands for '~', `~1` for '/')"
+        );
+        assert!(check_pointer("/a~").unwrap_err().contains("lone '~'"));
+        assert!(check_pointer("/a~/b").unwrap_err().contains("`~/` is not an escape"));
+        assert!(check_pointer("version").unwrap_err().contains("must start with '/' (e.g. \"/version\")"));
+    }
+
+    fn spec(options: Value) -> SourceSpec {
+        SourceSpec {
+            name: "endpoints".into(),
+            kind: "http".into(),
+            every: std::time::Duration::from_secs(30),
+            timeout: std::time::Duration::from_secs(5),
+            evidence: None,
+            services: Vec::new(),
+            environments: Vec::new(),
+            options: options.as_object().unwrap().clone(),
+            baseline: None,
+        }
+    }
+
+    fn build_errors(options: Value) -> Vec<OptionError> {
+        match HttpSource::build(&spec(options)) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors,
+        }
+    }
+
+    #[test]
+    fn build_rejects_a_url_without_host_naming_the_key() {
+        let errors = build_errors(serde_json::json!({ "url": "http:///{env}/{service}" }));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "url");
+        assert!(errors[0].message.contains("no host after `http://`"), "{errors:?}");
+        assert!(build_errors(serde_json::json!({ "url": "http://x/{env}/{service}" })).is_empty());
+    }
+
+    #[test]
+    fn build_rejects_bad_pointers_naming_the_key() {
+        let errors =
+            build_errors(serde_json::json!({ "url": "http://x/{env}", "fields": { "version": "/ver~2sion" } }));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "fields.version");
+        assert!(errors[0].message.contains("`/ver~2sion` is not a JSON pointer: `~2` is not an escape"), "{errors:?}");
+
+        let errors = build_errors(
+            serde_json::json!({ "url": "http://x/{env}", "fields": { "version": "/v", "commit": "/git/c~" } }),
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "fields.commit");
+        assert!(errors[0].message.contains("lone '~'"), "{errors:?}");
+
+        let errors = build_errors(serde_json::json!({ "url": "http://x/{env}", "fields": { "health": "status" } }));
+        assert_eq!(errors[0].key, "fields.health");
+        assert!(errors[0].message.contains("must start with '/'"), "{errors:?}");
+
+        // Valid escapes, an empty pointer and absent optional fields are fine.
+        let fields = serde_json::json!({ "version": "/a~1b/~0c", "build": "" });
+        assert!(build_errors(serde_json::json!({ "url": "http://x/{env}", "fields": fields })).is_empty());
+        let parsed: Fields = serde_json::from_value(serde_json::json!({ "version": "/v" })).unwrap();
+        assert_eq!(
+            parsed,
+            Fields { version: "/v".into(), build: None, commit: None, digest: None, deployed_at: None, health: None }
+        );
     }
 
     proptest::proptest! {

@@ -95,6 +95,8 @@ pub fn parse_api_url(raw: &str) -> Result<url::Url, String> {
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(format!("invalid URL `{raw}`: scheme must be http or https"));
     }
+    // As written: `http:///x` would otherwise parse with `x` as the host.
+    http::check_authority(raw).map_err(|m| format!("invalid URL `{raw}`: {m}"))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("invalid URL `{raw}`: no host"));
     }
