@@ -1,5 +1,6 @@
-//! End-to-end: the real binary in a real terminal (tmux). Skips with a
-//! message when tmux is absent on a developer machine; fails in CI.
+//! End-to-end: the real binary in a real terminal (tmux). Each test is
+//! ignored in a plain `cargo test` (it needs tmux); `cargo test -- --ignored`
+//! runs them, and `.ci/run` does after installing tmux.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,15 +19,13 @@ struct Session {
 impl Session {
     /// Start `flightdeck ARGS` in a detached tmux session of 140×40, in a
     /// shell that reports the exit code and the terminal mode afterwards.
-    fn start(tag: &str, args: &str) -> Option<Session> {
-        if tmux::missing("the end-to-end terminal test") {
-            return None;
-        }
-        Some(Session::start_in(tag, args, Rc::new(tempfile::tempdir().unwrap()), ""))
+    fn start(tag: &str, args: &str) -> Session {
+        Session::start_in(tag, args, Rc::new(tempfile::tempdir().unwrap()), "")
     }
 
     /// Like `start`, in the dirs of `dir`, with `NAME=value` settings added.
     fn start_in(tag: &str, args: &str, dir: Rc<tempfile::TempDir>, env: &str) -> Session {
+        tmux::require("the end-to-end terminal test");
         let name = format!("fd-e2e-{tag}-{}", std::process::id());
         let bin = env!("CARGO_BIN_EXE_flightdeck");
         let d = dir.path().display();
@@ -91,9 +90,10 @@ fn assert_restored_after_exit(session: &Session, code: i32) -> String {
 }
 
 #[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
 fn demo_runs_shows_help_and_quits_cleanly() {
     // No config anywhere: plain `flightdeck` runs the demo and says so.
-    let Some(session) = Session::start("quit", "") else { return };
+    let session = Session::start("quit", "");
     let screen = session.wait_for("the matrix", matrix_ready, Duration::from_secs(30));
     assert!(screen.contains("DEMO (no config found)"), "{screen}");
     assert!(screen.contains("Checklist · minor · 2026.11"), "{screen}");
@@ -113,8 +113,9 @@ fn demo_runs_shows_help_and_quits_cleanly() {
 }
 
 #[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
 fn detail_filter_and_sigterm_restore_the_terminal() {
-    let Some(session) = Session::start("term", "demo --speed 4") else { return };
+    let session = Session::start("term", "demo --speed 4");
     session.wait_for("the matrix", matrix_ready, Duration::from_secs(30));
 
     // Open the detail of the first cell, close it.
@@ -155,11 +156,9 @@ fn detail_filter_and_sigterm_restore_the_terminal() {
 }
 
 #[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
 fn a_panic_restores_the_terminal_and_is_readable() {
     // The test hook makes the loop panic 3 s after start (see src/app/mod.rs).
-    if tmux::missing("the end-to-end terminal test") {
-        return;
-    }
     let dir = Rc::new(tempfile::tempdir().unwrap());
     let session =
         Session::start_in("panic", "demo --speed 4", dir, "RUST_BACKTRACE=0 FLIGHTDECK_TEST_PANIC_AFTER=3000");
@@ -192,10 +191,8 @@ fn scope_frozen_ticked_by_tester(screen: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
 fn a_tick_survives_kill_9_and_a_restart() {
-    if tmux::missing("the end-to-end terminal test") {
-        return;
-    }
     let dir = Rc::new(tempfile::tempdir().unwrap());
     // A patch release whose window opens in two hours; its one source
     // points at a port where nothing listens (its cells show errors).
@@ -279,10 +276,11 @@ timeout = "1s"
 }
 
 #[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
 fn the_demo_rollback_banner_comes_goes_and_rings_once_per_firing() {
     // At 20× speed: shipping's health goes down in prod at 175 s (8.75 s),
     // checkout's error rate jumps at 200 s (10 s) and drops at 260 s (13 s).
-    let Some(session) = Session::start("banner", "demo --speed 20") else { return };
+    let session = Session::start("banner", "demo --speed 20");
     let raw = session.dir.path().join("raw-output");
     Command::new("tmux")
         .args(["pipe-pane", "-o", "-t", &session.name, &format!("cat >> {}", raw.display())])
@@ -314,4 +312,140 @@ fn the_demo_rollback_banner_comes_goes_and_rings_once_per_firing() {
     let bytes = std::fs::read(&raw).unwrap_or_default();
     let bells = bytes.iter().filter(|&&b| b == 0x07).count();
     assert_eq!(bells, 2, "one bell for shipping's health, one for checkout's error rate");
+}
+
+/// A fleet read by a `command` source whose program records its PID and
+/// that of a child of its own, then waits: it is still running whenever
+/// the cockpit ends. Returns the config path and the PID file.
+fn fleet_with_a_running_program(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let pids = dir.join("pids");
+    let program = dir.join("slow-version");
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\necho $$ >> {p}\nsleep 300 &\necho $! >> {p}\nwait\n", p = pids.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.join("fd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{data}"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+[[sources]]
+name = "deploy-db"
+kind = "command"
+program = '{program}'
+timeout = "10m"
+"#,
+            data = dir.join("fd-data").display(),
+            program = program.display()
+        ),
+    )
+    .unwrap();
+    (config, pids)
+}
+
+/// The PIDs the program wrote (itself and its child), once both are there.
+fn wait_for_pids(pids: &std::path::Path) -> Vec<u32> {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(pids).unwrap_or_default();
+        let all: Vec<u32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if all.len() >= 2 {
+            return all;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the program never started: {text:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Running: present and not a zombie (an init that does not reap leaves those).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+fn assert_all_ended(pids: &[u32], how: &str) {
+    let start = Instant::now();
+    while pids.iter().any(|&p| running(p)) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = pids.iter().copied().filter(|&p| running(p)).collect();
+    assert!(left.is_empty(), "after {how}, programs still running: {left:?}");
+}
+
+/// Every way out of the cockpit restores the terminal (canonical mode, the
+/// normal screen, no mouse reporting), ends the programs `command` sources
+/// started (and their own children), and exits with the conventional status.
+fn ends_cleanly(how: &str, leave: impl Fn(&Session), code: i32, env: &str) {
+    let dir = Rc::new(tempfile::tempdir().unwrap());
+    let (config, pids) = fleet_with_a_running_program(dir.path());
+    let tag = how.replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let session = Session::start_in(&tag, &format!("--config {}", config.display()), dir.clone(), env);
+    session.wait_for(
+        "the matrix",
+        |s| s.contains("Environment matrix") && s.contains("payments"),
+        Duration::from_secs(30),
+    );
+    let started = wait_for_pids(&pids);
+    assert!(started.iter().all(|&p| running(p)), "{started:?}");
+    assert_eq!(session.display("#{mouse_any_flag}"), "1", "the cockpit asks for the mouse while it runs");
+    leave(&session);
+    session.wait_for(&format!("exit after {how}"), |s| s.contains("EXIT="), Duration::from_secs(15));
+    assert_restored_after_exit(&session, code);
+    assert_eq!(session.display("#{mouse_any_flag}"), "0", "mouse reporting left on after {how}");
+    assert_all_ended(&started, how);
+}
+
+fn kill(session: &Session, signal: &str) {
+    let pid = session.flightdeck_pid();
+    assert!(!pid.is_empty(), "flightdeck is not running");
+    assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+}
+
+#[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
+fn q_and_ctrl_c_restore_the_terminal_and_end_the_programs() {
+    ends_cleanly("q", |s| s.send("q"), 0, "");
+    ends_cleanly("Ctrl-C", |s| s.send("C-c"), 0, "");
+}
+
+#[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
+fn every_ending_signal_restores_the_terminal_and_ends_the_programs() {
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129), ("QUIT", 131)] {
+        ends_cleanly(&format!("SIG{signal}"), |s| kill(s, signal), code, "");
+    }
+}
+
+#[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
+fn a_panic_ends_the_programs_too() {
+    ends_cleanly("a panic", |_| {}, 101, "RUST_BACKTRACE=0 FLIGHTDECK_TEST_PANIC_AFTER=4000");
+}
+
+#[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
+fn a_start_up_error_after_the_first_frame_restores_the_terminal() {
+    // The observation journal cannot be opened (a directory is in its
+    // place): the cockpit has drawn its first frame and started its
+    // sources by then, and must leave as cleanly as by `q`.
+    let dir = Rc::new(tempfile::tempdir().unwrap());
+    let (config, pids) = fleet_with_a_running_program(dir.path());
+    std::fs::create_dir_all(dir.path().join("fd-data/observations.jsonl")).unwrap();
+    let session = Session::start_in("startup", &format!("--config {}", config.display()), dir.clone(), "");
+    session.wait_for("exit after the error", |s| s.contains("EXIT="), Duration::from_secs(30));
+    let screen = assert_restored_after_exit(&session, 1);
+    assert!(screen.contains("opening the observation journal"), "{screen}");
+    assert_eq!(session.display("#{mouse_any_flag}"), "0", "mouse reporting left on");
+    // Whatever the program managed to start before the error is gone.
+    let started: Vec<u32> =
+        std::fs::read_to_string(&pids).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect();
+    assert_all_ended(&started, "a start-up error");
 }

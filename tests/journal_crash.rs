@@ -1,5 +1,5 @@
 //! Crash test of the release journal. A child process (this test binary,
-//! re-executed to run only `writer_child`) appends events as fast as it can
+//! re-executed as the writer, see `main`) appends events as fast as it can
 //! and acknowledges each one on stdout once `append` has returned; the test
 //! SIGKILLs it at random moments, many rounds on the same file, and after
 //! each kill checks that every acknowledged event is in the file, that the
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use flightdeck::journal::release::{EventStore, FileStore, ReleaseAction, ReleaseEvent};
 use jiff::Timestamp;
+use libtest_mimic::Trial;
 
 /// Set to the journal's path in the child: "be the writer".
 const WRITER_PATH: &str = "FD_JOURNAL_WRITER";
@@ -28,11 +29,10 @@ const ROUNDS: usize = 20;
 const ROUND_AT_MOST: Duration = Duration::from_millis(500);
 const SIGKILL: i32 = 9;
 
-/// Writer mode; returns at once in a normal test run. Appends until killed
+/// Writer mode: this test binary run again with the writer's variables set
+/// (see `main`). Appends until killed
 /// (or until its stdout is gone, so an orphan does not run on).
-#[test]
-fn writer_child() {
-    let Some(path) = std::env::var_os(WRITER_PATH) else { return };
+fn writer(path: std::ffi::OsString) {
     let round = std::env::var(WRITER_ROUND).unwrap();
     let mut store = FileStore::open(Path::new(&path)).unwrap();
     let mut out = std::io::stdout().lock();
@@ -68,7 +68,6 @@ struct Round {
 fn run_round(path: &Path, round: usize, kill_at: KillAt) -> Round {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
         .env(WRITER_PATH, path)
         .env(WRITER_ROUND, round.to_string())
         .stdin(Stdio::null())
@@ -180,7 +179,6 @@ fn tear(path: &Path) {
     file.write_all(&line.as_bytes()[..line.len() / 2]).unwrap();
 }
 
-#[test]
 fn every_acknowledged_event_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("releases/crash.jsonl");
@@ -215,7 +213,6 @@ fn every_acknowledged_event_survives_sigkill() {
     assert!(acked > 0);
 }
 
-#[test]
 fn appends_go_on_after_a_torn_write() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("torn.jsonl");
@@ -250,4 +247,25 @@ fn appends_go_on_after_a_torn_write() {
 /// (no newline) may come first on the line of the first ack.
 fn ack_id(line: &str) -> Option<&str> {
     line.rfind("ack ").map(|at| &line[at + 4..])
+}
+
+/// A harness of its own (`harness = false`): the same binary is the test
+/// run and, with the writer's variables set, the writer process it starts.
+fn main() -> std::process::ExitCode {
+    if let Some(path) = std::env::var_os(WRITER_PATH) {
+        writer(path);
+        return std::process::ExitCode::SUCCESS;
+    }
+    let args = libtest_mimic::Arguments::from_args();
+    let tests = vec![
+        Trial::test("every_acknowledged_event_survives_sigkill", || {
+            every_acknowledged_event_survives_sigkill();
+            Ok(())
+        }),
+        Trial::test("appends_go_on_after_a_torn_write", || {
+            appends_go_on_after_a_torn_write();
+            Ok(())
+        }),
+    ];
+    libtest_mimic::run(&args, tests).exit_code()
 }

@@ -1,5 +1,5 @@
 //! Two cockpits on one release journal: two child processes (this test
-//! binary, re-executed to run only `writer_child`) append to the same file
+//! binary, re-executed as the writer, see `main`) append to the same file
 //! at once while a reader in the test polls it. No event is lost, garbled
 //! or interleaved, each writer's events keep their order, and the reader
 //! sees every event within a second of its acknowledgement.
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use flightdeck::journal::release::{EventStore, FileStore, ReleaseAction, ReleaseEvent, release_path};
 use jiff::Timestamp;
+use libtest_mimic::Trial;
 
 const WRITER_PATH: &str = "FD_JOURNAL_WRITER";
 const WRITER_NAME: &str = "FD_JOURNAL_WRITER_NAME";
@@ -22,11 +23,10 @@ const POLL_EVERY: Duration = Duration::from_millis(20);
 /// What "see each other's ticks within a second" allows.
 const SEEN_WITHIN: Duration = Duration::from_secs(1);
 
-/// Writer mode; returns at once in a normal test run. Starts appending
+/// Writer mode: this test binary run again with the writer's variables set
+/// (see `main`). Starts appending
 /// when the test says `go` on stdin, so that both writers run at once.
-#[test]
-fn writer_child() {
-    let Some(path) = std::env::var_os(WRITER_PATH) else { return };
+fn writer(path: std::ffi::OsString) {
     let name = std::env::var(WRITER_NAME).unwrap();
     let mut store = FileStore::open(Path::new(&path)).unwrap();
     let mut go = String::new();
@@ -44,7 +44,6 @@ fn writer_child() {
 
 fn spawn_writer(path: &Path, name: &str, acks: mpsc::Sender<(String, Instant)>) -> Child {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
         .env(WRITER_PATH, path)
         .env(WRITER_NAME, name)
         .stdin(Stdio::piped())
@@ -73,7 +72,6 @@ fn finish(mut child: Child, name: &str) {
     assert!(status.success(), "writer {name}: {status}\n{stderr}");
 }
 
-#[test]
 fn two_writers_lose_nothing_and_see_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let path = release_path(dir.path(), "2026.11 / two cockpits");
@@ -152,4 +150,19 @@ fn two_writers_lose_nothing_and_see_each_other() {
 /// (no newline) may come first on the line of the first ack.
 fn ack_id(line: &str) -> Option<&str> {
     line.rfind("ack ").map(|at| &line[at + 4..])
+}
+
+/// A harness of its own (`harness = false`): the same binary is the test
+/// run and, with the writer's variables set, the writer process it starts.
+fn main() -> std::process::ExitCode {
+    if let Some(path) = std::env::var_os(WRITER_PATH) {
+        writer(path);
+        return std::process::ExitCode::SUCCESS;
+    }
+    let args = libtest_mimic::Arguments::from_args();
+    let tests = vec![Trial::test("two_writers_lose_nothing_and_see_each_other", || {
+        two_writers_lose_nothing_and_see_each_other();
+        Ok(())
+    })];
+    libtest_mimic::run(&args, tests).exit_code()
 }

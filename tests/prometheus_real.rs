@@ -1,8 +1,8 @@
 //! The `prometheus` source against a real Prometheus server (the Debian
 //! package `prometheus`), scraping an exporter the test controls.
 //!
-//! Without the binary the test prints `SKIPPED: prometheus not installed`
-//! and passes, unless `CI` is set: CI must run it (`.ci/run` installs it).
+//! Ignored in a plain `cargo test` (they need the server); `cargo test --
+//! --ignored` runs them and fails without it (`.ci/run` installs it first).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,11 @@ fn find_prometheus() -> Option<PathBuf> {
         .map(|p| std::env::split_paths(&p).map(|dir| dir.join("prometheus")).collect::<Vec<_>>())
         .unwrap_or_default();
     on_path.into_iter().chain([PathBuf::from("/usr/bin/prometheus")]).find(|p| p.is_file())
+}
+
+/// The server, or a failure: these tests are ignored unless asked for.
+fn require_prometheus() -> PathBuf {
+    find_prometheus().unwrap_or_else(|| panic!("prometheus is required (apt-get install prometheus)"))
 }
 
 /// The exporter's counters, moved by the test.
@@ -157,14 +162,9 @@ fn value(reading: &Reading, name: &str) -> MetricValue {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus: cargo test -- --ignored (.ci/run does)"]
 async fn reads_real_values_from_a_real_prometheus() {
-    let Some(bin) = find_prometheus() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("prometheus is required in CI");
-        }
-        println!("SKIPPED: prometheus not installed");
-        return;
-    };
+    let bin = require_prometheus();
     let started = Instant::now();
     let dir = tempfile::TempDir::new().unwrap();
 
@@ -261,15 +261,10 @@ async fn stepping_metrics(State(s): State<Arc<Steps>>) -> impl axum::response::I
 /// serves no errors, FIRING within two scrape intervals of the errors
 /// starting, OK again once they stop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus: cargo test -- --ignored (.ci/run does)"]
 async fn the_error_rate_trigger_fires_within_two_scrapes_and_clears() {
     use flightdeck::analysis::rollback::Level;
-    let Some(bin) = find_prometheus() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("prometheus is required in CI");
-        }
-        println!("SKIPPED: prometheus not installed");
-        return;
-    };
+    let bin = require_prometheus();
     let dir = tempfile::TempDir::new().unwrap();
     let steps = Arc::new(Steps::default());
     steps.ok_step.store(100, Ordering::SeqCst);

@@ -296,7 +296,7 @@ impl Layers {
 fn env_vars_matching(prefix: &str) -> Vec<String> {
     let mut vars: Vec<String> = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
-        .filter(|k| k.starts_with("FLIGHTDECK_") && k.starts_with(prefix))
+        .filter(|k| k.starts_with("FLIGHTDECK_") && !k.starts_with(TEST_HOOKS) && k.starts_with(prefix))
         .collect();
     vars.sort();
     vars
@@ -432,6 +432,10 @@ pub fn read_layers(paths: &Paths, cli: &Sources) -> Result<Layers, ConfigErrors>
     Ok(Layers { files, release_file })
 }
 
+/// Variables for the end-to-end tests' hooks (`FLIGHTDECK_TEST_PANIC_AFTER`),
+/// never settings: no config key starts with `test_`.
+const TEST_HOOKS: &str = "FLIGHTDECK_TEST_";
+
 /// Merge the layers with the `config` crate and deserialize the result.
 pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
     let mut builder = ::config::Config::builder();
@@ -443,7 +447,7 @@ pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
     let tokens = layers.token_envs();
     let vars: ::config::Map<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| k.starts_with("FLIGHTDECK_") && !tokens.contains(k))
+        .filter(|(k, _)| k.starts_with("FLIGHTDECK_") && !k.starts_with(TEST_HOOKS) && !tokens.contains(k))
         .collect();
     builder = builder.add_source(
         ::config::Environment::with_prefix("FLIGHTDECK")
