@@ -57,15 +57,20 @@ fn state(services: usize, envs: usize, now: Timestamp) -> AppState {
     let config = flightdeck::config::from_toml_str(&text, "bench").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let mut s = flightdeck::app::initial_state(&config, &active, now);
-    s.template = flightdeck::checklist::resolve(&config.fleet, None).unwrap();
+    s.engine.template = flightdeck::checklist::resolve(&config.fleet, None).unwrap();
     s.set_page(ui::matrix_rows(Rect::new(0, 0, W, H), envs, services));
     for n in 0..services {
         for e in 0..envs {
             let mut before = common::reported(n, e, envs, now);
             before.version = format!("1.{}.0", n % 7);
             before.build = "1".into();
-            s.apply(update(n, e, now - SignedDuration::from_mins(10), reading(before)));
-            s.apply(update(n, e, now - SignedDuration::from_secs(5), reading(common::reported(n, e, envs, now))));
+            s.engine.apply(update(n, e, now - SignedDuration::from_mins(10), reading(before)));
+            s.engine.apply(update(
+                n,
+                e,
+                now - SignedDuration::from_secs(5),
+                reading(common::reported(n, e, envs, now)),
+            ));
         }
     }
     s.reanalyze();
@@ -104,13 +109,13 @@ impl std::fmt::Display for Timing {
 
 fn measure(services: usize, envs: usize, now: Timestamp) {
     let mut s = state(services, envs, now);
-    let high = s.findings.iter().filter(|f| f.severity == flightdeck::analysis::findings::Severity::High).count();
+    let high = s.eval.findings.iter().filter(|f| f.severity == flightdeck::analysis::findings::Severity::High).count();
     println!(
         "{services} services × {envs} environments = {} cells · {} findings ({high} high) · {} events kept · verdict {}",
         services * envs,
-        s.findings.len(),
-        s.events.len(),
-        s.judgement.verdict.as_str(),
+        s.eval.findings.len(),
+        s.engine.events.len(),
+        s.eval.judgement.verdict.as_str(),
     );
 
     // Steady state: the screen redrawn with the same size, as on every tick
@@ -157,7 +162,7 @@ fn measure(services: usize, envs: usize, now: Timestamp) {
         .collect();
     let apply = time(20, || {
         for u in updates.iter().cloned() {
-            s.apply(u);
+            s.engine.apply(u);
         }
         s.reanalyze();
     });

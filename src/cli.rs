@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Paths, Sources};
+use crate::engine::{Engine, Evaluation, Scope};
+use crate::report::View;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -351,7 +353,7 @@ fn evaluate_once(
     envs: &[String],
     command: &str,
     retry: crate::poller::Retry,
-) -> Result<(crate::app::AppState, crate::report::Scope, Option<std::path::PathBuf>), Stopped> {
+) -> Result<(Engine, Evaluation, String, Option<std::path::PathBuf>), Stopped> {
     let layers = match config::read_layers(paths, sources) {
         Ok(layers) if layers.is_empty() => {
             return Err(Stopped::Usage(format!(
@@ -376,8 +378,7 @@ fn evaluate_once(
     let ctx = crate::sources::HttpContext::new()
         .map_err(|e| format!("flightdeck {command}: cannot set up the HTTP client: {e}"))?;
     let template = crate::checklist::resolve(&config.fleet, paths.config_dir()).map_err(|e| e.to_string())?;
-    let mut state = crate::app::initial_state(&config, &active, jiff::Timestamp::now());
-    state.template = template;
+    let mut engine = Engine::for_config(&config, &active, template);
     // The release journal: ticks, sign-offs and decisions made in cockpits.
     // Read only: a data dir this user cannot write still gives a full
     // evaluation (only the cockpit's own ticks and sign-offs need writing).
@@ -392,13 +393,13 @@ fn evaluate_once(
                 path.display()
             );
         }
-        state.take_release_events(events);
+        engine.take_release_events(events);
     }
     // Earlier runs' observations give "first seen" and previous versions.
     let journal_path = data_dir(&config, paths).map(|d| crate::journal::observations_path(&d));
     if let Some(path) = &journal_path {
         match crate::journal::read::<crate::journal::ObservationEvent>(path) {
-            Ok((events, _)) => state.restore(events),
+            Ok((events, _)) => engine.restore(events),
             Err(e) => eprintln!("flightdeck {command}: warning: cannot read the journal {}: {e}", path.display()),
         }
     }
@@ -429,34 +430,16 @@ fn evaluate_once(
     if show_progress {
         eprint!("\r\x1b[2K");
     }
-    let changes: Vec<_> = updates.into_iter().filter_map(|u| state.apply(u)).collect();
+    let changes: Vec<_> = updates.into_iter().filter_map(|u| engine.apply(u)).collect();
     if let Some(path) = &journal_path {
         let appended = crate::journal::Jsonl::open_append(path).and_then(|mut journal| journal.append(&changes));
         if let Err(e) = appended {
             eprintln!("flightdeck {command}: warning: cannot write the journal {}: {e}", path.display());
         }
     }
-    state.now = jiff::Timestamp::now();
-    state.reanalyze();
-    let scope = crate::report::Scope::new(&state.fleet, scope);
-    if scope.is_limited() {
-        state.findings.retain(|f| scope.includes(f.cell.env));
-        state.rollback.retain_envs(|e| scope.includes(e));
-        let view = state
-            .template
-            .as_ref()
-            .zip(state.checklist.as_ref())
-            .map(|(template, state)| crate::analysis::verdict::ChecklistView { template, state });
-        state.judgement = crate::analysis::verdict::judge(
-            &state.fleet,
-            &state.matrix,
-            &state.findings,
-            state.now,
-            view,
-            Some(&state.rollback),
-        );
-    }
-    Ok((state, scope, journal_path))
+    let scope = Scope::new(&engine.fleet, scope);
+    let evaluation = engine.evaluate(jiff::Timestamp::now(), &scope);
+    Ok((engine, evaluation, config.operator.clone(), journal_path))
 }
 
 /// Why a one-shot command stopped without an evaluation.
@@ -488,22 +471,22 @@ impl Stopped {
 
 /// `flightdeck check`: one sweep, evaluate, print; exit on the verdict.
 fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String], retry: crate::poller::Retry) -> ExitCode {
-    let (state, scope, _) = match evaluate_once(paths, sources, envs, "check", retry) {
+    let (engine, evaluation, _, _) = match evaluate_once(paths, sources, envs, "check", retry) {
         Ok(done) => done,
         Err(stopped) => return stopped.exit(),
     };
     let out = match format {
-        Format::Text => crate::report::text(&state, &scope),
-        Format::Json => crate::report::json(&state, &scope) + "\n",
-        Format::Markdown => crate::report::markdown(&state, &scope),
+        Format::Text => crate::report::text(View::new(&engine, &evaluation)),
+        Format::Json => crate::report::json(View::new(&engine, &evaluation)) + "\n",
+        Format::Markdown => crate::report::markdown(View::new(&engine, &evaluation)),
     };
     print!("{out}");
-    ExitCode::from(state.judgement.verdict.exit_code())
+    ExitCode::from(evaluation.judgement.verdict.exit_code())
 }
 
 /// `flightdeck report`: the release record; exit 0 whatever the verdict.
 fn report(paths: &Paths, sources: &Sources, format: ReportFormat, retry: crate::poller::Retry) -> ExitCode {
-    let (state, scope, journal_path) = match evaluate_once(paths, sources, &[], "report", retry) {
+    let (engine, evaluation, operator, journal_path) = match evaluate_once(paths, sources, &[], "report", retry) {
         Ok(done) => done,
         Err(stopped) => return stopped.exit(),
     };
@@ -519,10 +502,11 @@ fn report(paths: &Paths, sources: &Sources, format: ReportFormat, retry: crate::
         },
         None => Vec::new(),
     };
-    let changes = crate::report::record::changes_for(&state, all);
+    let view = View::new(&engine, &evaluation);
+    let changes = crate::report::record::changes_for(view, all);
     let out = match format {
-        ReportFormat::Markdown => crate::report::record::markdown(&state, &scope, &changes),
-        ReportFormat::Json => crate::report::record::json(&state, &scope, &changes) + "\n",
+        ReportFormat::Markdown => crate::report::record::markdown(view, &operator, &changes),
+        ReportFormat::Json => crate::report::record::json(view, &changes) + "\n",
     };
     print!("{out}");
     ExitCode::SUCCESS

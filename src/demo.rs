@@ -481,7 +481,7 @@ mod tests {
                         Answer::Status(code) => Err(crate::sources::FetchError::Status { code, detail: String::new() }),
                         Answer::Hang => Err(crate::sources::FetchError::Timeout(Duration::from_millis(1500))),
                     };
-                    state.apply(crate::poller::SourceUpdate {
+                    state.engine.apply(crate::poller::SourceUpdate {
                         source: source.name.clone(),
                         evidence: source.evidence,
                         role: source.role,
@@ -493,12 +493,12 @@ mod tests {
             }
             state.now = now;
             state.reanalyze();
-            seen.extend(state.findings.iter().map(|f| f.kind));
+            seen.extend(state.eval.findings.iter().map(|f| f.kind));
         }
         let missing: Vec<_> = FindingKind::ALL.iter().filter(|k| !seen.contains(k)).collect();
         assert!(missing.is_empty(), "the demo never shows {missing:?}");
         // At the end of the script the release is through, but its problems stay.
-        let kinds: std::collections::BTreeSet<_> = state.findings.iter().map(|f| f.kind).collect();
+        let kinds: std::collections::BTreeSet<_> = state.eval.findings.iter().map(|f| f.kind).collect();
         assert!(kinds.contains(&FindingKind::Missing) && kinds.contains(&FindingKind::BuildMismatch), "{kinds:?}");
     }
 

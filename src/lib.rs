@@ -10,6 +10,7 @@ pub mod children;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod engine;
 pub mod journal;
 pub mod logging;
 pub mod model;

@@ -327,7 +327,7 @@ error_rate = 'sum(rate(http_requests_total{{job="{{service}}",code="500"}}[3s]))
     let ctx = HttpContext::new().unwrap();
     let mut state = flightdeck::app::initial_state(&config, &active, jiff::Timestamp::now());
     let level = |state: &flightdeck::app::AppState| {
-        state.rollback.triggers.iter().find(|t| t.name == "error_rate").map(|t| (t.state, t.clone()))
+        state.eval.rollback.triggers.iter().find(|t| t.name == "error_rate").map(|t| (t.state, t.clone()))
     };
     // Poll like the cockpit does (here every 200 ms) until `want`, or fail.
     async fn until(
@@ -342,7 +342,7 @@ error_rate = 'sum(rate(http_requests_total{{job="{{service}}",code="500"}}[3s]))
         let t0 = Instant::now();
         loop {
             for u in sweep_once(active, config.poller, ctx, |_, _| {}).await {
-                state.apply(u);
+                state.engine.apply(u);
             }
             state.now = jiff::Timestamp::now();
             state.reanalyze();
@@ -359,7 +359,7 @@ error_rate = 'sum(rate(http_requests_total{{job="{{service}}",code="500"}}[3s]))
     assert_eq!(ok.baseline, Some(MetricValue::Number(0.0)), "a quiet baseline: {ok:?}");
     assert_eq!(ok.baseline_at, Some(start), "taken at the window's start");
     assert_eq!(ok.threshold, Some(0.01), "10 × 0 has no meaning: the default minimum of 1% holds");
-    assert!(state.rollback.firing().next().is_none());
+    assert!(state.eval.rollback.firing().next().is_none());
 
     // Errors start: 50 of every 150 requests fail.
     steps.err_step.store(50, Ordering::SeqCst);
@@ -367,15 +367,15 @@ error_rate = 'sum(rate(http_requests_total{{job="{{service}}",code="500"}}[3s]))
     let took =
         until(&mut state, &active, &config, &ctx, Level::Firing, 2 * scrape + Duration::from_millis(500), &level).await;
     println!("FIRING {took:?} after the errors started (scrape interval {scrape:?})");
-    assert_eq!(state.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
+    assert_eq!(state.eval.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
     assert!(state.bell, "a new firing rings the bell");
-    let blocker = &state.judgement.blockers[0].message;
+    let blocker = &state.eval.judgement.blockers[0].message;
     assert!(blocker.starts_with("rollback trigger firing: payments in prod: error_rate 0."), "{blocker}");
 
     // They stop: once the 3 s rate window has passed, the trigger clears.
     steps.err_step.store(0, Ordering::SeqCst);
     let took = until(&mut state, &active, &config, &ctx, Level::Ok, Duration::from_secs(3) + 3 * scrape, &level).await;
     println!("OK again {took:?} after the errors stopped");
-    assert!(state.rollback.firing().next().is_none());
+    assert!(state.eval.rollback.firing().next().is_none());
     drop(server);
 }

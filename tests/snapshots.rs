@@ -109,23 +109,23 @@ fn mid_release() -> AppState {
     let mut s = state();
     let ok = |v: &str, b: &str| Ok(reading(v, b, Health::Up));
     // payments: everywhere at target; prod moved from 1.3.2 during the window.
-    s.apply(update("endpoints", 0, 0, 3, ok("1.4.0", "812")));
-    s.apply(update("endpoints", 0, 1, 4, ok("1.4.0", "812")));
-    s.apply(update("endpoints", 0, 2, 300, ok("1.3.2", "801")));
-    s.apply(update("endpoints", 0, 2, 2, ok("1.4.0", "812")));
-    s.apply(update("records", 0, 2, 5, ok("1.4.0", "812")));
+    s.engine.apply(update("endpoints", 0, 0, 3, ok("1.4.0", "812")));
+    s.engine.apply(update("endpoints", 0, 1, 4, ok("1.4.0", "812")));
+    s.engine.apply(update("endpoints", 0, 2, 300, ok("1.3.2", "801")));
+    s.engine.apply(update("endpoints", 0, 2, 2, ok("1.4.0", "812")));
+    s.engine.apply(update("records", 0, 2, 5, ok("1.4.0", "812")));
     // checkout: qa at target, prod still old and its health is down.
-    s.apply(update("endpoints", 1, 0, 3, ok("2.8.0", "470")));
-    s.apply(update("endpoints", 1, 1, 3, ok("2.8.0", "470")));
-    s.apply(update("endpoints", 1, 2, 3, Ok(reading("2.7.1", "455", Health::Down))));
+    s.engine.apply(update("endpoints", 1, 0, 3, ok("2.8.0", "470")));
+    s.engine.apply(update("endpoints", 1, 1, 3, ok("2.8.0", "470")));
+    s.engine.apply(update("endpoints", 1, 2, 3, Ok(reading("2.7.1", "455", Health::Down))));
     // search: prod endpoint times out; the last known value stays with its age.
-    s.apply(update("endpoints", 2, 0, 2, ok("0.10.0", "104")));
-    s.apply(update("endpoints", 2, 1, 95, Ok(Reading::version("0.9.8"))));
-    s.apply(update("endpoints", 2, 2, 400, ok("0.9.8", "98")));
-    s.apply(update("endpoints", 2, 2, 40, Err(FetchError::Timeout(Duration::from_secs(3)))));
+    s.engine.apply(update("endpoints", 2, 0, 2, ok("0.10.0", "104")));
+    s.engine.apply(update("endpoints", 2, 1, 95, Ok(Reading::version("0.9.8"))));
+    s.engine.apply(update("endpoints", 2, 2, 400, ok("0.9.8", "98")));
+    s.engine.apply(update("endpoints", 2, 2, 40, Err(FetchError::Timeout(Duration::from_secs(3)))));
     // ledger: never answered in prod.
-    s.apply(update("endpoints", 3, 0, 1, ok("7.0.0", "1")));
-    s.apply(update("endpoints", 3, 2, 6, Err(FetchError::Status { code: 404, detail: "Not Found".into() })));
+    s.engine.apply(update("endpoints", 3, 0, 1, ok("7.0.0", "1")));
+    s.engine.apply(update("endpoints", 3, 2, 6, Err(FetchError::Status { code: 404, detail: "Not Found".into() })));
     s.reanalyze();
     s
 }
@@ -267,7 +267,7 @@ fn verdict_in_the_status_bar() {
     // 4 high findings, and the first sweep is not complete (not every
     // polled cell has been read).
     assert!(text.contains("NO-GO (5)"), "{text}");
-    assert!(s.judgement.blockers.iter().any(|b| b.message.starts_with("first sweep not complete")));
+    assert!(s.eval.judgement.blockers.iter().any(|b| b.message.starts_with("first sweep not complete")));
     // The verdict block is red.
     let pos = (0..120u16).find(|&x| buffer[(x, 0)].symbol() == "N").unwrap();
     assert_eq!(buffer[(pos, 0)].bg, Color::Red);
@@ -306,7 +306,7 @@ p95_latency = 'histogram_quantile(0.95, x{job="{service}"})'
         ..Reading::default()
     };
     for service in 0..2 {
-        s.apply(SourceUpdate {
+        s.engine.apply(SourceUpdate {
             source: Arc::from("metrics"),
             evidence: Evidence::Declared,
             role: flightdeck::model::Role::Metrics,
@@ -315,9 +315,9 @@ p95_latency = 'histogram_quantile(0.95, x{job="{service}"})'
             result: Ok(metrics.clone()),
         });
     }
-    s.apply(update("endpoints", 1, 0, 1, Ok(reading("3.0.0", "9", Health::Up))));
+    s.engine.apply(update("endpoints", 1, 0, 1, Ok(reading("3.0.0", "9", Health::Up))));
     s.reanalyze();
-    assert!(s.findings.is_empty(), "{:?}", s.findings);
+    assert!(s.eval.findings.is_empty(), "{:?}", s.eval.findings);
     let screen = format!("{}", draw(&s, 100, 24).backend());
     assert!(screen.contains("metrics only"), "{screen}");
     s.act(Action::Open);
@@ -325,8 +325,8 @@ p95_latency = 'histogram_quantile(0.95, x{job="{service}"})'
     assert!(detail.contains("no deployment source reads this cell: metrics only"), "{detail}");
     assert!(detail.contains("error_rate") && detail.contains("NaN") && detail.contains("no data"), "{detail}");
     // `check` lists only cells some deployment source reads.
-    let scope = flightdeck::report::Scope::new(&s.fleet, Vec::new());
-    let json: serde_json::Value = serde_json::from_str(&flightdeck::report::json(&s, &scope)).unwrap();
+    let view = flightdeck::report::View::new(&s.engine, &s.eval);
+    let json: serde_json::Value = serde_json::from_str(&flightdeck::report::json(view)).unwrap();
     let cells = json["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 1);
     assert_eq!(cells[0]["service"], "api");
@@ -349,8 +349,8 @@ fn type_text(s: &mut AppState, text: &str) {
 
 /// The release's checklist (minor, built in) with these events, focused.
 fn with_checklist(mut s: AppState, events: Vec<ReleaseEvent>) -> AppState {
-    s.template = flightdeck::checklist::resolve(&s.fleet, None).unwrap();
-    assert!(s.template.is_some());
+    s.engine.template = flightdeck::checklist::resolve(&s.engine.fleet, None).unwrap();
+    assert!(s.engine.template.is_some());
     s.operator = "mei".into();
     s.take_release_events(events);
     s.reanalyze();
@@ -409,7 +409,7 @@ fn checklist_pane_without_a_checklist_shows_release_progress() {
     let config = flightdeck::config::from_toml_str(&CONFIG.replace("kind = \"minor\"\n", ""), "test").unwrap();
     assert_eq!(flightdeck::checklist::resolve(&config.fleet, None).unwrap(), None);
     let mut s = mid_release();
-    s.fleet = config.fleet;
+    s.engine.fleet = config.fleet;
     s.reanalyze();
     for _ in 0..3 {
         s.act(Action::NextPane);
@@ -446,7 +446,7 @@ fn checklist_without_a_window_holds_in_yellow() {
     .unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let s = with_checklist(flightdeck::app::initial_state(&config, &active, now()), Vec::new());
-    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::Hold);
+    assert_eq!(s.eval.judgement.verdict, flightdeck::analysis::verdict::Verdict::Hold);
     let terminal = draw(&s, 120, 40);
     let text = screen(&terminal);
     assert!(text.contains(" HOLD ("), "{text}");
@@ -459,7 +459,7 @@ fn checklist_without_a_window_holds_in_yellow() {
 #[test]
 fn checklist_mid_window_with_overdue_items_and_a_missing_signoff() {
     let mut s = with_checklist(mid_release(), mid_window_events());
-    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
+    assert_eq!(s.eval.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
     // Select the tech lead's missing sign-off.
     for _ in 0..11 {
         s.act(Action::Down);
@@ -508,7 +508,7 @@ fn all_at_target() -> AppState {
         for env in 0..3 {
             let mut u = update("endpoints", service, env, 5, Ok(reading(v, "1", Health::Up)));
             u.attempted_at = s.now - jiff::SignedDuration::from_secs(5);
-            s.apply(u);
+            s.engine.apply(u);
         }
         // The deployment records agree in prod: every polled cell is read,
         // and they remember what ran before (the rollback target).
@@ -521,7 +521,7 @@ fn all_at_target() -> AppState {
         }));
         let mut u = update("records", service, 2, 5, Ok(r));
         u.attempted_at = s.now - jiff::SignedDuration::from_secs(5);
-        s.apply(u);
+        s.engine.apply(u);
     }
     s
 }
@@ -529,12 +529,13 @@ fn all_at_target() -> AppState {
 #[test]
 fn checklist_everything_done_is_go() {
     let s = all_at_target();
-    let template = flightdeck::checklist::resolve(&s.fleet, None).unwrap().unwrap();
+    let template = flightdeck::checklist::resolve(&s.engine.fleet, None).unwrap().unwrap();
     let mut events: Vec<ReleaseEvent> = template
         .items()
         .filter(|(_, i)| {
             i.condition.as_ref().is_none_or(|c| {
-                c.display(&s.fleet).starts_with("rollback_ready") || c.display(&s.fleet).starts_with("triggers_clear")
+                c.display(&s.engine.fleet).starts_with("rollback_ready")
+                    || c.display(&s.engine.fleet).starts_with("triggers_clear")
             })
         })
         .map(|(_, i)| tick("ana", "2026-11-24T19:20:00Z", &i.id))
@@ -543,9 +544,9 @@ fn checklist_everything_done_is_go() {
         events.push(event("ana", "2026-11-24T17:00:00Z", ReleaseAction::SignOff { role: role.into(), note: None }));
     }
     let s = with_checklist(s, events);
-    let checklist = s.checklist.as_ref().unwrap();
+    let checklist = s.eval.checklist.as_ref().unwrap();
     assert_eq!(checklist.overall_progress().0, checklist.overall_progress().1);
-    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::Go, "{:?}", s.judgement.blockers);
+    assert_eq!(s.eval.judgement.verdict, flightdeck::analysis::verdict::Verdict::Go, "{:?}", s.eval.judgement.blockers);
     let terminal = draw(&s, 120, 40);
     let text = screen(&terminal);
     assert!(
@@ -597,7 +598,7 @@ fn checklist_recorded_decision_shown() {
         ReleaseAction::Decision { decision: Decision::NoGo, reason: "checkout down in prod, rolling back".into() },
     ));
     let s = with_checklist(mid_release(), events);
-    assert!(s.judgement.blockers.iter().any(|b| b.message.starts_with("no-go decided by ana at 18:40")));
+    assert!(s.eval.judgement.blockers.iter().any(|b| b.message.starts_with("no-go decided by ana at 18:40")));
     let terminal = draw(&s, 120, 40);
     let text = screen(&terminal);
     assert!(text.contains("decision: NO-GO by ana 18:40: checkout down in prod, rolling back"), "{text}");
@@ -676,12 +677,12 @@ fn metrics_update(service: usize, rate: f64, rate_base: f64, p95: f64, p95_base:
 /// warns and its error rate is NaN, search has an irreversible migration.
 fn firing_release() -> AppState {
     let mut s = all_at_target();
-    if let Some(plan) = s.fleet.release.as_mut() {
+    if let Some(plan) = s.engine.fleet.release.as_mut() {
         plan.migrations = vec![(2, flightdeck::model::rollback::Migration::Irreversible)];
     }
-    s.apply(metrics_update(0, 0.2, 0.002, 130.0, 120.0));
-    s.apply(metrics_update(1, f64::NAN, 0.001, 156.0, 120.0));
-    s.apply(metrics_update(2, 0.001, 0.001, 80.0, 80.0));
+    s.engine.apply(metrics_update(0, 0.2, 0.002, 130.0, 120.0));
+    s.engine.apply(metrics_update(1, f64::NAN, 0.001, 156.0, 120.0));
+    s.engine.apply(metrics_update(2, 0.001, 0.001, 80.0, 80.0));
     s.reanalyze();
     s
 }
@@ -701,7 +702,7 @@ fn rollback_banner_and_summary() {
     );
     let buffer = terminal.backend().buffer();
     assert_eq!(buffer[(30, 0)].bg, Color::Red, "the banner is red");
-    assert_eq!(s.judgement.blockers[0].reason, flightdeck::analysis::verdict::BlockerReason::Trigger);
+    assert_eq!(s.eval.judgement.blockers[0].reason, flightdeck::analysis::verdict::BlockerReason::Trigger);
     let text = screen(&terminal);
     assert!(text.contains("Rollback · baseline at 11-24 18:00 UTC · 1 FIRING"), "{text}");
     insta::assert_snapshot!(terminal.backend());
@@ -710,12 +711,12 @@ fn rollback_banner_and_summary() {
     // new firing rings once more.
     s.reanalyze();
     assert!(!s.bell);
-    s.apply(metrics_update(0, 0.002, 0.002, 130.0, 120.0));
+    s.engine.apply(metrics_update(0, 0.002, 0.002, 130.0, 120.0));
     s.reanalyze();
-    assert!(!s.bell && s.rollback.firing().count() == 0);
+    assert!(!s.bell && s.eval.rollback.firing().count() == 0);
     assert!(!screen_row(&draw(&s, 120, 40), 0).contains("ROLLBACK"));
-    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::Go, "{:?}", s.judgement.blockers);
-    s.apply(metrics_update(0, 0.5, 0.002, 130.0, 120.0));
+    assert_eq!(s.eval.judgement.verdict, flightdeck::analysis::verdict::Verdict::Go, "{:?}", s.eval.judgement.blockers);
+    s.engine.apply(metrics_update(0, 0.5, 0.002, 130.0, 120.0));
     s.reanalyze();
     assert!(s.bell);
 }
@@ -739,21 +740,21 @@ fn rollback_pane_focused() {
 fn a_firing_trigger_whose_data_vanishes_stays_firing() {
     use flightdeck::model::{Metric, MetricValue};
     let mut s = firing_release();
-    assert_eq!(s.rollback.firing().count(), 1);
+    assert_eq!(s.eval.rollback.firing().count(), 1);
     // The service died: Prometheus has no series any more.
     let mut u = metrics_update(0, 0.2, 0.002, 130.0, 120.0);
     if let Ok(r) = u.result.as_mut() {
         r.metrics =
             vec![Metric::new("error_rate", MetricValue::NoData), Metric::new("p95_latency", MetricValue::NoData)];
     }
-    s.apply(u);
+    s.engine.apply(u);
     s.reanalyze();
-    let t = s.rollback.firing().next().expect("still firing");
+    let t = s.eval.rollback.firing().next().expect("still firing");
     assert!(t.note.starts_with("was firing, no data now"), "{}", t.note);
-    assert_eq!(s.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
+    assert_eq!(s.eval.judgement.verdict, flightdeck::analysis::verdict::Verdict::NoGo);
     assert!(screen_row(&draw(&s, 160, 40), 0).contains("ROLLBACK TRIGGER"));
     // A value again, under the threshold: it clears.
-    s.apply(metrics_update(0, 0.002, 0.002, 130.0, 120.0));
+    s.engine.apply(metrics_update(0, 0.002, 0.002, 130.0, 120.0));
     s.reanalyze();
-    assert_eq!(s.rollback.firing().count(), 0);
+    assert_eq!(s.eval.rollback.firing().count(), 0);
 }

@@ -71,6 +71,16 @@ impl Level {
             Level::Firing => "FIRING",
         }
     }
+
+    /// A glyph per level, so every front end reads without colour.
+    pub fn glyph(self) -> &'static str {
+        match self {
+            Level::Firing => "▲",
+            Level::Warn => "△",
+            Level::Ok => "·",
+            Level::NoData => "?",
+        }
+    }
 }
 
 /// Where a known-good version comes from.

@@ -63,7 +63,7 @@ impl AppState {
     /// The pane's selectable rows, phase by phase: its items, then its
     /// sign-offs. Empty without a checklist.
     pub fn checklist_rows(&self) -> Vec<ChecklistRow> {
-        let (Some(template), Some(state)) = (&self.template, &self.checklist) else {
+        let (Some(template), Some(state)) = (&self.engine.template, &self.eval.checklist) else {
             return Vec::new();
         };
         (0..template.phases.len())
@@ -82,7 +82,7 @@ impl AppState {
     /// The template's sign-off roles, each once, in order.
     pub fn signoff_roles(&self) -> Vec<&str> {
         let mut roles: Vec<&str> = Vec::new();
-        for (_, role) in self.template.iter().flat_map(|t| t.signoffs()) {
+        for (_, role) in self.engine.template.iter().flat_map(|t| t.signoffs()) {
             if !roles.contains(&role) {
                 roles.push(role);
             }
@@ -98,7 +98,7 @@ impl AppState {
 
     /// An item's title, by id (the id when the template does not know it).
     pub fn item_title<'a>(&'a self, id: &'a str) -> &'a str {
-        self.template.as_ref().and_then(|t| t.item(id)).map_or(id, |(_, item)| item.title.as_str())
+        self.engine.template.as_ref().and_then(|t| t.item(id)).map_or(id, |(_, item)| item.title.as_str())
     }
 
     /// What a recorded action did, for the footer.
@@ -121,7 +121,10 @@ impl AppState {
     }
 
     fn without_checklist(&mut self) -> Option<Effect> {
-        self.checklist.is_none().then(|| self.say("this release has no checklist: give [release] a kind or a template"))
+        self.eval
+            .checklist
+            .is_none()
+            .then(|| self.say("this release has no checklist: give [release] a kind or a template"))
     }
 
     fn open(&mut self, step: Step) -> Effect {
@@ -139,7 +142,7 @@ impl AppState {
         if self.ui.focus != Pane::Checklist {
             return self.say("Tab to the checklist pane and pick an item to tick");
         }
-        let (Some(row), Some(checklist)) = (self.selected_checklist_row(), &self.checklist) else {
+        let (Some(row), Some(checklist)) = (self.selected_checklist_row(), &self.eval.checklist) else {
             return Effect::None;
         };
         let index = match row {
@@ -153,11 +156,12 @@ impl AppState {
         match &item.condition {
             Some(Truth::True(evidence) | Truth::False(evidence)) => {
                 let condition = self
+                    .engine
                     .template
                     .as_ref()
                     .and_then(|t| t.item(&item.id))
                     .and_then(|(_, spec)| spec.condition.as_ref())
-                    .map(|c| c.display(&self.fleet))
+                    .map(|c| c.display(&self.engine.fleet))
                     .unwrap_or_default();
                 let message = format!(
                     "the cockpit ticks “{}” itself ({condition}: {evidence}); nothing recorded",
@@ -175,7 +179,7 @@ impl AppState {
         if let Some(effect) = self.without_checklist() {
             return effect;
         }
-        let item = match (self.ui.focus, self.selected_checklist_row(), &self.checklist) {
+        let item = match (self.ui.focus, self.selected_checklist_row(), &self.eval.checklist) {
             (Pane::Checklist, Some(ChecklistRow::Item(i)), Some(c)) => Some(c.items[i].id.clone()),
             _ => None,
         };
@@ -190,14 +194,14 @@ impl AppState {
         }
         let roles = self.signoff_roles();
         if roles.is_empty() {
-            let name = self.template.as_ref().map_or("", |t| t.name.as_str());
+            let name = self.engine.template.as_ref().map_or("", |t| t.name.as_str());
             return self.say(format!("the {name} checklist asks for no sign-offs"));
         }
-        let selected = match (self.ui.focus, self.selected_checklist_row(), &self.checklist) {
+        let selected = match (self.ui.focus, self.selected_checklist_row(), &self.eval.checklist) {
             (Pane::Checklist, Some(ChecklistRow::Signoff(i)), Some(c)) => Some(c.signoffs[i].role.as_str()),
             _ => None,
         };
-        let missing = self.checklist.as_ref().and_then(|c| c.signoffs.iter().find(|s| s.signed.is_none()));
+        let missing = self.eval.checklist.as_ref().and_then(|c| c.signoffs.iter().find(|s| s.signed.is_none()));
         let wanted = selected.or(missing.map(|s| s.role.as_str()));
         let choice = wanted.and_then(|w| roles.iter().position(|r| *r == w)).unwrap_or(0);
         let mut prompt = Prompt::new(Step::SignOffRole);
@@ -209,7 +213,7 @@ impl AppState {
     /// A role picked: sign it off (with an optional note), or revoke it
     /// when it is signed already. Both are confirmed first.
     fn start_signoff_for(&mut self, role: &str) -> Effect {
-        let signed = self.checklist.as_ref().is_some_and(|c| c.manual.signoff(role).is_some());
+        let signed = self.eval.checklist.as_ref().is_some_and(|c| c.manual.signoff(role).is_some());
         if signed {
             self.open(Step::Confirm(ReleaseAction::RevokeSignOff { role: role.to_string(), note: None }))
         } else {
@@ -223,7 +227,7 @@ impl AppState {
             return effect;
         }
         let mut prompt = Prompt::new(Step::DecisionPick);
-        prompt.choice = usize::from(self.judgement.verdict != crate::analysis::verdict::Verdict::Go);
+        prompt.choice = usize::from(self.eval.judgement.verdict != crate::analysis::verdict::Verdict::Go);
         self.ui.popup = Some(Popup::Prompt(prompt));
         Effect::Redraw
     }
@@ -376,8 +380,8 @@ payments = "1.4.1"
 
     fn state() -> AppState {
         let config = crate::config::from_toml_str(CONFIG, "test").unwrap();
-        let mut s = AppState::new(config.fleet.clone(), Vec::new(), now());
-        s.template = crate::checklist::resolve(&s.fleet, None).unwrap();
+        let template = crate::checklist::resolve(&config.fleet, None).unwrap();
+        let mut s = AppState::new(crate::engine::Engine::new(config.fleet.clone(), Vec::new(), template), now());
         s.operator = "tester".into();
         s.reanalyze();
         s.ui.focus = Pane::Checklist;
@@ -396,7 +400,7 @@ payments = "1.4.1"
 
     fn select_item(s: &mut AppState, id: &str) {
         let rows = s.checklist_rows();
-        let checklist = s.checklist.as_ref().unwrap();
+        let checklist = s.eval.checklist.as_ref().unwrap();
         s.ui.checklist_row =
             rows.iter().position(|r| matches!(r, ChecklistRow::Item(i) if checklist.items[*i].id == id)).unwrap();
     }
@@ -424,7 +428,7 @@ payments = "1.4.1"
         let mut s = state();
         select_item(&mut s, "staging-deployed");
         assert!(matches!(
-            s.checklist.as_ref().unwrap().item("staging-deployed").unwrap().condition,
+            s.eval.checklist.as_ref().unwrap().item("staging-deployed").unwrap().condition,
             Some(Truth::False(_))
         ));
         let effect = press(&mut s, KeyCode::Char(' '));
@@ -441,7 +445,7 @@ payments = "1.4.1"
         let mut s = state();
         select_item(&mut s, "triggers-clear");
         assert!(matches!(
-            s.checklist.as_ref().unwrap().item("triggers-clear").unwrap().condition,
+            s.eval.checklist.as_ref().unwrap().item("triggers-clear").unwrap().condition,
             Some(Truth::Unknown(_))
         ));
         assert_eq!(
@@ -548,7 +552,7 @@ payments = "1.4.1"
     #[test]
     fn without_a_checklist_the_keys_say_so() {
         let mut s = state();
-        s.template = None;
+        s.engine.template = None;
         s.reanalyze();
         for key in [' ', 'n', 's', 'g'] {
             assert_eq!(press(&mut s, KeyCode::Char(key)), Effect::Redraw);

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::poller::{Poller, SourceUpdate};
 use crate::sources::{self, HttpContext};
 pub use state::AppState;
-use state::{Effect, SourceInfo};
+use state::Effect;
 
 /// How the cockpit was started, for the status bar.
 #[derive(Default)]
@@ -42,18 +42,7 @@ pub struct RunOptions {
 
 /// Build the initial state for a config (also used by tests and benches).
 pub fn initial_state(config: &Config, active: &[sources::ActiveSource], now: Timestamp) -> AppState {
-    let infos = active
-        .iter()
-        .zip(&config.sources)
-        .map(|(a, spec)| SourceInfo {
-            name: a.name.clone(),
-            kind: spec.kind.clone(),
-            evidence: a.evidence,
-            every: a.every,
-            cells: a.cells.len(),
-        })
-        .collect();
-    AppState::new(config.fleet.clone(), infos, now)
+    AppState::new(crate::engine::Engine::for_config(config, active, None), now)
 }
 
 /// Append an action to the release journal (durable when this returns),
@@ -141,7 +130,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> 
     let mut state = initial_state(&config, &active, Timestamp::now());
     state.banner = options.banner;
     state.ui.color = options.color;
-    state.template = options.template;
+    state.engine.template = options.template;
     state.operator = options.operator;
     state.reanalyze();
 
@@ -153,7 +142,11 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> 
 
     let mut guard = terminal::TerminalGuard::enter().context("setting up the terminal (is this a terminal?)")?;
     let size = guard.terminal.size().context("reading the terminal size")?;
-    state.set_page(crate::ui::matrix_rows(size.into(), state.fleet.environments.len(), state.fleet.services.len()));
+    state.set_page(crate::ui::matrix_rows(
+        size.into(),
+        state.engine.fleet.environments.len(),
+        state.engine.fleet.services.len(),
+    ));
 
     // The first frame does not wait for the journals (a long one takes a
     // while to read): draw, then load them, then analyse.
@@ -166,7 +159,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> 
             if report.skipped > 0 {
                 tracing::warn!(path = %path.display(), skipped = report.skipped, torn_tail = report.torn_tail, "journal lines skipped");
             }
-            state.restore(events);
+            state.engine.restore(events);
             Some(journal)
         }
         None => None,
@@ -204,7 +197,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> 
         }
     };
     tokio::pin!(panic_timer);
-    tracing::info!(sources = state.sources.len(), cells = state.polled_cells(), "cockpit started");
+    tracing::info!(sources = state.engine.sources.len(), cells = state.polled_cells(), "cockpit started");
 
     let mut last_draw = tokio::time::Instant::now() - MIN_FRAME;
     // Set by source updates: the matrix changed, its analysis is due.
@@ -233,7 +226,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> 
                     tracing::warn!(error = %e, "could not ring the bell");
                 }
             }
-            if !full_matrix && crate::analysis::last_sweep(&state.matrix, state.polled_cells()).is_some() {
+            if !full_matrix && crate::analysis::last_sweep(&state.engine.matrix, state.polled_cells()).is_some() {
                 full_matrix = true;
                 tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first full matrix drawn");
             }
@@ -243,7 +236,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> 
                 Some(Ok(event)) => {
                     if let crossterm::event::Event::Resize(w, h) = event {
                         let area = ratatui::layout::Rect::new(0, 0, w, h);
-                        state.set_page(crate::ui::matrix_rows(area, state.fleet.environments.len(), state.fleet.services.len()));
+                        state.set_page(crate::ui::matrix_rows(area, state.engine.fleet.environments.len(), state.engine.fleet.services.len()));
                     }
                     state.handle_event(&event)
                 }
@@ -255,7 +248,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> 
                     // No source task is left (none configured): keep drawing.
                     sources_open = false;
                 }
-                let changes: Vec<_> = batch.drain(..).filter_map(|u| state.apply(u)).collect();
+                let changes: Vec<_> = batch.drain(..).filter_map(|u| state.engine.apply(u)).collect();
                 if let Some(journal) = journal.as_mut() {
                     match journal.append(&changes) {
                         Ok(()) => state.journal_error = None,
@@ -378,7 +371,7 @@ mod tests {
         let shown = state.release_journal_error.clone().unwrap_or_default();
         assert!(shown.starts_with("NOT RECORDED") && shown.contains("No space left"), "{shown}");
         assert_eq!(state.ui.message.as_deref(), Some(shown.as_str()));
-        assert!(state.release_events.is_empty(), "nothing shown as done");
+        assert!(state.engine.release_events.is_empty(), "nothing shown as done");
         // Observation-journal bookkeeping must not clear it.
         state.journal_error = None;
         state.reanalyze();

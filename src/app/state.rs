@@ -1,32 +1,15 @@
 //! The app state and its reducers. Reducers are synchronous and return the
 //! effects for the loop to carry out; they never do I/O themselves.
 
-use std::sync::Arc;
-
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use jiff::Timestamp;
 
 use super::checklist::{ChecklistRow, Prompt};
 use super::keymap::{self, Action};
-use crate::analysis::findings::{self, Finding, FindingKind};
-use crate::analysis::verdict::{self, Judgement};
-use crate::analysis::{self, Matrix, VersionSeen};
+use crate::analysis::findings::{self, Finding};
+use crate::engine::{Engine, Evaluation, Scope};
 use crate::journal::ObservationEvent;
-use crate::model::{CellKey, Evidence, Fleet, ServiceIdx};
-use crate::poller::SourceUpdate;
-
-/// Most observation events kept in memory for the events pane.
-pub const EVENTS_KEPT: usize = 500;
-
-/// What a configured source looks like to the screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceInfo {
-    pub name: Arc<str>,
-    pub kind: String,
-    pub evidence: Evidence,
-    pub every: std::time::Duration,
-    pub cells: usize,
-}
+use crate::model::{CellKey, ServiceIdx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pane {
@@ -103,12 +86,13 @@ pub enum Effect {
     Record(crate::journal::release::ReleaseAction),
 }
 
-/// The one state the app loop owns.
+/// The one state the app loop owns: the engine (what is known and its
+/// latches), its latest evaluation, and the screen.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub fleet: Fleet,
-    pub sources: Vec<SourceInfo>,
-    pub matrix: Matrix,
+    pub engine: Engine,
+    /// The engine's judgement at the last analysis; recomputed by [`AppState::reanalyze`].
+    pub eval: Evaluation,
     /// The clock the screen is drawn at; set by the loop, fixed in tests.
     pub now: Timestamp,
     pub started_at: Timestamp,
@@ -116,30 +100,11 @@ pub struct AppState {
     pub banner: Option<String>,
     /// Services shown, after the filter.
     pub visible: Vec<ServiceIdx>,
-    /// Analysis of the current matrix at `now`; recomputed by [`AppState::reanalyze`].
-    pub findings: Vec<Finding>,
-    /// The worst finding per cell, dense like the matrix.
-    pub marks: Vec<Option<FindingKind>>,
-    pub judgement: Judgement,
-    /// Recent changes, newest last.
-    pub events: std::collections::VecDeque<ObservationEvent>,
     /// Set when the journal could not be written.
     pub journal_error: Option<String>,
     /// Set when the release journal could not be written or read; stays
     /// until the next successful append, so a failed sign-off is seen.
     pub release_journal_error: Option<String>,
-    /// The release's checklist template, when it has one.
-    pub template: Option<crate::checklist::Template>,
-    /// Ticks, notes, sign-offs and decisions, from the release journal.
-    pub release_events: Vec<crate::journal::release::ReleaseEvent>,
-    /// The checklist evaluated at `now`; recomputed by [`AppState::reanalyze`].
-    pub checklist: Option<crate::checklist::ChecklistState>,
-    /// Rollback readiness and live triggers; recomputed by [`AppState::reanalyze`].
-    pub rollback: crate::analysis::rollback::RollbackView,
-    /// Planned services at target per environment; recomputed by [`AppState::reanalyze`].
-    pub progress: Vec<analysis::EnvProgress>,
-    /// Triggers firing at the last analysis: a new one rings the bell once.
-    firing: std::collections::HashSet<(CellKey, String)>,
     /// Set when a trigger started firing; the loop rings the bell and clears it.
     pub bell: bool,
     /// Who ticks, signs and decides in this cockpit.
@@ -148,196 +113,54 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(fleet: Fleet, sources: Vec<SourceInfo>, now: Timestamp) -> AppState {
-        let matrix = Matrix::new(&fleet);
-        let progress = analysis::progress(&fleet, &matrix);
-        let visible = analysis::filter_services(&fleet, "");
-        let judgement = verdict::judge(&fleet, &Matrix::new(&fleet), &[], now, None, None);
-        let marks = vec![None; fleet.cell_count()];
+    pub fn new(engine: Engine, now: Timestamp) -> AppState {
+        let visible = crate::analysis::filter_services(&engine.fleet, "");
+        let eval = engine.unevaluated(now);
         AppState {
-            fleet,
-            sources,
-            matrix,
+            engine,
+            eval,
             now,
             started_at: now,
             banner: None,
             visible,
-            findings: Vec::new(),
-            marks,
-            judgement,
-            events: std::collections::VecDeque::new(),
             journal_error: None,
             release_journal_error: None,
-            template: None,
-            release_events: Vec::new(),
-            checklist: None,
-            rollback: crate::analysis::rollback::RollbackView::default(),
-            progress,
-            firing: std::collections::HashSet::new(),
             bell: false,
             operator: "operator".to_string(),
             ui: UiState { page: 10, color: true, ..UiState::default() },
         }
     }
 
-    /// Recompute findings and the verdict for the matrix at `now`.
+    /// Ask the engine for its judgement at `now`.
     pub fn reanalyze(&mut self) {
-        self.findings = findings::evaluate(&self.fleet, &self.matrix, self.now);
-        self.marks = vec![None; self.fleet.cell_count()];
-        for (key, f) in findings::worst_per_cell(&self.findings) {
-            let idx = self.fleet.cell_index(key);
-            if let Some(mark) = self.marks.get_mut(idx) {
-                *mark = Some(f.kind);
-            }
-        }
-        self.progress = analysis::progress(&self.fleet, &self.matrix);
-        self.rollback = crate::analysis::rollback::evaluate(&self.fleet, &self.matrix, self.now, self.rehearsal());
-        // A trigger that fired and now has no data (the service died and
-        // its series went stale) stays firing until a value says otherwise.
-        for t in &mut self.rollback.triggers {
-            if t.state == crate::analysis::rollback::Level::NoData && self.firing.contains(&(t.cell, t.name.clone())) {
-                t.state = crate::analysis::rollback::Level::Firing;
-                t.note = format!("was firing, no data now ({})", t.note);
-            }
-        }
-        let firing: std::collections::HashSet<(CellKey, String)> =
-            self.rollback.firing().map(|t| (t.cell, t.name.clone())).collect();
-        if firing.iter().any(|f| !self.firing.contains(f)) {
+        let scope = Scope::all(&self.engine.fleet);
+        self.eval = self.engine.evaluate(self.now, &scope);
+        if self.engine.take_bell() {
             self.bell = true;
-        }
-        self.firing = firing;
-        self.checklist = self.template.as_ref().map(|t| {
-            let facts = crate::checklist::Facts {
-                fleet: &self.fleet,
-                matrix: &self.matrix,
-                findings: &self.findings,
-                now: self.now,
-                rollback: Some(&self.rollback),
-            };
-            crate::checklist::evaluate(t, &self.release_events, &facts)
-        });
-        let view = self
-            .template
-            .as_ref()
-            .zip(self.checklist.as_ref())
-            .map(|(template, state)| verdict::ChecklistView { template, state });
-        self.judgement =
-            verdict::judge(&self.fleet, &self.matrix, &self.findings, self.now, view, Some(&self.rollback));
-        // Until every cell has been read once, nobody can say GO.
-        let polled = self.polled_cells();
-        if polled > 0 && analysis::last_sweep(&self.matrix, polled).is_none() {
-            self.judgement.blockers.push(verdict::Blocker {
-                reason: verdict::BlockerReason::Unread,
-                message: "first sweep not complete: not every cell has been read yet".into(),
-            });
-            if self.judgement.verdict == verdict::Verdict::Go {
-                self.judgement.verdict = verdict::Verdict::Hold;
-            }
         }
         // Lists may have shrunk under the selection.
         self.ui.findings_scroll = self.ui.findings_scroll.min(self.visible_findings().len().saturating_sub(1));
         self.ui.events_scroll = self.ui.events_scroll.min(self.visible_events().len().saturating_sub(1));
     }
 
-    /// Whether the checklist asks for a rehearsed rollback, and whether a
-    /// person ticked it.
-    fn rehearsal(&self) -> crate::analysis::rollback::Rehearsal {
-        use crate::analysis::rollback::{REHEARSED_ITEM, Rehearsal};
-        match &self.template {
-            Some(t) if t.item(REHEARSED_ITEM).is_some() => {
-                if crate::checklist::Manual::fold(&self.release_events).tick(REHEARSED_ITEM).is_some() {
-                    Rehearsal::Done
-                } else {
-                    Rehearsal::NotDone
-                }
-            }
-            _ => Rehearsal::NotAsked,
-        }
-    }
-
-    /// Whether a time the verdict or the checklist turns on (the window's
-    /// start or end, a blackout's edge, a due time) lies in `(from, to]`:
-    /// then the clock alone changes the analysis.
+    /// Whether the clock alone changes the judgement between `from` and `to`.
     pub fn boundary_between(&self, from: Timestamp, to: Timestamp) -> bool {
-        let crosses = |t: Timestamp| from < t && t <= to;
-        let plan = self.fleet.release.as_ref();
-        plan.and_then(|p| p.window).is_some_and(|w| crosses(w.start) || crosses(w.end))
-            || plan.is_some_and(|p| p.blackouts.iter().any(|b| crosses(b.start) || crosses(b.end)))
-            || self.checklist.as_ref().is_some_and(|c| {
-                c.items.iter().filter_map(|i| i.due).chain(c.signoffs.iter().filter_map(|s| s.due)).any(crosses)
-            })
+        self.engine.boundary_between(&self.eval, from, to)
     }
 
     /// Take in release events read from the journal (ours and others').
-    /// Events already known (by id) are skipped.
     pub fn take_release_events(&mut self, events: Vec<crate::journal::release::ReleaseEvent>) {
-        for e in events {
-            if !self.release_events.iter().rev().any(|known| known.id == e.id) {
-                self.release_events.push(e);
-            }
-        }
-    }
-
-    /// The worst finding on a cell, if any.
-    pub fn mark(&self, key: CellKey) -> Option<FindingKind> {
-        self.marks.get(self.fleet.cell_index(key)).copied().flatten()
-    }
-
-    /// Restore what earlier runs saw, from the observation journal: cell
-    /// histories (for "previous version" and "first seen") and the events pane.
-    pub fn restore(&mut self, events: Vec<ObservationEvent>) {
-        for e in events {
-            let (Some(service), Some(env)) = (self.fleet.service_idx(&e.service), self.fleet.env_idx(&e.environment))
-            else {
-                continue;
-            };
-            // Only sources still configured: others would never be polled.
-            let Some(source) = self.sources.iter().find(|s| *s.name == *e.source) else {
-                continue;
-            };
-            let (name, evidence) = (source.name.clone(), source.evidence);
-            if let Some(cell) = self.matrix.get_mut(CellKey { service, env }) {
-                cell.remember(&name, evidence, VersionSeen::new(e.new.clone(), e.build.clone(), e.at));
-            }
-            self.push_event(e);
-        }
-    }
-
-    fn push_event(&mut self, e: ObservationEvent) {
-        if self.events.len() == EVENTS_KEPT {
-            self.events.pop_front();
-        }
-        self.events.push_back(e);
+        self.engine.take_release_events(events);
     }
 
     /// Cells the sources read, in all.
     pub fn polled_cells(&self) -> usize {
-        self.sources.iter().map(|s| s.cells).sum()
+        self.engine.polled_cells()
     }
 
     pub fn selected(&self) -> Option<CellKey> {
         let service = *self.visible.get(self.ui.row)?;
-        (self.ui.env < self.fleet.environments.len()).then_some(CellKey { service, env: self.ui.env })
-    }
-
-    /// Apply one source update; returns the journal event when the source
-    /// reports a new version or build for the cell.
-    pub fn apply(&mut self, update: SourceUpdate) -> Option<ObservationEvent> {
-        let cell = self.matrix.get_mut(update.cell)?;
-        let change =
-            cell.record_as(&update.source, update.evidence, update.role, update.attempted_at, update.result)?;
-        let event = ObservationEvent {
-            at: change.new.first_seen,
-            service: self.fleet.services[update.cell.service].name.clone(),
-            environment: self.fleet.environments[update.cell.env].name.clone(),
-            source: change.source.to_string(),
-            old_build: change.old.as_ref().and_then(|o| o.build.clone()),
-            old: change.old.map(|o| o.version),
-            new: change.new.version,
-            build: change.new.build,
-        };
-        self.push_event(event.clone());
-        Some(event)
+        (self.ui.env < self.engine.fleet.environments.len()).then_some(CellKey { service, env: self.ui.env })
     }
 
     /// Translate a terminal event into state changes and an effect.
@@ -404,10 +227,11 @@ impl AppState {
     /// Findings shown in the findings pane, after its filter.
     pub fn visible_findings(&self) -> Vec<&Finding> {
         let words = filter_words(&self.ui.finding_filter);
-        self.findings
+        self.eval
+            .findings
             .iter()
             .filter(|f| {
-                let (service, env) = findings::names_of(&self.fleet, f);
+                let (service, env) = findings::names_of(&self.engine.fleet, f);
                 words.iter().all(|w| {
                     f.kind.as_str().starts_with(w.as_str())
                         || f.severity.as_str() == w
@@ -422,7 +246,8 @@ impl AppState {
     /// First sightings stay in the journal but are not changes.
     pub fn visible_events(&self) -> Vec<&ObservationEvent> {
         let words = filter_words(&self.ui.finding_filter);
-        self.events
+        self.engine
+            .events
             .iter()
             .rev()
             .filter(|e| e.old.is_some())
@@ -441,7 +266,7 @@ impl AppState {
         self.ui.events_scroll = 0;
         self.ui.rollback_scroll = 0;
         let selected = self.visible.get(self.ui.row).copied();
-        self.visible = analysis::filter_services(&self.fleet, &self.ui.filter);
+        self.visible = crate::analysis::filter_services(&self.engine.fleet, &self.ui.filter);
         // Keep the same service selected when it is still shown.
         self.ui.row = selected.and_then(|s| self.visible.iter().position(|v| *v == s)).unwrap_or(0);
         self.ui.offset = 0;
@@ -518,7 +343,7 @@ impl AppState {
                 self.ui.env -= 1;
             }
             Action::Right => {
-                if self.ui.focus != Pane::Matrix || self.ui.env + 1 >= self.fleet.environments.len() {
+                if self.ui.focus != Pane::Matrix || self.ui.env + 1 >= self.engine.fleet.environments.len() {
                     return Effect::None;
                 }
                 self.ui.env += 1;
@@ -544,13 +369,15 @@ impl AppState {
             Pane::Findings => self.ui.findings_scroll = clamp(self.ui.findings_scroll, self.visible_findings().len()),
             Pane::Events => self.ui.events_scroll = clamp(self.ui.events_scroll, self.visible_events().len()),
             Pane::Checklist => {
-                let rows = match &self.checklist {
+                let rows = match &self.eval.checklist {
                     Some(_) => self.checklist_rows().len(),
-                    None => self.fleet.environments.len(),
+                    None => self.engine.fleet.environments.len(),
                 };
                 self.ui.checklist_row = clamp(self.ui.checklist_row, rows);
             }
-            Pane::Rollback => self.ui.rollback_scroll = clamp(self.ui.rollback_scroll, self.rollback.services.len()),
+            Pane::Rollback => {
+                self.ui.rollback_scroll = clamp(self.ui.rollback_scroll, self.eval.rollback.services.len())
+            }
         }
     }
 

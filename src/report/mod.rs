@@ -7,36 +7,26 @@ use serde::Serialize;
 
 use crate::analysis::Cell;
 use crate::analysis::findings::Severity;
-use crate::app::AppState;
+use crate::engine::{Engine, Evaluation};
 use crate::model::CellKey;
 
 pub mod record;
 
 pub const SCHEMA: u32 = 1;
 
-/// The environments a report covers (`check --env`), in promotion order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope {
-    envs: Vec<crate::model::EnvIdx>,
-    limited: bool,
+pub use crate::engine::Scope;
+
+/// What a report prints: the engine's state and its evaluation (which
+/// carries the scope, `check --env`).
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub engine: &'a Engine,
+    pub eval: &'a Evaluation,
 }
 
-impl Scope {
-    /// `selected` empty: every environment.
-    pub fn new(fleet: &crate::model::Fleet, selected: Vec<crate::model::EnvIdx>) -> Scope {
-        if selected.is_empty() {
-            Scope { envs: (0..fleet.environments.len()).collect(), limited: false }
-        } else {
-            Scope { envs: selected, limited: true }
-        }
-    }
-
-    pub fn is_limited(&self) -> bool {
-        self.limited
-    }
-
-    pub fn includes(&self, env: crate::model::EnvIdx) -> bool {
-        self.envs.contains(&env)
+impl<'a> View<'a> {
+    pub fn new(engine: &'a Engine, eval: &'a Evaluation) -> View<'a> {
+        View { engine, eval }
     }
 }
 
@@ -100,8 +90,8 @@ fn offset_text(d: jiff::SignedDuration) -> String {
     format!("{sign}{}", crate::config::duration::short_age(std::time::Duration::from_secs(secs.unsigned_abs())))
 }
 
-pub fn checklist_json(state: &AppState) -> Option<ChecklistJson<'_>> {
-    let (template, cs) = state.template.as_ref().zip(state.checklist.as_ref())?;
+pub fn checklist_json(state: View<'_>) -> Option<ChecklistJson<'_>> {
+    let (template, cs) = state.engine.template.as_ref().zip(state.eval.checklist.as_ref())?;
     let (done, total) = cs.overall_progress();
     let phases = template
         .phases
@@ -134,7 +124,7 @@ pub fn checklist_json(state: &AppState) -> Option<ChecklistJson<'_>> {
                             status: st.status,
                             overdue: st.overdue,
                             due: st.due,
-                            condition: item.condition.as_ref().map(|c| c.display(&state.fleet)),
+                            condition: item.condition.as_ref().map(|c| c.display(&state.engine.fleet)),
                             condition_value: st.condition.as_ref(),
                             ticked: st.ticked.as_ref(),
                         })
@@ -188,13 +178,14 @@ pub struct FindingJson<'a> {
 }
 
 /// Cells some source reads, in service × environment order.
-fn read_cells<'a>(state: &'a AppState, scope: &'a Scope) -> impl Iterator<Item = (CellKey, &'a Cell)> {
-    state.matrix.iter().filter(|(k, c)| c.deployments().next().is_some() && scope.includes(k.env))
+fn read_cells<'a>(state: View<'a>) -> impl Iterator<Item = (CellKey, &'a Cell)> {
+    let scope = &state.eval.scope;
+    state.engine.matrix.iter().filter(|(k, c)| c.deployments().next().is_some() && scope.includes(k.env))
 }
 
-fn cell_json<'a>(state: &'a AppState, key: CellKey, cell: &'a Cell) -> CellJson<'a> {
-    let service = state.fleet.services[key.service].name.as_str();
-    let environment = state.fleet.environments[key.env].name.as_str();
+fn cell_json<'a>(state: View<'a>, key: CellKey, cell: &'a Cell) -> CellJson<'a> {
+    let service = state.engine.fleet.services[key.service].name.as_str();
+    let environment = state.engine.fleet.environments[key.env].name.as_str();
     let error_of = |o: &crate::analysis::Observation| o.error.as_ref().map(|f| f.error.to_string());
     match cell.shown() {
         Some(obs) => {
@@ -235,42 +226,43 @@ fn cell_json<'a>(state: &'a AppState, key: CellKey, cell: &'a Cell) -> CellJson<
     }
 }
 
-pub fn check_json<'a>(state: &'a AppState, scope: &'a Scope) -> CheckJson<'a> {
-    let release = state.fleet.release.as_ref().map(|r| ReleaseJson {
+pub fn check_json(state: View<'_>) -> CheckJson<'_> {
+    let release = state.engine.fleet.release.as_ref().map(|r| ReleaseJson {
         name: &r.name,
         kind: r.kind.map(|k| k.as_str()),
         window: r.window,
     });
     CheckJson {
         schema: SCHEMA,
-        generated_at: state.now,
+        generated_at: state.eval.now,
         release,
-        verdict: state.judgement.verdict.as_str(),
-        blockers: &state.judgement.blockers,
-        cells: read_cells(state, scope).map(|(k, c)| cell_json(state, k, c)).collect(),
+        verdict: state.eval.judgement.verdict.as_str(),
+        blockers: &state.eval.judgement.blockers,
+        cells: read_cells(state).map(|(k, c)| cell_json(state, k, c)).collect(),
         findings: state
+            .eval
             .findings
             .iter()
             .map(|f| FindingJson {
                 kind: f.kind.as_str(),
                 severity: f.severity.as_str(),
-                service: &state.fleet.services[f.cell.service].name,
-                environment: &state.fleet.environments[f.cell.env].name,
+                service: &state.engine.fleet.services[f.cell.service].name,
+                environment: &state.engine.fleet.environments[f.cell.env].name,
                 message: &f.message,
             })
             .collect(),
         checklist: checklist_json(state),
-        rollback: &state.rollback,
+        rollback: &state.eval.rollback,
     }
 }
 
-pub fn json(state: &AppState, scope: &Scope) -> String {
+pub fn json(state: View<'_>) -> String {
     // Serializing plain data with string keys cannot fail.
-    serde_json::to_string_pretty(&check_json(state, scope)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    serde_json::to_string_pretty(&check_json(state)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-fn release_line(state: &AppState) -> String {
-    match &state.fleet.release {
+fn release_line(state: View<'_>) -> String {
+    match &state.engine.fleet.release {
         Some(r) => {
             let kind = r.kind.map(|k| format!(" ({})", k.as_str())).unwrap_or_default();
             let window = r
@@ -290,12 +282,12 @@ fn release_line(state: &AppState) -> String {
 }
 
 /// The short form of a cell for tables.
-fn cell_text(state: &AppState, key: CellKey) -> String {
-    let cell = state.matrix.get(key);
+fn cell_text(state: View<'_>, key: CellKey) -> String {
+    let cell = state.engine.matrix.get(key);
     if cell.deployments().next().is_none() {
         return "·".to_string();
     }
-    let mark = state.mark(key).map(|k| format!("{} ", k.glyph())).unwrap_or_default();
+    let mark = state.eval.mark(key).map(|k| format!("{} ", k.glyph())).unwrap_or_default();
     match cell.reading() {
         Some(seen) => {
             let v = seen.reading.version.as_deref().unwrap_or("not deployed");
@@ -307,8 +299,8 @@ fn cell_text(state: &AppState, key: CellKey) -> String {
     }
 }
 
-fn verdict_line(state: &AppState) -> String {
-    let j = &state.judgement;
+fn verdict_line(state: View<'_>) -> String {
+    let j = &state.eval.judgement;
     let n = j.blockers.len();
     let blockers = match n {
         0 => String::new(),
@@ -319,7 +311,8 @@ fn verdict_line(state: &AppState) -> String {
 }
 
 /// Plain text, for a terminal or a CI log.
-pub fn text(state: &AppState, scope: &Scope) -> String {
+pub fn text(state: View<'_>) -> String {
+    let scope = &state.eval.scope;
     let mut out = String::new();
     let push = |out: &mut String, s: String| {
         out.push_str(&s);
@@ -327,16 +320,16 @@ pub fn text(state: &AppState, scope: &Scope) -> String {
     };
     push(
         &mut out,
-        format!("flightdeck check · {} · {}", release_line(state), state.now.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        format!("flightdeck check · {} · {}", release_line(state), state.eval.now.strftime("%Y-%m-%d %H:%M:%S UTC")),
     );
     push(&mut out, format!("verdict: {}", verdict_line(state)));
-    for b in &state.judgement.blockers {
+    for b in &state.eval.judgement.blockers {
         push(&mut out, format!("  ✗ {}", b.message));
     }
-    let high = state.findings.iter().filter(|f| f.severity == Severity::High).count();
+    let high = state.eval.findings.iter().filter(|f| f.severity == Severity::High).count();
     push(&mut out, String::new());
-    push(&mut out, format!("findings: {high} high, {} medium", state.findings.len() - high));
-    for f in &state.findings {
+    push(&mut out, format!("findings: {high} high, {} medium", state.eval.findings.len() - high));
+    for f in &state.eval.findings {
         push(
             &mut out,
             format!("  {} {:<6} {:<14} {}", f.kind.glyph(), f.severity.as_str(), f.kind.as_str(), f.message),
@@ -349,7 +342,7 @@ pub fn text(state: &AppState, scope: &Scope) -> String {
     for line in rollback_lines(state) {
         push(&mut out, line);
     }
-    let fleet = &state.fleet;
+    let fleet = &state.engine.fleet;
     let name_w = fleet.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).max(7);
     let envs: Vec<usize> = (0..fleet.environments.len()).filter(|&e| scope.includes(e)).collect();
     let cols: Vec<Vec<String>> = envs
@@ -377,41 +370,42 @@ pub fn text(state: &AppState, scope: &Scope) -> String {
 }
 
 /// Markdown, for a ticket or a chat.
-pub fn markdown(state: &AppState, scope: &Scope) -> String {
+pub fn markdown(state: View<'_>) -> String {
+    let scope = &state.eval.scope;
     let esc = |s: &str| s.replace('|', "\\|");
     let mut out = String::new();
     out.push_str(&format!("## flightdeck check: {}\n\n", release_line(state)));
     out.push_str(&format!(
         "**Verdict: {}** · generated {}\n\n",
         verdict_line(state),
-        state.now.strftime("%Y-%m-%d %H:%M:%S UTC")
+        state.eval.now.strftime("%Y-%m-%d %H:%M:%S UTC")
     ));
-    if !state.judgement.blockers.is_empty() {
+    if !state.eval.judgement.blockers.is_empty() {
         out.push_str("### Blockers\n\n");
-        for b in &state.judgement.blockers {
+        for b in &state.eval.judgement.blockers {
             out.push_str(&format!("- {}\n", esc(&b.message)));
         }
         out.push('\n');
     }
     out.push_str("### Findings\n\n");
-    if state.findings.is_empty() {
+    if state.eval.findings.is_empty() {
         out.push_str("No findings.\n\n");
     } else {
         out.push_str("| severity | kind | environment | service | message |\n|---|---|---|---|---|\n");
-        for f in &state.findings {
+        for f in &state.eval.findings {
             out.push_str(&format!(
                 "| {} | `{}` | {} | {} | {} |\n",
                 f.severity.as_str(),
                 f.kind.as_str(),
-                state.fleet.environments[f.cell.env].name,
-                state.fleet.services[f.cell.service].name,
+                state.engine.fleet.environments[f.cell.env].name,
+                state.engine.fleet.services[f.cell.service].name,
                 esc(&f.message)
             ));
         }
         out.push('\n');
     }
-    let envs: Vec<usize> = (0..state.fleet.environments.len()).filter(|&e| scope.includes(e)).collect();
-    if let Some((template, cs)) = state.template.as_ref().zip(state.checklist.as_ref()) {
+    let envs: Vec<usize> = (0..state.engine.fleet.environments.len()).filter(|&e| scope.includes(e)).collect();
+    if let Some((template, cs)) = state.engine.template.as_ref().zip(state.eval.checklist.as_ref()) {
         let (done, total) = cs.overall_progress();
         out.push_str(&format!("### Checklist ({}: {done}/{total} done)\n\n", template.name));
         out.push_str("| phase | item | role | status | by |\n|---|---|---|---|---|\n");
@@ -460,12 +454,12 @@ pub fn markdown(state: &AppState, scope: &Scope) -> String {
     rollback_markdown(state, &mut out);
     out.push_str("### What is running\n\n| service |");
     for &env in &envs {
-        out.push_str(&format!(" {} |", state.fleet.environments[env].name));
+        out.push_str(&format!(" {} |", state.engine.fleet.environments[env].name));
     }
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(envs.len()));
     out.push('\n');
-    for (service, svc) in state.fleet.services.iter().enumerate() {
+    for (service, svc) in state.engine.fleet.services.iter().enumerate() {
         out.push_str(&format!("| {} |", svc.name));
         for &env in &envs {
             out.push_str(&format!(" {} |", esc(&cell_text(state, CellKey { service, env }))));
@@ -494,8 +488,8 @@ fn item_by(item: &crate::checklist::eval::ItemState) -> Option<String> {
 }
 
 /// The checklist in a few lines for the text report.
-fn checklist_lines(state: &AppState) -> Vec<String> {
-    let Some((template, cs)) = state.template.as_ref().zip(state.checklist.as_ref()) else {
+fn checklist_lines(state: View<'_>) -> Vec<String> {
+    let Some((template, cs)) = state.engine.template.as_ref().zip(state.eval.checklist.as_ref()) else {
         return Vec::new();
     };
     let (done, total) = cs.overall_progress();
@@ -523,9 +517,9 @@ fn checklist_lines(state: &AppState) -> Vec<String> {
 
 /// Rollback in a few lines for the text report: readiness per service,
 /// then every trigger that is not plainly OK.
-fn rollback_lines(state: &AppState) -> Vec<String> {
+fn rollback_lines(state: View<'_>) -> Vec<String> {
     use crate::analysis::rollback::Level;
-    let view = &state.rollback;
+    let view = &state.eval.rollback;
     if view.services.is_empty() {
         return Vec::new();
     }
@@ -548,7 +542,7 @@ fn rollback_lines(state: &AppState) -> Vec<String> {
         let error = t.error.as_ref().map(|e| format!(" error: {e}")).unwrap_or_default();
         lines.push(format!(
             "  {} {:<7} {} in {}: {} [{}]{error}",
-            crate::ui::rollback::level_glyph(t.state),
+            t.state.glyph(),
             t.state.label(),
             t.service,
             t.environment,
@@ -560,9 +554,9 @@ fn rollback_lines(state: &AppState) -> Vec<String> {
     lines
 }
 
-fn rollback_markdown(state: &AppState, out: &mut String) {
+fn rollback_markdown(state: View<'_>, out: &mut String) {
     let esc = |s: &str| s.replace('|', "\\|");
-    let view = &state.rollback;
+    let view = &state.eval.rollback;
     if view.services.is_empty() {
         return;
     }
@@ -660,25 +654,30 @@ above = 0.5
     }
 
     /// payments 1.4.0 up in prod; `prom` failed on its only attempt.
-    fn state() -> AppState {
+    fn state() -> Engine {
         let config = crate::config::from_toml_str(CONFIG, "test").unwrap();
         let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
-        let mut s = crate::app::initial_state(&config, &active, now());
+        let mut s = Engine::for_config(&config, &active, None);
         let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
         let running = Reading { health: Some(Health::Up), ..Reading::version("1.4.0") };
         cell.record(&Arc::from("endpoints"), Evidence::Running, now(), Ok(running));
         let err = FetchError::Field(TWO_SERIES.into());
         cell.record_as(&Arc::from("prom"), Evidence::Declared, Role::Metrics, now(), Err(err));
-        s.reanalyze();
         s
+    }
+
+    fn evaluate(s: &mut Engine) -> Evaluation {
+        let scope = Scope::all(&s.fleet);
+        s.evaluate(now(), &scope)
     }
 
     #[test]
     fn a_failing_trigger_query_reaches_json_text_and_markdown() {
-        let s = state();
-        let scope = Scope::new(&s.fleet, Vec::new());
+        let mut s = state();
+        let e = evaluate(&mut s);
+        let view = View::new(&s, &e);
 
-        let json: serde_json::Value = serde_json::from_str(&json(&s, &scope)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&json(view)).unwrap();
         assert_eq!(json["verdict"], "hold", "{json:#}");
         let up = json["rollback"]["triggers"]
             .as_array()
@@ -717,7 +716,7 @@ above = 0.5
             }])
         );
 
-        let text = text(&s, &scope);
+        let text = text(view);
         assert!(text.contains("verdict: HOLD (1 blocker)"), "{text}");
         assert!(!text.contains("no metrics source has read"), "{text}");
         let line = text.lines().find(|l| l.contains("NO DATA") && l.contains("payments in prod: up")).unwrap();
@@ -728,7 +727,7 @@ above = 0.5
             )
         );
 
-        let md = markdown(&s, &scope);
+        let md = markdown(view);
         assert!(md.contains("**Verdict: HOLD"), "{md}");
         assert!(md.contains(&format!("| up | payments | prod | NO DATA | — | — | — | {TWO_SERIES} |")), "{md}");
     }
@@ -751,9 +750,8 @@ above = 0.5
             now(),
             Err(FetchError::Field(TWO_SERIES.into())),
         );
-        s.reanalyze();
-        let scope = Scope::new(&s.fleet, Vec::new());
-        let text = text(&s, &scope);
+        let e = evaluate(&mut s);
+        let text = text(View::new(&s, &e));
         let line = text.lines().find(|l| l.starts_with("  · OK ")).unwrap_or_else(|| panic!("{text}"));
         assert_eq!(
             line,

@@ -6,8 +6,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{CheckJson, Scope, check_json};
-use crate::app::AppState;
+use super::{CheckJson, View, check_json};
 use crate::journal::ObservationEvent;
 use crate::journal::release::ReleaseEvent;
 
@@ -24,9 +23,9 @@ struct RecordJson<'a> {
 /// The changes that belong to the release record, oldest first: first
 /// sightings left out; with a window, from a day before it opens (the
 /// T-24h phase) to a day after it closes.
-pub fn changes_for(state: &AppState, events: Vec<ObservationEvent>) -> Vec<ObservationEvent> {
+pub fn changes_for(state: View<'_>, events: Vec<ObservationEvent>) -> Vec<ObservationEvent> {
     let day = jiff::SignedDuration::from_hours(24);
-    let span = state.fleet.release.as_ref().and_then(|r| r.window).map(|w| (w.start - day, w.end + day));
+    let span = state.engine.fleet.release.as_ref().and_then(|r| r.window).map(|w| (w.start - day, w.end + day));
     let mut out: Vec<ObservationEvent> = events
         .into_iter()
         .filter(|e| e.old.is_some())
@@ -36,8 +35,8 @@ pub fn changes_for(state: &AppState, events: Vec<ObservationEvent>) -> Vec<Obser
     out
 }
 
-pub fn json(state: &AppState, scope: &Scope, changes: &[ObservationEvent]) -> String {
-    let record = RecordJson { check: check_json(state, scope), release_events: &state.release_events, changes };
+pub fn json(state: View<'_>, changes: &[ObservationEvent]) -> String {
+    let record = RecordJson { check: check_json(state), release_events: &state.engine.release_events, changes };
     serde_json::to_string_pretty(&record).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
@@ -47,10 +46,10 @@ struct Entry {
     text: String,
 }
 
-fn release_event_text(e: &ReleaseEvent, state: &AppState) -> String {
+fn release_event_text(e: &ReleaseEvent, state: View<'_>) -> String {
     use crate::journal::release::{Decision, ReleaseAction};
     let title = |item: &str| {
-        state.template.as_ref().and_then(|t| t.item(item)).map_or(item.to_string(), |(_, i)| i.title.clone())
+        state.engine.template.as_ref().and_then(|t| t.item(item)).map_or(item.to_string(), |(_, i)| i.title.clone())
     };
     let note = |n: &Option<String>| n.as_ref().map(|n| format!(": {n}")).unwrap_or_default();
     match &e.action {
@@ -67,22 +66,23 @@ fn release_event_text(e: &ReleaseEvent, state: &AppState) -> String {
     }
 }
 
-pub fn markdown(state: &AppState, scope: &Scope, changes: &[ObservationEvent]) -> String {
+pub fn markdown(state: View<'_>, operator: &str, changes: &[ObservationEvent]) -> String {
     let esc = |s: &str| s.replace('|', "\\|");
     let mut out = String::new();
-    let name = state.fleet.release.as_ref().map_or("(no release plan)", |r| r.name.as_str());
+    let name = state.engine.fleet.release.as_ref().map_or("(no release plan)", |r| r.name.as_str());
     out.push_str(&format!("# Release record: {name}\n\n"));
     out.push_str(&format!(
         "Generated {} by flightdeck. Operator of this record: {}.\n\n",
-        state.now.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        esc(&state.operator)
+        state.eval.now.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        esc(operator)
     ));
     // The evaluation, as `check --format markdown` gives it (verdict,
     // blockers, findings, checklist with who and when, the matrix).
-    let check = super::markdown(state, scope);
+    let check = super::markdown(state);
     out.push_str(&check.replacen("## flightdeck check: ", "## State at the time: ", 1));
     out.push_str("\n### Timeline\n\n");
     let mut timeline: Vec<Entry> = state
+        .engine
         .release_events
         .iter()
         .map(|e| Entry { at: e.at, text: esc(&release_event_text(e, state)) })

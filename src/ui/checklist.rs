@@ -39,11 +39,11 @@ use crate::checklist::{ChecklistState, Status, Truth};
 use crate::journal::release::Decision;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
-    let (Some(template), Some(checklist)) = (&state.template, &state.checklist) else {
+    let (Some(template), Some(checklist)) = (&state.engine.template, &state.eval.checklist) else {
         return progress::render(frame, area, state, theme);
     };
     let focused = state.ui.focus == Pane::Checklist;
-    let release = state.fleet.release.as_ref().map(|r| format!(" · {}", r.name)).unwrap_or_default();
+    let release = state.engine.fleet.release.as_ref().map(|r| format!(" · {}", r.name)).unwrap_or_default();
     let block = Block::bordered()
         .title(Span::styled(format!(" Checklist · {}{release} ", template.name), theme.title()))
         .border_style(theme.border(focused));
@@ -149,7 +149,7 @@ impl View<'_> {
         let mut spans = bar(bar_w, done, total, self.theme);
         spans.push(Span::raw(format!(" {done}/{total}")));
         let blockers: Vec<&Blocker> =
-            self.state.judgement.blockers.iter().filter(|b| is_checklist_blocker(b)).collect();
+            self.state.eval.judgement.blockers.iter().filter(|b| is_checklist_blocker(b)).collect();
         let no_go = blockers.iter().any(|b| b.reason.is_no_go());
         let (text, style) = match blockers.len() {
             0 => ("no checklist blockers".to_string(), self.theme.ok()),
@@ -194,7 +194,7 @@ impl View<'_> {
 
     /// The checklist's blockers, no-go first, then a count of the others.
     fn blocker_lines(&self, max: usize) -> Vec<Line<'static>> {
-        let all = &self.state.judgement.blockers;
+        let all = &self.state.eval.judgement.blockers;
         let mut ours: Vec<&Blocker> = all.iter().filter(|b| is_checklist_blocker(b)).collect();
         ours.sort_by_key(|b| !b.reason.is_no_go());
         let mut lines = Vec::new();
@@ -326,7 +326,7 @@ impl View<'_> {
         let phase = &self.template.phases[p];
         let (done, total) = self.checklist.phase_progress(p);
         let (glyph, style) = self.phase_glyph(p);
-        let start = self.state.fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
+        let start = self.state.engine.fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
         let due = match start.and_then(|s| s.checked_add(phase.due).ok()) {
             Some(at) => format!("due {} UTC ({})", self.when(at), t_offset(phase.due)),
             None => t_offset(phase.due),
@@ -386,7 +386,7 @@ impl View<'_> {
 
     /// Who ticked it and when, or the cockpit's evidence.
     fn who(&self, item: &ItemState, spec: &Item) -> (String, Style) {
-        let condition = || spec.condition.as_ref().map(|c| c.display(&self.state.fleet)).unwrap_or_default();
+        let condition = || spec.condition.as_ref().map(|c| c.display(&self.state.engine.fleet)).unwrap_or_default();
         let noted = self.checklist.manual.notes.iter().any(|n| n.item.as_deref() == Some(item.id.as_str()));
         let note_mark = if noted { " ✎" } else { "" };
         match (&item.condition, &item.ticked) {
@@ -498,7 +498,7 @@ fn plural_n(n: usize, word: &str) -> String {
 
 /// Enter on a row: the item (or sign-off) in full, with every note on it.
 pub fn detail_lines(state: &AppState, row: ChecklistRow, theme: &Theme) -> Vec<Line<'static>> {
-    let (Some(template), Some(checklist)) = (&state.template, &state.checklist) else {
+    let (Some(template), Some(checklist)) = (&state.engine.template, &state.eval.checklist) else {
         return vec![Line::raw("no checklist")];
     };
     let label = |s: &str| Span::styled(format!("{s:<10}"), theme.dim());
@@ -537,7 +537,7 @@ pub fn detail_lines(state: &AppState, row: ChecklistRow, theme: &Theme) -> Vec<L
                 };
                 lines.push(Line::from(vec![
                     label("condition"),
-                    Span::raw(format!("⟳ {} ", c.display(&state.fleet))),
+                    Span::raw(format!("⟳ {} ", c.display(&state.engine.fleet))),
                     Span::styled(value, style),
                 ]));
             }

@@ -16,8 +16,8 @@ fn time(ts: jiff::Timestamp) -> String {
 }
 
 pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>> {
-    let fleet = &state.fleet;
-    let cell = state.matrix.get(key);
+    let fleet = &state.engine.fleet;
+    let cell = state.engine.matrix.get(key);
     let now = state.now;
     let label = |s: &str| Span::styled(format!("{s:<12}"), theme.dim());
     let mut lines = Vec::new();
@@ -44,7 +44,7 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
         }
         None => lines.push(Line::styled("no source has read this cell successfully", theme.bad())),
     }
-    for f in state.findings.iter().filter(|f| f.cell == key) {
+    for f in state.eval.findings.iter().filter(|f| f.cell == key) {
         let style = match f.severity {
             crate::analysis::findings::Severity::High => theme.bad(),
             crate::analysis::findings::Severity::Medium => theme.warn(),

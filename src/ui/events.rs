@@ -17,7 +17,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         .border_style(theme.border(focused));
     let width = area.width.saturating_sub(2) as usize;
     let rows = area.height.saturating_sub(2) as usize;
-    let window_start = state.fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
+    let window_start = state.engine.fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
     let events = state.visible_events();
     let lines: Vec<Line> = if events.is_empty() {
         vec![Line::styled("no version changed since flightdeck started watching", theme.dim())]

@@ -14,15 +14,15 @@ use crate::app::state::{AppState, Pane};
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Findings;
     let shown = state.visible_findings();
-    let high = state.findings.iter().filter(|f| f.severity == Severity::High).count();
-    let mut title = format!(" Findings · {high} high, {} medium ", state.findings.len() - high);
+    let high = state.eval.findings.iter().filter(|f| f.severity == Severity::High).count();
+    let mut title = format!(" Findings · {high} high, {} medium ", state.eval.findings.len() - high);
     if !state.ui.finding_filter.is_empty() {
         title.push_str(&format!("· {} shown ", shown.len()));
     }
     let block = Block::bordered().title(Span::styled(title, theme.title())).border_style(theme.border(focused));
     let width = area.width.saturating_sub(2) as usize;
     let rows = area.height.saturating_sub(2) as usize;
-    let lines: Vec<Line> = if state.findings.is_empty() {
+    let lines: Vec<Line> = if state.eval.findings.is_empty() {
         vec![Line::styled("no findings: every cell agrees with the plan and with itself", theme.ok())]
     } else {
         shown

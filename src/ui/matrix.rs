@@ -19,7 +19,8 @@ const LEGEND_SHORT: &str = " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ R C D P ev
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Matrix;
-    let title = format!(" Environment matrix · {} of {} services ", state.visible.len(), state.fleet.services.len());
+    let title =
+        format!(" Environment matrix · {} of {} services ", state.visible.len(), state.engine.fleet.services.len());
     let width = |s: &str| unicode_width::UnicodeWidthStr::width(s) as u16;
     let legend = [LEGEND, LEGEND_SHORT].into_iter().find(|l| width(l) + 4 <= area.width).unwrap_or("");
     let block = Block::bordered()
@@ -27,7 +28,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         .title_bottom(Line::from(Span::styled(legend, theme.dim())).right_aligned())
         .border_style(theme.border(focused));
 
-    let fleet = &state.fleet;
+    let fleet = &state.engine.fleet;
     let name_w = fleet.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).clamp(7, 24) as u16 + 1;
     let target_w = fleet
         .release
@@ -107,7 +108,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 /// One cell: the worst finding's glyph, `version #build` on the left,
 /// `evidence age health` on the right.
 pub fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) -> Line<'static> {
-    let cell: &Cell = state.matrix.get(key);
+    let cell: &Cell = state.engine.matrix.get(key);
     let width = width.saturating_sub(1); // a column gap
     if cell.untried() {
         return Line::from(Span::styled("  …", theme.dim()));
@@ -116,7 +117,7 @@ pub fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) ->
         // Only metrics read this cell: nothing says what runs.
         return Line::from(Span::styled("  metrics only", theme.dim()));
     }
-    let finding = state.mark(key);
+    let finding = state.eval.mark(key);
     let (mark, mark_style) = match finding {
         Some(kind) if kind.severity() == Severity::High => (kind.glyph(), theme.bad()),
         Some(kind) => (kind.glyph(), theme.warn()),
@@ -138,7 +139,7 @@ pub fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) ->
     };
     // The value shown comes from a source whose latest attempt failed.
     let failing = obs.error.is_some();
-    let every = state.sources.iter().find(|s| s.name == obs.source).map(|s| s.every);
+    let every = state.engine.sources.iter().find(|s| s.name == obs.source).map(|s| s.every);
     let fetched_secs = state.now.as_second() - seen.fetched_at.as_second();
     let old = every.is_some_and(|e| fetched_secs > (3 * e.as_secs().max(1)) as i64);
 

@@ -82,10 +82,10 @@ pub fn matrix_rows(area: Rect, envs: usize, services: usize) -> usize {
 
 pub fn render(frame: &mut Frame, state: &AppState) {
     let theme = Theme::new(state.ui.color);
-    let areas = layout(frame.area(), state.fleet.environments.len(), state.fleet.services.len());
+    let areas = layout(frame.area(), state.engine.fleet.environments.len(), state.engine.fleet.services.len());
     status::render(frame, areas.status, state, &theme);
     matrix::render(frame, areas.matrix, state, &theme);
-    if state.ui.focus == Pane::Checklist && state.checklist.is_some() {
+    if state.ui.focus == Pane::Checklist && state.eval.checklist.is_some() {
         checklist::render(frame, areas.lower, state, &theme);
     } else if state.ui.focus == Pane::Rollback {
         rollback::render_full(frame, areas.lower, state, &theme);
@@ -125,7 +125,7 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme)
         if !state.ui.finding_filter.is_empty() {
             spans.push(Span::styled(format!(" findings “{}” ", state.ui.finding_filter), theme.warn()));
         }
-        let checklist_keys = state.ui.focus == Pane::Checklist && state.checklist.is_some();
+        let checklist_keys = state.ui.focus == Pane::Checklist && state.eval.checklist.is_some();
         let hinted = BINDINGS.iter().filter(|b| b.scope == Scope::Everywhere || checklist_keys);
         for (b, hint) in hinted.filter_map(|b| b.hint.map(|h| (b, h))) {
             spans.push(Span::styled(format!(" {} ", b.label), theme.accent()));

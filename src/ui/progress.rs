@@ -14,20 +14,22 @@ use crate::app::state::{AppState, Pane};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Checklist;
-    let title = match &state.fleet.release {
+    let title = match &state.engine.fleet.release {
         Some(plan) => format!(" Release progress · {} ", plan.name),
         None => " Release progress ".to_string(),
     };
     let block = Block::bordered().title(Span::styled(title, theme.title())).border_style(theme.border(focused));
     let inner_w = area.width.saturating_sub(2) as usize;
-    let lines: Vec<Line> = match &state.fleet.release {
+    let lines: Vec<Line> = match &state.engine.fleet.release {
         None => vec![Line::styled("no release plan: add [release] with targets to track progress", theme.dim())],
         Some(plan) if plan.targets.is_empty() => {
             vec![Line::styled("the release plan has no targets", theme.dim())]
         }
         Some(_) => {
-            let name_w = state.fleet.environments.iter().map(|e| e.name.chars().count()).max().unwrap_or(3).min(12);
+            let name_w =
+                state.engine.fleet.environments.iter().map(|e| e.name.chars().count()).max().unwrap_or(3).min(12);
             state
+                .eval
                 .progress
                 .iter()
                 .skip(state.ui.checklist_row)
@@ -42,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                     } else {
                         theme.dim()
                     };
-                    let env = &state.fleet.environments[p.env].name;
+                    let env = &state.engine.fleet.environments[p.env].name;
                     Line::from(vec![
                         Span::raw(format!("{:<name_w$} ", fit(env, name_w))),
                         Span::styled("█".repeat(filled), style),
@@ -60,15 +62,15 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 /// (`dev ████ 10/10`) flowed over at most `max_lines` lines of `width`:
 /// the widest bars that fit, then none.
 pub fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines: usize) -> Vec<Line<'static>> {
-    let Some(plan) = &state.fleet.release else {
+    let Some(plan) = &state.engine.fleet.release else {
         return Vec::new();
     };
     if plan.targets.is_empty() || max_lines == 0 {
         return Vec::new();
     }
-    let progress = &state.progress;
+    let progress = &state.eval.progress;
     let cell_w = |p: &analysis::EnvProgress, bar: usize| {
-        let name = state.fleet.environments[p.env].name.chars().count().min(12);
+        let name = state.engine.fleet.environments[p.env].name.chars().count().min(12);
         name + 1 + if bar > 0 { bar + 1 } else { 0 } + format!("{}/{}", p.at_target, p.planned).len()
     };
     let lines_for = |bar: usize| {
@@ -103,7 +105,7 @@ pub fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines: usize
         } else {
             theme.dim()
         };
-        spans.push(Span::raw(format!("{} ", fit(&state.fleet.environments[p.env].name, 12))));
+        spans.push(Span::raw(format!("{} ", fit(&state.engine.fleet.environments[p.env].name, 12))));
         if bar > 0 {
             let filled = (bar * p.at_target).checked_div(p.planned).unwrap_or(0);
             spans.push(Span::styled("█".repeat(filled), style));

@@ -124,6 +124,7 @@ fn confirm_lines(state: &AppState, action: &ReleaseAction, width: usize, theme: 
         }
         ReleaseAction::RevokeSignOff { role, .. } => {
             let by = state
+                .eval
                 .checklist
                 .as_ref()
                 .and_then(|c| c.manual.signoff(role))
@@ -132,20 +133,20 @@ fn confirm_lines(state: &AppState, action: &ReleaseAction, width: usize, theme: 
             lines.push(question(format!("Revoke the {role} sign-off{by}, recorded as {op}? y/n")));
         }
         ReleaseAction::Decision { decision, reason } => {
-            let release = state.fleet.release.as_ref().map(|r| format!(" for {}", r.name)).unwrap_or_default();
+            let release = state.engine.fleet.release.as_ref().map(|r| format!(" for {}", r.name)).unwrap_or_default();
             lines.push(Line::from(vec![
                 Span::styled("Decide ", theme.title()),
                 Span::styled(decision_label(*decision), decision_style(*decision, theme)),
                 Span::styled(format!("{release}, recorded as {op}? y/n"), theme.title()),
             ]));
             lines.push(detail("reason", reason));
-            let verdict = state.judgement.verdict;
+            let verdict = state.eval.judgement.verdict;
             if *decision == Decision::Go && verdict != crate::analysis::verdict::Verdict::Go {
                 lines.push(Line::styled(
                     format!(
                         "! the cockpit says {} ({} blockers): a GO decision does not clear them",
                         verdict.as_str().to_uppercase(),
-                        state.judgement.blockers.len()
+                        state.eval.judgement.blockers.len()
                     ),
                     theme.warn(),
                 ));
@@ -157,7 +158,7 @@ fn confirm_lines(state: &AppState, action: &ReleaseAction, width: usize, theme: 
 }
 
 fn verdict_line(state: &AppState, theme: &Theme) -> Line<'static> {
-    let j = &state.judgement;
+    let j = &state.eval.judgement;
     let style = match j.verdict {
         crate::analysis::verdict::Verdict::Go => theme.verdict_go(),
         crate::analysis::verdict::Verdict::Hold => theme.verdict_hold(),
@@ -175,7 +176,7 @@ fn verdict_line(state: &AppState, theme: &Theme) -> Line<'static> {
 }
 
 fn role_status(state: &AppState, role: &str, theme: &Theme) -> (String, Style) {
-    let Some(checklist) = &state.checklist else {
+    let Some(checklist) = &state.eval.checklist else {
         return (String::new(), Style::new());
     };
     match checklist.manual.signoff(role) {

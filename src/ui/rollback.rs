@@ -34,20 +34,10 @@ pub fn level_style(l: Level, theme: &Theme) -> Style {
     }
 }
 
-/// A glyph per level, so that it reads without colour.
-pub fn level_glyph(l: Level) -> &'static str {
-    match l {
-        Level::Firing => "▲",
-        Level::Warn => "△",
-        Level::Ok => "·",
-        Level::NoData => "?",
-    }
-}
-
 fn title(state: &AppState) -> String {
-    let firing = state.rollback.firing().count();
+    let firing = state.eval.rollback.firing().count();
     let firing = if firing > 0 { format!(" · {firing} FIRING") } else { String::new() };
-    format!(" Rollback · baseline {}{firing} ", state.rollback.baseline)
+    format!(" Rollback · baseline {}{firing} ", state.eval.rollback.baseline)
 }
 
 /// The worst trigger of a service (firing first), for the summary row.
@@ -61,7 +51,7 @@ fn worst(state: &AppState, service: usize) -> Option<&TriggerState> {
         Level::Warn => 3,
         Level::Firing => 4,
     };
-    state.rollback.triggers_of(service).max_by_key(|t| (rank(t), std::cmp::Reverse(t.cell.env)))
+    state.eval.rollback.triggers_of(service).max_by_key(|t| (rank(t), std::cmp::Reverse(t.cell.env)))
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
@@ -70,14 +60,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         return render_full(frame, area, state, theme);
     }
     let block = Block::bordered().title(Span::styled(title(state), theme.title())).border_style(theme.border(focused));
-    let view = &state.rollback;
+    let view = &state.eval.rollback;
     let name_w = view.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).clamp(7, 20) as u16 + 1;
     let inner_w = area.width.saturating_sub(2);
     let ready_w = 10;
     let rest = inner_w.saturating_sub(name_w + ready_w);
     let back_w = (rest * 2 / 5).max(8);
     let trig_w = rest.saturating_sub(back_w).max(8);
-    let latest = view.envs.first().map(|&e| state.fleet.environments[e].name.as_str()).unwrap_or("—");
+    let latest = view.envs.first().map(|&e| state.engine.fleet.environments[e].name.as_str()).unwrap_or("—");
     let header = Row::new(vec![
         TableCell::from("service"),
         TableCell::from("rollback"),
@@ -94,7 +84,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         };
         let trig = match worst(state, s.service) {
             Some(t) if t.state >= Level::Warn => Span::styled(
-                fit(&format!("{} {} {}", level_glyph(t.state), t.environment, t.measurement()), trig_w as usize - 1),
+                fit(&format!("{} {} {}", t.state.glyph(), t.environment, t.measurement()), trig_w as usize - 1),
                 level_style(t.state, theme),
             ),
             Some(t) if t.error.is_some() => Span::styled(
@@ -136,10 +126,10 @@ pub fn render_full(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let block = Block::bordered().title(Span::styled(title(state), theme.title())).border_style(theme.border(true));
     let inner_w = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
-    if state.rollback.services.is_empty() {
+    if state.eval.rollback.services.is_empty() {
         lines.push(Line::styled("no services in the release", theme.dim()));
     }
-    for s in state.rollback.services.iter().skip(state.ui.rollback_scroll) {
+    for s in state.eval.rollback.services.iter().skip(state.ui.rollback_scroll) {
         service_lines(state, s, inner_w, theme, &mut lines);
         if lines.len() > area.height as usize {
             break;
@@ -206,7 +196,7 @@ fn service_lines<'a>(
             None => Span::styled("no rollback method configured".to_string(), theme.bad()),
         };
         out.push(Line::from(vec![Span::raw(format!("  {:<env_w$} ", "")), method]));
-        for t in state.rollback.triggers_of(s.service).filter(|t| t.cell.env == e.env) {
+        for t in state.eval.rollback.triggers_of(s.service).filter(|t| t.cell.env == e.env) {
             out.push(trigger_line(t, env_w, width, theme));
         }
     }
@@ -228,7 +218,7 @@ fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme)
         // The error before the note: it is what must not be cut off.
         format!("{live}{baseline}{fires} ({}){error}{note}", t.rule)
     };
-    let label = format!("{} {:<7}", level_glyph(t.state), t.state.label());
+    let label = format!("{} {:<7}", t.state.glyph(), t.state.label());
     Line::from(vec![
         Span::raw(format!("  {:<env_w$}   ", "")),
         Span::styled(label, level_style(t.state, theme)),
@@ -241,10 +231,11 @@ fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme)
 /// service, environment, measurement and the rollback command.
 pub fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
     // The latest environment first (prod), then the service order.
-    let firing: Vec<&TriggerState> = state.rollback.firing().collect();
+    let firing: Vec<&TriggerState> = state.eval.rollback.firing().collect();
     let first = *firing.iter().rev().max_by_key(|t| t.cell.env)?;
     let more = firing.len() - 1;
     let method = state
+        .eval
         .rollback
         .service(first.cell.service)
         .and_then(|s| s.environments.iter().find(|e| e.env == first.cell.env))
@@ -252,7 +243,7 @@ pub fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
         .map_or_else(|| "no rollback method configured".to_string(), |m| format!("$ {}", m.text()));
     let style = theme.status_alert();
     let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
-    let j = &state.judgement;
+    let j = &state.eval.judgement;
     let mut spans = vec![
         Span::styled(format!(" {} ({}) ", j.verdict.as_str().to_uppercase(), j.blockers.len()), theme.verdict_no_go()),
         Span::styled(format!(" ▲ ROLLBACK TRIGGER{more}:"), style),
@@ -265,7 +256,7 @@ pub fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
     if state.release_journal_error.is_some() {
         spans.push(Span::styled(" │ ⚠ release journal: NOT RECORDED", style));
     }
-    let failing = crate::analysis::failing_sources(&state.matrix);
+    let failing = crate::analysis::failing_sources(&state.engine.matrix);
     if !failing.is_empty() {
         let names: Vec<&str> = failing.iter().map(|(n, _)| &**n).collect();
         spans.push(Span::styled(format!(" │ ⚠ failing: {}", names.join(", ")), style));
@@ -351,7 +342,7 @@ above = 0.5
         let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
         let now: jiff::Timestamp = "2026-11-24T18:30:00Z".parse().unwrap();
         let mut s = crate::app::initial_state(&config, &active, now);
-        let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let cell = s.engine.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
         let up =
             crate::model::Reading { health: Some(crate::model::Health::Up), ..crate::model::Reading::version("1.4.0") };
         cell.record(&Arc::from("endpoints"), crate::model::Evidence::Running, now, Ok(up));
@@ -370,7 +361,7 @@ above = 0.5
         };
         assert!(row(&s).contains("· all OK"), "{}", row(&s));
         let err = crate::sources::FetchError::Field("up: query returned 2 series; aggregate it".into());
-        let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let cell = s.engine.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
         cell.record_as(&prom, crate::model::Evidence::Declared, crate::model::Role::Metrics, now, Err(err));
         s.reanalyze();
         let row = row(&s);

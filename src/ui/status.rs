@@ -19,7 +19,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     }
     let sep = || Span::raw(" │ ");
     let mut spans = vec![Span::styled(" flightdeck ", theme.title())];
-    let j = &state.judgement;
+    let j = &state.eval.judgement;
     let verdict = match j.blockers.len() {
         0 => format!(" {} ", j.verdict.as_str().to_uppercase()),
         n => format!(" {} ({n}) ", j.verdict.as_str().to_uppercase()),
@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         spans.push(Span::raw(banner.clone()));
     }
     spans.push(sep());
-    match &state.fleet.release {
+    match &state.engine.fleet.release {
         Some(plan) => {
             let kind = plan.kind.map(|k| format!(" {}", k.as_str())).unwrap_or_default();
             spans.push(Span::raw(format!("{}{kind}", plan.name)));
@@ -56,7 +56,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     }
     spans.push(sep());
     let polled = state.polled_cells();
-    spans.push(Span::raw(match analysis::last_sweep(&state.matrix, polled) {
+    spans.push(Span::raw(match analysis::last_sweep(&state.engine.matrix, polled) {
         _ if polled == 0 => "no sources".to_string(),
         Some(at) => format!("sweep {} ago", age(state.now, at)),
         None => "first sweep…".to_string(),
@@ -69,7 +69,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         spans.push(sep());
         spans.push(Span::raw(format!("⚠ journal: {err}")));
     }
-    let failing = analysis::failing_sources(&state.matrix);
+    let failing = analysis::failing_sources(&state.engine.matrix);
     let style = if failing.is_empty() {
         theme.status_bar()
     } else {

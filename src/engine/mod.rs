@@ -1,0 +1,332 @@
+//! The engine: every front end's one judgement.
+//!
+//! It owns what is known (the fleet, the matrix of observations, the
+//! sources, the release events, the recent changes) and every stateful
+//! latch (a trigger that was firing, the bell, the first sweep). It is fed
+//! by value — [`Engine::apply`] for a source's update,
+//! [`Engine::take_release_events`] for ticks, sign-offs and decisions,
+//! [`Engine::restore`] for the observation journal — and asked for an
+//! [`Evaluation`] at a time and a [`Scope`]. The cockpit draws from the
+//! evaluation; `check` and `report` print it. No judgement lives anywhere
+//! else.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::analysis::findings::{self, Finding, FindingKind};
+use crate::analysis::rollback::{self, Level, Rehearsal, RollbackView};
+use crate::analysis::verdict::{self, Blocker, BlockerReason, Judgement, Verdict};
+use crate::analysis::{self, Matrix, VersionSeen};
+use crate::checklist::{ChecklistState, Template};
+use crate::journal::ObservationEvent;
+use crate::journal::release::ReleaseEvent;
+use crate::model::{CellKey, EnvIdx, Evidence, Fleet};
+use crate::poller::SourceUpdate;
+
+/// Most observation events kept in memory for the events pane.
+pub const EVENTS_KEPT: usize = 500;
+
+/// What a configured source looks like to the front ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub name: Arc<str>,
+    pub kind: String,
+    pub evidence: Evidence,
+    pub every: std::time::Duration,
+    pub cells: usize,
+}
+
+/// The environments an evaluation covers (`check --env`), in promotion
+/// order. Findings still compare a scoped environment with the ones before
+/// it; only what is reported and what blocks is limited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    envs: Vec<EnvIdx>,
+    limited: bool,
+}
+
+impl Scope {
+    /// `selected` empty: every environment.
+    pub fn new(fleet: &Fleet, selected: Vec<EnvIdx>) -> Scope {
+        if selected.is_empty() { Scope::all(fleet) } else { Scope { envs: selected, limited: true } }
+    }
+
+    /// Every environment of the fleet.
+    pub fn all(fleet: &Fleet) -> Scope {
+        Scope { envs: (0..fleet.environments.len()).collect(), limited: false }
+    }
+
+    pub fn is_limited(&self) -> bool {
+        self.limited
+    }
+
+    pub fn includes(&self, env: EnvIdx) -> bool {
+        self.envs.contains(&env)
+    }
+}
+
+/// The judgement of the engine's state at one time, for one scope: what
+/// every front end renders.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// When it was evaluated.
+    pub now: Timestamp,
+    pub scope: Scope,
+    /// Every finding in scope, worst first.
+    pub findings: Vec<Finding>,
+    /// The worst finding per cell, dense like the matrix.
+    marks: Vec<Option<FindingKind>>,
+    envs: usize,
+    /// The verdict and its blockers.
+    pub judgement: Judgement,
+    /// The release checklist, when the release has one.
+    pub checklist: Option<ChecklistState>,
+    /// Rollback readiness and live triggers (environments in scope).
+    pub rollback: RollbackView,
+    /// Planned services at target per environment.
+    pub progress: Vec<analysis::EnvProgress>,
+}
+
+impl Evaluation {
+    /// The worst finding on a cell, if any.
+    pub fn mark(&self, key: CellKey) -> Option<FindingKind> {
+        self.marks.get(key.service * self.envs + key.env).copied().flatten()
+    }
+}
+
+/// The shared state every front end's judgement comes from.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub fleet: Fleet,
+    pub sources: Vec<SourceInfo>,
+    pub matrix: Matrix,
+    /// Recent changes, newest last (at most [`EVENTS_KEPT`]).
+    pub events: VecDeque<ObservationEvent>,
+    /// The release's checklist template, when it has one.
+    pub template: Option<Template>,
+    /// Ticks, notes, sign-offs and decisions, from the release journal.
+    pub release_events: Vec<ReleaseEvent>,
+    /// Triggers firing at the last evaluation: a trigger that loses its data
+    /// keeps firing, and a new one rings the bell once.
+    firing: HashSet<(CellKey, String)>,
+    /// Set when a trigger started firing; taken by [`Engine::take_bell`].
+    bell: bool,
+}
+
+impl Engine {
+    pub fn new(fleet: Fleet, sources: Vec<SourceInfo>, template: Option<Template>) -> Engine {
+        let matrix = Matrix::new(&fleet);
+        Engine {
+            fleet,
+            sources,
+            matrix,
+            events: VecDeque::new(),
+            template,
+            release_events: Vec::new(),
+            firing: HashSet::new(),
+            bell: false,
+        }
+    }
+
+    /// The engine for a config and its activated sources.
+    pub fn for_config(
+        config: &crate::config::Config,
+        active: &[crate::sources::ActiveSource],
+        template: Option<Template>,
+    ) -> Engine {
+        let sources = active
+            .iter()
+            .zip(&config.sources)
+            .map(|(a, spec)| SourceInfo {
+                name: a.name.clone(),
+                kind: spec.kind.clone(),
+                evidence: a.evidence,
+                every: a.every,
+                cells: a.cells.len(),
+            })
+            .collect();
+        Engine::new(config.fleet.clone(), sources, template)
+    }
+
+    /// Cells the sources read, in all.
+    pub fn polled_cells(&self) -> usize {
+        self.sources.iter().map(|s| s.cells).sum()
+    }
+
+    /// Apply one source update; returns the journal event when the source
+    /// reports a new version or build for the cell.
+    pub fn apply(&mut self, update: SourceUpdate) -> Option<ObservationEvent> {
+        let cell = self.matrix.get_mut(update.cell)?;
+        let change =
+            cell.record_as(&update.source, update.evidence, update.role, update.attempted_at, update.result)?;
+        let event = ObservationEvent {
+            at: change.new.first_seen,
+            service: self.fleet.services[update.cell.service].name.clone(),
+            environment: self.fleet.environments[update.cell.env].name.clone(),
+            source: change.source.to_string(),
+            old_build: change.old.as_ref().and_then(|o| o.build.clone()),
+            old: change.old.map(|o| o.version),
+            new: change.new.version,
+            build: change.new.build,
+        };
+        self.push_event(event.clone());
+        Some(event)
+    }
+
+    /// Take in release events read from the journal (ours and others').
+    /// Events already known (by id) are skipped.
+    pub fn take_release_events(&mut self, events: Vec<ReleaseEvent>) {
+        for e in events {
+            if !self.release_events.iter().rev().any(|known| known.id == e.id) {
+                self.release_events.push(e);
+            }
+        }
+    }
+
+    /// Restore what earlier runs saw, from the observation journal: cell
+    /// histories (for "previous version" and "first seen") and the events.
+    pub fn restore(&mut self, events: Vec<ObservationEvent>) {
+        for e in events {
+            let (Some(service), Some(env)) = (self.fleet.service_idx(&e.service), self.fleet.env_idx(&e.environment))
+            else {
+                continue;
+            };
+            // Only sources still configured: others would never be polled.
+            let Some(source) = self.sources.iter().find(|s| *s.name == *e.source) else {
+                continue;
+            };
+            let (name, evidence) = (source.name.clone(), source.evidence);
+            if let Some(cell) = self.matrix.get_mut(CellKey { service, env }) {
+                cell.remember(&name, evidence, VersionSeen::new(e.new.clone(), e.build.clone(), e.at));
+            }
+            self.push_event(e);
+        }
+    }
+
+    fn push_event(&mut self, e: ObservationEvent) {
+        if self.events.len() == EVENTS_KEPT {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    /// Whether a trigger started firing since the bell was last taken.
+    pub fn take_bell(&mut self) -> bool {
+        std::mem::take(&mut self.bell)
+    }
+
+    /// An evaluation before any analysis: nothing found, nothing decided.
+    pub fn unevaluated(&self, now: Timestamp) -> Evaluation {
+        Evaluation {
+            now,
+            scope: Scope::all(&self.fleet),
+            findings: Vec::new(),
+            marks: vec![None; self.fleet.cell_count()],
+            envs: self.fleet.environments.len(),
+            judgement: verdict::judge(&self.fleet, &self.matrix, &[], now, None, None),
+            checklist: None,
+            rollback: RollbackView::default(),
+            progress: analysis::progress(&self.fleet, &self.matrix),
+        }
+    }
+
+    /// Judge everything known at `now`, for `scope`. Updates the latches:
+    /// a trigger that fired and now has no data (the service died and its
+    /// series went stale) stays firing until a value says otherwise, and a
+    /// trigger that starts firing sets the bell.
+    pub fn evaluate(&mut self, now: Timestamp, scope: &Scope) -> Evaluation {
+        let mut found = findings::evaluate(&self.fleet, &self.matrix, now);
+        let mut rollback = rollback::evaluate(&self.fleet, &self.matrix, now, self.rehearsal());
+        for t in &mut rollback.triggers {
+            if t.state == Level::NoData && self.firing.contains(&(t.cell, t.name.clone())) {
+                t.state = Level::Firing;
+                t.note = format!("was firing, no data now ({})", t.note);
+            }
+        }
+        let firing: HashSet<(CellKey, String)> = rollback.firing().map(|t| (t.cell, t.name.clone())).collect();
+        if firing.iter().any(|f| !self.firing.contains(f)) {
+            self.bell = true;
+        }
+        self.firing = firing;
+        // The checklist's conditions read the whole fleet; the scope limits
+        // what is reported and what blocks.
+        let checklist = self.template.as_ref().map(|t| {
+            let facts = crate::checklist::Facts {
+                fleet: &self.fleet,
+                matrix: &self.matrix,
+                findings: &found,
+                now,
+                rollback: Some(&rollback),
+            };
+            crate::checklist::evaluate(t, &self.release_events, &facts)
+        });
+        if scope.is_limited() {
+            found.retain(|f| scope.includes(f.cell.env));
+            rollback.retain_envs(|e| scope.includes(e));
+        }
+        let view = self
+            .template
+            .as_ref()
+            .zip(checklist.as_ref())
+            .map(|(template, state)| verdict::ChecklistView { template, state });
+        let mut judgement = verdict::judge(&self.fleet, &self.matrix, &found, now, view, Some(&rollback));
+        // Until every cell has been read once, nobody can say GO.
+        let polled = self.polled_cells();
+        if polled > 0 && analysis::last_sweep(&self.matrix, polled).is_none() {
+            judgement.blockers.push(Blocker {
+                reason: BlockerReason::Unread,
+                message: "first sweep not complete: not every cell has been read yet".into(),
+            });
+            if judgement.verdict == Verdict::Go {
+                judgement.verdict = Verdict::Hold;
+            }
+        }
+        let mut marks = vec![None; self.fleet.cell_count()];
+        for (key, f) in findings::worst_per_cell(&found) {
+            if let Some(mark) = marks.get_mut(self.fleet.cell_index(key)) {
+                *mark = Some(f.kind);
+            }
+        }
+        Evaluation {
+            now,
+            scope: scope.clone(),
+            findings: found,
+            marks,
+            envs: self.fleet.environments.len(),
+            judgement,
+            checklist,
+            rollback,
+            progress: analysis::progress(&self.fleet, &self.matrix),
+        }
+    }
+
+    /// Whether the checklist asks for a rehearsed rollback, and whether a
+    /// person ticked it.
+    fn rehearsal(&self) -> Rehearsal {
+        match &self.template {
+            Some(t) if t.item(rollback::REHEARSED_ITEM).is_some() => {
+                if crate::checklist::Manual::fold(&self.release_events).tick(rollback::REHEARSED_ITEM).is_some() {
+                    Rehearsal::Done
+                } else {
+                    Rehearsal::NotDone
+                }
+            }
+            _ => Rehearsal::NotAsked,
+        }
+    }
+
+    /// Whether a time the verdict or the checklist turns on (the window's
+    /// start or end, a blackout's edge, a due time in `evaluation`) lies in
+    /// `(from, to]`: then the clock alone changes the judgement.
+    pub fn boundary_between(&self, evaluation: &Evaluation, from: Timestamp, to: Timestamp) -> bool {
+        let crosses = |t: Timestamp| from < t && t <= to;
+        let plan = self.fleet.release.as_ref();
+        plan.and_then(|p| p.window).is_some_and(|w| crosses(w.start) || crosses(w.end))
+            || plan.is_some_and(|p| p.blackouts.iter().any(|b| crosses(b.start) || crosses(b.end)))
+            || evaluation.checklist.as_ref().is_some_and(|c| {
+                c.items.iter().filter_map(|i| i.due).chain(c.signoffs.iter().filter_map(|s| s.due)).any(crosses)
+            })
+    }
+}
