@@ -54,7 +54,7 @@ fn update(service: usize, env: usize, at: Timestamp, reading: Reading) -> Source
 
 fn state(services: usize, envs: usize, now: Timestamp) -> AppState {
     let text = common::config(8, services, envs, "10s", 16);
-    let config = flightdeck::config::from_toml_str(&text, "bench").unwrap();
+    let config = flightdeck::setup::from_toml_str(&text, "bench").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let mut s = flightdeck::app::initial_state(&config, &active, now);
     s.engine.template = flightdeck::checklist::resolve(&config.fleet, None).unwrap();

@@ -103,7 +103,7 @@ fn main() {
     println!("sweep: {services} services × {envs} environments = {cells} cells, loopback HTTP, {runs} runs each");
     for concurrency in [16, 64] {
         let text = common::config(port, services, envs, "10s", concurrency);
-        let config = flightdeck::config::from_toml_str(&text, "bench").unwrap();
+        let config = flightdeck::setup::from_toml_str(&text, "bench").unwrap();
         let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
         let source = &active[0];
         let urls: Vec<String> =

@@ -172,7 +172,7 @@ fn config_command(action: ConfigAction, paths: &Paths, sources: &Sources) -> Exi
                 return Ok(None);
             }
             let settings = config::merge(&layers)?;
-            let config = config::validate_settings(&settings, &layers)?;
+            let config = crate::setup::load(&settings, &layers)?.config;
             Ok(Some((layers, config)))
         }) {
             Ok(None) => {
@@ -263,7 +263,7 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
         }
     };
     let result = rt.block_on(async {
-        let (config, banner, _demo) = match demo_speed {
+        let (config, active, banner, _demo) = match demo_speed {
             Some(speed) => {
                 let demo = crate::demo::start(speed).await?;
                 let banner = if fell_back {
@@ -271,12 +271,14 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
                 } else {
                     "DEMO".to_string()
                 };
-                (demo.config.clone(), Some(banner), Some(demo))
+                let active = crate::sources::activate(&demo.config.sources, &demo.config.fleet).map_err(Exit)?;
+                (demo.config.clone(), active, Some(banner), Some(demo))
             }
             None => {
                 let settings = config::merge(&layers).map_err(|e| Exit(e.to_string()))?;
-                let config = config::validate_settings(&settings, &layers).map_err(|e| Exit(e.to_string()))?;
-                (config, None, None)
+                let loaded = crate::setup::load(&settings, &layers).map_err(|e| Exit(e.to_string()))?;
+                let active = loaded.activate();
+                (loaded.config, active, None, None)
             }
         };
         let template = crate::checklist::resolve(&config.fleet, paths.config_dir()).map_err(|e| Exit(e.to_string()))?;
@@ -306,7 +308,7 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
             None => data_dir(&config, paths).map(|d| crate::journal::observations_path(&d)),
         };
         let operator = config.operator.clone();
-        let ending = crate::app::run(config, crate::app::RunOptions {
+        let ending = crate::app::run(config, active, crate::app::RunOptions {
                 banner,
                 color,
                 launched: Some(launched),
@@ -364,16 +366,16 @@ fn evaluate_once(
         Ok(layers) => layers,
         Err(errors) => return Err(errors.to_string().into()),
     };
-    let config =
-        config::merge(&layers).and_then(|s| config::validate_settings(&s, &layers)).map_err(|e| e.to_string())?;
+    let mut loaded = config::merge(&layers).and_then(|s| crate::setup::load(&s, &layers)).map_err(|e| e.to_string())?;
     // `--env` scopes what is reported; findings still compare against the
-    // environments before it (a hotfix only in prod is `ahead` of uat).
-    let scope = config.env_indices(envs).map_err(|msg| format!("flightdeck {command}: --env: {msg}"))?;
-    let config = match scope.last() {
-        Some(&last) => config.poll_through(last),
-        None => config,
-    };
-    let active = crate::sources::activate(&config.sources, &config.fleet)?;
+    // environments before it (a hotfix only in prod is `ahead` of uat), and
+    // the environments after the last one named are not polled.
+    let scope = loaded.config.env_indices(envs).map_err(|msg| format!("flightdeck {command}: --env: {msg}"))?;
+    if let Some(&last) = scope.last() {
+        loaded.config = loaded.config.poll_through(last);
+    }
+    let active = loaded.activate();
+    let config = loaded.config;
     let rt = runtime().map_err(|e| format!("flightdeck {command}: cannot start the async runtime: {e}"))?;
     let ctx = crate::sources::HttpContext::new()
         .map_err(|e| format!("flightdeck {command}: cannot set up the HTTP client: {e}"))?;

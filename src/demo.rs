@@ -34,7 +34,7 @@ use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use crate::config::{self, Config, ConfigErrors};
+use crate::config::{Config, ConfigErrors};
 
 pub const ENVIRONMENTS: [&str; 4] = ["dev", "qa", "uat", "prod"];
 
@@ -385,7 +385,7 @@ p95_latency = 'demo_p95_ms{{service="{{service}}",env="{{env}}"}}'
 }
 
 pub fn config_for(addr: SocketAddr, now: Timestamp, speed: f64) -> Result<Config, ConfigErrors> {
-    config::from_toml_str(&config_toml(addr, now, speed), "built-in demo config")
+    crate::setup::from_toml_str(&config_toml(addr, now, speed), "built-in demo config")
 }
 
 #[cfg(test)]

@@ -17,5 +17,6 @@ pub mod model;
 pub mod poller;
 pub mod report;
 pub mod sanitize;
+pub mod setup;
 pub mod sources;
 pub mod ui;

@@ -380,7 +380,7 @@ mod tests {
         text.push_str(&format!(
             "[poller]\nconcurrency = {concurrency}\n[[sources]]\nname = \"e\"\nkind = \"http\"\nurl = \"http://{addr}/{{env}}/{{service}}\"\nevery = \"100ms\"\n"
         ));
-        crate::config::from_toml_str(&text, "test").unwrap()
+        crate::setup::from_toml_str(&text, "test").unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,7 +98,7 @@ fn config(addr: SocketAddr, services: &[&str]) -> String {
 }
 
 async fn sweep(addr: SocketAddr, services: &[&str], retry: Retry) -> HashMap<String, SourceUpdate> {
-    let config = flightdeck::config::from_toml_str(&config(addr, services), "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(&config(addr, services), "test").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let ctx = HttpContext::new().unwrap();
     let updates = sweep_retrying(&active, config.poller, &ctx, retry, |_, _| {}).await;

@@ -1140,7 +1140,7 @@ proptest! {
 
     #[test]
     fn config_loader_never_panics(text in config_texts()) {
-        match flightdeck::config::from_toml_str(&text, "fuzz.toml") {
+        match flightdeck::setup::from_toml_str(&text, "fuzz.toml") {
             Ok(_) => {}
             Err(errors) => {
                 prop_assert!(!errors.0.is_empty(), "an error without a message");
@@ -1174,6 +1174,6 @@ fn the_fixtures_decode() {
     let deployments = gitlab::decode_deployments(GITLAB_DEPLOYMENTS.as_bytes()).unwrap();
     assert_eq!(gitlab::newest_success(&deployments, "production").map(|d| d.id), Some(52));
     for text in config_fixtures() {
-        flightdeck::config::from_toml_str(&text, "fixture.toml").unwrap_or_else(|e| panic!("{e}"));
+        flightdeck::setup::from_toml_str(&text, "fixture.toml").unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -54,7 +54,7 @@ url = "{url}"
 
 /// Load `text`, activate its sources and sweep every cell once.
 async fn sweep(text: &str) -> Vec<SourceUpdate> {
-    let config = flightdeck::config::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
     let ctx = HttpContext::new().expect("http client");
     sweep_once(&active, config.poller, &ctx, |_, _| {}).await
@@ -311,7 +311,7 @@ timeout = "1s"
 max_backoff = "10s"
 "#
     );
-    flightdeck::config::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"))
+    flightdeck::setup::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"))
 }
 
 #[derive(Default)]

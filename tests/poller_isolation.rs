@@ -58,7 +58,7 @@ services = ["s0"]
 environments = ["prod"]
 "#
     ));
-    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let (tx, mut rx) = mpsc::channel(256);
     let ctx = flightdeck::sources::HttpContext::new().unwrap();
@@ -99,7 +99,7 @@ async fn an_absurd_retry_after_does_not_kill_the_source() {
     let text = format!(
         "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"limited\"\n[[services]]\nname = \"fine\"\n[[sources]]\nname = \"s\"\nkind = \"http\"\nurl = \"http://{addr}/{{env}}/{{service}}\"\nevery = \"100ms\"\n"
     );
-    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let (tx, mut rx) = mpsc::channel(64);
     let poller =
@@ -146,7 +146,7 @@ async fn an_echoed_token_is_redacted_for_every_kind() {
     let text = format!(
         "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[[sources]]\nname = \"argo\"\nkind = \"argocd\"\napi_url = \"http://{addr}\"\ntoken_env = \"CARGO_PKG_NAME\"\n"
     );
-    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let ctx = flightdeck::sources::HttpContext::new().unwrap();
     let updates = flightdeck::poller::sweep_once(&active, config.poller, &ctx, |_, _| {}).await;

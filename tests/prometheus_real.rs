@@ -179,8 +179,7 @@ async fn reads_real_values_from_a_real_prometheus() {
     let mut server = start_prometheus(&bin, dir.path(), exporter, port);
     wait_ready(&mut server, port).await;
 
-    let config =
-        flightdeck::config::from_toml_str(&config_text(port), "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(&config_text(port), "test").unwrap_or_else(|e| panic!("config: {e}"));
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
     let ctx = HttpContext::new().unwrap();
     let payments = config.fleet.service_idx("payments").unwrap();
@@ -322,7 +321,7 @@ timeout = "5s"
 error_rate = 'sum(rate(http_requests_total{{job="{{service}}",code="500"}}[3s])) / sum(rate(http_requests_total{{job="{{service}}"}}[3s]))'
 "#
     );
-    let config = flightdeck::config::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
     let ctx = HttpContext::new().unwrap();
     let mut state = flightdeck::app::initial_state(&config, &active, jiff::Timestamp::now());

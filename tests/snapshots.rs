@@ -68,7 +68,7 @@ fn now() -> Timestamp {
 }
 
 fn state() -> AppState {
-    let config = flightdeck::config::from_toml_str(CONFIG, "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(CONFIG, "test").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     flightdeck::app::initial_state(&config, &active, now())
 }
@@ -295,7 +295,7 @@ api_url = "http://127.0.0.1:9"
 error_rate = 'sum(rate(errors{job="{service}"}[5m]))'
 p95_latency = 'histogram_quantile(0.95, x{job="{service}"})'
 "#;
-    let config = flightdeck::config::from_toml_str(text, "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let mut s = flightdeck::app::initial_state(&config, &active, now());
     let metrics = Reading {
@@ -406,7 +406,7 @@ fn screen(terminal: &Terminal<TestBackend>) -> String {
 #[test]
 fn checklist_pane_without_a_checklist_shows_release_progress() {
     // No kind, no template: today's per-environment progress, in its place.
-    let config = flightdeck::config::from_toml_str(&CONFIG.replace("kind = \"minor\"\n", ""), "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(&CONFIG.replace("kind = \"minor\"\n", ""), "test").unwrap();
     assert_eq!(flightdeck::checklist::resolve(&config.fleet, None).unwrap(), None);
     let mut s = mid_release();
     s.engine.fleet = config.fleet;
@@ -439,7 +439,7 @@ fn checklist_fresh_with_the_window_hours_away() {
 
 #[test]
 fn checklist_without_a_window_holds_in_yellow() {
-    let config = flightdeck::config::from_toml_str(
+    let config = flightdeck::setup::from_toml_str(
         &CONFIG.replace("window = { start = \"2026-11-24T18:00:00Z\", end = \"2026-11-24T20:00:00Z\" }\n", ""),
         "test",
     )

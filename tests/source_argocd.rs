@@ -124,7 +124,7 @@ token_env = "{TOKEN_ENV}"
 }
 
 async fn sweep(text: &str) -> Vec<SourceUpdate> {
-    let config = flightdeck::config::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
     let ctx = HttpContext::new().expect("http client");
     let mut updates = sweep_once(&active, config.poller, &ctx, |_, _| {}).await;
@@ -431,7 +431,7 @@ async fn a_server_error_keeps_its_status() {
 fn a_missing_token_variable_fails_at_load_naming_it() {
     let text = config_text("http://127.0.0.1:9", &["prod"], "")
         .replace(TOKEN_ENV, "FLIGHTDECK_TEST_SURELY_UNSET_ARGOCD_TOKEN");
-    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("unset variable").to_string();
+    let err = flightdeck::setup::from_toml_str(&text, "test").expect_err("unset variable").to_string();
     assert!(err.contains("token_env"), "{err}");
     assert!(err.contains("FLIGHTDECK_TEST_SURELY_UNSET_ARGOCD_TOKEN is not set"), "{err}");
 }
@@ -439,7 +439,7 @@ fn a_missing_token_variable_fails_at_load_naming_it() {
 #[test]
 fn options_are_strict() {
     let check = |extra: &str| {
-        flightdeck::config::from_toml_str(&config_text("http://127.0.0.1:9", &["prod"], extra), "test")
+        flightdeck::setup::from_toml_str(&config_text("http://127.0.0.1:9", &["prod"], extra), "test")
             .map(|_| ())
             .map_err(|e| e.to_string())
     };
@@ -449,5 +449,5 @@ fn options_are_strict() {
     assert!(check("app = \"{svc}\"").unwrap_err().contains("unknown placeholder {svc}"));
     assert!(check("project = \"\"").unwrap_err().contains("project"));
     let bad_url = config_text("ftp://argocd.example", &["prod"], "");
-    assert!(flightdeck::config::from_toml_str(&bad_url, "test").unwrap_err().to_string().contains("api_url"));
+    assert!(flightdeck::setup::from_toml_str(&bad_url, "test").unwrap_err().to_string().contains("api_url"));
 }

@@ -40,7 +40,7 @@ kind = "command"
 }
 
 async fn sweep(text: &str) -> Vec<SourceUpdate> {
-    let config = flightdeck::config::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
     let ctx = HttpContext::new().expect("http client");
     sweep_once(&active, config.poller, &ctx, |_, _| {}).await
@@ -194,7 +194,7 @@ async fn oversized_stdout_is_too_large() {
 
 #[tokio::test]
 async fn a_missing_absolute_program_is_a_config_error() {
-    let err = flightdeck::config::from_toml_str(&config_text("program = '/surely/not/here/deployed-version'"), "test")
+    let err = flightdeck::setup::from_toml_str(&config_text("program = '/surely/not/here/deployed-version'"), "test")
         .expect_err("missing program")
         .to_string();
     assert!(err.contains("`sources[0].program`"), "{err}");
@@ -203,7 +203,7 @@ async fn a_missing_absolute_program_is_a_config_error() {
     let dir = TempDir::new().unwrap();
     let plain = dir.path().join("not-executable");
     std::fs::write(&plain, "#!/bin/sh\necho 1\n").unwrap();
-    let err = flightdeck::config::from_toml_str(&config_text(&program(&plain)), "test").expect_err("no x bit");
+    let err = flightdeck::setup::from_toml_str(&config_text(&program(&plain)), "test").expect_err("no x bit");
     assert!(err.to_string().contains("is not executable"), "{err}");
 }
 
@@ -250,7 +250,7 @@ async fn control_sequences_in_output_arrive_cleaned() {
 #[test]
 fn bad_options_are_config_errors_naming_the_key() {
     let check =
-        |options: &str| flightdeck::config::from_toml_str(&config_text(options), "test").expect_err("bad").to_string();
+        |options: &str| flightdeck::setup::from_toml_str(&config_text(options), "test").expect_err("bad").to_string();
     let e = check("program = '/bin/sh'\nenv = { \"BAD-NAME\" = \"x\" }");
     assert!(e.contains("is not an environment variable name"), "{e}");
     let e = check("program = '/bin/sh'\nshell = true");

@@ -192,7 +192,7 @@ fn config(addr: SocketAddr, extra: &str) -> String {
 }
 
 fn activate(text: &str) -> Vec<ActiveSource> {
-    let config = flightdeck::config::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate")
 }
 
@@ -735,12 +735,12 @@ async fn malformed_json_is_malformed() {
 fn a_missing_token_variable_is_a_config_error_naming_it() {
     tokens();
     let text = config_for("127.0.0.1:9".parse().unwrap(), &["payments"], "token_env = \"FDTEST_GITHUB_SURELY_UNSET\"");
-    let err = flightdeck::config::from_toml_str(&text, "test.toml").expect_err("a config error").to_string();
+    let err = flightdeck::setup::from_toml_str(&text, "test.toml").expect_err("a config error").to_string();
     assert!(err.contains("`sources[0].token_env`"), "{err}");
     assert!(err.contains("environment variable FDTEST_GITHUB_SURELY_UNSET is not set"), "{err}");
 
     let text = config_for("127.0.0.1:9".parse().unwrap(), &["payments"], "version_from = \"tag\"\nrepo_url = \"x\"");
-    let err = flightdeck::config::from_toml_str(&text, "test.toml").expect_err("unknown key").to_string();
+    let err = flightdeck::setup::from_toml_str(&text, "test.toml").expect_err("unknown key").to_string();
     assert!(err.contains("repo_url"), "unknown keys are named: {err}");
 }
 

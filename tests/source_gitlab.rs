@@ -143,7 +143,7 @@ environments_map = {{ prod = "production" }}
 }
 
 fn activate(text: &str) -> Vec<ActiveSource> {
-    let config = flightdeck::config::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate")
 }
 
@@ -483,7 +483,7 @@ fn config_errors_name_the_key() {
         ("unknown key", (config(addr, "sort = \"asc\""), "sort")),
     ]);
     for (case, (text, expected)) in cases {
-        let err = flightdeck::config::from_toml_str(&text, "test.toml").expect_err(case).to_string();
+        let err = flightdeck::setup::from_toml_str(&text, "test.toml").expect_err(case).to_string();
         assert!(err.contains(expected), "{case}: {err}");
     }
 }

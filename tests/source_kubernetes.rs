@@ -232,7 +232,7 @@ kubeconfig = "{kubeconfig}"
 }
 
 async fn sweep(text: &str) -> Vec<SourceUpdate> {
-    let config = flightdeck::config::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
     let ctx = HttpContext::new().expect("http client");
     let mut updates = sweep_once(&active, config.poller, &ctx, |_, _| {}).await;
@@ -567,21 +567,21 @@ fn a_missing_context_fails_at_load_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = write_kubeconfig(&dir, "127.0.0.1:9".parse().unwrap());
     let text = config_text(&kubeconfig, &["prod"], "context = \"prod-eu\"");
-    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("no such context").to_string();
+    let err = flightdeck::setup::from_toml_str(&text, "test").expect_err("no such context").to_string();
     assert!(err.contains("`sources[0].context`"), "{err}");
     assert!(err.contains("context `prod-eu` not found (contexts: loopback, elsewhere)"), "{err}");
     assert!(err.contains(&kubeconfig), "names the file: {err}");
 
     // No context at all: say what to set rather than follow current-context.
     let text = config_text(&kubeconfig, &["prod"], "");
-    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("context required").to_string();
+    let err = flightdeck::setup::from_toml_str(&text, "test").expect_err("context required").to_string();
     assert!(err.contains("name the kubeconfig context"), "{err}");
 }
 
 #[test]
 fn a_missing_kubeconfig_or_token_variable_fails_at_load() {
     let text = config_text("/nonexistent/flightdeck/kubeconfig", &["prod"], "context = \"loopback\"");
-    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("no file").to_string();
+    let err = flightdeck::setup::from_toml_str(&text, "test").expect_err("no file").to_string();
     assert!(err.contains("`sources[0].kubeconfig`") && err.contains("/nonexistent/flightdeck/kubeconfig"), "{err}");
 
     // A broken file is reported without quoting it: it holds credentials.
@@ -589,13 +589,13 @@ fn a_missing_kubeconfig_or_token_variable_fails_at_load() {
     let broken = dir.path().join("broken");
     std::fs::write(&broken, format!("users:\n- name: x\n  user:\n    token: {KUBE_TOKEN}\n  : [\n")).unwrap();
     let text = config_text(&broken.display().to_string(), &["prod"], "context = \"loopback\"");
-    let err = flightdeck::config::from_toml_str(&text, "test").expect_err("bad YAML").to_string();
+    let err = flightdeck::setup::from_toml_str(&text, "test").expect_err("bad YAML").to_string();
     assert!(err.contains("not a valid kubeconfig"), "{err}");
     assert!(!err.contains(KUBE_TOKEN), "{err}");
 
     let kubeconfig = write_kubeconfig(&dir, "127.0.0.1:9".parse().unwrap());
     let extra = "context = \"loopback\"\ntoken_env = \"FLIGHTDECK_TEST_SURELY_UNSET_KUBE_TOKEN\"";
-    let err = flightdeck::config::from_toml_str(&config_text(&kubeconfig, &["prod"], extra), "test")
+    let err = flightdeck::setup::from_toml_str(&config_text(&kubeconfig, &["prod"], extra), "test")
         .expect_err("unset variable")
         .to_string();
     assert!(err.contains("token_env") && err.contains("FLIGHTDECK_TEST_SURELY_UNSET_KUBE_TOKEN is not set"), "{err}");
@@ -606,7 +606,7 @@ fn options_are_strict() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = write_kubeconfig(&dir, "127.0.0.1:9".parse().unwrap());
     let check = |extra: &str| {
-        flightdeck::config::from_toml_str(&config_text(&kubeconfig, &["prod"], extra), "test")
+        flightdeck::setup::from_toml_str(&config_text(&kubeconfig, &["prod"], extra), "test")
             .map(|_| ())
             .map_err(|e| e.to_string())
     };

@@ -121,7 +121,7 @@ api_url = "{api_url}"
 }
 
 async fn sweep(text: &str) -> Vec<SourceUpdate> {
-    let config = flightdeck::config::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
     let ctx = HttpContext::new().expect("http client");
     sweep_once(&active, config.poller, &ctx, |_, _| {}).await
@@ -297,7 +297,7 @@ async fn a_query_at_a_time_sends_time() {
 async fn a_metrics_only_cell_is_never_taken_for_no_deployment() {
     let (addr, _) = serve("", &[(RATIO, 200, vector(&["0.01"]))]).await;
     let text = config_text(&format!("http://{addr}"), &format!("error_rate = '{RATIO}'"), "");
-    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap();
     let updates = sweep(&text).await;
     let mut matrix = Matrix::new(&config.fleet);
     for u in updates {
@@ -324,7 +324,7 @@ async fn metrics_never_outrank_the_deployment_a_cell_shows() {
         "{}\n[[sources]]\nname = \"a-version\"\nkind = \"http\"\nurl = \"http://{http_addr}/version\"\nevidence = \"running\"\n",
         config_text(&format!("http://{addr}"), &format!("error_rate = '{RATIO}'"), "evidence = \"running\"")
     );
-    let config = flightdeck::config::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
     let mut updates = sweep(&text).await;
     // The metrics arrive last, so they are the freshest reading.
     updates.sort_by_key(|u| u.role == Role::Metrics);
@@ -343,7 +343,7 @@ async fn metrics_never_outrank_the_deployment_a_cell_shows() {
 #[test]
 fn bad_options_are_config_errors_naming_the_key() {
     let check = |queries: &str, extra: &str| {
-        flightdeck::config::from_toml_str(&config_text("http://prometheus:9090", queries, extra), "test")
+        flightdeck::setup::from_toml_str(&config_text("http://prometheus:9090", queries, extra), "test")
             .expect_err("invalid")
             .to_string()
     };
@@ -358,13 +358,13 @@ fn bad_options_are_config_errors_naming_the_key() {
     assert!(typo.contains("unknown placeholder {servce}"), "{typo}");
     let unknown = check("error_rate = 'up'", "step = \"1m\"");
     assert!(unknown.contains("step"), "{unknown}");
-    let api = flightdeck::config::from_toml_str(&config_text("http://p:9090/api/v1", "x = 'up'", ""), "test")
+    let api = flightdeck::setup::from_toml_str(&config_text("http://p:9090/api/v1", "x = 'up'", ""), "test")
         .expect_err("invalid")
         .to_string();
     assert!(api.contains("without /api/v1"), "{api}");
     let unset = check("x = 'up'", "token_env = \"FLIGHTDECK_TEST_SURELY_UNSET_PROM_TOKEN\"");
     assert!(unset.contains("FLIGHTDECK_TEST_SURELY_UNSET_PROM_TOKEN is not set"), "{unset}");
-    let none = flightdeck::config::from_toml_str(
+    let none = flightdeck::setup::from_toml_str(
         &config_text("http://p:9090", "", "").replace("[sources.queries]", "queries = {}"),
         "test",
     )
@@ -403,7 +403,7 @@ error_rate = 'errors'
 async fn the_baseline_is_taken_at_the_windows_start_once() {
     let (addr, fixture) = serve("", &[("errors", 200, vector(&["0.002"]))]).await;
     let text = windowed_config(&format!("http://{addr}"), 600);
-    let config = flightdeck::config::from_toml_str(&text, "test").unwrap();
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap();
     let start = config.fleet.release.as_ref().unwrap().window.unwrap().start;
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
     let ctx = HttpContext::new().expect("http client");

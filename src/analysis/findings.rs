@@ -333,13 +333,13 @@ fn unreachable(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &m
         Some(seen) => format!(
             "; last known {} from {} ago",
             seen.reading.version.as_deref().unwrap_or("no deployment"),
-            crate::config::duration::short_age(age(now, seen.fetched_at))
+            crate::model::time::short_age(age(now, seen.fetched_at))
         ),
         None => match cell.observations.iter().filter_map(|o| o.history.last()).max_by_key(|h| h.first_seen) {
             Some(h) => format!(
                 "; last seen {} (journal, first seen {} ago)",
                 h.version,
-                crate::config::duration::short_age(age(now, h.first_seen))
+                crate::model::time::short_age(age(now, h.first_seen))
             ),
             None => "; never read".to_string(),
         },
@@ -382,8 +382,8 @@ fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec
             key,
             format!(
                 "{service} {v} in {env} {how} {} ago (stale after {})",
-                crate::config::duration::short_age(elapsed),
-                crate::config::duration::short_age(limit)
+                crate::model::time::short_age(elapsed),
+                crate::model::time::short_age(limit)
             ),
         );
     }
@@ -422,8 +422,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::model::FetchError;
     use crate::model::{Environment, Evidence, Health, Reading, ReleasePlan, Service};
-    use crate::sources::FetchError;
 
     const ENVS: [&str; 4] = ["dev", "qa", "uat", "prod"];
 

@@ -7,8 +7,8 @@ pub mod verdict;
 
 use jiff::Timestamp;
 
+use crate::model::FetchError;
 use crate::model::{CellKey, EnvIdx, Evidence, Fleet, Reading, Role, ServiceIdx, version};
-use crate::sources::FetchError;
 
 /// Most versions kept per cell and source in memory.
 pub const HISTORY_LEN: usize = 16;

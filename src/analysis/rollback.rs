@@ -423,7 +423,7 @@ fn no_known_good_reason(fleet: &Fleet, cell: &Cell) -> String {
     }
     format!(
         "no known-good version: no source history, and no earlier version in the journal ran {} without going down",
-        crate::config::duration::short_age(fleet.rollback.known_good_after)
+        crate::model::time::short_age(fleet.rollback.known_good_after)
     )
 }
 

@@ -379,7 +379,7 @@ payments = "1.4.1"
     }
 
     fn state() -> AppState {
-        let config = crate::config::from_toml_str(CONFIG, "test").unwrap();
+        let config = crate::setup::from_toml_str(CONFIG, "test").unwrap();
         let template = crate::checklist::resolve(&config.fleet, None).unwrap();
         let mut s = AppState::new(crate::engine::Engine::new(config.fleet.clone(), Vec::new(), template), now());
         s.operator = "tester".into();

@@ -123,10 +123,9 @@ pub enum Ending {
 
 /// Run the cockpit until the user quits or an ending signal arrives. The
 /// terminal is restored on return, whatever the way out.
-pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<Ending> {
+pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: RunOptions) -> anyhow::Result<Ending> {
     // Start-up milestones, logged once, for measuring (see README).
     let launched = options.launched.unwrap_or_else(std::time::Instant::now);
-    let active = sources::activate(&config.sources, &config.fleet).map_err(anyhow::Error::msg)?;
     let mut state = initial_state(&config, &active, Timestamp::now());
     state.banner = options.banner;
     state.ui.color = options.color;
@@ -360,7 +359,7 @@ mod tests {
 
     #[test]
     fn a_failed_sign_off_stays_visible() {
-        let config = crate::config::from_toml_str(
+        let config = crate::setup::from_toml_str(
             "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[release]\nname = \"r\"\nkind = \"patch\"\n",
             "test",
         )

@@ -399,7 +399,7 @@ fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
             Some(w) => Truth::True(format!(
                 "open until {} ({} left)",
                 w.end.strftime("%H:%M UTC"),
-                crate::config::duration::short_age(std::time::Duration::from_secs(
+                crate::model::time::short_age(std::time::Duration::from_secs(
                     (w.end.as_second() - facts.now.as_second()).max(0) as u64
                 ))
             )),

@@ -50,20 +50,6 @@ impl Serialize for HumanDuration {
     }
 }
 
-/// Short human age for the screen: `12s`, `4m`, `3h`, `45d`.
-pub fn short_age(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else if s < 86_400 {
-        format!("{}h", s / 3600)
-    } else {
-        format!("{}d", s / 86_400)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,13 +61,5 @@ mod tests {
         assert_eq!(HumanDuration::parse("30d").unwrap().0, Duration::from_secs(30 * 86_400));
         assert!(HumanDuration::parse("soon").unwrap_err().contains("invalid duration `soon`"));
         assert!(HumanDuration::parse("10").is_err());
-    }
-
-    #[test]
-    fn short_ages() {
-        assert_eq!(short_age(Duration::from_secs(9)), "9s");
-        assert_eq!(short_age(Duration::from_secs(125)), "2m");
-        assert_eq!(short_age(Duration::from_secs(7200)), "2h");
-        assert_eq!(short_age(Duration::from_secs(86_400 * 200)), "200d");
     }
 }

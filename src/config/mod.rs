@@ -15,12 +15,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::model::SourceSpec;
 pub use duration::HumanDuration;
-pub use validate::{Config, PollerSettings, SourceSpec, parse_time};
+pub use validate::{Config, PollerSettings, SourceCheck};
 
 /// Validate merged settings against the layers they came from.
-pub fn validate_settings(settings: &Settings, layers: &Layers) -> Result<Config, ConfigErrors> {
-    validate::validate(settings, layers)
+pub fn validate_settings(
+    settings: &Settings,
+    layers: &Layers,
+    check_source: SourceCheck<'_>,
+) -> Result<Config, ConfigErrors> {
+    validate::validate(settings, layers, check_source)
 }
 
 use crate::model::{Evidence, ReleaseKind};
@@ -495,12 +500,12 @@ pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
 
 /// Parse and validate a whole configuration held in a string (the demo,
 /// tests). `origin` names it in error messages.
-pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+pub fn from_toml_str_with(text: &str, origin: &str, check_source: SourceCheck<'_>) -> Result<Config, ConfigErrors> {
     let err = |key: String, message: String| ConfigError { origin: origin.to_string(), key, message };
     let table: toml::Table = toml::from_str(text).map_err(|e| err(String::new(), e.message().to_string()))?;
     let value = datetimes_to_strings(toml::Value::Table(table.clone()));
     let settings: Settings = serde_path_to_error::deserialize(value)
         .map_err(|e| err(tidy_path(&e.path().to_string()), e.inner().message().trim().to_string()))?;
     let layers = Layers { files: vec![(PathBuf::from(origin), table)], release_file: None };
-    validate::validate(&settings, &layers)
+    validate::validate(&settings, &layers, check_source)
 }

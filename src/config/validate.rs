@@ -6,11 +6,11 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jiff::Timestamp;
-
 use super::{ConfigError, ConfigErrors, Layers, Seg, Settings, key_string};
 use crate::model::rollback::{BaselineAt, RollbackPolicy, TriggerRule, TriggerSpec};
-use crate::model::{EnvIdx, Environment, Evidence, Fleet, ReleasePlan, Service, ServiceIdx, Window};
+use crate::model::source::{OptionError, SourceSpec};
+use crate::model::time::parse_time;
+use crate::model::{EnvIdx, Environment, Fleet, ReleasePlan, Service, Window};
 
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(30);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -67,22 +67,8 @@ impl Config {
     }
 }
 
-/// One configured source, its cells resolved to indices. The kind-specific
-/// `options` have been checked by the kind when this was built.
-#[derive(Debug, Clone)]
-pub struct SourceSpec {
-    pub name: String,
-    pub kind: String,
-    pub every: Duration,
-    pub timeout: Duration,
-    /// `None`: the kind's own default evidence level.
-    pub evidence: Option<Evidence>,
-    pub services: Vec<ServiceIdx>,
-    pub environments: Vec<EnvIdx>,
-    pub options: serde_json::Map<String, serde_json::Value>,
-    /// When metrics sources measure trigger baselines (`[rollback] baseline`).
-    pub baseline: Option<crate::model::rollback::BaselineAt>,
-}
+/// How a caller checks (and builds) one source from its spec.
+pub type SourceCheck<'a> = &'a mut dyn FnMut(&SourceSpec) -> Result<(), Vec<OptionError>>;
 
 /// Names end up in URLs, keys and file names: keep them plain.
 pub fn valid_name(name: &str) -> bool {
@@ -106,7 +92,10 @@ impl Errors<'_> {
     }
 }
 
-pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigErrors> {
+/// Validate settings. `check_source` is given each source's final spec (the
+/// kind's own options are the kind's business: the caller hands them over,
+/// config never calls into sources) and says what is wrong with its keys.
+pub fn validate(settings: &Settings, layers: &Layers, check_source: SourceCheck<'_>) -> Result<Config, ConfigErrors> {
     let mut errors = Errors { layers, list: Vec::new() };
 
     let mut environments = Vec::new();
@@ -261,14 +250,6 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
             options: src.options.clone(),
             baseline: None,
         };
-        if let Err(problems) = crate::sources::check(&spec) {
-            for problem in problems {
-                let segs: Vec<&str> = problem.key.split('.').collect();
-                let mut path = vec![Seg::Key("sources"), Seg::Index(i)];
-                path.extend(segs.iter().map(|s| Seg::Key(s)));
-                errors.push(&path, problem.message);
-            }
-        }
         sources.push(spec);
     }
 
@@ -282,6 +263,17 @@ pub fn validate(settings: &Settings, layers: &Layers) -> Result<Config, ConfigEr
     let rollback = rollback_policy(settings.rollback.as_ref(), &fleet_shape, release.as_ref(), &sources, &mut errors);
     for spec in &mut sources {
         spec.baseline = Some(rollback.baseline);
+    }
+    // The kinds' own options, each checked once, on the spec as it will run.
+    for (i, spec) in sources.iter().enumerate() {
+        if let Err(problems) = check_source(spec) {
+            for problem in problems {
+                let segs: Vec<&str> = problem.key.split('.').collect();
+                let mut path = vec![Seg::Key("sources"), Seg::Index(i)];
+                path.extend(segs.iter().map(|s| Seg::Key(s)));
+                errors.push(&path, problem.message);
+            }
+        }
     }
 
     if !errors.list.is_empty() {
@@ -440,13 +432,4 @@ fn resolve<T>(
             })
             .collect(),
     }
-}
-
-/// RFC 3339, or seconds since the epoch.
-pub fn parse_time(raw: &str) -> Result<Timestamp, String> {
-    let raw = raw.trim();
-    if let Ok(secs) = raw.parse::<i64>() {
-        return Timestamp::from_second(secs).map_err(|e| format!("invalid epoch seconds `{raw}`: {e}"));
-    }
-    raw.parse::<Timestamp>().map_err(|_| format!("invalid time `{raw}`: use RFC 3339, e.g. 2026-11-24T18:00:00Z"))
 }

@@ -1,10 +1,16 @@
 //! The plain data flightdeck reasons about: environments, services, the
 //! release plan, and what sources observe in each cell.
 
+pub mod error;
 pub mod rollback;
+pub mod source;
+pub mod time;
 pub mod version;
 
 use std::fmt;
+
+pub use error::FetchError;
+pub use source::{OptionError, SourceSpec};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -74,7 +74,7 @@ impl BaselineAt {
     pub fn describe(self) -> String {
         match self {
             BaselineAt::Fixed(t) => format!("at {}", t.strftime("%m-%d %H:%M UTC")),
-            BaselineAt::Ago(d) => format!("{} ago", crate::config::duration::short_age(d)),
+            BaselineAt::Ago(d) => format!("{} ago", crate::model::time::short_age(d)),
         }
     }
 }

@@ -87,7 +87,7 @@ pub struct ItemJson<'a> {
 fn offset_text(d: jiff::SignedDuration) -> String {
     let secs = d.as_secs();
     let sign = if secs < 0 { "-" } else { "" };
-    format!("{sign}{}", crate::config::duration::short_age(std::time::Duration::from_secs(secs.unsigned_abs())))
+    format!("{sign}{}", crate::model::time::short_age(std::time::Duration::from_secs(secs.unsigned_abs())))
 }
 
 pub fn checklist_json(state: View<'_>) -> Option<ChecklistJson<'_>> {
@@ -655,7 +655,7 @@ above = 0.5
 
     /// payments 1.4.0 up in prod; `prom` failed on its only attempt.
     fn state() -> Engine {
-        let config = crate::config::from_toml_str(CONFIG, "test").unwrap();
+        let config = crate::setup::from_toml_str(CONFIG, "test").unwrap();
         let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
         let mut s = Engine::for_config(&config, &active, None);
         let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();

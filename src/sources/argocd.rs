@@ -42,7 +42,7 @@ use super::fetch::{self, FetchError, HttpContext};
 use super::http::{UrlTemplate, parse_options};
 use super::kubernetes::{ImageRef, NameTemplate};
 use super::{CellTarget, OptionError, Source};
-use crate::config::SourceSpec;
+use crate::model::SourceSpec;
 use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Health, Reading};
 use crate::sanitize;
@@ -476,7 +476,7 @@ fn history(app: &Value) -> Vec<Deployed> {
                 _ => return None,
             };
             let deployed_at =
-                entry.get("deployedAt").and_then(Value::as_str).and_then(|s| crate::config::parse_time(s).ok());
+                entry.get("deployedAt").and_then(Value::as_str).and_then(|s| crate::model::time::parse_time(s).ok());
             Some(Deployed { id, revision: revision_of(Some(entry)), deployed_at })
         })
         .collect()

@@ -36,7 +36,7 @@ use super::auth::{self, Token};
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::{self as http_source, Fields, parse_options};
 use super::{CellTarget, OptionError, Source};
-use crate::config::SourceSpec;
+use crate::model::SourceSpec;
 use crate::model::{Evidence, Reading};
 use crate::sanitize;
 

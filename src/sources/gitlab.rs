@@ -36,7 +36,7 @@ use serde_json::Value;
 use super::fetch::{self, FetchError, HttpContext, Response};
 use super::http::parse_options;
 use super::{CellTarget, OptionError, Source, auth};
-use crate::config::SourceSpec;
+use crate::model::SourceSpec;
 use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Reading};
 use crate::sanitize;

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::fetch::{self, FetchError, HttpContext};
 use super::{CellTarget, OptionError, Source};
-use crate::config::SourceSpec;
+use crate::model::SourceSpec;
 use crate::model::{Evidence, Health, Reading};
 use crate::sanitize;
 
@@ -270,7 +270,7 @@ fn decode_json(value: &Value, fields: &Fields) -> Result<Reading, FetchError> {
         _ => None,
     });
     let deployed_at = fields.deployed_at.as_deref().and_then(|p| value.pointer(p)).and_then(|v| match v {
-        Value::String(s) => crate::config::parse_time(s).ok(),
+        Value::String(s) => crate::model::time::parse_time(s).ok(),
         Value::Number(n) => n.as_i64().and_then(|s| jiff::Timestamp::from_second(s).ok()),
         _ => None,
     });

@@ -48,7 +48,7 @@ use super::auth;
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::parse_options;
 use super::{CellTarget, OptionError, Source};
-use crate::config::SourceSpec;
+use crate::model::SourceSpec;
 use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Health, Reading};
 use crate::sanitize;

@@ -21,8 +21,8 @@ use futures::future::BoxFuture;
 
 pub use fetch::{FetchError, HttpContext};
 
-use crate::config::SourceSpec;
-use crate::model::{CellKey, Evidence, Fleet, Reading, Role};
+pub use crate::model::OptionError;
+use crate::model::{CellKey, Evidence, Fleet, Reading, Role, SourceSpec};
 
 /// One configured source, ready to fetch.
 pub trait Source: Send + Sync + 'static {
@@ -50,19 +50,6 @@ pub struct CellTarget {
     pub key: CellKey,
     pub service: String,
     pub env: String,
-}
-
-/// A problem with a source's own keys, relative to the source (`url`, `fields.version`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionError {
-    pub key: String,
-    pub message: String,
-}
-
-impl OptionError {
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        OptionError { key: key.into(), message: message.into() }
-    }
 }
 
 /// Fill the exact placeholders `{service}` and `{env}` of a template;
@@ -142,11 +129,6 @@ pub fn build(spec: &SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>> {
     }
 }
 
-/// Check a spec's kind-specific options without keeping the source.
-pub fn check(spec: &SourceSpec) -> Result<(), Vec<OptionError>> {
-    build(spec).map(|_| ())
-}
-
 /// A configured source with the cells it reads.
 #[derive(Clone)]
 pub struct ActiveSource {
@@ -162,18 +144,31 @@ pub struct ActiveSource {
     pub secrets: auth::Secrets,
 }
 
-/// Build every configured source; the config has been validated, so a
-/// failure here is reported as a config error by the caller.
+/// Build every configured source, then attach its cells (for tests and
+/// benches, and the demo: the program itself builds each source once while
+/// validating, see [`crate::setup`]).
 pub fn activate(specs: &[SourceSpec], fleet: &Fleet) -> Result<Vec<ActiveSource>, String> {
-    let mut active = specs
+    let built = specs
         .iter()
         .map(|spec| {
-            let source = build(spec).map_err(|errs| {
+            build(spec).map_err(|errs| {
                 errs.iter()
                     .map(|e| format!("source `{}`: `{}`: {}", spec.name, e.key, e.message))
                     .collect::<Vec<_>>()
                     .join("\n")
-            })?;
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(attach(specs, built, fleet))
+}
+
+/// Give each built source (in spec order) the cells it reads, and every
+/// source the tokens of all, to scrub from what any of them returns.
+pub fn attach(specs: &[SourceSpec], built: Vec<Arc<dyn Source>>, fleet: &Fleet) -> Vec<ActiveSource> {
+    let mut active: Vec<ActiveSource> = specs
+        .iter()
+        .zip(built)
+        .map(|(spec, source)| {
             let mut cells = Vec::with_capacity(spec.services.len() * spec.environments.len());
             for &service in &spec.services {
                 for &env in &spec.environments {
@@ -184,7 +179,7 @@ pub fn activate(specs: &[SourceSpec], fleet: &Fleet) -> Result<Vec<ActiveSource>
                     });
                 }
             }
-            Ok(ActiveSource {
+            ActiveSource {
                 name: Arc::from(spec.name.as_str()),
                 evidence: spec.evidence.unwrap_or_else(|| source.default_evidence()),
                 role: source.role(),
@@ -193,12 +188,12 @@ pub fn activate(specs: &[SourceSpec], fleet: &Fleet) -> Result<Vec<ActiveSource>
                 cells,
                 source,
                 secrets: auth::Secrets::default(),
-            })
+            }
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect();
     let secrets = auth::Secrets::new(active.iter().filter_map(|a| a.source.token().cloned()));
     for source in &mut active {
         source.secrets = secrets.clone();
     }
-    Ok(active)
+    active
 }

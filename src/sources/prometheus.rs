@@ -31,7 +31,7 @@ use super::auth::{self, Token};
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::{UrlTemplate, parse_options};
 use super::{CellTarget, OptionError, Source};
-use crate::config::SourceSpec;
+use crate::model::SourceSpec;
 use crate::model::rollback::BaselineAt;
 use crate::model::{Evidence, Metric, MetricBaseline, MetricValue, Reading, Role};
 use crate::sanitize;

@@ -169,7 +169,7 @@ pub fn fit(s: &str, width: usize) -> String {
 /// Age of `then` at `now`, short (`12s`, `4m`, `3h`, `45d`).
 pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
     let secs = now.as_second().saturating_sub(then.as_second()).max(0) as u64;
-    crate::config::duration::short_age(std::time::Duration::from_secs(secs))
+    crate::model::time::short_age(std::time::Duration::from_secs(secs))
 }
 
 /// Countdown `1h02m`, `12m05s`, `42s`.

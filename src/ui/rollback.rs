@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn the_summary_row_never_reads_all_ok_over_a_failing_query() {
         use std::sync::Arc;
-        let config = crate::config::from_toml_str(
+        let config = crate::setup::from_toml_str(
             r#"
 [[environments]]
 name = "prod"

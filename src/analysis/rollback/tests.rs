@@ -355,7 +355,7 @@ fn a_service_that_stopped_answering_is_not_healthy() {
     read(&mut m, 1, "endpoints", "2026-11-24T18:29:00Z", running("1.4.0"));
     let src: Arc<str> = Arc::from("endpoints");
     let cell = m.get_mut(CellKey { service: 0, env: 1 }).unwrap();
-    cell.record(&src, Evidence::Running, t(NOW), Err(crate::sources::FetchError::Other("refused".into())));
+    cell.record(&src, Evidence::Running, t(NOW), Err(crate::model::FetchError::Other("refused".into())));
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
     let health = view.triggers.iter().find(|t| t.name == "health").unwrap();
     assert_eq!(health.state, Level::Warn, "{health:?}");
@@ -409,7 +409,7 @@ const TWO_SERIES: &str = "up: query returned 2 series; aggregate it with sum() o
 fn metrics_fail(matrix: &mut Matrix, env: usize, at: &str, error: &str) {
     let src: Arc<str> = Arc::from("prom");
     let cell = matrix.get_mut(CellKey { service: 0, env }).unwrap();
-    let err = crate::sources::FetchError::Field(error.into());
+    let err = crate::model::FetchError::Field(error.into());
     cell.record_as(&src, Evidence::Declared, Role::Metrics, t(at), Err(err));
 }
 

@@ -1,0 +1,40 @@
+//! From settings to running parts: the one place that joins config and
+//! sources. Config validates the common keys and hands each source's spec
+//! to its kind, which parses its own options and is built then, once:
+//! `config check`, the cockpit and `check`/`report` use the same parse, and
+//! no token or kubeconfig is read twice.
+
+use std::sync::Arc;
+
+use crate::config::{self, Config, ConfigErrors, Layers, Settings};
+use crate::sources::{self, ActiveSource, Source};
+
+/// A validated configuration with its sources built, in spec order.
+pub struct Loaded {
+    pub config: Config,
+    built: Vec<Arc<dyn Source>>,
+}
+
+impl Loaded {
+    /// The sources with their cells, ready for the poller.
+    pub fn activate(&self) -> Vec<ActiveSource> {
+        sources::attach(&self.config.sources, self.built.clone(), &self.config.fleet)
+    }
+}
+
+/// Validate merged settings and build every source once.
+pub fn load(settings: &Settings, layers: &Layers) -> Result<Loaded, ConfigErrors> {
+    let mut built = Vec::new();
+    let config = config::validate_settings(settings, layers, &mut |spec| {
+        built.push(sources::build(spec)?);
+        Ok(())
+    })?;
+    Ok(Loaded { config, built })
+}
+
+/// Parse and validate a whole configuration held in a string (the demo,
+/// tests), with every source kind's options checked. `origin` names it in
+/// error messages.
+pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+    config::from_toml_str_with(text, origin, &mut |spec| sources::build(spec).map(|_| ()))
+}
