@@ -79,18 +79,12 @@ pub struct Judgement {
     pub blockers: Vec<Blocker>,
 }
 
-/// The checklist as the verdict sees it, when the release has one.
-pub struct ChecklistView<'a> {
-    pub template: &'a crate::checklist::Template,
-    pub state: &'a crate::checklist::ChecklistState,
-}
-
 pub fn judge(
     fleet: &Fleet,
     matrix: &crate::analysis::Matrix,
     findings: &[Finding],
     now: Timestamp,
-    checklist: Option<ChecklistView<'_>>,
+    checklist: Vec<Blocker>,
     rollback: Option<&crate::analysis::rollback::RollbackView>,
 ) -> Judgement {
     let fmt = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
@@ -157,9 +151,8 @@ pub fn judge(
         });
     }
     unread_blockers(fleet, matrix, &mut blockers);
-    if let Some(view) = checklist {
-        checklist_blockers(fleet, &view, &mut blockers);
-    }
+    // The checklist's own (see `checklist::blockers`).
+    blockers.extend(checklist);
     let verdict = if blockers.iter().any(|b| b.reason.is_no_go()) {
         Verdict::NoGo
     } else if blockers.is_empty() {
@@ -192,63 +185,6 @@ fn unread_blockers(fleet: &Fleet, matrix: &crate::analysis::Matrix, blockers: &m
                     fleet.services[*service].name, e.name
                 ),
             });
-        }
-    }
-}
-
-/// Required items and sign-offs: overdue → no-go; not done and due by the
-/// start of the window (or no window at all) → hold. Items due after the
-/// window opens (verification, monitoring) only block once overdue.
-fn checklist_blockers(fleet: &Fleet, view: &ChecklistView<'_>, blockers: &mut Vec<Blocker>) {
-    use crate::checklist::Status;
-    let start = fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
-    // Pending work holds the call only if it belongs before the window
-    // (items) or at its start (sign-offs: the go call needs them).
-    let counts_now = |due: Option<Timestamp>| match (due, start) {
-        (Some(due), Some(start)) => due < start,
-        _ => true,
-    };
-    let signoff_counts_now = |due: Option<Timestamp>| match (due, start) {
-        (Some(due), Some(start)) => due <= start,
-        _ => true,
-    };
-    let when = |t: Option<Timestamp>| t.map(|t| t.strftime("%m-%d %H:%M UTC").to_string()).unwrap_or_default();
-    if let Some(d) = view.state.manual.decision()
-        && d.decision == crate::journal::release::Decision::NoGo
-    {
-        blockers.push(Blocker {
-            reason: BlockerReason::Decision,
-            message: format!("no-go decided by {} at {}: {}", d.by, d.at.strftime("%H:%M UTC"), d.reason),
-        });
-    }
-    for item in &view.state.items {
-        let Some((_, spec)) = view.template.item(&item.id) else { continue };
-        if !spec.required || item.status == Status::Done {
-            continue;
-        }
-        if item.overdue {
-            blockers.push(Blocker {
-                reason: BlockerReason::Checklist,
-                message: format!("overdue since {}: {} ({})", when(item.due), spec.title, spec.role),
-            });
-        } else if counts_now(item.due) {
-            let due = if item.due.is_some() { format!("due {}: ", when(item.due)) } else { String::new() };
-            blockers.push(Blocker {
-                reason: BlockerReason::Pending,
-                message: format!("{due}{} ({})", spec.title, spec.role),
-            });
-        }
-    }
-    for s in view.state.signoffs.iter().filter(|s| s.signed.is_none()) {
-        if s.overdue {
-            blockers.push(Blocker {
-                reason: BlockerReason::Signoff,
-                message: format!("sign-off from {} missing since {}", s.role, when(s.due)),
-            });
-        } else if signoff_counts_now(s.due) {
-            let due = if s.due.is_some() { format!(" (due {})", when(s.due)) } else { String::new() };
-            blockers
-                .push(Blocker { reason: BlockerReason::Pending, message: format!("sign-off from {}{due}", s.role) });
         }
     }
 }

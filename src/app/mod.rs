@@ -5,6 +5,7 @@
 
 pub mod checklist;
 pub mod keymap;
+pub mod prompt;
 pub mod signals;
 pub mod state;
 pub mod terminal;

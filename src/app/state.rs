@@ -4,8 +4,8 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use jiff::Timestamp;
 
-use super::checklist::{ChecklistRow, Prompt};
 use super::keymap::{self, Action};
+use super::prompt::{ChecklistRow, Prompt};
 use crate::analysis::findings::{self, Finding};
 use crate::engine::{Engine, Evaluation, Scope};
 use crate::journal::ObservationEvent;

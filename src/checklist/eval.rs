@@ -9,6 +9,7 @@ use super::condition::Condition;
 use super::template::Template;
 use crate::analysis::Matrix;
 use crate::analysis::findings::Finding;
+use crate::analysis::verdict::{Blocker, BlockerReason};
 use crate::journal::release::{Decision, ReleaseAction, ReleaseEvent};
 use crate::model::{CellKey, Fleet, Health, version};
 
@@ -416,6 +417,66 @@ fn shorten(list: &[String]) -> String {
         0..=3 => list.join(", "),
         n => format!("{}, and {} more", list[..3].join(", "), n - 3),
     }
+}
+
+/// What the checklist holds the go / no-go call on (`verdict::judge` adds
+/// them): a no-go decision; required items and sign-offs overdue → no-go;
+/// not done and due by the start of the window (or no window at all) →
+/// hold. Items due after the window opens (verification, monitoring) only
+/// block once overdue.
+pub fn blockers(fleet: &Fleet, template: &Template, state: &ChecklistState) -> Vec<Blocker> {
+    let mut blockers = Vec::new();
+    let start = fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
+    // Pending work holds the call only if it belongs before the window
+    // (items) or at its start (sign-offs: the go call needs them).
+    let counts_now = |due: Option<Timestamp>| match (due, start) {
+        (Some(due), Some(start)) => due < start,
+        _ => true,
+    };
+    let signoff_counts_now = |due: Option<Timestamp>| match (due, start) {
+        (Some(due), Some(start)) => due <= start,
+        _ => true,
+    };
+    let when = |t: Option<Timestamp>| t.map(|t| t.strftime("%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+    if let Some(d) = state.manual.decision()
+        && d.decision == crate::journal::release::Decision::NoGo
+    {
+        blockers.push(Blocker {
+            reason: BlockerReason::Decision,
+            message: format!("no-go decided by {} at {}: {}", d.by, d.at.strftime("%H:%M UTC"), d.reason),
+        });
+    }
+    for item in &state.items {
+        let Some((_, spec)) = template.item(&item.id) else { continue };
+        if !spec.required || item.status == Status::Done {
+            continue;
+        }
+        if item.overdue {
+            blockers.push(Blocker {
+                reason: BlockerReason::Checklist,
+                message: format!("overdue since {}: {} ({})", when(item.due), spec.title, spec.role),
+            });
+        } else if counts_now(item.due) {
+            let due = if item.due.is_some() { format!("due {}: ", when(item.due)) } else { String::new() };
+            blockers.push(Blocker {
+                reason: BlockerReason::Pending,
+                message: format!("{due}{} ({})", spec.title, spec.role),
+            });
+        }
+    }
+    for s in state.signoffs.iter().filter(|s| s.signed.is_none()) {
+        if s.overdue {
+            blockers.push(Blocker {
+                reason: BlockerReason::Signoff,
+                message: format!("sign-off from {} missing since {}", s.role, when(s.due)),
+            });
+        } else if signoff_counts_now(s.due) {
+            let due = if s.due.is_some() { format!(" (due {})", when(s.due)) } else { String::new() };
+            blockers
+                .push(Blocker { reason: BlockerReason::Pending, message: format!("sign-off from {}{due}", s.role) });
+        }
+    }
+    blockers
 }
 
 #[cfg(test)]

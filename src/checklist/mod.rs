@@ -6,5 +6,5 @@ pub mod eval;
 pub mod template;
 
 pub use condition::Condition;
-pub use eval::{ChecklistState, Facts, Manual, Status, Truth, evaluate};
+pub use eval::{ChecklistState, Facts, Manual, Status, Truth, blockers, evaluate};
 pub use template::{Template, TemplateError, resolve};

@@ -225,7 +225,7 @@ impl Engine {
             findings: Vec::new(),
             marks: vec![None; self.fleet.cell_count()],
             envs: self.fleet.environments.len(),
-            judgement: verdict::judge(&self.fleet, &self.matrix, &[], now, None, None),
+            judgement: verdict::judge(&self.fleet, &self.matrix, &[], now, Vec::new(), None),
             checklist: None,
             rollback: RollbackView::default(),
             progress: analysis::progress(&self.fleet, &self.matrix),
@@ -266,12 +266,11 @@ impl Engine {
             found.retain(|f| scope.includes(f.cell.env));
             rollback.retain_envs(|e| scope.includes(e));
         }
-        let view = self
-            .template
-            .as_ref()
-            .zip(checklist.as_ref())
-            .map(|(template, state)| verdict::ChecklistView { template, state });
-        let mut judgement = verdict::judge(&self.fleet, &self.matrix, &found, now, view, Some(&rollback));
+        let held = match (&self.template, &checklist) {
+            (Some(template), Some(state)) => crate::checklist::blockers(&self.fleet, template, state),
+            _ => Vec::new(),
+        };
+        let mut judgement = verdict::judge(&self.fleet, &self.matrix, &found, now, held, Some(&rollback));
         // Until every cell has been read once, nobody can say GO.
         let polled = self.polled_cells();
         if polled > 0 && analysis::last_sweep(&self.matrix, polled).is_none() {

@@ -31,7 +31,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::theme::Theme;
 use super::{centered, countdown, fit, progress};
 use crate::analysis::verdict::{Blocker, BlockerReason};
-use crate::app::checklist::{ChecklistRow, decision_label};
+use crate::app::prompt::{ChecklistRow, decision_label};
 use crate::app::state::{AppState, Pane};
 use crate::checklist::eval::{ItemState, SignoffState};
 use crate::checklist::template::{Item, Template};

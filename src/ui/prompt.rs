@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::checklist::when;
 use super::theme::Theme;
 use super::{centered, fit};
-use crate::app::checklist::{DECISIONS, Prompt, Step, decision_label};
+use crate::app::prompt::{DECISIONS, Prompt, Step, decision_label};
 use crate::app::state::AppState;
 use crate::journal::release::{Decision, ReleaseAction};
 
