@@ -4,6 +4,7 @@
 //! changed.
 
 pub mod checklist;
+pub mod journal_io;
 pub mod keymap;
 pub mod prompt;
 pub mod signals;
@@ -46,40 +47,85 @@ pub fn initial_state(config: &Config, active: &[sources::ActiveSource], now: Tim
     AppState::new(crate::engine::Engine::for_config(config, active, None), now)
 }
 
-/// Append an action to the release journal (durable when this returns),
-/// then read it back, so the screen only shows what is on disk.
-fn record(
+/// Turn an action into the event to append, or say it cannot be recorded.
+/// The screen shows "recording…" until the journal thread answers.
+fn begin_record(
     state: &mut AppState,
-    store: Option<&mut (dyn crate::journal::release::EventStore + '_)>,
+    has_journal: bool,
     action: crate::journal::release::ReleaseAction,
-) {
-    let Some(store) = store else {
+) -> Option<(crate::journal::release::ReleaseEvent, String)> {
+    if !has_journal {
         state.release_journal_error = Some("this release has no journal: NOT RECORDED".into());
         state.ui.message = state.release_journal_error.clone();
-        return;
-    };
+        return None;
+    }
     let done = state.describe(&action);
     let event = crate::journal::release::ReleaseEvent::new(state.operator.clone(), Timestamp::now(), action);
-    if let Err(e) = store.append(&event) {
-        tracing::error!(error = %e, "release journal append failed");
-        state.release_journal_error = Some(format!("NOT RECORDED: {e}"));
-        state.ui.message = state.release_journal_error.clone();
-        return;
-    }
-    // On disk now. Read back what is new (ours and others'); if reading
-    // fails, the event is still durable: show it and say reading failed.
-    match store.poll() {
-        Ok(events) => {
-            state.release_journal_error = None;
-            state.take_release_events(events);
+    state.ui.message = Some(format!("recording: {done}…"));
+    Some((event, done))
+}
+
+/// Let the journal thread finish the appends already sent (each is
+/// fsync'd) and log how they ended; at most two seconds.
+async fn drop_journal(mut io: journal_io::JournalIo, pending: Vec<(String, String)>) {
+    let mut left = pending.len();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while left > 0 {
+        match tokio::time::timeout_at(deadline, io.answers.recv()).await {
+            Ok(Some(journal_io::Answered::Appended { event, outcome })) => {
+                left -= 1;
+                tracing::info!(id = %event.id, outcome = ?outcome, "release event answered while leaving");
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                tracing::warn!(left, "leaving with release events not answered by the journal thread");
+                break;
+            }
         }
-        Err(e) => {
-            tracing::error!(error = %e, "release journal poll failed after an append");
-            state.release_journal_error = Some(format!("recorded, but re-reading the journal failed: {e}"));
-            state.take_release_events(vec![event]);
+    }
+}
+
+/// Take the journal thread's answer into the state. Only what is on disk is
+/// shown as done; a failed append stays visible until the next one works.
+fn take_answer(state: &mut AppState, answer: journal_io::Answered, pending: &mut Vec<(String, String)>) {
+    use journal_io::{Answered, Appended};
+    match answer {
+        Answered::Appended { event, outcome } => {
+            let done = pending
+                .iter()
+                .position(|(id, _)| *id == event.id)
+                .map(|i| pending.remove(i).1)
+                .unwrap_or_else(|| state.describe(&event.action));
+            match outcome {
+                Appended::Recorded(events) => {
+                    state.release_journal_error = None;
+                    state.take_release_events(events);
+                    state.ui.message = Some(format!("recorded: {done}"));
+                }
+                // On disk: show it, and say reading back failed.
+                Appended::RecordedUnread(e) => {
+                    state.release_journal_error = Some(format!("recorded, but re-reading the journal failed: {e}"));
+                    state.take_release_events(vec![event]);
+                    state.ui.message = Some(format!("recorded: {done}"));
+                }
+                Appended::Failed(e) => {
+                    state.release_journal_error = Some(format!("NOT RECORDED: {e}"));
+                    state.ui.message = state.release_journal_error.clone();
+                    return;
+                }
+            }
+        }
+        Answered::Polled(Ok(events)) if events.is_empty() => return,
+        Answered::Polled(Ok(events)) => state.take_release_events(events),
+        Answered::Polled(Err(e)) => {
+            state.release_journal_error = Some(e);
+            return;
+        }
+        Answered::Observed(error) => {
+            state.journal_error = error;
+            return;
         }
     }
-    state.ui.message = Some(format!("recorded: {done}"));
     state.now = Timestamp::now();
     state.reanalyze();
 }
@@ -152,7 +198,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     // while to read): draw, then load them, then analyse.
     guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
     tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first frame drawn");
-    let mut journal = match &options.journal {
+    let journal = match &options.journal {
         Some(path) => {
             let (journal, events, report) = crate::journal::Jsonl::open::<crate::journal::ObservationEvent>(path)
                 .with_context(|| format!("opening the observation journal {}", path.display()))?;
@@ -169,6 +215,12 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
         let events = store.load().map_err(anyhow::Error::from).context("loading the release journal")?;
         state.take_release_events(events);
     }
+    // From here on the disk is the journal thread's: appends, polls and
+    // observation writes never hold up a key or a frame.
+    let has_release_journal = release_journal.is_some();
+    let mut io = journal_io::JournalIo::spawn(release_journal, journal).context("starting the journal thread")?;
+    // Appends sent and not yet answered: (event id, what it does).
+    let mut pending: Vec<(String, String)> = Vec::new();
 
     state.reanalyze();
 
@@ -249,14 +301,8 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                     sources_open = false;
                 }
                 let changes: Vec<_> = batch.drain(..).filter_map(|u| state.engine.apply(u)).collect();
-                if let Some(journal) = journal.as_mut() {
-                    match journal.append(&changes) {
-                        Ok(()) => state.journal_error = None,
-                        Err(e) => {
-                            tracing::error!(error = %e, path = %journal.path().display(), "journal write failed");
-                            state.journal_error = Some(e.to_string());
-                        }
-                    }
+                if !changes.is_empty() && options.journal.is_some() && !io.send(journal_io::Request::Observations(changes)) {
+                    state.journal_error = Some("the journal thread stopped: changes are not kept".into());
                 }
                 analysis_due = true;
                 data_dirty = true;
@@ -272,20 +318,16 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                 state.now = now;
                 Effect::Redraw
             },
-            _ = journal_poll.tick(), if release_journal.is_some() => {
-                match release_journal.as_mut().map(|s| s.poll()) {
-                    Some(Ok(events)) if !events.is_empty() => {
-                        state.take_release_events(events);
-                        state.reanalyze();
-                        Effect::Redraw
-                    }
-                    Some(Err(e)) => {
-                        tracing::error!(error = %e, "release journal poll failed");
-                        state.release_journal_error = Some(e.to_string());
-                        Effect::Redraw
-                    }
-                    _ => Effect::None,
+            _ = journal_poll.tick(), if has_release_journal => {
+                if !io.send(journal_io::Request::Poll) {
+                    state.release_journal_error = Some("the journal thread stopped: other cockpits' changes are not read".into());
                 }
+                Effect::None
+            },
+            Some(answer) = io.answers.recv() => {
+                io.answered(&answer);
+                take_answer(&mut state, answer, &mut pending);
+                Effect::Redraw
             },
             // A frame or an analysis was put off to keep to its pace: now.
             _ = tokio::time::sleep_until(last_draw + MIN_FRAME), if dirty => Effect::None,
@@ -318,13 +360,25 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
             }
             Effect::Quit => break,
             Effect::Record(action) => {
-                record(&mut state, release_journal.as_deref_mut(), action);
+                if let Some((event, done)) = begin_record(&mut state, has_release_journal, action) {
+                    let id = event.id.clone();
+                    if io.send(journal_io::Request::Append(event)) {
+                        pending.push((id, done));
+                    } else {
+                        state.release_journal_error = Some("the journal thread stopped: NOT RECORDED".into());
+                        state.ui.message = state.release_journal_error.clone();
+                    }
+                }
                 dirty = true;
             }
         }
     }
     drop(poller);
     drop(guard);
+    // Appends already sent finish on the journal thread (each is fsync'd);
+    // wait briefly for their answers so a tick made just before `q` is kept
+    // and said so in the log.
+    drop_journal(io, pending).await;
     let ended = crate::children::end_all();
     tracing::info!(total = frames_total + frames, over_s = launched.elapsed().as_secs(), "frames drawn in total");
     tracing::info!(programs_ended = ended, "cockpit stopped");
@@ -366,15 +420,59 @@ mod tests {
         )
         .unwrap();
         let mut state = initial_state(&config, &[], Timestamp::now());
-        let mut store = FullDisk;
-        record(&mut state, Some(&mut store), ReleaseAction::SignOff { role: "qa-lead".into(), note: None });
+        let (event, done) =
+            begin_record(&mut state, true, ReleaseAction::SignOff { role: "qa-lead".into(), note: None }).unwrap();
+        assert_eq!(state.ui.message.as_deref(), Some(format!("recording: {done}…").as_str()));
+        let mut pending = vec![(event.id.clone(), done)];
+        let outcome = journal_io::append(&mut FullDisk, &event);
+        take_answer(&mut state, journal_io::Answered::Appended { event, outcome }, &mut pending);
         let shown = state.release_journal_error.clone().unwrap_or_default();
         assert!(shown.starts_with("NOT RECORDED") && shown.contains("No space left"), "{shown}");
         assert_eq!(state.ui.message.as_deref(), Some(shown.as_str()));
         assert!(state.engine.release_events.is_empty(), "nothing shown as done");
+        assert!(pending.is_empty());
         // Observation-journal bookkeeping must not clear it.
-        state.journal_error = None;
+        take_answer(&mut state, journal_io::Answered::Observed(None), &mut pending);
         state.reanalyze();
         assert!(state.release_journal_error.is_some());
+    }
+
+    #[test]
+    fn without_a_journal_nothing_is_recorded_and_it_says_so() {
+        let config = crate::setup::from_toml_str(
+            "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[release]\nname = \"r\"\nkind = \"patch\"\n",
+            "test",
+        )
+        .unwrap();
+        let mut state = initial_state(&config, &[], Timestamp::now());
+        assert!(begin_record(&mut state, false, ReleaseAction::Tick { item: "x".into(), note: None }).is_none());
+        assert_eq!(state.ui.message.as_deref(), Some("this release has no journal: NOT RECORDED"));
+    }
+
+    /// The journal thread: an append is durable and read back; a poll returns
+    /// others' events; a slow disk is waited for off the loop.
+    #[tokio::test]
+    async fn the_journal_thread_appends_and_polls() {
+        let store = crate::journal::memory::MemoryStore::with(Vec::new());
+        let mut io = journal_io::JournalIo::spawn(Some(Box::new(store)), None).unwrap();
+        let event = ReleaseEvent::new("ana", Timestamp::now(), ReleaseAction::Tick { item: "x".into(), note: None });
+        assert!(io.send(journal_io::Request::Append(event.clone())));
+        match io.answers.recv().await {
+            Some(journal_io::Answered::Appended { event: back, outcome: journal_io::Appended::Recorded(read) }) => {
+                assert_eq!(back.id, event.id);
+                assert_eq!(read.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![event.id.clone()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(io.send(journal_io::Request::Poll));
+        // A second poll while one is out is not sent twice.
+        assert!(io.send(journal_io::Request::Poll));
+        let answer = io.answers.recv().await.unwrap();
+        io.answered(&answer);
+        assert!(matches!(answer, journal_io::Answered::Polled(Ok(ref events)) if events.is_empty()), "{answer:?}");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), io.answers.recv()).await.is_err(),
+            "one answer per poll"
+        );
     }
 }
