@@ -1,13 +1,26 @@
-//! The screen. Rendering is pure: `render(frame, &state)` draws what the
-//! state holds at `state.now`; no I/O, no clock, no locks.
+//! The screen: one front end over the engine. Rendering is pure:
+//! `render(frame, &state)` draws the engine's latest [`Evaluation`]
+//! (`state.eval`) and the screen's own state (`state.ui`: focus,
+//! selection, popups, filters, scroll) at `state.now`; no I/O, no clock, no
+//! locks. The judgement itself is never made here.
 //!
 //! ```text
-//! ┌ status: flightdeck · release · window countdown · last sweep · failing sources ┐
-//! ┌ Environment matrix (services × environments) ─────────────────────────────────┐
-//! │ service   target   dev        qa         uat        prod                       │
-//! └────────────────────────────────────────────────────── legend ─────────────────┘
-//! ┌ Checklist (summary) ────────────┐┌ Rollback: readiness · back to · triggers ──┐
-//! └─────────────────────────────────┘└────────────────────────────────────────────┘
+//!  sources ──updates──▶ poller ──▶ app loop ──apply──▶ engine ──evaluate(now, scope)──▶ Evaluation
+//!                                     │  ▲                                                  │
+//!        keys ──keymap──▶ actions ────┘  └── journal thread (appends, polls, observations)  │
+//!                                                                                           ▼
+//!                                      ui::render(frame, &AppState { engine, eval, ui })
+//! ```
+//!
+//! ```text
+//! ┌ status: verdict · release · window countdown · last sweep · failing sources ─┐
+//! ┌ Environment matrix (services × environments) ────────────────────────────────┐
+//! │ service   target   dev        qa         uat        prod                      │
+//! └───────────────────────────────────────────────────── legend ─────────────────┘
+//! ┌ Findings, worst first ─────────────┐┌ Events: changes seen, newest first ─────┐
+//! └────────────────────────────────────┘└─────────────────────────────────────────┘
+//! ┌ Checklist (or release progress) ───┐┌ Rollback: readiness · back to · triggers ┐
+//! └────────────────────────────────────┘└─────────────────────────────────────────┘
 //!  footer: the last key's answer, key hints from the keymap, or the filter being typed
 //! ```
 //!
@@ -16,6 +29,8 @@
 //! rollback (readiness, methods, triggers against baselines); findings,
 //! events and the rest come back when the focus moves on. A release without
 //! a checklist shows its progress per environment in that place instead.
+//!
+//! [`Evaluation`]: crate::engine::Evaluation
 
 pub mod checklist;
 pub mod detail;
