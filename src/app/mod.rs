@@ -6,6 +6,7 @@
 pub mod checklist;
 pub mod journal_io;
 pub mod keymap;
+pub mod pacing;
 pub mod prompt;
 pub mod signals;
 pub mod state;
@@ -130,17 +131,13 @@ fn take_answer(state: &mut AppState, answer: journal_io::Answered, pending: &mut
     state.reanalyze();
 }
 
-/// At most one frame per this long: a storm of updates is batched into
-/// frames instead of drawing for each (a key is still answered within it).
-const MIN_FRAME: Duration = Duration::from_millis(50);
-
-/// Source updates redraw at most this often (a key or the clock: MIN_FRAME).
-const DATA_FRAME: Duration = Duration::from_millis(200);
-/// Source updates are analysed (findings, rollback, verdict) at most this often.
-const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
-/// With nothing new, the clock alone re-analyses this often (staleness,
-/// known-good ages), or at once when it crosses a window, blackout or due time.
-const SLOW_ANALYSIS: Duration = Duration::from_secs(15);
+/// Sleep until `at`, or for ever.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// How often the number of frames drawn is logged.
 const FRAMES_PERIOD: Duration = Duration::from_secs(10);
@@ -231,7 +228,6 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     let mut journal_poll = tokio::time::interval(Duration::from_millis(500));
     journal_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(256);
-    let mut dirty = true;
     let mut sources_open = true;
     let mut full_matrix = false;
     // Frames drawn, logged every FRAMES_PERIOD (and in total at the end):
@@ -251,26 +247,17 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     tokio::pin!(panic_timer);
     tracing::info!(sources = state.engine.sources.len(), cells = state.polled_cells(), "cockpit started");
 
-    let mut last_draw = tokio::time::Instant::now() - MIN_FRAME;
-    // Set by source updates: the matrix changed, its analysis is due.
-    let mut analysis_due = false;
-    let mut data_dirty = false;
-    let mut last_analysis = tokio::time::Instant::now();
+    let mut pace = pacing::Pacing::new(tokio::time::Instant::now());
     let mut ending = Ending::Quit;
     loop {
-        if analysis_due && last_analysis.elapsed() >= ANALYSIS_EVERY {
+        if pace.analysis_ready(tokio::time::Instant::now()) {
             state.now = Timestamp::now();
             state.reanalyze();
-            last_analysis = tokio::time::Instant::now();
-            analysis_due = false;
-            data_dirty = true;
+            pace.analysed(tokio::time::Instant::now());
         }
-        let gap = if dirty { MIN_FRAME } else { DATA_FRAME };
-        if (dirty || data_dirty) && last_draw.elapsed() >= gap {
+        if pace.frame_ready(tokio::time::Instant::now()) {
             guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
-            last_draw = tokio::time::Instant::now();
-            dirty = false;
-            data_dirty = false;
+            pace.drew(tokio::time::Instant::now());
             frames += 1;
             if state.bell {
                 state.bell = false;
@@ -304,19 +291,16 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                 if !changes.is_empty() && options.journal.is_some() && !io.send(journal_io::Request::Observations(changes)) {
                     state.journal_error = Some("the journal thread stopped: changes are not kept".into());
                 }
-                analysis_due = true;
-                data_dirty = true;
+                pace.data();
                 Effect::None
             },
             _ = tick.tick() => {
                 // Ages and countdowns move with the clock (drawn from `now`);
                 // the analysis only when the clock can change it.
                 let now = Timestamp::now();
-                if state.boundary_between(state.now, now) || last_analysis.elapsed() >= SLOW_ANALYSIS {
-                    analysis_due = true;
-                }
+                pace.clock(tokio::time::Instant::now(), state.boundary_between(state.now, now));
                 state.now = now;
-                Effect::Redraw
+                Effect::None
             },
             _ = journal_poll.tick(), if has_release_journal => {
                 if !io.send(journal_io::Request::Poll) {
@@ -330,9 +314,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                 Effect::Redraw
             },
             // A frame or an analysis was put off to keep to its pace: now.
-            _ = tokio::time::sleep_until(last_draw + MIN_FRAME), if dirty => Effect::None,
-            _ = tokio::time::sleep_until(last_draw + DATA_FRAME), if data_dirty && !dirty => Effect::None,
-            _ = tokio::time::sleep_until(last_analysis + ANALYSIS_EVERY), if analysis_due => Effect::None,
+            _ = sleep_until(pace.next_due()) => Effect::None,
             _ = frames_log.tick() => {
                 let period_ms = frames_since.elapsed().as_millis() as u64;
                 tracing::info!(frames, period_ms, "frames drawn");
@@ -353,10 +335,10 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
         };
         match effect {
             Effect::None => {}
-            Effect::Redraw => dirty = true,
+            Effect::Redraw => pace.key(),
             Effect::Refresh => {
                 poller.refresh_now();
-                dirty = true;
+                pace.key();
             }
             Effect::Quit => break,
             Effect::Record(action) => {
@@ -369,7 +351,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                         state.ui.message = state.release_journal_error.clone();
                     }
                 }
-                dirty = true;
+                pace.key();
             }
         }
     }

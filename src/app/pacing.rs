@@ -1,0 +1,169 @@
+//! The cockpit's two clocks: how often it analyses and how often it draws.
+//!
+//! A key (or the clock) asks for a frame within [`MIN_FRAME`]; source
+//! updates are analysed at most every [`ANALYSIS_EVERY`] and drawn at most
+//! every [`DATA_FRAME`], so a storm of updates is batched instead of drawn
+//! one by one. Pure bookkeeping over instants passed in: tested without a
+//! terminal or a runtime clock.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// At most one frame per this long (a key is still answered within it).
+pub const MIN_FRAME: Duration = Duration::from_millis(50);
+/// Source updates redraw at most this often (a key or the clock: MIN_FRAME).
+pub const DATA_FRAME: Duration = Duration::from_millis(200);
+/// Source updates are analysed (findings, rollback, verdict) at most this often.
+pub const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
+/// With nothing new, the clock alone re-analyses this often (staleness,
+/// known-good ages), or at once when it crosses a window, blackout or due time.
+pub const SLOW_ANALYSIS: Duration = Duration::from_secs(15);
+
+/// What is due, and when it was last done.
+#[derive(Debug, Clone)]
+pub struct Pacing {
+    /// A key or the clock changed what is shown: draw within MIN_FRAME.
+    key_dirty: bool,
+    /// Data changed what is shown: draw within DATA_FRAME.
+    data_dirty: bool,
+    /// The matrix changed: analyse within ANALYSIS_EVERY.
+    analysis_due: bool,
+    last_draw: Instant,
+    last_analysis: Instant,
+}
+
+impl Pacing {
+    /// A first frame is due at once.
+    pub fn new(now: Instant) -> Pacing {
+        Pacing {
+            key_dirty: true,
+            data_dirty: false,
+            analysis_due: false,
+            last_draw: now.checked_sub(MIN_FRAME).unwrap_or(now),
+            last_analysis: now,
+        }
+    }
+
+    /// A key or the clock changed the screen.
+    pub fn key(&mut self) {
+        self.key_dirty = true;
+    }
+
+    /// Source updates changed the matrix: analyse, then draw.
+    pub fn data(&mut self) {
+        self.analysis_due = true;
+        self.data_dirty = true;
+    }
+
+    /// The clock alone may change the analysis (a boundary crossed, or it
+    /// has been SLOW_ANALYSIS since the last one).
+    pub fn clock(&mut self, now: Instant, boundary: bool) {
+        if boundary || now.duration_since(self.last_analysis) >= SLOW_ANALYSIS {
+            self.analysis_due = true;
+        }
+        self.key_dirty = true;
+    }
+
+    /// Whether to analyse now.
+    pub fn analysis_ready(&self, now: Instant) -> bool {
+        self.analysis_due && now.duration_since(self.last_analysis) >= ANALYSIS_EVERY
+    }
+
+    pub fn analysed(&mut self, now: Instant) {
+        self.last_analysis = now;
+        self.analysis_due = false;
+        self.data_dirty = true;
+    }
+
+    /// Whether to draw now.
+    pub fn frame_ready(&self, now: Instant) -> bool {
+        let gap = if self.key_dirty { MIN_FRAME } else { DATA_FRAME };
+        (self.key_dirty || self.data_dirty) && now.duration_since(self.last_draw) >= gap
+    }
+
+    pub fn drew(&mut self, now: Instant) {
+        self.last_draw = now;
+        self.key_dirty = false;
+        self.data_dirty = false;
+    }
+
+    /// When something put off to keep the pace falls due: the loop sleeps
+    /// until then at most.
+    pub fn next_due(&self) -> Option<Instant> {
+        let frame = if self.key_dirty {
+            Some(self.last_draw + MIN_FRAME)
+        } else if self.data_dirty {
+            Some(self.last_draw + DATA_FRAME)
+        } else {
+            None
+        };
+        let analysis = self.analysis_due.then(|| self.last_analysis + ANALYSIS_EVERY);
+        match (frame, analysis) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_key_is_drawn_within_a_frame_data_within_five() {
+        let t0 = Instant::now();
+        let mut p = Pacing::new(t0);
+        assert!(p.frame_ready(t0), "the first frame is due at once");
+        p.drew(t0);
+        assert!(!p.frame_ready(t0 + ms(500)), "nothing changed");
+        assert_eq!(p.next_due(), None);
+        p.key();
+        assert!(!p.frame_ready(t0 + ms(10)));
+        assert_eq!(p.next_due(), Some(t0 + MIN_FRAME));
+        assert!(p.frame_ready(t0 + MIN_FRAME));
+        p.drew(t0 + ms(60));
+        p.data();
+        // Data: analysed first (within ANALYSIS_EVERY of the last analysis).
+        assert!(!p.analysis_ready(t0 + ms(100)));
+        assert!(p.analysis_ready(t0 + ANALYSIS_EVERY));
+        // Drawn within DATA_FRAME of the last frame, not MIN_FRAME.
+        assert!(!p.frame_ready(t0 + ms(60) + MIN_FRAME));
+        assert!(p.frame_ready(t0 + ms(60) + DATA_FRAME));
+        assert_eq!(p.next_due(), Some(t0 + ms(60) + DATA_FRAME));
+    }
+
+    #[test]
+    fn a_storm_is_analysed_twice_a_second_at_most() {
+        let t0 = Instant::now();
+        let mut p = Pacing::new(t0);
+        let mut analyses = 0;
+        for step in 0..100 {
+            let now = t0 + ms(step * 10);
+            p.data();
+            if p.analysis_ready(now) {
+                p.analysed(now);
+                analyses += 1;
+            }
+        }
+        // One second of updates every 10 ms: at most two analyses.
+        assert!((1..=2).contains(&analyses), "{analyses}");
+    }
+
+    #[test]
+    fn the_clock_analyses_at_a_boundary_or_every_fifteen_seconds() {
+        let t0 = Instant::now();
+        let mut p = Pacing::new(t0);
+        p.clock(t0 + ms(1000), false);
+        assert!(!p.analysis_ready(t0 + ms(1000)), "no boundary, not yet 15 s");
+        p.clock(t0 + ms(2000), true);
+        assert!(p.analysis_ready(t0 + ms(2000)));
+        p.analysed(t0 + ms(2000));
+        p.clock(t0 + ms(2000) + SLOW_ANALYSIS, false);
+        assert!(p.analysis_ready(t0 + ms(2000) + SLOW_ANALYSIS));
+    }
+}
