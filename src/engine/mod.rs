@@ -329,3 +329,6 @@ impl Engine {
             })
     }
 }
+
+#[cfg(test)]
+mod tests;
