@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Paths, Sources};
 use crate::engine::{Engine, Evaluation, Scope};
 use crate::report::View;
+use crate::team_cli::Headless;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +60,60 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Tick a checklist item (exit 0 once recorded, 1 refused, 2 bad input).
+    Tick {
+        /// The item's id (as in the checklist template).
+        item: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Untick a checklist item.
+    Untick {
+        item: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// A note on the release (or on an item with --item).
+    Note {
+        text: String,
+        #[arg(long)]
+        item: Option<String>,
+    },
+    /// Sign off for a role (in team mode, as the database role you log in as).
+    Sign {
+        role: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Record the go / no-go decision.
+    Decide {
+        #[arg(value_enum)]
+        decision: DecisionArg,
+        /// Why: required.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Team mode: the release journal on one PostgreSQL database.
+    Team {
+        #[command(subcommand)]
+        action: TeamAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DecisionArg {
+    Go,
+    NoGo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamAction {
+    /// Create or upgrade the schema (idempotent; run with the owner role), write [team.signers], print the grants.
+    Init,
+    /// Schema version, events per release, seats connected.
+    Status,
+    /// Copy this release's file journal into the team database, once.
+    Import,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +200,18 @@ pub fn main() -> ExitCode {
         Some(Command::Check { format, envs, retry }) => check(&paths, &sources, format, &envs, retry.policy()),
         Some(Command::Report { format, retry }) => report(&paths, &sources, format, retry.policy()),
         Some(Command::Demo { speed }) => cockpit(&paths, &sources, Some(speed), launched),
+        Some(Command::Tick { item, note }) => headless(&paths, &sources, Headless::Tick { item, note }),
+        Some(Command::Untick { item, note }) => headless(&paths, &sources, Headless::Untick { item, note }),
+        Some(Command::Note { text, item }) => headless(&paths, &sources, Headless::Note { text, item }),
+        Some(Command::Sign { role, note }) => headless(&paths, &sources, Headless::Sign { role, note }),
+        Some(Command::Decide { decision, reason }) => {
+            let decision = match decision {
+                DecisionArg::Go => crate::journal::release::Decision::Go,
+                DecisionArg::NoGo => crate::journal::release::Decision::NoGo,
+            };
+            headless(&paths, &sources, Headless::Decide { decision, reason })
+        }
+        Some(Command::Team { action }) => team(&paths, &sources, action),
         None => cockpit(&paths, &sources, None, launched),
     }
 }
@@ -286,6 +353,9 @@ fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: 
             (Some(_), Some(_)) => Some(Box::new(crate::journal::memory::MemoryStore::with(crate::demo::release_history(
                 jiff::Timestamp::now(),
             )))),
+            (Some(_), None) if config.team.is_some() => {
+                Some(crate::team_cli::release_store(&config, None).map_err(Exit)?)
+            }
             (Some(plan), None) => match data_dir(&config, paths) {
                 Some(dir) => {
                     let path = crate::journal::release::release_path(&dir, &plan.name);
@@ -384,7 +454,13 @@ fn evaluate_once(
     // The release journal: ticks, sign-offs and decisions made in cockpits.
     // Read only: a data dir this user cannot write still gives a full
     // evaluation (only the cockpit's own ticks and sign-offs need writing).
-    if let (Some(plan), Some(dir)) = (&config.fleet.release, data_dir(&config, paths)) {
+    if config.team.is_some() && config.fleet.release.is_some() {
+        // Team mode: the team's journal, as every seat sees it.
+        let events = crate::team_cli::release_store(&config, None)
+            .and_then(|mut store| store.load().map_err(|e| e.to_string()))
+            .map_err(|e| Stopped::Usage(format!("flightdeck {command}: {e}")))?;
+        engine.take_release_events(events);
+    } else if let (Some(plan), Some(dir)) = (&config.fleet.release, data_dir(&config, paths)) {
         let path = crate::journal::release::release_path(&dir, &plan.name);
         let (events, read) = crate::journal::release::read_events_with_report(&path)
             .map_err(|e| Stopped::Usage(format!("flightdeck {command}: {e}")))?;
@@ -517,4 +593,47 @@ fn report(paths: &Paths, sources: &Sources, format: ReportFormat, retry: crate::
 /// Where the journals live: the config's `data_dir`, else the platform's.
 fn data_dir(config: &config::Config, paths: &Paths) -> Option<PathBuf> {
     config.data_dir.clone().or_else(|| paths.data_dir.clone())
+}
+
+/// The config alone (sources built, so every problem is reported), for the
+/// commands that only write or read the release journal.
+fn load_config(paths: &Paths, sources: &Sources, command: &str) -> Result<config::Config, ExitCode> {
+    let layers = match config::read_layers(paths, sources) {
+        Ok(layers) if layers.is_empty() => {
+            eprintln!("flightdeck {command}: no config found; give one with --config FILE");
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+        Ok(layers) => layers,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    config::merge(&layers).and_then(|s| crate::setup::load(&s, &layers)).map(|l| l.config).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// `tick`, `untick`, `note`, `sign`, `decide`.
+fn headless(paths: &Paths, sources: &Sources, action: Headless) -> ExitCode {
+    let config = match load_config(paths, sources, "action") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let dir = data_dir(&config, paths);
+    crate::team_cli::run_action(&config, dir.as_deref(), action, paths.config_dir())
+}
+
+/// `team init|status|import`.
+fn team(paths: &Paths, sources: &Sources, action: TeamAction) -> ExitCode {
+    let config = match load_config(paths, sources, "team") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match action {
+        TeamAction::Init => crate::team_cli::init(&config),
+        TeamAction::Status => crate::team_cli::status(&config),
+        TeamAction::Import => crate::team_cli::import(&config, data_dir(&config, paths).as_deref()),
+    }
 }

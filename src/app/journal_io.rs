@@ -25,6 +25,9 @@ pub enum Request {
 /// What the disk answered.
 #[derive(Debug)]
 pub enum Answered {
+    /// The release journal read at start (the first answer, always), and
+    /// who the store records actions as (team mode: the database role).
+    Loaded { events: Result<Vec<ReleaseEvent>, String>, actor: Option<String> },
     /// The event is durable (`Ok` new events read back, ours included) or
     /// not written at all (`Err`).
     Appended { event: ReleaseEvent, outcome: Appended },
@@ -103,6 +106,25 @@ fn serve(
     inbox: std_mpsc::Receiver<Request>,
     reply: mpsc::Sender<Answered>,
 ) {
+    // Reading the journal (and, for a team store, connecting) happens here
+    // too: the loop draws its first frame meanwhile.
+    let loaded = match release.as_deref_mut() {
+        Some(store) => {
+            let events = store.load().map_err(|e| e.to_string());
+            let actor = match store.actor() {
+                Ok(actor) => actor,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot tell who the release journal records actions as");
+                    None
+                }
+            };
+            Answered::Loaded { events, actor }
+        }
+        None => Answered::Loaded { events: Ok(Vec::new()), actor: None },
+    };
+    if reply.blocking_send(loaded).is_err() {
+        return;
+    }
     // Ends when the loop drops its sender (the cockpit is leaving).
     while let Ok(request) = inbox.recv() {
         let answer = match request {

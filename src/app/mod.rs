@@ -86,6 +86,9 @@ async fn drop_journal(mut io: journal_io::JournalIo, pending: Vec<(String, Strin
     }
 }
 
+/// How a failed read of the release journal starts, in the status bar.
+const UNREADABLE: &str = "cannot read the release journal: ";
+
 /// Take the journal thread's answer into the state. Only what is on disk is
 /// shown as done; a failed append stays visible until the next one works.
 fn take_answer(state: &mut AppState, answer: journal_io::Answered, pending: &mut Vec<(String, String)>) {
@@ -116,16 +119,27 @@ fn take_answer(state: &mut AppState, answer: journal_io::Answered, pending: &mut
                 }
             }
         }
-        Answered::Polled(Ok(events)) if events.is_empty() => return,
-        Answered::Polled(Ok(events)) => state.take_release_events(events),
+        Answered::Polled(Ok(events)) => {
+            // Reading works again (a team store back): that warning goes; a
+            // failed append's NOT RECORDED stays until the next append works.
+            if state.release_journal_error.as_deref().is_some_and(|m| m.starts_with(UNREADABLE)) {
+                state.release_journal_error = None;
+            }
+            if events.is_empty() {
+                return;
+            }
+            state.take_release_events(events);
+        }
         Answered::Polled(Err(e)) => {
-            state.release_journal_error = Some(e);
+            state.release_journal_error = Some(format!("{UNREADABLE}{e}"));
             return;
         }
         Answered::Observed(error) => {
             state.journal_error = error;
             return;
         }
+        // Only ever the first answer, taken before the loop.
+        Answered::Loaded { .. } => return,
     }
     state.now = Timestamp::now();
     state.reanalyze();
@@ -207,15 +221,22 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
         }
         None => None,
     };
-    let mut release_journal = options.release_journal;
-    if let Some(store) = release_journal.as_mut() {
-        let events = store.load().map_err(anyhow::Error::from).context("loading the release journal")?;
-        state.take_release_events(events);
-    }
-    // From here on the disk is the journal thread's: appends, polls and
-    // observation writes never hold up a key or a frame.
+    // From here on the disk (or the team database) is the journal thread's:
+    // loading, appends, polls and observation writes never hold up a key or
+    // a frame.
+    let release_journal = options.release_journal;
     let has_release_journal = release_journal.is_some();
     let mut io = journal_io::JournalIo::spawn(release_journal, journal).context("starting the journal thread")?;
+    match io.answers.recv().await {
+        Some(journal_io::Answered::Loaded { events, actor }) => {
+            let events = events.map_err(anyhow::Error::msg).context("loading the release journal")?;
+            state.take_release_events(events);
+            if let Some(actor) = actor {
+                state.operator = actor;
+            }
+        }
+        _ => anyhow::bail!("the journal thread stopped before loading the release journal"),
+    }
     // Appends sent and not yet answered: (event id, what it does).
     let mut pending: Vec<(String, String)> = Vec::new();
 
@@ -420,6 +441,25 @@ mod tests {
     }
 
     #[test]
+    fn a_journal_that_reads_again_clears_its_warning_but_not_a_failed_append() {
+        let config = crate::setup::from_toml_str(
+            "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[release]\nname = \"r\"\nkind = \"patch\"\n",
+            "test",
+        )
+        .unwrap();
+        let mut state = initial_state(&config, &[], Timestamp::now());
+        let mut pending = Vec::new();
+        let down = "team store alice@db:5432/fd: unreachable: connection refused".to_string();
+        take_answer(&mut state, journal_io::Answered::Polled(Err(down.clone())), &mut pending);
+        assert_eq!(state.release_journal_error, Some(format!("{UNREADABLE}{down}")));
+        take_answer(&mut state, journal_io::Answered::Polled(Ok(Vec::new())), &mut pending);
+        assert_eq!(state.release_journal_error, None, "back: the warning goes by itself");
+        state.release_journal_error = Some("NOT RECORDED: refused".into());
+        take_answer(&mut state, journal_io::Answered::Polled(Ok(Vec::new())), &mut pending);
+        assert_eq!(state.release_journal_error.as_deref(), Some("NOT RECORDED: refused"));
+    }
+
+    #[test]
     fn without_a_journal_nothing_is_recorded_and_it_says_so() {
         let config = crate::setup::from_toml_str(
             "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[release]\nname = \"r\"\nkind = \"patch\"\n",
@@ -437,6 +477,11 @@ mod tests {
     async fn the_journal_thread_appends_and_polls() {
         let store = crate::journal::memory::MemoryStore::with(Vec::new());
         let mut io = journal_io::JournalIo::spawn(Some(Box::new(store)), None).unwrap();
+        // The first answer is always the load.
+        match io.answers.recv().await {
+            Some(journal_io::Answered::Loaded { events: Ok(events), actor: None }) => assert!(events.is_empty()),
+            other => panic!("{other:?}"),
+        }
         let event = ReleaseEvent::new("ana", Timestamp::now(), ReleaseAction::Tick { item: "x".into(), note: None });
         assert!(io.send(journal_io::Request::Append(event.clone())));
         match io.answers.recv().await {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 pub use crate::model::SourceSpec;
 pub use duration::HumanDuration;
-pub use validate::{Config, PollerSettings, SourceCheck};
+pub use validate::{Config, PollerSettings, SourceCheck, TeamConfig};
 
 /// Validate merged settings against the layers they came from.
 pub fn validate_settings(
@@ -51,6 +51,21 @@ pub struct Settings {
     pub operator: Option<String>,
     /// Rollback readiness and live triggers.
     pub rollback: Option<RollbackSettings>,
+    /// Team mode: every seat of the release on one PostgreSQL database.
+    pub team: Option<TeamSettings>,
+}
+
+/// `[team]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSettings {
+    /// The variable holding the `postgres://` URL (never the URL itself).
+    pub database_url_env: Option<String>,
+    /// Who polls the sources: `each` seat (this version), or `leader`.
+    pub poll: Option<String>,
+    /// Sign-off role → the database roles that may sign for it.
+    #[serde(default)]
+    pub signers: toml::Table,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -255,6 +270,13 @@ impl Layers {
             .filter_map(|(_, t)| t.get("sources").and_then(toml::Value::as_array))
             .flatten()
             .filter_map(|s| s.get("token_env").and_then(toml::Value::as_str).map(String::from))
+            // The team database's URL is a secret too.
+            .chain(self.files.iter().filter_map(|(_, t)| {
+                t.get("team")
+                    .and_then(|team| team.get("database_url_env"))
+                    .and_then(toml::Value::as_str)
+                    .map(String::from)
+            }))
             .collect()
     }
 

@@ -25,8 +25,20 @@ pub struct Config {
     pub poller: PollerSettings,
     pub data_dir: Option<PathBuf>,
     pub log: Option<String>,
-    /// Who acts in this cockpit: the config's `operator`, else `$USER`.
+    /// Who acts in this cockpit: the config's `operator`, else `$USER`
+    /// (in team mode the database role, whatever this says).
     pub operator: String,
+    /// `[team]`: the release journal on PostgreSQL.
+    pub team: Option<TeamConfig>,
+}
+
+/// `[team]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamConfig {
+    /// The environment variable holding the database URL.
+    pub database_url_env: String,
+    /// Sign-off role → database roles allowed to sign for it, in config order.
+    pub signers: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,6 +288,8 @@ pub fn validate(settings: &Settings, layers: &Layers, check_source: SourceCheck<
         }
     }
 
+    let team = team_config(settings.team.as_ref(), &mut errors);
+
     if !errors.list.is_empty() {
         return Err(ConfigErrors(errors.list));
     }
@@ -292,7 +306,53 @@ pub fn validate(settings: &Settings, layers: &Layers, check_source: SourceCheck<
             .map(|o| crate::sanitize::clean_to(&o, 40))
             .filter(|o| !o.is_empty())
             .unwrap_or_else(|| "operator".to_string()),
+        team,
     })
+}
+
+/// `[team]`: a URL variable (never a URL), the poll mode, the signers.
+fn team_config(raw: Option<&crate::config::TeamSettings>, errors: &mut Errors<'_>) -> Option<TeamConfig> {
+    let raw = raw?;
+    let at = |k| [Seg::Key("team"), Seg::Key(k)];
+    let var = match raw.database_url_env.as_deref() {
+        None => {
+            errors
+                .push(&at("database_url_env"), "missing: name the environment variable that holds the postgres:// URL");
+            None
+        }
+        Some(v) if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            let shown = crate::sanitize::clean_to(v, 40);
+            let hint = if v.contains("://") { ": the URL itself never goes in a file" } else { "" };
+            errors.push(&at("database_url_env"), format!("`{shown}` is not an environment variable name{hint}"));
+            None
+        }
+        Some(v) => Some(v.to_string()),
+    };
+    match raw.poll.as_deref() {
+        None | Some("each") => {}
+        Some("leader") => errors.push(
+            &at("poll"),
+            "\"leader\" (one seat polls the sources for the team) is not available yet: every seat polls its own \
+             sources; set poll = \"each\"",
+        ),
+        Some(other) => errors
+            .push(&at("poll"), format!("`{}` is not \"each\" or \"leader\"", crate::sanitize::clean_to(other, 40))),
+    }
+    let mut signers = Vec::new();
+    for (role, who) in &raw.signers {
+        let names: Option<Vec<String>> =
+            who.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+        match names {
+            Some(names) if !names.is_empty() && names.len() == who.as_array().map_or(0, Vec::len) => {
+                signers.push((role.clone(), names));
+            }
+            _ => errors.push(
+                &[Seg::Key("team"), Seg::Key("signers"), Seg::Key(role)],
+                "a list of database role names, e.g. [\"alice\", \"bob\"]",
+            ),
+        }
+    }
+    Some(TeamConfig { database_url_env: var?, signers })
 }
 
 /// `[rollback]`: the known-good rule, when baselines are measured, and the

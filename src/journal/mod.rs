@@ -10,6 +10,7 @@
 
 pub mod memory;
 pub mod release;
+pub mod team;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};

@@ -98,6 +98,11 @@ pub trait EventStore: Send {
     fn poll(&mut self) -> Result<Vec<ReleaseEvent>, JournalError>;
     /// Where it is, for messages (a path, a URL).
     fn location(&self) -> String;
+    /// Who this store records actions as, when the store decides (team
+    /// mode: the database role); `None`: the operator the seat names.
+    fn actor(&mut self) -> Result<Option<String>, JournalError> {
+        Ok(None)
+    }
 }
 
 /// Why the release journal could not be read or written. The message names
@@ -112,6 +117,13 @@ pub enum JournalError {
     /// The file is shorter than what was already read from it.
     #[error("release journal {}: shrank from {read} to {len} bytes (truncated or replaced?)", path.display())]
     Shrunk { path: PathBuf, read: u64, len: u64 },
+    /// The team store (PostgreSQL) failed or cannot be reached; the text
+    /// never holds the database URL's password.
+    #[error("team store {location}: {message}")]
+    Team { location: String, message: String },
+    /// The team store refused the action (not a listed signer, …).
+    #[error("refused by the team store: {0}")]
+    Refused(String),
 }
 
 /// What reading found besides events, since the last `load`.

@@ -1,0 +1,372 @@
+//! Team mode against a real PostgreSQL (Debian's `postgresql` package),
+//! started by the test in a temporary directory (`initdb` + `pg_ctl`, as the
+//! `postgres` user when the tests run as root: the server refuses root), on
+//! a free port, with password (SCRAM) authentication over TCP.
+//!
+//! Ignored in a plain `cargo test` (they need the server); `cargo test --
+//! --ignored` runs them and fails without it (`.ci/run` installs it first).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use flightdeck::journal::release::{EventStore, ReleaseAction, ReleaseEvent};
+use flightdeck::journal::team::{DatabaseUrl, TeamDb, TeamStore};
+
+const OWNER: &str = "fdowner";
+const PASSWORD: &str = "pw-Zq7!team";
+const RELEASE: &str = "2026.11.1";
+
+/// The server's programs: Debian keeps them out of PATH.
+fn pg_bin(name: &str) -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| {
+            dirs.filter_map(|d| d.ok()).map(|d| d.path().join("bin").join(name)).filter(|p| p.is_file()).collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.pop().unwrap_or_else(|| panic!("PostgreSQL is required (apt-get install postgresql): no {name}"))
+}
+
+fn root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
+}
+
+/// Run a server program as `postgres` when we are root.
+fn as_server_user(program: &Path) -> Command {
+    if root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn ok(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A PostgreSQL server of the test's own, stopped when dropped.
+struct Server {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let initdb = pg_bin("initdb");
+        let dir = tempfile::tempdir().unwrap();
+        if root() {
+            ok(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).output().unwrap(), "chown");
+        }
+        let data = dir.path().join("data");
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, PASSWORD).unwrap();
+        if root() {
+            ok(Command::new("chown").args(["postgres:postgres"]).arg(&pwfile).output().unwrap(), "chown");
+        }
+        ok(
+            as_server_user(&initdb)
+                .arg("-D")
+                .arg(&data)
+                .args(["-U", OWNER, "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile"])
+                .arg(&pwfile)
+                .output()
+                .unwrap(),
+            "initdb",
+        );
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let server = Server { dir, port };
+        server.pg_ctl("start");
+        server.psql("CREATE DATABASE flightdeck");
+        server.psql(&format!(
+            "CREATE ROLE alice LOGIN PASSWORD '{PASSWORD}'; CREATE ROLE bob LOGIN PASSWORD '{PASSWORD}';"
+        ));
+        server
+    }
+
+    fn pg_ctl(&self, what: &str) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("server.log");
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        let mut cmd = as_server_user(&pg_bin("pg_ctl"));
+        cmd.arg("-D").arg(&data).arg("-l").arg(&log).args(["-o", &options, "-w", "-t", "30"]);
+        if what == "stop" {
+            cmd.args(["-m", "immediate"]);
+        }
+        let out = cmd.arg(what).output().unwrap();
+        if what != "stop" {
+            ok(out, &format!("pg_ctl {what} (log: {})", std::fs::read_to_string(&log).unwrap_or_default()));
+        }
+    }
+
+    /// SQL as the owner, over the local socket (trust).
+    fn psql_in(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(pg_bin("psql"))
+            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(self.dir.path())
+            .args(["-p", &self.port.to_string(), "-U", OWNER, "-d", db, "-c", sql])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&ok(out, sql).stdout).into_owned()
+    }
+
+    fn psql(&self, sql: &str) -> String {
+        self.psql_in("postgres", sql)
+    }
+
+    fn url(&self, role: &str) -> String {
+        format!("postgres://{role}:{}@127.0.0.1:{}/flightdeck", PASSWORD.replace('!', "%21"), self.port)
+    }
+
+    fn store(&self, role: &str) -> TeamStore {
+        TeamStore::new(TeamDb::new(DatabaseUrl::parse(&self.url(role)).unwrap()).unwrap(), RELEASE)
+    }
+
+    /// `team init` as the owner, then the printed grants for alice and bob.
+    fn init(&self, config: &Path) -> String {
+        let (code, out, err) = flightdeck(config, &self.url(OWNER), &["team", "init"]);
+        assert_eq!(code, Some(0), "{out}{err}");
+        let grants: String = out
+            .lines()
+            .filter(|l| l.starts_with("GRANT"))
+            .map(|l| l.replace("flightdeck_seat", "alice, bob"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(grants.contains("INSERT"), "{out}");
+        self.psql_in("flightdeck", &grants);
+        out
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.pg_ctl("stop");
+    }
+}
+
+/// A config for the team (a patch release: its sign-offs are tech-lead
+/// and product-owner), `[team.signers]` naming alice alone for tech-lead.
+fn config(dir: &Path) -> PathBuf {
+    let path = dir.join("team.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+data_dir = "{data}"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+[release]
+name = "{RELEASE}"
+kind = "patch"
+[release.targets]
+payments = "1.4.1"
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://127.0.0.1:9/{{env}}/{{service}}"
+timeout = "1s"
+[team]
+database_url_env = "FD_TEST_DATABASE_URL"
+[team.signers]
+tech-lead = ["alice"]
+"#,
+            data = dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn flightdeck(config: &Path, url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("FD_TEST_DATABASE_URL", url)
+        .env("XDG_CONFIG_HOME", config.parent().unwrap().join("xdg"))
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// Poll `store` until `cond` holds over everything it has read.
+fn wait_until(store: &mut TeamStore, seen: &mut Vec<ReleaseEvent>, cond: impl Fn(&[ReleaseEvent]) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        seen.extend(store.poll().unwrap());
+        if cond(seen) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "never seen; have {seen:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[ignore = "needs postgresql: cargo test -- --ignored (.ci/run does)"]
+fn team_mode_on_a_real_postgresql() {
+    let server = Server::start();
+    let work = tempfile::tempdir().unwrap();
+    let config = config(work.path());
+
+    // init is idempotent, names the schema version, prints the grants.
+    let first = server.init(&config);
+    assert!(first.contains("schema at version 1"), "{first}");
+    let again = server.init(&config);
+    assert!(again.contains("schema at version 1"), "{again}");
+    let (code, status, err) = flightdeck(&config, &server.url(OWNER), &["team", "status"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(status.contains("schema version 1"), "{status}");
+
+    // Two seats: what one records, the other reads, with the database's actor.
+    let mut alice = server.store("alice");
+    let mut bob = server.store("bob");
+    assert!(alice.load().unwrap().is_empty());
+    let mut bob_seen = bob.load().unwrap();
+    assert_eq!(alice.actor().unwrap().as_deref(), Some("alice"));
+    // The client claims to be "mallory": the database says who wrote it.
+    let tick = ReleaseEvent::new(
+        "mallory",
+        jiff::Timestamp::now(),
+        ReleaseAction::Tick { item: "scope-frozen".into(), note: None },
+    );
+    alice.append(&tick).unwrap();
+    let took = wait_until(&mut bob, &mut bob_seen, |s| s.iter().any(|e| e.id == tick.id));
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    let seen = bob_seen.iter().find(|e| e.id == tick.id).unwrap();
+    assert_eq!(seen.by, "alice");
+    assert_eq!(seen.action, tick.action);
+    // The same event again (a retried append) is one row.
+    alice.append(&tick).unwrap();
+    assert_eq!(server.psql_in("flightdeck", "SELECT count(*) FROM flightdeck_release_events").trim(), "1");
+
+    // The runtime roles can neither change nor remove a row.
+    let bob_url = server.url("bob");
+    let denied = Command::new(pg_bin("psql"))
+        .args(["-X", "-v", "ON_ERROR_STOP=1", &bob_url, "-c", "DELETE FROM flightdeck_release_events"])
+        .output()
+        .unwrap();
+    assert!(!denied.status.success(), "bob deleted the journal");
+
+    // Signers: the database refuses bob as tech-lead; alice may; anyone may
+    // sign for a role [team.signers] does not list.
+    let (code, out, err) = flightdeck(&config, &server.url("bob"), &["sign", "tech-lead"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("bob may not sign off for tech-lead"), "{err}");
+    let refused = ReleaseEvent::new(
+        "bob",
+        jiff::Timestamp::now(),
+        ReleaseAction::SignOff { role: "tech-lead".into(), note: None },
+    );
+    assert!(matches!(bob.append(&refused), Err(flightdeck::journal::release::JournalError::Refused(_))));
+    let (code, out, err) = flightdeck(&config, &server.url("alice"), &["sign", "tech-lead", "--note", "staging ok"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("signed off as tech-lead by alice"), "{out}");
+    let (code, out, err) = flightdeck(&config, &server.url("bob"), &["sign", "product-owner"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // Bad input: exit 2, nothing written.
+    let (code, _, err) = flightdeck(&config, &server.url("bob"), &["tick", "no-such-item"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no item `no-such-item`"), "{err}");
+    let (code, _, err) = flightdeck(&config, &server.url("bob"), &["decide", "go", "--reason", "  "]);
+    assert_eq!(code, Some(2), "{err}");
+
+    // Ten processes at once: every seat reads every note, in one order.
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+                .args(["note", &format!("note {i}"), "--config"])
+                .arg(&config)
+                .env("FD_TEST_DATABASE_URL", server.url(if i % 2 == 0 { "alice" } else { "bob" }))
+                .output()
+        })
+        .collect();
+    for child in children {
+        let out = child.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let notes = |events: &[ReleaseEvent]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match &e.action {
+                ReleaseAction::Note { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut alice_seen = alice.load().unwrap();
+    wait_until(&mut bob, &mut bob_seen, |s| notes(s).len() == 10);
+    wait_until(&mut alice, &mut alice_seen, |s| notes(s).len() == 10);
+    assert_eq!(notes(&alice_seen), notes(&bob_seen), "the same order everywhere");
+    let fresh = server.store("bob").load().unwrap();
+    assert_eq!(fresh.iter().map(|e| &e.id).collect::<Vec<_>>(), bob_seen.iter().map(|e| &e.id).collect::<Vec<_>>());
+
+    // check reads the team's journal: the sign-offs and who made them.
+    let (_, json, err) = flightdeck(&config, &server.url("bob"), &["check", "--format", "json", "--retries", "0"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let signoffs = json["checklist"]["phases"].to_string();
+    assert!(signoffs.contains("alice") && signoffs.contains("tech-lead"), "{signoffs}");
+
+    // import: a file journal into the database, once.
+    let file = flightdeck::journal::release::release_path(&work.path().join("data"), RELEASE);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let mut text = String::new();
+    for i in 0..3 {
+        let e = ReleaseEvent::new(
+            "file-user",
+            jiff::Timestamp::now(),
+            ReleaseAction::Note { item: None, text: format!("from the file {i}") },
+        );
+        text.push_str(&serde_json::to_string(&e).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = flightdeck(&config, &server.url("alice"), &["team", "import"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("imported 3 of 3"), "{out}");
+    let (code, out, err) = flightdeck(&config, &server.url("alice"), &["team", "import"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("imported 0 of 3") && out.contains("3 already there"), "{out}");
+
+    // The password never shows: not in a wrong-password error, not in output.
+    let wrong = server.url("alice").replace(&PASSWORD.replace('!', "%21"), "Wr0ng-Secret-77");
+    let (code, out, err) = flightdeck(&config, &wrong, &["tick", "scope-frozen"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("team store alice@127.0.0.1"), "{err}");
+    for text in [&out, &err, &first, &status] {
+        assert!(!text.contains("Wr0ng-Secret") && !text.contains("pw-Zq7"), "{text}");
+    }
+
+    // PostgreSQL stopped: an action is refused (exit 2), nothing is shown
+    // as recorded; restarted: the seat reads on, nothing acknowledged lost.
+    server.pg_ctl("stop");
+    let (code, out, err) = flightdeck(&config, &server.url("alice"), &["tick", "release-notes"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("NOT RECORDED") || err.contains("unreachable"), "{err}");
+    assert!(!out.contains("recorded"), "{out}");
+    assert!(bob.poll().is_err(), "a stopped server is an error, not an empty poll");
+    server.pg_ctl("start");
+    let start = Instant::now();
+    let after = loop {
+        match server.store("bob").load() {
+            Ok(events) => break events,
+            Err(e) => assert!(start.elapsed() < Duration::from_secs(10), "{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(after.iter().all(|e| !matches!(&e.action, ReleaseAction::Tick { item, .. } if item == "release-notes")));
+    assert_eq!(after.len(), bob_seen.len() + 3, "every acknowledged event is there, and the import");
+}
