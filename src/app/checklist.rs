@@ -4,12 +4,11 @@
 //! release journal (durably), then shows it. Sign-offs and decisions are
 //! binding, so they wait for a `y` in a confirmation first.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-use super::prompt::{ChecklistRow, DECISIONS, MAX_TEXT, Prompt, Step, decision_label};
+use super::keymap::{self, Action, Input, KeyContext};
+use super::prompt::{ChecklistRow, DECISIONS, MAX_TEXT, Prompt, Step, decision_label, edit};
 use super::state::{AppState, Effect, Pane, Popup};
 use crate::checklist::Truth;
-use crate::journal::release::ReleaseAction;
+use crate::journal::release::{Decision, ReleaseAction};
 
 impl AppState {
     /// The pane's selectable rows, phase by phase: its items, then its
@@ -184,94 +183,95 @@ impl AppState {
         Effect::Redraw
     }
 
-    /// Keys while a prompt is open: it owns the keyboard.
-    pub(super) fn prompt_key(&mut self, key: &KeyEvent) -> Effect {
+    /// What a key meant while a prompt is open (the keymap says, in the
+    /// prompt step's context): the prompt owns the keyboard.
+    pub(super) fn prompt_input(&mut self, input: Input) -> Effect {
         let Some(Popup::Prompt(prompt)) = &self.ui.popup else {
             return Effect::None;
         };
         let mut prompt = prompt.clone();
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            return match key.code {
-                KeyCode::Char('c') => Effect::Quit,
-                _ => Effect::None,
-            };
-        }
-        if key.code == KeyCode::Esc {
-            self.ui.popup = None;
-            return self.say("cancelled: nothing recorded");
+        match input {
+            Input::Act(Action::Quit) => return Effect::Quit,
+            Input::Act(Action::Cancel) => {
+                self.ui.popup = None;
+                return self.say("cancelled: nothing recorded");
+            }
+            _ => {}
         }
         prompt.problem = None;
         let step = prompt.step.clone();
         match step {
-            Step::Confirm(action) => match key.code {
-                KeyCode::Char('y' | 'Y') => {
+            Step::Confirm(action) => match input {
+                Input::Act(Action::Confirm) => {
                     self.ui.popup = None;
                     return Effect::Record(action);
                 }
-                KeyCode::Char('n' | 'N') => {
-                    self.ui.popup = None;
-                    return self.say("cancelled: nothing recorded");
-                }
                 _ => return Effect::None,
             },
-            Step::DecisionPick => match key.code {
-                KeyCode::Up | KeyCode::Down | KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
-                    prompt.choice = 1 - prompt.choice.min(1);
+            Step::DecisionPick => {
+                let n = DECISIONS.len();
+                let at = prompt.choice.min(n - 1);
+                match input {
+                    Input::Act(Action::PrevChoice) => prompt.choice = (at + n - 1) % n,
+                    Input::Act(Action::NextChoice) => prompt.choice = (at + 1) % n,
+                    Input::Act(Action::PickGo) => prompt.choice = decision_index(Decision::Go),
+                    Input::Act(Action::PickNoGo) => prompt.choice = decision_index(Decision::NoGo),
+                    Input::Act(Action::Submit) => {
+                        let decision = DECISIONS[at];
+                        return self.open(Step::DecisionReason { decision });
+                    }
+                    _ => return Effect::None,
                 }
-                KeyCode::Char('g') => prompt.choice = 0,
-                KeyCode::Char('n') => prompt.choice = 1,
-                KeyCode::Enter => {
-                    let decision = DECISIONS[prompt.choice.min(1)];
-                    return self.open(Step::DecisionReason { decision });
-                }
-                _ => return Effect::None,
-            },
+            }
             Step::SignOffRole => {
-                match key.code {
-                    KeyCode::Up => prompt.choice = prompt.choice.saturating_sub(1),
-                    KeyCode::Down => prompt.choice += 1,
-                    KeyCode::Enter => {
+                match input {
+                    Input::Act(Action::PrevChoice) => prompt.choice = prompt.choice.saturating_sub(1),
+                    Input::Act(Action::NextChoice) => prompt.choice += 1,
+                    Input::Act(Action::Submit) => {
                         let role = self.matching_roles(&prompt.text).get(prompt.choice).map(|r| r.to_string());
                         match role {
                             Some(role) => return self.start_signoff_for(&role),
                             None => prompt.problem = Some(format!("no sign-off role matches “{}”", prompt.text)),
                         }
                     }
-                    _ if edit(&mut prompt.text, key.code) => prompt.choice = 0,
+                    input if edit(&mut prompt.text, input, MAX_TEXT) => prompt.choice = 0,
                     _ => return Effect::None,
                 }
                 let matching = self.matching_roles(&prompt.text).len();
                 prompt.choice = prompt.choice.min(matching.saturating_sub(1));
             }
-            Step::Note { item } => match key.code {
-                KeyCode::Enter => match prompt.text.trim() {
-                    "" => prompt.problem = Some("type a note first (Esc cancels)".into()),
+            Step::Note { item } => match input {
+                Input::Act(Action::Submit) => match prompt.text.trim() {
+                    "" => {
+                        let cancel = keymap::key_for(KeyContext::PromptText, Action::Cancel);
+                        prompt.problem = Some(format!("type a note first ({cancel} cancels)"));
+                    }
                     text => {
                         let text = text.to_string();
                         self.ui.popup = None;
                         return Effect::Record(ReleaseAction::Note { item, text });
                     }
                 },
-                code if edit(&mut prompt.text, code) => {}
+                input if edit(&mut prompt.text, input, MAX_TEXT) => {}
                 _ => return Effect::None,
             },
-            Step::SignOffNote { role } => match key.code {
-                KeyCode::Enter => {
+            Step::SignOffNote { role } => match input {
+                Input::Act(Action::Submit) => {
                     let note = Some(prompt.text.trim().to_string()).filter(|n| !n.is_empty());
                     return self.open(Step::Confirm(ReleaseAction::SignOff { role, note }));
                 }
-                code if edit(&mut prompt.text, code) => {}
+                input if edit(&mut prompt.text, input, MAX_TEXT) => {}
                 _ => return Effect::None,
             },
-            Step::DecisionReason { decision } => match key.code {
-                KeyCode::Enter => match prompt.text.trim() {
+            Step::DecisionReason { decision } => match input {
+                Input::Act(Action::Submit) => match prompt.text.trim() {
                     "" => prompt.problem = Some("a reason is required".into()),
                     reason => {
                         let reason = reason.to_string();
                         return self.open(Step::Confirm(ReleaseAction::Decision { decision, reason }));
                     }
                 },
-                code if edit(&mut prompt.text, code) => {}
+                input if edit(&mut prompt.text, input, MAX_TEXT) => {}
                 _ => return Effect::None,
             },
         }
@@ -280,19 +280,9 @@ impl AppState {
     }
 }
 
-/// Typing and Backspace in a one-line text field; false for other keys.
-fn edit(text: &mut String, code: KeyCode) -> bool {
-    match code {
-        KeyCode::Backspace => {
-            text.pop();
-            true
-        }
-        KeyCode::Char(c) if !c.is_control() && text.chars().count() < MAX_TEXT => {
-            text.push(c);
-            true
-        }
-        _ => false,
-    }
+/// Where a decision is among the prompt's choices.
+fn decision_index(decision: Decision) -> usize {
+    DECISIONS.iter().position(|d| *d == decision).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -491,6 +481,95 @@ payments = "1.4.1"
         press(&mut s, KeyCode::Char(' '));
         let Some(Popup::Prompt(p)) = &s.ui.popup else { panic!() };
         assert_eq!(p.step, Step::Confirm(ReleaseAction::RevokeSignOff { role: "tech-lead".into(), note: None }));
+    }
+
+    fn choice(s: &AppState) -> usize {
+        let Some(Popup::Prompt(p)) = &s.ui.popup else { panic!("no prompt: {:?}", s.ui.popup) };
+        p.choice
+    }
+
+    #[test]
+    fn the_decision_is_picked_with_arrows_tab_g_and_n() {
+        let mut s = state();
+        press(&mut s, KeyCode::Char('g'));
+        assert_eq!(s.key_context(), KeyContext::Decision);
+        assert_eq!(choice(&s), 1);
+        for (code, then) in [
+            (KeyCode::Tab, 0),
+            (KeyCode::Left, 1),
+            (KeyCode::BackTab, 0),
+            (KeyCode::Right, 1),
+            (KeyCode::Down, 0),
+            (KeyCode::Char('n'), 1),
+            (KeyCode::Char('n'), 1),
+            (KeyCode::Char('g'), 0),
+        ] {
+            press(&mut s, code);
+            assert_eq!(choice(&s), then, "after {code:?}");
+        }
+        // Not a text field: other characters do nothing.
+        assert_eq!(press(&mut s, KeyCode::Char('x')), Effect::None);
+        press(&mut s, KeyCode::Enter);
+        let Some(Popup::Prompt(p)) = &s.ui.popup else { panic!() };
+        assert_eq!(p.step, Step::DecisionReason { decision: Decision::Go });
+    }
+
+    #[test]
+    fn ctrl_keys_type_nothing_and_ctrl_c_quits_from_every_prompt() {
+        let mut s = state();
+        press(&mut s, KeyCode::Char('n'));
+        let ctrl = |c| Event::Key(KeyEvent::new(KeyCode::Char(c), crossterm::event::KeyModifiers::CONTROL));
+        assert_eq!(s.handle_event(&ctrl('a')), Effect::None);
+        let Some(Popup::Prompt(p)) = &s.ui.popup else { panic!() };
+        assert_eq!(p.text, "");
+        assert_eq!(s.handle_event(&ctrl('c')), Effect::Quit);
+        // At the confirmation too; and `Y` confirms like `y`.
+        let mut s = state();
+        press(&mut s, KeyCode::Char('s'));
+        press(&mut s, KeyCode::Enter);
+        press(&mut s, KeyCode::Enter);
+        assert_eq!(s.key_context(), KeyContext::Confirm);
+        assert_eq!(s.handle_event(&ctrl('c')), Effect::Quit);
+        assert!(matches!(press(&mut s, KeyCode::Char('Y')), Effect::Record(ReleaseAction::SignOff { .. })));
+    }
+
+    #[test]
+    fn prompts_dispatch_through_the_keymap() {
+        // Whatever key the table binds in a prompt's context does what its
+        // action says: the reducer never sees a raw key.
+        let press_bound = |s: &mut AppState, action: Action| {
+            let context = s.key_context();
+            let binding = keymap::bindings(context).find(|b| b.action == action).expect("bound");
+            s.handle_event(&Event::Key(binding.keys[0].event()))
+        };
+        for opening in [Action::Note, Action::SignOff, Action::Decide] {
+            let mut s = state();
+            press_bound(&mut s, opening);
+            assert!(s.key_context() != KeyContext::Main, "{opening:?}");
+            assert_eq!(press_bound(&mut s, Action::Cancel), Effect::Redraw);
+            assert_eq!(s.ui.popup, None, "{opening:?}");
+        }
+        let mut s = state();
+        press_bound(&mut s, Action::SignOff);
+        assert_eq!(s.key_context(), KeyContext::PromptChoice);
+        press_bound(&mut s, Action::NextChoice);
+        press_bound(&mut s, Action::Submit);
+        assert_eq!(s.key_context(), KeyContext::PromptText);
+        press_bound(&mut s, Action::Submit);
+        assert_eq!(s.key_context(), KeyContext::Confirm);
+        let effect = press_bound(&mut s, Action::Confirm);
+        assert!(matches!(effect, Effect::Record(ReleaseAction::SignOff { ref role, .. }) if role == "product-owner"));
+    }
+
+    #[test]
+    fn an_empty_note_says_which_key_cancels() {
+        let mut s = state();
+        press(&mut s, KeyCode::Char('n'));
+        press(&mut s, KeyCode::Enter);
+        let Some(Popup::Prompt(p)) = &s.ui.popup else { panic!() };
+        let cancel = keymap::key_for(KeyContext::PromptText, Action::Cancel);
+        assert_eq!(p.problem.as_deref(), Some(format!("type a note first ({cancel} cancels)").as_str()));
+        assert_eq!(cancel, "Esc");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the checklist's prompts and rows are, as data: the screen draws
 //! them, the reducers in `checklist.rs` change them.
 
+use super::keymap::{Action, Input, KeyContext};
 use crate::journal::release::Decision;
 
 /// Longest note or reason a prompt takes, in characters.
@@ -50,6 +51,45 @@ pub enum Step {
     DecisionReason { decision: Decision },
     /// A binding action, recorded on `y`.
     Confirm(crate::journal::release::ReleaseAction),
+}
+
+impl Step {
+    /// Which keys apply while this step is asked.
+    pub fn key_context(&self) -> KeyContext {
+        match self {
+            Step::Note { .. } | Step::SignOffNote { .. } | Step::DecisionReason { .. } => KeyContext::PromptText,
+            Step::SignOffRole => KeyContext::PromptChoice,
+            Step::DecisionPick => KeyContext::Decision,
+            Step::Confirm(_) => KeyContext::Confirm,
+        }
+    }
+
+    /// What Enter (or whatever [`Action::Submit`] is on) does at this
+    /// step, for its hint line; the keys come from the keymap.
+    pub fn hint_words(&self) -> &'static [(Action, &'static str)] {
+        match self {
+            Step::Note { .. } => &[(Action::Submit, "records")],
+            Step::SignOffNote { .. } | Step::DecisionReason { .. } => &[(Action::Submit, "goes on to confirm")],
+            Step::SignOffRole | Step::DecisionPick | Step::Confirm(_) => &[],
+        }
+    }
+}
+
+/// A one-line text field: [`Action::DeleteChar`] deletes, a typed
+/// character goes in while there is room for it (`max` characters). False
+/// for any other input, and for a character that does not fit.
+pub fn edit(text: &mut String, input: Input, max: usize) -> bool {
+    match input {
+        Input::Act(Action::DeleteChar) => {
+            text.pop();
+            true
+        }
+        Input::Type(c) if text.chars().count() < max => {
+            text.push(c);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// `GO` / `NO-GO`, as the screen and the footer say it.

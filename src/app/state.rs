@@ -1,11 +1,11 @@
 //! The app state and its reducers. Reducers are synchronous and return the
 //! effects for the loop to carry out; they never do I/O themselves.
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use jiff::Timestamp;
 
-use super::keymap::{self, Action};
-use super::prompt::{ChecklistRow, Prompt};
+use super::keymap::{self, Action, Input, KeyContext};
+use super::prompt::{self, ChecklistRow, Prompt};
 use crate::analysis::findings::{self, Finding};
 use crate::engine::{Engine, Evaluation, Scope};
 use crate::journal::ObservationEvent;
@@ -173,18 +173,27 @@ impl AppState {
         }
     }
 
+    /// Which keys apply now: an open prompt owns the keyboard, then the
+    /// filter being typed; else the main screen's (its popups' too).
+    pub fn key_context(&self) -> KeyContext {
+        match &self.ui.popup {
+            Some(Popup::Prompt(prompt)) => prompt.step.key_context(),
+            _ if self.ui.editing_filter => KeyContext::Filter,
+            _ => KeyContext::Main,
+        }
+    }
+
+    /// A key means what the keymap says it means where it is pressed: an
+    /// action, or a character typed into a text field.
     fn handle_key(&mut self, key: &KeyEvent) -> Effect {
         let had_message = self.ui.message.take().is_some();
-        if matches!(self.ui.popup, Some(Popup::Prompt(_))) {
-            return self.prompt_key(key);
-        }
-        if self.ui.editing_filter {
-            return self.edit_filter(key);
-        }
-        match keymap::action_for(key) {
-            Some(action) => self.act(action),
-            None if had_message => Effect::Redraw,
-            None => Effect::None,
+        let context = self.key_context();
+        match (context, keymap::input_for(context, key)) {
+            (KeyContext::Main, Some(Input::Act(action))) => self.act(action),
+            (KeyContext::Main, _) if had_message => Effect::Redraw,
+            (KeyContext::Filter, Some(input)) => self.edit_filter(input),
+            (KeyContext::Main | KeyContext::Filter, _) | (_, None) => Effect::None,
+            (_, Some(input)) => self.prompt_input(input),
         }
     }
 
@@ -203,21 +212,19 @@ impl AppState {
         }
     }
 
-    fn edit_filter(&mut self, key: &KeyEvent) -> Effect {
-        if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+    /// Typing the filter: it has the keyboard until kept or cleared.
+    fn edit_filter(&mut self, input: Input) -> Effect {
+        if input == Input::Act(Action::Quit) {
             return Effect::Quit;
         }
         let filter = self.focused_filter_mut();
-        match key.code {
-            KeyCode::Enter => self.ui.editing_filter = false,
-            KeyCode::Esc => {
+        match input {
+            Input::Act(Action::Submit) => self.ui.editing_filter = false,
+            Input::Act(Action::Cancel) => {
                 filter.clear();
                 self.ui.editing_filter = false;
             }
-            KeyCode::Backspace => {
-                filter.pop();
-            }
-            KeyCode::Char(c) if !c.is_control() && filter.chars().count() < 64 => filter.push(c),
+            input if prompt::edit(filter, input, MAX_FILTER) => {}
             _ => return Effect::None,
         }
         self.refilter();
@@ -352,6 +359,15 @@ impl AppState {
             Action::Note => return self.open_note(),
             Action::SignOff => return self.open_signoff(),
             Action::Decide => return self.open_decision(),
+            // The filter's and the prompts' (see `edit_filter`, `prompt_input`).
+            Action::Submit
+            | Action::Cancel
+            | Action::DeleteChar
+            | Action::PrevChoice
+            | Action::NextChoice
+            | Action::PickGo
+            | Action::PickNoGo
+            | Action::Confirm => return Effect::None,
         }
         Effect::Redraw
     }
@@ -415,6 +431,9 @@ impl AppState {
         self.ui.offset = self.ui.offset.min(max_offset);
     }
 }
+
+/// Longest filter, in characters.
+const MAX_FILTER: usize = 64;
 
 fn filter_words(filter: &str) -> Vec<String> {
     filter.split_whitespace().map(str::to_lowercase).collect()

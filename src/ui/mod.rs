@@ -49,7 +49,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::keymap::{BINDINGS, Scope};
+use crate::app::keymap::{self, KeyContext, Scope};
 use crate::app::state::{AppState, Pane, Popup};
 use theme::Theme;
 
@@ -126,7 +126,7 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme)
             Span::styled(" filter: ", theme.accent()),
             Span::raw(state.focused_filter().to_string()),
             Span::styled("▏", theme.accent()),
-            Span::styled("   Enter keep · Esc clear", theme.dim()),
+            Span::styled(format!("   {}", keymap::hint_text(KeyContext::Filter, &[])), theme.dim()),
         ])
     } else {
         let mut spans = Vec::new();
@@ -141,10 +141,10 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme)
             spans.push(Span::styled(format!(" findings “{}” ", state.ui.finding_filter), theme.warn()));
         }
         let checklist_keys = state.ui.focus == Pane::Checklist && state.eval.checklist.is_some();
-        let hinted = BINDINGS.iter().filter(|b| b.scope == Scope::Everywhere || checklist_keys);
-        for (b, hint) in hinted.filter_map(|b| b.hint.map(|h| (b, h))) {
-            spans.push(Span::styled(format!(" {} ", b.label), theme.accent()));
-            spans.push(Span::styled(format!("{hint} "), theme.dim()));
+        let hints = keymap::hints(KeyContext::Main, &[]);
+        for hint in hints.iter().filter(|h| h.scope == Scope::Everywhere || checklist_keys) {
+            spans.push(Span::styled(format!(" {} ", hint.keys), theme.accent()));
+            spans.push(Span::styled(format!("{} ", hint.word), theme.dim()));
         }
         Line::from(spans)
     };
@@ -203,6 +203,35 @@ pub fn countdown(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The footer row of the screen, drawn at 140×30.
+    fn footer(state: &AppState) -> String {
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 30)).unwrap();
+        terminal.draw(|f| render(f, state)).unwrap();
+        let buffer = terminal.backend().buffer();
+        (0..140).map(|x| buffer[(x, 29)].symbol().to_string()).collect()
+    }
+
+    #[test]
+    fn the_footer_hints_come_from_the_keymap() {
+        let config = crate::setup::from_toml_str(
+            "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"payments\"\n",
+            "test",
+        )
+        .unwrap();
+        let now = "2026-11-24T12:00:00Z".parse().unwrap();
+        let mut state = AppState::new(crate::engine::Engine::new(config.fleet.clone(), Vec::new(), None), now);
+        let text = footer(&state);
+        for hint in keymap::hints(KeyContext::Main, &[]).iter().filter(|h| h.scope == Scope::Everywhere) {
+            assert!(text.contains(&format!(" {} {} ", hint.keys, hint.word)), "{hint:?} not in {text:?}");
+        }
+        assert!(text.starts_with(" ? help  Tab pane  Enter detail "), "{text:?}");
+        // Typing the filter: its own keys.
+        state.ui.editing_filter = true;
+        let text = footer(&state);
+        assert!(text.contains(&keymap::hint_text(KeyContext::Filter, &[])), "{text:?}");
+        assert!(text.contains(&format!("{} keep", keymap::keys_for(KeyContext::Filter, keymap::Action::Submit))));
+    }
 
     #[test]
     fn fit_cuts_by_display_width() {

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::checklist::when;
 use super::theme::Theme;
 use super::{centered, fit};
+use crate::app::keymap::{self, Action, KeyContext};
 use crate::app::prompt::{DECISIONS, Prompt, Step, decision_label};
 use crate::app::state::AppState;
 use crate::journal::release::{Decision, ReleaseAction};
@@ -20,7 +21,8 @@ const WIDTH: u16 = 76;
 /// The popup's title and lines for a prompt, at an inner width.
 pub fn lines(state: &AppState, prompt: &Prompt, width: usize, theme: &Theme) -> (String, Vec<Line<'static>>) {
     let op = &state.operator;
-    let hint = |s: &str| Line::styled(s.to_string(), theme.dim());
+    // The keys this step takes, as the keymap binds them.
+    let hint = Line::styled(keymap::hint_text(prompt.step.key_context(), prompt.step.hint_words()), theme.dim());
     let mut lines = Vec::new();
     let title = match &prompt.step {
         Step::Note { item } => {
@@ -32,7 +34,7 @@ pub fn lines(state: &AppState, prompt: &Prompt, width: usize, theme: &Theme) -> 
             lines.push(Line::styled(format!("recorded as {op}"), theme.dim()));
             lines.push(input(&prompt.text, width, theme));
             lines.push(problem(prompt, theme));
-            lines.push(hint("Enter records · Backspace deletes · Esc cancels"));
+            lines.push(hint);
             " Note ".to_string()
         }
         Step::SignOffRole => {
@@ -53,7 +55,7 @@ pub fn lines(state: &AppState, prompt: &Prompt, width: usize, theme: &Theme) -> 
                 lines.push(line);
             }
             lines.push(problem(prompt, theme));
-            lines.push(hint("↑/↓ pick · Enter goes on · Esc cancels"));
+            lines.push(hint);
             format!(" Sign off · as {op} ")
         }
         Step::SignOffNote { role } => {
@@ -61,7 +63,7 @@ pub fn lines(state: &AppState, prompt: &Prompt, width: usize, theme: &Theme) -> 
             lines.push(Line::raw("A note with it (optional):"));
             lines.push(input(&prompt.text, width, theme));
             lines.push(problem(prompt, theme));
-            lines.push(hint("Enter goes on to confirm · Esc cancels"));
+            lines.push(hint);
             format!(" Sign off · as {op} ")
         }
         Step::DecisionPick => {
@@ -83,7 +85,7 @@ pub fn lines(state: &AppState, prompt: &Prompt, width: usize, theme: &Theme) -> 
                 lines.push(line);
             }
             lines.push(problem(prompt, theme));
-            lines.push(hint("↑/↓ (or g, n) pick · Enter goes on · Esc cancels"));
+            lines.push(hint);
             format!(" Go / no-go decision · as {op} ")
         }
         Step::DecisionReason { decision } => {
@@ -93,13 +95,13 @@ pub fn lines(state: &AppState, prompt: &Prompt, width: usize, theme: &Theme) -> 
             ]));
             lines.push(input(&prompt.text, width, theme));
             lines.push(problem(prompt, theme));
-            lines.push(hint("Enter goes on to confirm · Esc cancels"));
+            lines.push(hint);
             format!(" Go / no-go decision · as {op} ")
         }
         Step::Confirm(action) => {
             lines.extend(confirm_lines(state, action, width, theme));
             lines.push(Line::raw(""));
-            lines.push(hint("y records it · n or Esc cancels"));
+            lines.push(hint);
             " Confirm: this is binding ".to_string()
         }
     };
@@ -109,6 +111,12 @@ pub fn lines(state: &AppState, prompt: &Prompt, width: usize, theme: &Theme) -> 
 /// "Sign off as qa-lead, recorded as mei? y/n", and what comes with it.
 fn confirm_lines(state: &AppState, action: &ReleaseAction, width: usize, theme: &Theme) -> Vec<Line<'static>> {
     let op = &state.operator;
+    // "y/n": the first keys that confirm and cancel.
+    let yn = format!(
+        "{}/{}",
+        keymap::key_for(KeyContext::Confirm, Action::Confirm),
+        keymap::key_for(KeyContext::Confirm, Action::Cancel)
+    );
     let question = |s: String| Line::styled(s, theme.title());
     let detail = |label: &str, text: &str| {
         Line::from(vec![
@@ -119,7 +127,7 @@ fn confirm_lines(state: &AppState, action: &ReleaseAction, width: usize, theme: 
     let mut lines = Vec::new();
     match action {
         ReleaseAction::SignOff { role, note } => {
-            lines.push(question(format!("Sign off as {role}, recorded as {op}? y/n")));
+            lines.push(question(format!("Sign off as {role}, recorded as {op}? {yn}")));
             lines.push(detail("note", note.as_deref().unwrap_or("—")));
         }
         ReleaseAction::RevokeSignOff { role, .. } => {
@@ -130,14 +138,14 @@ fn confirm_lines(state: &AppState, action: &ReleaseAction, width: usize, theme: 
                 .and_then(|c| c.manual.signoff(role))
                 .map(|m| format!(" (signed by {} {})", m.by, when(state.now, m.at)))
                 .unwrap_or_default();
-            lines.push(question(format!("Revoke the {role} sign-off{by}, recorded as {op}? y/n")));
+            lines.push(question(format!("Revoke the {role} sign-off{by}, recorded as {op}? {yn}")));
         }
         ReleaseAction::Decision { decision, reason } => {
             let release = state.engine.fleet.release.as_ref().map(|r| format!(" for {}", r.name)).unwrap_or_default();
             lines.push(Line::from(vec![
                 Span::styled("Decide ", theme.title()),
                 Span::styled(decision_label(*decision), decision_style(*decision, theme)),
-                Span::styled(format!("{release}, recorded as {op}? y/n"), theme.title()),
+                Span::styled(format!("{release}, recorded as {op}? {yn}"), theme.title()),
             ]));
             lines.push(detail("reason", reason));
             let verdict = state.eval.judgement.verdict;
@@ -152,7 +160,7 @@ fn confirm_lines(state: &AppState, action: &ReleaseAction, width: usize, theme: 
                 ));
             }
         }
-        other => lines.push(question(format!("Record: {}? y/n", state.describe(other)))),
+        other => lines.push(question(format!("Record: {}? {yn}", state.describe(other)))),
     }
     lines
 }
@@ -180,7 +188,10 @@ fn role_status(state: &AppState, role: &str, theme: &Theme) -> (String, Style) {
         return (String::new(), Style::new());
     };
     match checklist.manual.signoff(role) {
-        Some(m) => (format!("signed by {} {} · Enter revokes it", m.by, when(state.now, m.at)), theme.ok()),
+        Some(m) => {
+            let submit = keymap::key_for(KeyContext::PromptChoice, Action::Submit);
+            (format!("signed by {} {} · {submit} revokes it", m.by, when(state.now, m.at)), theme.ok())
+        }
         None => {
             let s = checklist.signoffs.iter().find(|s| s.role == role);
             match s.and_then(|s| s.due.map(|d| (d, s.overdue))) {
@@ -234,4 +245,85 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, prompt: &Prompt, 
     frame.render_widget(Clear, area);
     let block = Block::bordered().title(Span::styled(title, theme.title())).border_style(theme.border(true));
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::keymap::BINDINGS;
+
+    const CONFIG: &str = r#"
+[[environments]]
+name = "staging"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+[release]
+name = "2026.11.1"
+kind = "patch"
+[release.targets]
+payments = "1.4.1"
+"#;
+
+    fn state() -> AppState {
+        let config = crate::setup::from_toml_str(CONFIG, "test").unwrap();
+        let template = crate::checklist::resolve(&config.fleet, None).unwrap();
+        let now = "2026-11-24T12:00:00Z".parse().unwrap();
+        let mut s = AppState::new(crate::engine::Engine::new(config.fleet.clone(), Vec::new(), template), now);
+        s.reanalyze();
+        s
+    }
+
+    fn text_of(lines: &[Line]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn every_prompt_hints_the_keys_its_context_binds() {
+        let s = state();
+        let steps = [
+            Step::Note { item: None },
+            Step::SignOffRole,
+            Step::SignOffNote { role: "tech-lead".into() },
+            Step::DecisionPick,
+            Step::DecisionReason { decision: Decision::Go },
+            Step::Confirm(ReleaseAction::SignOff { role: "tech-lead".into(), note: None }),
+        ];
+        for step in steps {
+            let context = step.key_context();
+            let prompt = Prompt { step: step.clone(), text: String::new(), choice: 0, problem: None };
+            let (_, lines) = lines(&s, &prompt, 74, &Theme::new(false));
+            let hint = text_of(&lines).pop().unwrap();
+            assert_eq!(hint, keymap::hint_text(context, step.hint_words()), "{step:?}");
+            // What goes on names the key the table binds it to, and so does
+            // what cancels.
+            let go_on = if context == KeyContext::Confirm { Action::Confirm } else { Action::Submit };
+            let binding = BINDINGS.iter().find(|b| b.context == context && b.action == go_on).unwrap();
+            assert!(hint.starts_with(&binding.label()) || hint.contains(&format!(" {} ", binding.label())), "{hint}");
+            assert!(hint.contains(&keymap::key_for(context, Action::Cancel)), "{hint}");
+        }
+    }
+
+    #[test]
+    fn the_note_prompt_says_enter_records() {
+        let s = state();
+        let prompt = Prompt { step: Step::Note { item: None }, text: String::new(), choice: 0, problem: None };
+        let (_, lines) = lines(&s, &prompt, 74, &Theme::new(false));
+        let submit = keymap::keys_for(KeyContext::PromptText, Action::Submit);
+        assert_eq!(submit, "Enter");
+        assert_eq!(text_of(&lines).pop().unwrap(), format!("{submit} records · Backspace deletes · Esc cancels"));
+    }
+
+    #[test]
+    fn a_confirmation_asks_with_the_keys_that_answer_it() {
+        let s = state();
+        let step = Step::Confirm(ReleaseAction::SignOff { role: "tech-lead".into(), note: None });
+        let prompt = Prompt { step, text: String::new(), choice: 0, problem: None };
+        let (_, lines) = lines(&s, &prompt, 74, &Theme::new(false));
+        let yes = keymap::key_for(KeyContext::Confirm, Action::Confirm);
+        let no = keymap::key_for(KeyContext::Confirm, Action::Cancel);
+        assert_eq!((yes.as_str(), no.as_str()), ("y", "n"));
+        assert_eq!(text_of(&lines)[0], format!("Sign off as tech-lead, recorded as operator? {yes}/{no}"));
+    }
 }
