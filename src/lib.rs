@@ -18,6 +18,6 @@ pub mod poller;
 pub mod report;
 pub mod sanitize;
 pub mod setup;
-pub mod team_cli;
 pub mod sources;
+pub mod team_cli;
 pub mod ui;
