@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{self, Paths, Sources};
+use crate::config::{self, ConfigFiles, Paths};
 use crate::engine::{Engine, Evaluation, Scope};
 use crate::report::View;
 use crate::team_cli::Headless;
@@ -194,29 +194,29 @@ pub fn main() -> ExitCode {
         }
     };
     let paths = Paths::discover();
-    let sources = Sources { config_file: cli.config.clone(), release_file: cli.release.clone() };
+    let files = ConfigFiles { config_file: cli.config.clone(), release_file: cli.release.clone() };
     match cli.command {
-        Some(Command::Config { action }) => config_command(action, &paths, &sources),
-        Some(Command::Check { format, envs, retry }) => check(&paths, &sources, format, &envs, retry.policy()),
-        Some(Command::Report { format, retry }) => report(&paths, &sources, format, retry.policy()),
-        Some(Command::Demo { speed }) => cockpit(&paths, &sources, Some(speed), launched),
-        Some(Command::Tick { item, note }) => headless(&paths, &sources, Headless::Tick { item, note }),
-        Some(Command::Untick { item, note }) => headless(&paths, &sources, Headless::Untick { item, note }),
-        Some(Command::Note { text, item }) => headless(&paths, &sources, Headless::Note { text, item }),
-        Some(Command::Sign { role, note }) => headless(&paths, &sources, Headless::Sign { role, note }),
+        Some(Command::Config { action }) => config_command(action, &paths, &files),
+        Some(Command::Check { format, envs, retry }) => check(&paths, &files, format, &envs, retry.policy()),
+        Some(Command::Report { format, retry }) => report(&paths, &files, format, retry.policy()),
+        Some(Command::Demo { speed }) => cockpit(&paths, &files, Some(speed), launched),
+        Some(Command::Tick { item, note }) => headless(&paths, &files, Headless::Tick { item, note }),
+        Some(Command::Untick { item, note }) => headless(&paths, &files, Headless::Untick { item, note }),
+        Some(Command::Note { text, item }) => headless(&paths, &files, Headless::Note { text, item }),
+        Some(Command::Sign { role, note }) => headless(&paths, &files, Headless::Sign { role, note }),
         Some(Command::Decide { decision, reason }) => {
             let decision = match decision {
                 DecisionArg::Go => crate::journal::release::Decision::Go,
                 DecisionArg::NoGo => crate::journal::release::Decision::NoGo,
             };
-            headless(&paths, &sources, Headless::Decide { decision, reason })
+            headless(&paths, &files, Headless::Decide { decision, reason })
         }
-        Some(Command::Team { action }) => team(&paths, &sources, action),
-        None => cockpit(&paths, &sources, None, launched),
+        Some(Command::Team { action }) => team(&paths, &files, action),
+        None => cockpit(&paths, &files, None, launched),
     }
 }
 
-fn config_command(action: ConfigAction, paths: &Paths, sources: &Sources) -> ExitCode {
+fn config_command(action: ConfigAction, paths: &Paths, files: &ConfigFiles) -> ExitCode {
     match action {
         ConfigAction::Path => {
             let show = |p: &Option<PathBuf>| {
@@ -225,14 +225,14 @@ fn config_command(action: ConfigAction, paths: &Paths, sources: &Sources) -> Exi
             let user = &paths.user_config;
             let exists = user.as_ref().is_some_and(|p| p.exists());
             println!("config   {}{}", show(user), if exists { "" } else { "  (not present)" });
-            if let Some(file) = &sources.config_file {
+            if let Some(file) = &files.config_file {
                 println!("--config {}", file.display());
             }
             println!("data     {}", show(&paths.data_dir));
             println!("logs     {}", show(&paths.state_dir.clone().or(paths.data_dir.clone())));
             ExitCode::SUCCESS
         }
-        ConfigAction::Check => match config::read_layers(paths, sources).and_then(|layers| {
+        ConfigAction::Check => match config::read_layers(paths, files).and_then(|layers| {
             // Say "no config" before validation, which would only report the
             // empty fleet.
             if layers.is_empty() {
@@ -307,12 +307,12 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
 
-fn cockpit(paths: &Paths, sources: &Sources, demo_speed: Option<f64>, launched: std::time::Instant) -> ExitCode {
+fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched: std::time::Instant) -> ExitCode {
     if !std::io::stdout().is_terminal() {
         eprintln!("flightdeck: the cockpit needs a terminal (stdout is not one)");
         return ExitCode::from(EXIT_USAGE);
     }
-    let layers = match config::read_layers(paths, sources) {
+    let layers = match config::read_layers(paths, files) {
         Ok(layers) => layers,
         Err(errors) => {
             eprintln!("{errors}");
@@ -421,12 +421,12 @@ struct Exit(String);
 /// `report` print. `Err` carries the message for an exit 2.
 fn evaluate_once(
     paths: &Paths,
-    sources: &Sources,
+    files: &ConfigFiles,
     envs: &[String],
     command: &str,
     retry: crate::poller::Retry,
 ) -> Result<(Engine, Evaluation, String, Option<std::path::PathBuf>), Stopped> {
-    let layers = match config::read_layers(paths, sources) {
+    let layers = match config::read_layers(paths, files) {
         Ok(layers) if layers.is_empty() => {
             return Err(Stopped::Usage(format!(
                 "flightdeck {command}: no config found (looked for {}); give one with --config FILE",
@@ -548,8 +548,8 @@ impl Stopped {
 }
 
 /// `flightdeck check`: one sweep, evaluate, print; exit on the verdict.
-fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String], retry: crate::poller::Retry) -> ExitCode {
-    let (engine, evaluation, _, _) = match evaluate_once(paths, sources, envs, "check", retry) {
+fn check(paths: &Paths, files: &ConfigFiles, format: Format, envs: &[String], retry: crate::poller::Retry) -> ExitCode {
+    let (engine, evaluation, _, _) = match evaluate_once(paths, files, envs, "check", retry) {
         Ok(done) => done,
         Err(stopped) => return stopped.exit(),
     };
@@ -563,8 +563,8 @@ fn check(paths: &Paths, sources: &Sources, format: Format, envs: &[String], retr
 }
 
 /// `flightdeck report`: the release record; exit 0 whatever the verdict.
-fn report(paths: &Paths, sources: &Sources, format: ReportFormat, retry: crate::poller::Retry) -> ExitCode {
-    let (engine, evaluation, operator, journal_path) = match evaluate_once(paths, sources, &[], "report", retry) {
+fn report(paths: &Paths, files: &ConfigFiles, format: ReportFormat, retry: crate::poller::Retry) -> ExitCode {
+    let (engine, evaluation, operator, journal_path) = match evaluate_once(paths, files, &[], "report", retry) {
         Ok(done) => done,
         Err(stopped) => return stopped.exit(),
     };
@@ -597,8 +597,8 @@ fn data_dir(config: &config::Config, paths: &Paths) -> Option<PathBuf> {
 
 /// The config alone (sources built, so every problem is reported), for the
 /// commands that only write or read the release journal.
-fn load_config(paths: &Paths, sources: &Sources, command: &str) -> Result<config::Config, ExitCode> {
-    let layers = match config::read_layers(paths, sources) {
+fn load_config(paths: &Paths, files: &ConfigFiles, command: &str) -> Result<config::Config, ExitCode> {
+    let layers = match config::read_layers(paths, files) {
         Ok(layers) if layers.is_empty() => {
             eprintln!("flightdeck {command}: no config found; give one with --config FILE");
             return Err(ExitCode::from(EXIT_USAGE));
@@ -616,8 +616,8 @@ fn load_config(paths: &Paths, sources: &Sources, command: &str) -> Result<config
 }
 
 /// `tick`, `untick`, `note`, `sign`, `decide`.
-fn headless(paths: &Paths, sources: &Sources, action: Headless) -> ExitCode {
-    let config = match load_config(paths, sources, "action") {
+fn headless(paths: &Paths, files: &ConfigFiles, action: Headless) -> ExitCode {
+    let config = match load_config(paths, files, "action") {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -626,8 +626,8 @@ fn headless(paths: &Paths, sources: &Sources, action: Headless) -> ExitCode {
 }
 
 /// `team init|status|import`.
-fn team(paths: &Paths, sources: &Sources, action: TeamAction) -> ExitCode {
-    let config = match load_config(paths, sources, "team") {
+fn team(paths: &Paths, files: &ConfigFiles, action: TeamAction) -> ExitCode {
+    let config = match load_config(paths, files, "team") {
         Ok(c) => c,
         Err(code) => return code,
     };

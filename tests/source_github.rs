@@ -43,13 +43,13 @@ fn tokens() {
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
-struct Seen {
+struct Request {
     path: String,
     query: String,
     headers: HeaderMap,
 }
 
-impl Seen {
+impl Request {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -62,7 +62,7 @@ impl Seen {
 struct Server {
     addr: SocketAddr,
     hits: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Arc<Mutex<Vec<Request>>>,
 }
 
 impl Server {
@@ -70,13 +70,13 @@ impl Server {
         self.hits.load(Ordering::SeqCst)
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    fn seen(&self) -> Vec<Request> {
         self.seen.lock().unwrap().clone()
     }
 }
 
 /// Serve `handler` for every path on an ephemeral loopback port.
-async fn serve(handler: impl Fn(&Seen) -> Response + Send + Sync + 'static) -> Server {
+async fn serve(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Server {
     let hits = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let handler = Arc::new(handler);
@@ -85,7 +85,7 @@ async fn serve(handler: impl Fn(&Seen) -> Response + Send + Sync + 'static) -> S
         let (h, s, f) = (h.clone(), s.clone(), handler.clone());
         async move {
             h.fetch_add(1, Ordering::SeqCst);
-            let req = Seen { path: uri.path().to_string(), query: uri.query().unwrap_or("").to_string(), headers };
+            let req = Request { path: uri.path().to_string(), query: uri.query().unwrap_or("").to_string(), headers };
             s.lock().unwrap().push(req.clone());
             f(&req)
         }
@@ -148,9 +148,9 @@ fn repo_api(
     name: &'static str,
     deployments: Vec<Value>,
     statuses: HashMap<u64, Vec<Value>>,
-) -> impl Fn(&Seen) -> Option<Response> + Send + Sync + 'static {
+) -> impl Fn(&Request) -> Option<Response> + Send + Sync + 'static {
     let list = format!("/repos/acme/{name}/deployments");
-    move |req: &Seen| {
+    move |req: &Request| {
         if req.path == list {
             return Some(json_response(&Value::Array(deployments.clone())));
         }

@@ -38,13 +38,13 @@ fn token() {
 
 /// One request as the server saw it (the path still percent-encoded).
 #[derive(Debug, Clone)]
-struct Seen {
+struct Request {
     path: String,
     query: String,
     headers: HeaderMap,
 }
 
-impl Seen {
+impl Request {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -57,7 +57,7 @@ impl Seen {
 struct Server {
     addr: SocketAddr,
     hits: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Arc<Mutex<Vec<Request>>>,
 }
 
 impl Server {
@@ -65,13 +65,13 @@ impl Server {
         self.hits.load(Ordering::SeqCst)
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    fn seen(&self) -> Vec<Request> {
         self.seen.lock().unwrap().clone()
     }
 }
 
 /// Serve `handler` for every path on an ephemeral loopback port.
-async fn serve(handler: impl Fn(&Seen) -> Response + Send + Sync + 'static) -> Server {
+async fn serve(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Server {
     let hits = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let handler = Arc::new(handler);
@@ -80,7 +80,7 @@ async fn serve(handler: impl Fn(&Seen) -> Response + Send + Sync + 'static) -> S
         let (h, s, f) = (h.clone(), s.clone(), handler.clone());
         async move {
             h.fetch_add(1, Ordering::SeqCst);
-            let req = Seen { path: uri.path().to_string(), query: uri.query().unwrap_or("").to_string(), headers };
+            let req = Request { path: uri.path().to_string(), query: uri.query().unwrap_or("").to_string(), headers };
             s.lock().unwrap().push(req.clone());
             f(&req)
         }
@@ -165,7 +165,7 @@ const LIST: &str = "/api/v4/projects/acme%2Fpayments/deployments";
 
 /// A GitLab that honours the filters and the sort the way the real one does
 /// (ascending unless told otherwise) over `all` deployments.
-fn honest_gitlab(all: Vec<Value>) -> impl Fn(&Seen) -> Response + Send + Sync + 'static {
+fn honest_gitlab(all: Vec<Value>) -> impl Fn(&Request) -> Response + Send + Sync + 'static {
     move |req| {
         if req.path != LIST {
             return status_json(404, &json!({"message": "404 Project Not Found"}));

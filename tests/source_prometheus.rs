@@ -22,7 +22,7 @@ use flightdeck::sources::{FetchError, HttpContext};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
-struct Seen {
+struct Request {
     path: String,
     raw_query: String,
     query: String,
@@ -34,7 +34,7 @@ struct Seen {
 struct Fixture {
     /// Decoded PromQL → (HTTP status, body).
     answers: Arc<HashMap<String, (u16, String)>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Arc<Mutex<Vec<Request>>>,
 }
 
 async fn answer(
@@ -46,7 +46,7 @@ async fn answer(
     let raw = raw.unwrap_or_default();
     let params: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
     let query = params.get("query").cloned().unwrap_or_default();
-    f.seen.lock().unwrap().push(Seen {
+    f.seen.lock().unwrap().push(Request {
         path: uri.path().to_string(),
         raw_query: raw.clone(),
         query: query.clone(),

@@ -7,7 +7,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{Cell, Matrix, Seen};
+use super::{Cell, FetchedReading, Matrix};
 use crate::model::{CellKey, Fleet, version};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -205,7 +205,7 @@ fn ahead(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Finding>) {
 
 /// The first artifact id both readings report that differs: build (what
 /// people recognise), then commit, then digest.
-fn artifact_differs(a: &Seen, b: &Seen) -> Option<(&'static str, String, String)> {
+fn artifact_differs(a: &FetchedReading, b: &FetchedReading) -> Option<(&'static str, String, String)> {
     let (ra, rb) = (&a.reading, &b.reading);
     if let (Some(x), Some(y)) = (&ra.build, &rb.build)
         && x != y
@@ -737,8 +737,8 @@ mod tests {
 
     struct VersionSeenFixture;
     impl VersionSeenFixture {
-        fn at(v: &str, t: Timestamp) -> crate::analysis::VersionSeen {
-            crate::analysis::VersionSeen::new(v, None, t)
+        fn at(v: &str, t: Timestamp) -> crate::analysis::VersionRun {
+            crate::analysis::VersionRun::new(v, None, t)
         }
     }
 

@@ -27,17 +27,17 @@ pub struct Observation {
     /// Metrics observations are shown, never taken as deployment evidence.
     pub role: Role,
     /// The last successful reading, kept through later failures.
-    pub last_ok: Option<Seen>,
+    pub last_ok: Option<FetchedReading>,
     /// Set while the source's latest attempt failed.
     pub error: Option<Failure>,
     /// `None`: known only from the journal, not tried in this run.
     pub last_attempt: Option<Timestamp>,
     /// Distinct versions this source reported, oldest first.
-    pub history: Vec<VersionSeen>,
+    pub history: Vec<VersionRun>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Seen {
+pub struct FetchedReading {
     pub reading: Reading,
     pub fetched_at: Timestamp,
 }
@@ -50,7 +50,7 @@ pub struct Failure {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionSeen {
+pub struct VersionRun {
     pub version: String,
     pub build: Option<String>,
     pub first_seen: Timestamp,
@@ -61,9 +61,9 @@ pub struct VersionSeen {
     pub deployed_at: Option<Timestamp>,
 }
 
-impl VersionSeen {
-    pub fn new(version: impl Into<String>, build: Option<String>, first_seen: Timestamp) -> VersionSeen {
-        VersionSeen { version: version.into(), build, first_seen, seen_down: false, deployed_at: None }
+impl VersionRun {
+    pub fn new(version: impl Into<String>, build: Option<String>, first_seen: Timestamp) -> VersionRun {
+        VersionRun { version: version.into(), build, first_seen, seen_down: false, deployed_at: None }
     }
 }
 
@@ -71,8 +71,8 @@ impl VersionSeen {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub source: std::sync::Arc<str>,
-    pub old: Option<VersionSeen>,
-    pub new: VersionSeen,
+    pub old: Option<VersionRun>,
+    pub new: VersionRun,
 }
 
 impl Cell {
@@ -129,9 +129,9 @@ impl Cell {
                 if let Some(v) = &reading.version {
                     let last = obs.history.last();
                     if last.is_none_or(|last| last.version != *v || last.build != reading.build) {
-                        let new = VersionSeen {
+                        let new = VersionRun {
                             deployed_at: reading.deployed_at,
-                            ..VersionSeen::new(v.clone(), reading.build.clone(), attempted_at)
+                            ..VersionRun::new(v.clone(), reading.build.clone(), attempted_at)
                         };
                         change = Some(Change { source: source.clone(), old: last.cloned(), new: new.clone() });
                         push_history(&mut obs.history, new);
@@ -142,7 +142,7 @@ impl Cell {
                         last.seen_down = true;
                     }
                 }
-                obs.last_ok = Some(Seen { reading, fetched_at: attempted_at });
+                obs.last_ok = Some(FetchedReading { reading, fetched_at: attempted_at });
                 change
             }
             Err(error) => {
@@ -154,7 +154,7 @@ impl Cell {
     }
 
     /// Restore a version seen in an earlier run (from the journal).
-    pub fn remember(&mut self, source: &std::sync::Arc<str>, evidence: Evidence, seen: VersionSeen) {
+    pub fn remember(&mut self, source: &std::sync::Arc<str>, evidence: Evidence, seen: VersionRun) {
         let obs = self.observation_mut(source, evidence);
         if obs.history.last().is_none_or(|last| last.version != seen.version || last.build != seen.build) {
             push_history(&mut obs.history, seen);
@@ -175,7 +175,7 @@ impl Cell {
     }
 
     /// The reading the cell shows, if any source ever succeeded.
-    pub fn reading(&self) -> Option<&Seen> {
+    pub fn reading(&self) -> Option<&FetchedReading> {
         self.shown().and_then(|o| o.last_ok.as_ref())
     }
 
@@ -210,14 +210,14 @@ impl Cell {
     }
 
     /// The version this cell ran before the current one, per the shown source.
-    pub fn previous_version(&self) -> Option<&VersionSeen> {
+    pub fn previous_version(&self) -> Option<&VersionRun> {
         let obs = self.shown()?;
         let current = obs.last_ok.as_ref()?.reading.version.as_deref()?;
         obs.history.iter().rev().find(|h| h.version != current)
     }
 }
 
-fn push_history(history: &mut Vec<VersionSeen>, seen: VersionSeen) {
+fn push_history(history: &mut Vec<VersionRun>, seen: VersionRun) {
     if history.len() == HISTORY_LEN {
         history.remove(0);
     }

@@ -467,7 +467,7 @@ fn known_good(fleet: &Fleet, cell: &Cell, service: ServiceIdx, now: Timestamp) -
 /// The newest earlier version that stayed current at least `after` and was
 /// never seen down meanwhile. `history` is oldest first.
 pub fn journal_known_good(
-    history: &[super::VersionSeen],
+    history: &[super::VersionRun],
     current: &str,
     after: Duration,
     now: Timestamp,

@@ -642,7 +642,7 @@ condition = "signed_off(qa-lead)"
             cell.remember(
                 &src,
                 crate::model::Evidence::Running,
-                crate::analysis::VersionSeen::new("1.0.0", None, at("2026-11-20T10:00:00Z")),
+                crate::analysis::VersionRun::new("1.0.0", None, at("2026-11-20T10:00:00Z")),
             );
         }
         let now = at("2026-11-24T16:30:00Z");

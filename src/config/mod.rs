@@ -241,7 +241,7 @@ impl Paths {
 
 /// What the command line says about where settings come from.
 #[derive(Debug, Clone, Default)]
-pub struct Sources {
+pub struct ConfigFiles {
     pub config_file: Option<PathBuf>,
     pub release_file: Option<PathBuf>,
 }
@@ -436,7 +436,7 @@ fn datetimes_to_strings(v: toml::Value) -> toml::Value {
 }
 
 /// Find the files that make up the configuration and check each one.
-pub fn read_layers(paths: &Paths, cli: &Sources) -> Result<Layers, ConfigErrors> {
+pub fn read_layers(paths: &Paths, cli: &ConfigFiles) -> Result<Layers, ConfigErrors> {
     let mut files = Vec::new();
     if let Some(user) = paths.user_config.as_ref().filter(|p| p.exists()) {
         files.push((user.clone(), read_file(user, FileKind::Config)?));

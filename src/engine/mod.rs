@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use crate::analysis::findings::{self, Finding, FindingKind};
 use crate::analysis::rollback::{self, Level, Rehearsal, RollbackView};
 use crate::analysis::verdict::{self, Blocker, BlockerReason, Judgement, Verdict};
-use crate::analysis::{self, Matrix, VersionSeen};
+use crate::analysis::{self, Matrix, VersionRun};
 use crate::checklist::{ChecklistState, Template};
 use crate::journal::ObservationEvent;
 use crate::journal::release::ReleaseEvent;
@@ -199,7 +199,7 @@ impl Engine {
             };
             let (name, evidence) = (source.name.clone(), source.evidence);
             if let Some(cell) = self.matrix.get_mut(CellKey { service, env }) {
-                cell.remember(&name, evidence, VersionSeen::new(e.new.clone(), e.build.clone(), e.at));
+                cell.remember(&name, evidence, VersionRun::new(e.new.clone(), e.build.clone(), e.at));
             }
             self.push_event(e);
         }

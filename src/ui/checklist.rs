@@ -246,7 +246,16 @@ impl View<'_> {
                     Span::raw(fit(&rest, self.width.saturating_sub(head.chars().count()))),
                 ])
             }
-            None => Line::styled("decision: none recorded (g decides)", self.theme.dim()),
+            None => Line::styled(
+                format!(
+                    "decision: none recorded ({} decides)",
+                    crate::app::keymap::key_for(
+                        crate::app::keymap::KeyContext::Main,
+                        crate::app::keymap::Action::Decide
+                    )
+                ),
+                self.theme.dim(),
+            ),
         }
     }
 
@@ -574,7 +583,18 @@ pub fn detail_lines(state: &AppState, row: ChecklistRow, theme: &Theme) -> Vec<L
                     if let Some(note) = &m.note {
                         lines.push(Line::from(vec![label("note"), Span::raw(note.clone())]));
                     }
-                    lines.push(Line::styled("s (or space) revokes it, after a confirmation", theme.dim()));
+                    let sign = crate::app::keymap::key_for(
+                        crate::app::keymap::KeyContext::Main,
+                        crate::app::keymap::Action::SignOff,
+                    );
+                    let tick = crate::app::keymap::key_for(
+                        crate::app::keymap::KeyContext::Main,
+                        crate::app::keymap::Action::Tick,
+                    );
+                    lines.push(Line::styled(
+                        format!("{sign} (or {tick}) revokes it, after a confirmation"),
+                        theme.dim(),
+                    ));
                 }
                 None => {
                     let (text, style) =
@@ -595,7 +615,13 @@ pub fn render_detail(frame: &mut Frame, area: Rect, state: &AppState, row: Check
     let area = centered(area, w, h);
     frame.render_widget(Clear, area);
     let block = Block::bordered()
-        .title(Span::styled(" Checklist item · Esc to close ", theme.title()))
+        .title(Span::styled(
+            format!(
+                " Checklist item · {} to close ",
+                crate::app::keymap::key_for(crate::app::keymap::KeyContext::Main, crate::app::keymap::Action::Close)
+            ),
+            theme.title(),
+        ))
         .border_style(theme.border(true));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }

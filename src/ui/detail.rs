@@ -124,7 +124,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, key: CellKey, the
     let area = centered(area, w, h);
     frame.render_widget(Clear, area);
     let block = Block::bordered()
-        .title(Span::styled(" Cell detail · Esc to close ", theme.title()))
+        .title(Span::styled(
+            format!(
+                " Cell detail · {} to close ",
+                crate::app::keymap::key_for(crate::app::keymap::KeyContext::Main, crate::app::keymap::Action::Close)
+            ),
+            theme.title(),
+        ))
         .border_style(theme.border(true));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }

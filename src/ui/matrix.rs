@@ -98,7 +98,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         let msg = if state.ui.filter.is_empty() {
             "no services configured".to_string()
         } else {
-            format!("no service matches “{}” (Esc clears the filter)", state.ui.filter)
+            format!(
+                "no service matches “{}” ({} clears the filter)",
+                state.ui.filter,
+                crate::app::keymap::key_for(crate::app::keymap::KeyContext::Main, crate::app::keymap::Action::Close)
+            )
         };
         let inner = Rect { x: area.x + 2, y: area.y + 2, width: area.width.saturating_sub(4), height: 1 };
         frame.render_widget(ratatui::widgets::Paragraph::new(Span::styled(msg, theme.dim())), inner);

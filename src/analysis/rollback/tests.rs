@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::analysis::VersionSeen;
+use crate::analysis::VersionRun;
 use crate::model::rollback::{BaselineAt, RollbackPolicy, TriggerSpec};
 use crate::model::{Environment, Evidence, Metric, ReleasePlan, Role, Service};
 use crate::model::{Reading, rollback::Migration};
@@ -204,7 +204,7 @@ fn at_risk_for_auto_sync_unpinnable_artifacts_and_no_rehearsal() {
 
 #[test]
 fn the_journal_knows_a_version_that_stayed_healthy_long_enough() {
-    let h = |v: &str, at: &str, down: bool| VersionSeen { seen_down: down, ..VersionSeen::new(v, None, t(at)) };
+    let h = |v: &str, at: &str, down: bool| VersionRun { seen_down: down, ..VersionRun::new(v, None, t(at)) };
     let hour = Duration::from_secs(3600);
     let now = t(NOW);
     // 1.3.1 ran two hours, 1.3.2 only ten minutes before 1.4.0 came.
@@ -379,11 +379,11 @@ fn the_worst_health_of_any_source_counts() {
 fn the_journal_counts_from_the_deployment_when_a_source_says() {
     let hour = Duration::from_secs(3600);
     // First seen at 17:45 (the cockpit started then), deployed three weeks ago.
-    let old = VersionSeen {
+    let old = VersionRun {
         deployed_at: Some(t("2026-11-03T10:00:00Z")),
-        ..VersionSeen::new("1.3.2", None, t("2026-11-24T17:45:00Z"))
+        ..VersionRun::new("1.3.2", None, t("2026-11-24T17:45:00Z"))
     };
-    let history = [old, VersionSeen::new("1.4.0", None, t("2026-11-24T18:30:00Z"))];
+    let history = [old, VersionRun::new("1.4.0", None, t("2026-11-24T18:30:00Z"))];
     let k = journal_known_good(&history, "1.4.0", hour, t(NOW)).expect("ran three weeks");
     assert_eq!(k.artifact.version, "1.3.2");
 }
