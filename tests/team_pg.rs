@@ -11,6 +11,9 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use flightdeck::journal::release::{EventStore, ReleaseAction, ReleaseEvent};
+
+#[path = "support/tmux.rs"]
+mod tmux;
 use flightdeck::journal::team::{DatabaseUrl, TeamDb, TeamStore};
 
 const OWNER: &str = "fdowner";
@@ -369,4 +372,73 @@ fn team_mode_on_a_real_postgresql() {
     };
     assert!(after.iter().all(|e| !matches!(&e.action, ReleaseAction::Tick { item, .. } if item == "release-notes")));
     assert_eq!(after.len(), bob_seen.len() + 3, "every acknowledged event is there, and the import");
+}
+
+/// A cockpit in a detached tmux session, as `role`.
+fn seat(name: &str, config: &Path, url: &str) -> tmux::Tmux {
+    tmux::require("the two-seat team test");
+    let name = format!("fd-team-{name}-{}", std::process::id());
+    let script = format!(
+        "env FD_TEST_DATABASE_URL='{url}' XDG_CONFIG_HOME={xdg} XDG_STATE_HOME={xdg}/state TERM=xterm-256color {bin} --config {config}; \
+         echo EXIT=$?; sleep 60",
+        xdg = config.parent().unwrap().join(format!("xdg-{name}")).display(),
+        bin = env!("CARGO_BIN_EXE_flightdeck"),
+        config = config.display(),
+    );
+    let status = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &name, "-x", "140", "-y", "40", "sh", "-c", &script])
+        .env_remove("TMUX")
+        .status()
+        .unwrap();
+    assert!(status.success(), "tmux new-session failed");
+    tmux::Tmux { name }
+}
+
+impl Drop for tmux::Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
+    }
+}
+
+/// Two cockpits on one database: a tick made with the keys on alice's seat
+/// shows on bob's, by alice, and each seat acts as its database role.
+#[test]
+#[ignore = "needs postgresql and tmux: cargo test -- --ignored (.ci/run does)"]
+fn two_seats_in_tmux_share_one_journal() {
+    let server = Server::start();
+    let work = tempfile::tempdir().unwrap();
+    let config = config(work.path());
+    server.init(&config);
+    let alice = seat("alice", &config, &server.url("alice"));
+    let bob = seat("bob", &config, &server.url("bob"));
+    for s in [&alice, &bob] {
+        s.wait_for("the checklist", |s| s.contains("Checklist · patch · 2026.11.1"), Duration::from_secs(30));
+    }
+    for _ in 0..3 {
+        alice.send("Tab");
+    }
+    alice.wait_for("alice's checklist", |s| s.contains("[ ] Scope frozen"), Duration::from_secs(15));
+    alice.send("Space");
+    let ticked_by_alice = |s: &str| s.lines().any(|l| l.contains("[x] Scope frozen") && l.contains("alice"));
+    let screen = alice.wait_for("the tick on alice's seat", ticked_by_alice, Duration::from_secs(15));
+    assert!(screen.contains("recorded: ticked “Scope frozen"), "{screen}");
+    for _ in 0..3 {
+        bob.send("Tab");
+    }
+    bob.wait_for("alice's tick on bob's seat", ticked_by_alice, Duration::from_secs(5));
+    // Bob is refused as tech-lead by the database, and his seat says why.
+    let refused = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["sign", "tech-lead", "--config"])
+        .arg(&config)
+        .env("FD_TEST_DATABASE_URL", server.url("bob"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    for s in [&alice, &bob] {
+        s.send("q");
+        s.wait_for("exit", |s| s.contains("EXIT=0"), Duration::from_secs(10));
+    }
+    let events = server.store("alice").load().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].by, "alice");
 }
