@@ -378,6 +378,7 @@ fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched
             None => data_dir(&config, paths).map(|d| crate::journal::observations_path(&d)),
         };
         let operator = config.operator.clone();
+        let team = config.team.is_some() && demo_speed.is_none();
         let ending = crate::app::run(config, active, crate::app::RunOptions {
                 banner,
                 color,
@@ -386,6 +387,7 @@ fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched
                 template,
                 release_journal,
                 operator,
+                team,
             }).await?;
         if fell_back && ending == crate::app::Ending::Quit {
             println!("flightdeck ran its built-in demo because no config was found; `flightdeck config init` writes a starter.");
@@ -595,8 +597,8 @@ fn data_dir(config: &config::Config, paths: &Paths) -> Option<PathBuf> {
     config.data_dir.clone().or_else(|| paths.data_dir.clone())
 }
 
-/// The config alone (sources built, so every problem is reported), for the
-/// commands that only write or read the release journal.
+/// The config without building its sources, for the commands that only
+/// write or read the release journal.
 fn load_config(paths: &Paths, files: &ConfigFiles, command: &str) -> Result<config::Config, ExitCode> {
     let layers = match config::read_layers(paths, files) {
         Ok(layers) if layers.is_empty() => {
@@ -609,7 +611,9 @@ fn load_config(paths: &Paths, files: &ConfigFiles, command: &str) -> Result<conf
             return Err(ExitCode::from(EXIT_USAGE));
         }
     };
-    config::merge(&layers).and_then(|s| crate::setup::load(&s, &layers)).map(|l| l.config).map_err(|e| {
+    // The sources are not needed here: a pipeline that ticks an item needs
+    // no source's token.
+    config::merge(&layers).and_then(|s| config::validate_settings(&s, &layers, &mut |_| Ok(()))).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(EXIT_USAGE)
     })
@@ -632,7 +636,7 @@ fn team(paths: &Paths, files: &ConfigFiles, action: TeamAction) -> ExitCode {
         Err(code) => return code,
     };
     match action {
-        TeamAction::Init => crate::team_cli::init(&config),
+        TeamAction::Init => crate::team_cli::init(&config, paths.config_dir()),
         TeamAction::Status => crate::team_cli::status(&config),
         TeamAction::Import => crate::team_cli::import(&config, data_dir(&config, paths).as_deref()),
     }

@@ -170,12 +170,39 @@ fn team_db(config: &Config) -> Result<TeamDb, String> {
 /// The grants a DBA runs for the roles the seats log in as.
 pub const GRANTS: &str = "\
 -- for each role the seats log in as (here: flightdeck_seat):
-GRANT SELECT, INSERT ON flightdeck_release_events TO flightdeck_seat;
+GRANT SELECT, INSERT (release, id, at, actor, action) ON flightdeck_release_events TO flightdeck_seat;
 GRANT USAGE ON SEQUENCE flightdeck_release_events_seq_seq TO flightdeck_seat;
 GRANT SELECT ON flightdeck_signers TO flightdeck_seat;";
 
 /// `flightdeck team init`: create or upgrade the schema, write the signers.
-pub fn init(config: &Config) -> ExitCode {
+pub fn init(config: &Config, config_dir: Option<&std::path::Path>) -> ExitCode {
+    // A misspelt role in [team.signers] would leave the real one open to
+    // anyone: every role named must be one of the checklist's sign-offs.
+    let signers = config.team.as_ref().map(|t| t.signers.clone()).unwrap_or_default();
+    if !signers.is_empty() {
+        let template = match crate::checklist::resolve(&config.fleet, config_dir) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                eprintln!("flightdeck team init: [team.signers] names roles, but this release has no checklist");
+                return ExitCode::from(BAD);
+            }
+            Err(e) => {
+                eprintln!("flightdeck team init: {e}");
+                return ExitCode::from(BAD);
+            }
+        };
+        let roles: Vec<&str> = template.signoffs().map(|(_, r)| r).collect();
+        let unknown: Vec<&str> = signers.iter().map(|(r, _)| r.as_str()).filter(|r| !roles.contains(r)).collect();
+        if !unknown.is_empty() {
+            eprintln!(
+                "flightdeck team init: [team.signers] names {} that the checklist {} does not sign off (its roles: {})",
+                unknown.join(", "),
+                template.name,
+                roles.join(", ")
+            );
+            return ExitCode::from(BAD);
+        }
+    }
     let mut db = match team_db(config) {
         Ok(db) => db,
         Err(e) => {
@@ -183,7 +210,6 @@ pub fn init(config: &Config) -> ExitCode {
             return ExitCode::from(BAD);
         }
     };
-    let signers = config.team.as_ref().map(|t| t.signers.clone()).unwrap_or_default();
     match db.init(&signers) {
         Ok(versions) => {
             println!(

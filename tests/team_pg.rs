@@ -225,6 +225,13 @@ fn team_mode_on_a_real_postgresql() {
     let work = tempfile::tempdir().unwrap();
     let config = config(work.path());
 
+    // A misspelt role in [team.signers] would leave the real one open: refused.
+    let typo = work.path().join("typo.toml");
+    std::fs::write(&typo, std::fs::read_to_string(&config).unwrap().replace("tech-lead = [", "tech-laed = [")).unwrap();
+    let (code, _, err) = flightdeck(&typo, &server.url(OWNER), &["team", "init"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("tech-laed") && err.contains("tech-lead"), "{err}");
+
     // init is idempotent, names the schema version, prints the grants.
     let first = server.init(&config);
     assert!(first.contains("schema at version 1"), "{first}");
@@ -256,13 +263,48 @@ fn team_mode_on_a_real_postgresql() {
     alice.append(&tick).unwrap();
     assert_eq!(server.psql_in("flightdeck", "SELECT count(*) FROM flightdeck_release_events").trim(), "1");
 
-    // The runtime roles can neither change nor remove a row.
+    // The runtime roles can neither change nor remove a row, nor choose its
+    // order, and a temporary table cannot stand in for the signers.
     let bob_url = server.url("bob");
-    let denied = Command::new(pg_bin("psql"))
-        .args(["-X", "-v", "ON_ERROR_STOP=1", &bob_url, "-c", "DELETE FROM flightdeck_release_events"])
-        .output()
-        .unwrap();
-    assert!(!denied.status.success(), "bob deleted the journal");
+    let as_bob = |sql: &str| {
+        let out = Command::new(pg_bin("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &bob_url, "-c", sql])
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for sql in [
+        "DELETE FROM flightdeck_release_events",
+        "UPDATE flightdeck_release_events SET actor = 'bob'",
+        "INSERT INTO flightdeck_release_events (seq, release, id, at, actor, action) \
+         VALUES (9000000000, '2026.11.1', 'x1', now(), '', '{\"action\":\"tick\",\"item\":\"scope-frozen\"}')",
+        "DELETE FROM flightdeck_signers",
+    ] {
+        let (ok, err) = as_bob(sql);
+        assert!(!ok && err.contains("permission denied"), "{sql}: {err}");
+    }
+    let (ok, err) = as_bob(
+        "CREATE TEMP TABLE flightdeck_signers (role text, db_role text); \
+         INSERT INTO flightdeck_signers VALUES ('tech-lead', 'bob'); \
+         INSERT INTO flightdeck_release_events (release, id, at, actor, action) \
+         VALUES ('2026.11.1', 'x2', now(), '', '{\"action\":\"sign_off\",\"role\":\"tech-lead\",\"note\":null}')",
+    );
+    assert!(!ok && err.contains("bob may not sign off for tech-lead"), "a temp table stood in for the signers: {err}");
+    // Text a seat writes by hand is data: no control sequence comes back.
+    let (ok, err) = as_bob(
+        "INSERT INTO flightdeck_release_events (release, id, at, actor, action) \
+         VALUES ('2026.11.1', 'esc1', now(), '', jsonb_build_object('action', 'note', 'item', null, \
+         'text', E'\\x1b]0;pwned\\x07hello \\x1b[31mred'))",
+    );
+    assert!(ok, "{err}");
+    let note = server.store("alice").load().unwrap().into_iter().find(|e| e.id == "esc1").expect("the note");
+    match &note.action {
+        ReleaseAction::Note { text, .. } => {
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+            assert!(text.contains("hello") && text.contains("red"), "{text:?}");
+        }
+        other => panic!("{other:?}"),
+    }
 
     // Signers: the database refuses bob as tech-lead; alice may; anyone may
     // sign for a role [team.signers] does not list.
@@ -294,18 +336,21 @@ fn team_mode_on_a_real_postgresql() {
                 .args(["note", &format!("note {i}"), "--config"])
                 .arg(&config)
                 .env("FD_TEST_DATABASE_URL", server.url(if i % 2 == 0 { "alice" } else { "bob" }))
-                .output()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
     for child in children {
-        let out = child.unwrap();
+        let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let notes = |events: &[ReleaseEvent]| -> Vec<String> {
         events
             .iter()
             .filter_map(|e| match &e.action {
-                ReleaseAction::Note { text, .. } => Some(text.clone()),
+                ReleaseAction::Note { text, .. } if text.starts_with("note ") => Some(text.clone()),
                 _ => None,
             })
             .collect()
@@ -437,6 +482,7 @@ fn two_seats_in_tmux_share_one_journal() {
     for s in [&alice, &bob] {
         s.send("q");
         s.wait_for("exit", |s| s.contains("EXIT=0"), Duration::from_secs(10));
+        assert_eq!(s.display("#{alternate_on}"), "0", "the terminal is restored");
     }
     let events = server.store("alice").load().unwrap();
     assert_eq!(events.len(), 1, "{events:?}");

@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub release_journal: Option<Box<dyn crate::journal::release::EventStore>>,
     /// Who acts in this cockpit.
     pub operator: String,
+    /// The release journal is the team's (PostgreSQL): the seat acts as its
+    /// database role and says so in the status bar.
+    pub team: bool,
 }
 
 /// Build the initial state for a config (also used by tests and benches).
@@ -87,7 +90,7 @@ async fn drop_journal(mut io: journal_io::JournalIo, pending: Vec<(String, Strin
 }
 
 /// How a failed read of the release journal starts, in the status bar.
-const UNREADABLE: &str = "cannot read the release journal: ";
+pub(crate) const UNREADABLE: &str = "cannot read the release journal: ";
 
 /// Take the journal thread's answer into the state. Only what is on disk is
 /// shown as done; a failed append stays visible until the next one works.
@@ -227,12 +230,23 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     let release_journal = options.release_journal;
     let has_release_journal = release_journal.is_some();
     let mut io = journal_io::JournalIo::spawn(release_journal, journal).context("starting the journal thread")?;
-    match io.answers.recv().await {
+    // Reading may take a while (a team store on a slow network): the
+    // ending signals still end the cockpit meanwhile.
+    let loaded = tokio::select! {
+        answer = io.answers.recv() => answer,
+        (number, name) = signals.recv() => {
+            tracing::info!(signal = name, "signal while loading the release journal: leaving");
+            drop(guard);
+            return Ok(Ending::Signal(number));
+        }
+    };
+    match loaded {
         Some(journal_io::Answered::Loaded { events, actor }) => {
             let events = events.map_err(anyhow::Error::msg).context("loading the release journal")?;
             state.take_release_events(events);
             if let Some(actor) = actor {
-                state.operator = actor;
+                state.operator = actor.clone();
+                state.team = options.team.then_some(actor);
             }
         }
         _ => anyhow::bail!("the journal thread stopped before loading the release journal"),

@@ -109,6 +109,8 @@ pub struct AppState {
     pub bell: bool,
     /// Who ticks, signs and decides in this cockpit.
     pub operator: String,
+    /// Team mode: the seat's database role once the team store answered.
+    pub team: Option<String>,
     pub ui: UiState,
 }
 
@@ -127,6 +129,7 @@ impl AppState {
             release_journal_error: None,
             bell: false,
             operator: "operator".to_string(),
+            team: None,
             ui: UiState { page: 10, color: true, ..UiState::default() },
         }
     }

@@ -176,12 +176,16 @@ impl Engine {
     }
 
     /// Take in release events read from the journal (ours and others').
-    /// Events already known (by id) are skipped.
+    /// Events already known (by id) are skipped; each goes where its time
+    /// puts it, so a row that committed late (team mode) is folded in the
+    /// same order on every seat as in a fresh load.
     pub fn take_release_events(&mut self, events: Vec<ReleaseEvent>) {
         for e in events {
-            if !self.release_events.iter().rev().any(|known| known.id == e.id) {
-                self.release_events.push(e);
+            if self.release_events.iter().rev().any(|known| known.id == e.id) {
+                continue;
             }
+            let at = self.release_events.iter().rposition(|k| k.at <= e.at).map_or(0, |p| p + 1);
+            self.release_events.insert(at, e);
         }
     }
 

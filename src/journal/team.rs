@@ -61,7 +61,32 @@ impl DatabaseUrl {
         if url.scheme() != "postgres" && url.scheme() != "postgresql" {
             return Err(format!("the scheme must be postgres://, not {}://", url.scheme()));
         }
-        let password = url.password().map(percent_decode);
+        let password = url
+            .password()
+            .map(percent_decode)
+            .or_else(|| url.query_pairs().find(|(k, _)| k == "password").map(|(_, v)| v.into_owned()));
+        // TLS is verified: a database off this machine needs sslmode=verify-full.
+        let loopback = match url.host() {
+            None => true,
+            // postgres:// is not a special scheme: its host is a plain string.
+            Some(url::Host::Domain(d)) => {
+                d == "localhost"
+                    || d.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        };
+        let sslmode = url.query_pairs().find(|(k, _)| k == "sslmode").map(|(_, v)| v.into_owned());
+        if !loopback && sslmode.as_deref() != Some("verify-full") {
+            return Err(format!(
+                "a database on another host needs TLS that is verified: add ?sslmode=verify-full (and \
+                 sslrootcert=… for a private CA); sslmode={} is not accepted",
+                sslmode.as_deref().unwrap_or("prefer (the default)")
+            ));
+        }
         let shown = format!(
             "{}@{}:{}{}",
             if url.username().is_empty() { "(default user)" } else { url.username() },
@@ -77,13 +102,24 @@ impl DatabaseUrl {
         &self.shown
     }
 
-    /// Take the URL and its password out of a text.
+    /// Take the URL and its password out of a text (also a password cut
+    /// short before a `…`), then clean and cap it.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.replace(&self.url, &self.shown);
         if let Some(p) = self.password.as_deref().filter(|p| !p.is_empty()) {
-            out = out.replace(p, "[redacted]");
+            out = crate::sources::auth::Token::redact_secret(p, out);
         }
-        out
+        crate::sanitize::clean_to(&out, 300)
+    }
+}
+
+/// Clean every string in a JSON value (notes, reasons, item ids, roles).
+fn clean_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => *s = crate::sanitize::clean_to(s, 1000),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(clean_strings),
+        serde_json::Value::Object(o) => o.values_mut().for_each(clean_strings),
+        _ => {}
     }
 }
 
@@ -108,7 +144,9 @@ fn percent_decode(s: &str) -> String {
 
 /// A connection to the team database, on a small runtime of its own.
 pub struct TeamDb {
-    rt: tokio::runtime::Runtime,
+    /// Made on first use, by the thread that uses it (never inside another
+    /// runtime, where dropping it would panic).
+    rt: Option<tokio::runtime::Runtime>,
     url: DatabaseUrl,
     pool: Option<PgPool>,
 }
@@ -117,14 +155,27 @@ impl TeamDb {
     /// No I/O yet: the first use connects (so it can be made anywhere and
     /// used from the thread that owns it).
     pub fn new(url: DatabaseUrl) -> Result<TeamDb, JournalError> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-            JournalError::Team { location: url.shown.clone(), message: format!("cannot start its runtime: {e}") }
-        })?;
-        Ok(TeamDb { rt, url, pool: None })
+        Ok(TeamDb { rt: None, url, pool: None })
+    }
+
+    /// Run `work` on this store's runtime (made on first use).
+    fn block_on<F: std::future::Future>(&mut self, work: F) -> Result<F::Output, JournalError> {
+        if self.rt.is_none() {
+            let rt =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| JournalError::Team {
+                    location: self.url.shown.clone(),
+                    message: format!("cannot start its runtime: {e}"),
+                })?;
+            self.rt = Some(rt);
+        }
+        match &self.rt {
+            Some(rt) => Ok(rt.block_on(work)),
+            None => Err(self.error("no runtime")),
+        }
     }
 
     fn error(&self, e: impl std::fmt::Display) -> JournalError {
-        let text = self.url.scrub(&crate::sanitize::clean_to(&e.to_string(), 300));
+        let text = self.url.scrub(&e.to_string());
         JournalError::Team { location: self.url.shown.clone(), message: text }
     }
 
@@ -134,12 +185,9 @@ impl TeamDb {
         }
         let options: PgConnectOptions = self.url.url.parse().map_err(|e| self.error(e))?;
         let options = options.application_name("flightdeck");
-        let pool = self
-            .rt
-            .block_on(
-                PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(5)).connect_with(options),
-            )
-            .map_err(|e| self.error(format!("unreachable: {e}")))?;
+        let connect =
+            PgPoolOptions::new().max_connections(2).acquire_timeout(Duration::from_secs(5)).connect_with(options);
+        let pool = self.block_on(connect)?.map_err(|e| self.error(format!("unreachable: {e}")))?;
         self.pool = Some(pool.clone());
         Ok(pool)
     }
@@ -147,7 +195,7 @@ impl TeamDb {
     /// Create or upgrade the schema (owner role), and write `[team.signers]`.
     pub fn init(&mut self, signers: &[(String, Vec<String>)]) -> Result<Vec<i64>, JournalError> {
         let pool = self.pool()?;
-        let applied = self.rt.block_on(async {
+        let applied = self.block_on(async {
             MIGRATOR.run(&pool).await.map_err(|e| e.to_string())?;
             let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
             sqlx::query("DELETE FROM flightdeck_signers").execute(&mut *tx).await.map_err(|e| e.to_string())?;
@@ -170,21 +218,21 @@ impl TeamDb {
                 .map(|r| r.get::<i64, _>(0))
                 .collect();
             Ok::<_, String>(versions)
-        });
+        })?;
         applied.map_err(|e| self.error(e))
     }
 
     /// The database role this seat acts as (`session_user`).
     pub fn whoami(&mut self) -> Result<String, JournalError> {
         let pool = self.pool()?;
-        let row = self.rt.block_on(sqlx::query("SELECT session_user::text").fetch_one(&pool));
+        let row = self.block_on(sqlx::query("SELECT session_user::text").fetch_one(&pool))?;
         row.map(|r| r.get::<String, _>(0)).map_err(|e| self.error(e))
     }
 
     /// Schema version, events per release, and the seats connected now.
     pub fn status(&mut self) -> Result<TeamStatus, JournalError> {
         let pool = self.pool()?;
-        let status = self.rt.block_on(async {
+        let status = self.block_on(async {
             let version: Option<i64> = sqlx::query("SELECT max(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(&pool)
                 .await
@@ -209,7 +257,7 @@ impl TeamDb {
             .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)))
             .collect();
             Ok::<_, sqlx::Error>(TeamStatus { schema_version: version, releases, seats })
-        });
+        })?;
         status.map_err(|e| self.error(e))
     }
 }
@@ -246,16 +294,16 @@ impl TeamStore {
 
     fn read_since(&mut self, after: i64) -> Result<Vec<ReleaseEvent>, JournalError> {
         let pool = self.db.pool()?;
-        let rows = self.db.rt.block_on(
+        let rows = self.db.block_on(
             sqlx::query(
                 "SELECT seq, id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, action \
                  FROM flightdeck_release_events \
-                 WHERE release = $1 AND seq > $2 ORDER BY seq",
+                 WHERE release = $1 AND seq > $2 ORDER BY at, seq",
             )
             .bind(&self.release)
             .bind(after)
             .fetch_all(&pool),
-        );
+        )?;
         let rows = rows.map_err(|e| self.db.error(e))?;
         let mut events = Vec::new();
         for row in rows {
@@ -266,8 +314,11 @@ impl TeamStore {
                 continue;
             }
             let at: String = row.get(2);
-            let actor: String = row.get(3);
-            let action: serde_json::Value = row.get(4);
+            // Text from the database is data: whatever a seat wrote with
+            // psql, no control sequence reaches a screen or a report.
+            let actor = crate::sanitize::clean_to(&row.get::<String, _>(3), 64);
+            let mut action: serde_json::Value = row.get(4);
+            clean_strings(&mut action);
             let Ok(at) = at.parse::<jiff::Timestamp>() else {
                 tracing::warn!(id, at, "team journal row with an unreadable time: skipped");
                 continue;
@@ -291,7 +342,7 @@ impl EventStore for TeamStore {
     fn append(&mut self, event: &ReleaseEvent) -> Result<(), JournalError> {
         let pool = self.db.pool()?;
         let action = serde_json::to_value(&event.action).map_err(|e| self.db.error(e))?;
-        let done = self.db.rt.block_on(
+        let done = self.db.block_on(
             // `actor` is set by the database (session_user); a retried append
             // of the same event is one row.
             sqlx::query(
@@ -303,7 +354,7 @@ impl EventStore for TeamStore {
             .bind(event.at.to_string())
             .bind(action)
             .execute(&pool),
-        );
+        )?;
         match done {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => {
@@ -331,15 +382,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_database_on_another_host_needs_verified_tls() {
+        let err = DatabaseUrl::parse("postgres://carol:pw@db.example/fd").unwrap_err();
+        assert!(err.contains("sslmode=verify-full"), "{err}");
+        let err = DatabaseUrl::parse("postgres://carol:pw@db.example/fd?sslmode=require").unwrap_err();
+        assert!(err.contains("sslmode=require is not accepted"), "{err}");
+        assert!(DatabaseUrl::parse("postgres://carol:pw@db.example/fd?sslmode=verify-full").is_ok());
+        for local in ["postgres://c@127.0.0.1/fd", "postgres://c@localhost/fd", "postgres://c@[::1]/fd"] {
+            assert!(DatabaseUrl::parse(local).is_ok(), "{local}");
+        }
+    }
+
+    #[test]
     fn the_url_and_its_password_never_show() {
-        let url = DatabaseUrl::parse("postgres://carol:s3cr%40t@db.example:6543/flightdeck").unwrap();
+        let url =
+            DatabaseUrl::parse("postgres://carol:s3cr%40t@db.example:6543/flightdeck?sslmode=verify-full").unwrap();
         assert_eq!(url.shown(), "carol@db.example:6543/flightdeck");
         assert_eq!(format!("{url:?}"), "DatabaseUrl(carol@db.example:6543/flightdeck)");
-        let text = "error connecting to postgres://carol:s3cr%40t@db.example:6543/flightdeck: password s3cr@t wrong";
+        let text = "error connecting to postgres://carol:s3cr%40t@db.example:6543/flightdeck?sslmode=verify-full: \
+                    password s3cr@t wrong";
         let scrubbed = url.scrub(text);
         assert!(!scrubbed.contains("s3cr"), "{scrubbed}");
         assert!(scrubbed.contains("carol@db.example:6543/flightdeck"), "{scrubbed}");
         assert!(DatabaseUrl::parse("mysql://x@y/z").unwrap_err().contains("postgres://"));
+        // A password in the query is a password too; a cut one still goes.
+        let q = DatabaseUrl::parse("postgres://carol@127.0.0.1/fd?password=hunter2-long").unwrap();
+        assert_eq!(q.scrub("auth failed for hunter2-long"), "auth failed for [redacted]");
+        assert_eq!(q.scrub("auth failed for hunter2…"), "auth failed for [redacted]…");
         assert!(DatabaseUrl::parse("not a url").is_err());
     }
 }

@@ -42,6 +42,11 @@ impl Token {
         redact_one(self.0.as_str(), text)
     }
 
+    /// The same redaction for any secret (a database password).
+    pub fn redact_secret(secret: &str, text: String) -> String {
+        redact_one(secret, text)
+    }
+
     /// The same error with the token taken out of every text it carries.
     pub fn scrub(&self, err: FetchError) -> FetchError {
         err.map_text(|text| self.redact(text))
@@ -158,6 +163,10 @@ impl Secrets {
         }
         for metric in &mut reading.metrics {
             metric.name = self.redact(std::mem::take(&mut metric.name));
+            // A baseline query's error is the server's own words.
+            if let Some(error) = metric.baseline.as_mut().and_then(|b| b.error.as_mut()) {
+                *error = self.redact(std::mem::take(error));
+            }
         }
         if let Some(previous) = reading.previous.as_deref_mut() {
             let texts = [
@@ -261,9 +270,18 @@ mod tests {
         assert!(secrets.scrub_result(Ok(build)).is_err());
         let mut reading = Reading::version("1.4.0");
         reading.attributes.push(("sync".into(), "echo glpat-second-token".into()));
+        let mut metric = crate::model::Metric::new("up", crate::model::MetricValue::NoData);
+        metric.baseline = Some(crate::model::MetricBaseline {
+            at: jiff::Timestamp::UNIX_EPOCH,
+            value: None,
+            error: Some("bad_data: echo ghp_first_token_value".into()),
+        });
+        reading.metrics.push(metric);
         let reading = secrets.scrub_result(Ok(reading)).unwrap();
         assert_eq!(reading.version.as_deref(), Some("1.4.0"));
         assert_eq!(reading.attribute("sync"), Some("echo [redacted]"));
+        let baseline = reading.metrics[0].baseline.as_ref().and_then(|b| b.error.as_deref());
+        assert_eq!(baseline, Some("bad_data: echo [redacted]"));
         assert_eq!(format!("{secrets:?}"), "Secrets([2 redacted])");
     }
 

@@ -61,6 +61,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         Some(at) => format!("sweep {} ago", age(state.now, at)),
         None => "first sweep…".to_string(),
     }));
+    if let Some(role) = &state.team {
+        // Team mode: who this seat is in the shared journal, and whether the
+        // team store answers (its error follows when it does not).
+        spans.push(sep());
+        let unreadable = state.release_journal_error.as_deref().is_some_and(|e| e.starts_with(crate::app::UNREADABLE));
+        let health = if unreadable { "team store unreachable" } else { "team" };
+        spans.push(Span::raw(format!("{health} · {role}")));
+    }
     if let Some(err) = &state.release_journal_error {
         spans.push(sep());
         spans.push(Span::styled(format!("⚠ release journal: {err}"), theme.status_alert()));
