@@ -92,9 +92,10 @@ async fn drop_journal(mut io: journal_io::JournalIo, pending: Vec<(String, Strin
 /// How a failed read of the release journal starts, in the status bar.
 pub(crate) const UNREADABLE: &str = "cannot read the release journal: ";
 
-/// Take the journal thread's answer into the state. Only what is on disk is
+/// Take the journal thread's answer into the state; true when the screen
+/// changed (an idle journal's answers draw nothing). Only what is on disk is
 /// shown as done; a failed append stays visible until the next one works.
-fn take_answer(state: &mut AppState, answer: journal_io::Answered, pending: &mut Vec<(String, String)>) {
+fn take_answer(state: &mut AppState, answer: journal_io::Answered, pending: &mut Vec<(String, String)>) -> bool {
     use journal_io::{Answered, Appended};
     match answer {
         Answered::Appended { event, outcome } => {
@@ -118,34 +119,39 @@ fn take_answer(state: &mut AppState, answer: journal_io::Answered, pending: &mut
                 Appended::Failed(e) => {
                     state.release_journal_error = Some(format!("NOT RECORDED: {e}"));
                     state.ui.message = state.release_journal_error.clone();
-                    return;
+                    return true;
                 }
             }
         }
         Answered::Polled(Ok(events)) => {
             // Reading works again (a team store back): that warning goes; a
             // failed append's NOT RECORDED stays until the next append works.
-            if state.release_journal_error.as_deref().is_some_and(|m| m.starts_with(UNREADABLE)) {
+            let recovered = state.release_journal_error.as_deref().is_some_and(|m| m.starts_with(UNREADABLE));
+            if recovered {
                 state.release_journal_error = None;
             }
             if events.is_empty() {
-                return;
+                return recovered;
             }
             state.take_release_events(events);
         }
         Answered::Polled(Err(e)) => {
-            state.release_journal_error = Some(format!("{UNREADABLE}{e}"));
-            return;
+            let shown = Some(format!("{UNREADABLE}{e}"));
+            let changed = state.release_journal_error != shown;
+            state.release_journal_error = shown;
+            return changed;
         }
         Answered::Observed(error) => {
+            let changed = state.journal_error != error;
             state.journal_error = error;
-            return;
+            return changed;
         }
         // Only ever the first answer, taken before the loop.
-        Answered::Loaded { .. } => return,
+        Answered::Loaded { .. } => return false,
     }
     state.now = Timestamp::now();
     state.reanalyze();
+    true
 }
 
 /// Sleep until `at`, or for ever.
@@ -345,8 +351,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
             },
             Some(answer) = io.answers.recv() => {
                 io.answered(&answer);
-                take_answer(&mut state, answer, &mut pending);
-                Effect::Redraw
+                if take_answer(&mut state, answer, &mut pending) { Effect::Redraw } else { Effect::None }
             },
             // A frame or an analysis was put off to keep to its pace: now.
             _ = sleep_until(pace.next_due()) => Effect::None,
@@ -464,10 +469,15 @@ mod tests {
         let mut state = initial_state(&config, &[], Timestamp::now());
         let mut pending = Vec::new();
         let down = "team store alice@db:5432/fd: unreachable: connection refused".to_string();
-        take_answer(&mut state, journal_io::Answered::Polled(Err(down.clone())), &mut pending);
+        assert!(take_answer(&mut state, journal_io::Answered::Polled(Err(down.clone())), &mut pending));
         assert_eq!(state.release_journal_error, Some(format!("{UNREADABLE}{down}")));
-        take_answer(&mut state, journal_io::Answered::Polled(Ok(Vec::new())), &mut pending);
+        // The same failure again changes nothing on screen: no frame for it.
+        assert!(!take_answer(&mut state, journal_io::Answered::Polled(Err(down.clone())), &mut pending));
+        assert!(take_answer(&mut state, journal_io::Answered::Polled(Ok(Vec::new())), &mut pending));
         assert_eq!(state.release_journal_error, None, "back: the warning goes by itself");
+        // An idle journal's answers draw nothing (idle CPU).
+        assert!(!take_answer(&mut state, journal_io::Answered::Polled(Ok(Vec::new())), &mut pending));
+        assert!(!take_answer(&mut state, journal_io::Answered::Observed(None), &mut pending));
         state.release_journal_error = Some("NOT RECORDED: refused".into());
         take_answer(&mut state, journal_io::Answered::Polled(Ok(Vec::new())), &mut pending);
         assert_eq!(state.release_journal_error.as_deref(), Some("NOT RECORDED: refused"));
