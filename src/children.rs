@@ -58,11 +58,6 @@ pub fn end_all() -> usize {
     groups.len()
 }
 
-/// How many programs are running now.
-pub fn count() -> usize {
-    running().len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -279,9 +279,8 @@ async fn answer(answer: Answer) -> Response {
     }
 }
 
-/// A running demo fleet: its server address and the config to poll it.
+/// A running demo fleet: the config that polls its server.
 pub struct Demo {
-    pub addr: SocketAddr,
     pub config: Config,
     server: tokio::task::JoinHandle<()>,
 }
@@ -311,7 +310,7 @@ pub async fn start(speed: f64) -> anyhow::Result<Demo> {
     });
     let config =
         config_for(addr, now, speed).map_err(|e| anyhow::anyhow!("the built-in demo config is invalid: {e}"))?;
-    Ok(Demo { addr, config, server })
+    Ok(Demo { config, server })
 }
 
 /// The demo's configuration, as TOML a user could have written.

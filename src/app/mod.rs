@@ -3,14 +3,14 @@
 //! arrive in one `select!`; the screen is redrawn only when something
 //! changed.
 
-pub mod checklist;
-pub mod journal_io;
+pub(crate) mod checklist;
+pub(crate) mod journal_io;
 pub mod keymap;
-pub mod pacing;
-pub mod prompt;
-pub mod signals;
+pub(crate) mod pacing;
+pub(crate) mod prompt;
+pub(crate) mod signals;
 pub mod state;
-pub mod terminal;
+pub(crate) mod terminal;
 
 use std::time::Duration;
 

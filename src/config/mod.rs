@@ -6,8 +6,8 @@
 //! `[release]` table. Every file is also read on its own, strictly, so that
 //! an error names the file and the key it is in.
 
-pub mod duration;
-pub mod validate;
+pub(crate) mod duration;
+pub(crate) mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -8,7 +8,7 @@
 //! The release journal ([`release`]) records what people do during a
 //! release (ticks, notes, sign-offs, decisions) behind [`release::EventStore`].
 
-pub mod memory;
+pub(crate) mod memory;
 pub mod release;
 pub mod team;
 

@@ -10,7 +10,7 @@ use crate::analysis::findings::Severity;
 use crate::engine::{Engine, Evaluation};
 use crate::model::CellKey;
 
-pub mod record;
+pub(crate) mod record;
 
 pub const SCHEMA: u32 = 1;
 

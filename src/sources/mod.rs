@@ -6,7 +6,7 @@
 //! part is thin. The poller owns scheduling, timeouts and backoff.
 
 pub mod argocd;
-pub mod auth;
+pub(crate) mod auth;
 pub mod command;
 pub mod fetch;
 pub mod github;

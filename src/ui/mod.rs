@@ -33,13 +33,13 @@
 //! [`Evaluation`]: crate::engine::Evaluation
 
 pub mod checklist;
-pub mod detail;
+pub(crate) mod detail;
 pub mod events;
 pub mod findings;
-pub mod help;
+pub(crate) mod help;
 pub mod matrix;
-pub mod progress;
-pub mod prompt;
+pub(crate) mod progress;
+pub(crate) mod prompt;
 pub mod rollback;
 pub mod status;
 pub mod theme;
