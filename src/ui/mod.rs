@@ -233,6 +233,37 @@ mod tests {
         assert!(text.contains(&format!("{} keep", keymap::keys_for(KeyContext::Filter, keymap::Action::Submit))));
     }
 
+    /// The status row, drawn at 200×30.
+    fn status_row(state: &AppState) -> String {
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 30)).unwrap();
+        terminal.draw(|f| render(f, state)).unwrap();
+        let buffer = terminal.backend().buffer();
+        (0..200).map(|x| buffer[(x, 0)].symbol().to_string()).collect()
+    }
+
+    #[test]
+    fn a_team_seat_says_who_it_is_and_when_the_store_is_unreachable() {
+        let config = crate::setup::from_toml_str(
+            "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"payments\"\n",
+            "test",
+        )
+        .unwrap();
+        let now = "2026-11-24T12:00:00Z".parse().unwrap();
+        let mut state = AppState::new(crate::engine::Engine::new(config.fleet.clone(), Vec::new(), None), now);
+        assert!(!status_row(&state).contains("team"), "one seat: no team");
+        state.team = Some("alice".into());
+        let text = status_row(&state);
+        assert!(text.contains("│ team · alice"), "{text:?}");
+        state.release_journal_error =
+            Some(format!("{}team store alice@db:5432/fd: unreachable", crate::app::UNREADABLE));
+        let text = status_row(&state);
+        assert!(text.contains("team store unreachable · alice"), "{text:?}");
+        // A refused action is not an unreachable store.
+        state.release_journal_error = Some("NOT RECORDED: refused by the team store: …".into());
+        let text = status_row(&state);
+        assert!(text.contains("│ team · alice │ ⚠ release journal: NOT RECORDED"), "{text:?}");
+    }
+
     #[test]
     fn fit_cuts_by_display_width() {
         assert_eq!(fit("1.4.0", 10), "1.4.0");
