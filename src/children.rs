@@ -29,7 +29,7 @@ pub struct ProcessGroup {
 
 impl ProcessGroup {
     /// Register the group led by `pid` (spawned with `process_group(0)`).
-    pub fn register(pid: u32) -> Option<ProcessGroup> {
+    pub(crate) fn register(pid: u32) -> Option<ProcessGroup> {
         let pgid = i32::try_from(pid).ok().filter(|&p| p > 0)?;
         running().insert(pgid);
         Some(ProcessGroup { pgid })
@@ -50,7 +50,7 @@ fn kill(pgid: i32) {
 
 /// Kill every program still running (each with its process group). Safe
 /// from a panic hook; returns how many groups were signalled.
-pub fn end_all() -> usize {
+pub(crate) fn end_all() -> usize {
     let groups: Vec<i32> = std::mem::take(&mut *running()).into_iter().collect();
     for &pgid in &groups {
         kill(pgid);

@@ -182,7 +182,7 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 }
 
 /// Exit codes: 0 fine, 1 a negative answer (no-go), 2 could not run.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
     let launched = std::time::Instant::now();

@@ -112,7 +112,7 @@ impl Script {
     }
 
     /// The service's own version endpoint.
-    pub fn version_endpoint(&self, service: &str, env: &str, t: f64) -> Answer {
+    pub(crate) fn version_endpoint(&self, service: &str, env: &str, t: f64) -> Answer {
         let (Some(idx), Some(e)) =
             (SERVICES.iter().position(|s| s.name == service), ENVIRONMENTS.iter().position(|x| *x == env))
         else {
@@ -160,7 +160,7 @@ impl Script {
 
 /// Error rate and p95 latency (ms) of a cell at script time `t`; `baseline`
 /// asks for the values before the window. `None`: not a demo service.
-pub fn metrics_at(service: &str, env: &str, t: f64, baseline: bool) -> Option<(f64, f64)> {
+pub(crate) fn metrics_at(service: &str, env: &str, t: f64, baseline: bool) -> Option<(f64, f64)> {
     let idx = SERVICES.iter().position(|s| s.name == service)?;
     let e = ENVIRONMENTS.iter().position(|x| *x == env)?;
     let base_rate = 0.002 + 0.0005 * (idx % 3) as f64;
@@ -183,7 +183,7 @@ pub fn metrics_at(service: &str, env: &str, t: f64, baseline: bool) -> Option<(f
 
 /// What the release team did before the demo starts: the pre-deployment
 /// and staging work ticked, two of three sign-offs given, a note.
-pub fn release_history(now: Timestamp) -> Vec<crate::journal::release::ReleaseEvent> {
+pub(crate) fn release_history(now: Timestamp) -> Vec<crate::journal::release::ReleaseEvent> {
     use crate::journal::release::{ReleaseAction, ReleaseEvent};
     let ago = |mins: i64| now - SignedDuration::from_mins(mins);
     let tick = |item: &str, note: Option<&str>| ReleaseAction::Tick { item: item.into(), note: note.map(String::from) };
@@ -314,7 +314,7 @@ pub async fn start(speed: f64) -> anyhow::Result<Demo> {
 }
 
 /// The demo's configuration, as TOML a user could have written.
-pub fn config_toml(addr: SocketAddr, now: Timestamp, speed: f64) -> String {
+pub(crate) fn config_toml(addr: SocketAddr, now: Timestamp, speed: f64) -> String {
     let every = (2.0 / speed.max(0.01)).max(0.5);
     let start = now - SignedDuration::from_mins(10);
     let end = now + SignedDuration::from_mins(50);

@@ -28,7 +28,7 @@ use crate::model::{CellKey, Evidence, Reading, Role};
 use crate::sources::{ActiveSource, FetchError, HttpContext};
 
 /// The longest a source may ask us to wait (`Retry-After`, a reset time).
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// One fetch's outcome, sent by value to the app loop.
 #[derive(Debug, Clone)]
@@ -206,7 +206,7 @@ async fn fetch_cell_within(
 /// Fetches each source may have in flight: the global bound split evenly,
 /// at least one each (so the total stays within the bound unless there are
 /// more sources than the bound).
-pub fn fair_share(concurrency: usize, sources: usize) -> usize {
+pub(crate) fn fair_share(concurrency: usize, sources: usize) -> usize {
     (concurrency / sources.max(1)).max(1)
 }
 
@@ -233,9 +233,7 @@ pub struct Retry {
 
 impl Retry {
     /// Every cell is fetched once, as the cockpit's schedule does.
-    pub const NONE: Retry = Retry { retries: 0, deadline: Duration::MAX, first_wait: Duration::ZERO };
-    /// `check`'s and `report`'s defaults (`--retries 2 --deadline 30s`).
-    pub const DEFAULT: Retry = Retry::new(2, Duration::from_secs(30));
+    pub(crate) const NONE: Retry = Retry { retries: 0, deadline: Duration::MAX, first_wait: Duration::ZERO };
 
     pub const fn new(retries: u32, deadline: Duration) -> Retry {
         Retry { retries, deadline, first_wait: Duration::from_millis(250) }

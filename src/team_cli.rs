@@ -19,7 +19,10 @@ const REFUSED: u8 = 1;
 const BAD: u8 = 2;
 
 /// Where this release's journal is: the team database, or the file.
-pub fn release_store(config: &Config, data_dir: Option<&std::path::Path>) -> Result<Box<dyn EventStore>, String> {
+pub(crate) fn release_store(
+    config: &Config,
+    data_dir: Option<&std::path::Path>,
+) -> Result<Box<dyn EventStore>, String> {
     let plan = config.fleet.release.as_ref().ok_or("no [release] in the config: there is no release journal")?;
     match &config.team {
         Some(team) => {
@@ -96,7 +99,7 @@ pub fn validate(action: Headless, template: Option<&crate::checklist::Template>)
 }
 
 /// Append one validated action; exit 0 once durable.
-pub fn run_action(
+pub(crate) fn run_action(
     config: &Config,
     data_dir: Option<&std::path::Path>,
     action: Headless,
@@ -168,7 +171,7 @@ fn team_db(config: &Config) -> Result<TeamDb, String> {
 }
 
 /// The grants a DBA runs for the roles the seats log in as.
-pub const GRANTS: &str = "\
+pub(crate) const GRANTS: &str = "\
 -- for each role the seats log in as (here: flightdeck_seat):
 GRANT SELECT, INSERT (release, id, at, actor, action) ON flightdeck_release_events TO flightdeck_seat;
 GRANT USAGE ON SEQUENCE flightdeck_release_events_seq_seq TO flightdeck_seat;

@@ -23,7 +23,8 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 7] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [FindingKind; 7] = [
         FindingKind::Missing,
         FindingKind::Ahead,
         FindingKind::BuildMismatch,
@@ -135,7 +136,7 @@ pub fn sort(findings: &mut [Finding]) {
 
 /// Environments the release has reached: at least one planned service runs
 /// its target there.
-pub fn reached_environments(fleet: &Fleet, matrix: &Matrix) -> Vec<bool> {
+pub(crate) fn reached_environments(fleet: &Fleet, matrix: &Matrix) -> Vec<bool> {
     let Some(plan) = &fleet.release else {
         return vec![false; fleet.environments.len()];
     };
@@ -226,7 +227,7 @@ fn artifact_differs(a: &FetchedReading, b: &FetchedReading) -> Option<(&'static 
 }
 
 /// Short and full SHAs of one commit match: one is a prefix of the other.
-pub fn commits_match(a: &str, b: &str) -> bool {
+pub(crate) fn commits_match(a: &str, b: &str) -> bool {
     let (a, b) = (a.trim().to_ascii_lowercase(), b.trim().to_ascii_lowercase());
     !a.is_empty() && !b.is_empty() && (a.starts_with(&b) || b.starts_with(&a))
 }
@@ -394,7 +395,7 @@ fn age(now: Timestamp, then: Timestamp) -> std::time::Duration {
 }
 
 /// The worst finding per cell, for marking the matrix.
-pub fn worst_per_cell(findings: &[Finding]) -> std::collections::HashMap<CellKey, &Finding> {
+pub(crate) fn worst_per_cell(findings: &[Finding]) -> std::collections::HashMap<CellKey, &Finding> {
     let mut map: std::collections::HashMap<CellKey, &Finding> = std::collections::HashMap::new();
     for f in findings {
         map.entry(f.cell)
@@ -409,7 +410,7 @@ pub fn worst_per_cell(findings: &[Finding]) -> std::collections::HashMap<CellKey
 }
 
 /// The environment index and service index a finding is about, by name.
-pub fn names_of(fleet: &Fleet, f: &Finding) -> (String, String) {
+pub(crate) fn names_of(fleet: &Fleet, f: &Finding) -> (String, String) {
     let (s, e) = names(fleet, f.cell);
     (s.to_string(), e.to_string())
 }

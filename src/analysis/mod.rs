@@ -184,7 +184,7 @@ impl Cell {
     }
 
     /// Every source that reads this cell failed on its last attempt.
-    pub fn all_failing(&self) -> bool {
+    pub(crate) fn all_failing(&self) -> bool {
         let mut tried = self.deployments().filter(|o| o.last_attempt.is_some()).peekable();
         tried.peek().is_some() && tried.all(|o| o.error.is_some())
     }
@@ -200,17 +200,19 @@ impl Cell {
     }
 
     /// No source has tried this cell in this run yet.
-    pub fn untried(&self) -> bool {
+    pub(crate) fn untried(&self) -> bool {
         self.observations.iter().all(|o| o.last_attempt.is_none())
     }
 
     /// Some, but not all, sources failed on their last attempt.
-    pub fn some_failing(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn some_failing(&self) -> bool {
         self.observations.iter().any(|o| o.error.is_some())
     }
 
     /// The version this cell ran before the current one, per the shown source.
-    pub fn previous_version(&self) -> Option<&VersionRun> {
+    #[cfg(test)]
+    pub(crate) fn previous_version(&self) -> Option<&VersionRun> {
         let obs = self.shown()?;
         let current = obs.last_ok.as_ref()?.reading.version.as_deref()?;
         obs.history.iter().rev().find(|h| h.version != current)
@@ -284,7 +286,7 @@ pub fn progress(fleet: &Fleet, matrix: &Matrix) -> Vec<EnvProgress> {
 /// When the fleet was last swept: the oldest last attempt over all polled
 /// cells (every cell has been tried since then). `None` until every polled
 /// cell has been tried once.
-pub fn last_sweep(matrix: &Matrix, polled_cells: usize) -> Option<Timestamp> {
+pub(crate) fn last_sweep(matrix: &Matrix, polled_cells: usize) -> Option<Timestamp> {
     let mut tried = 0usize;
     let mut oldest: Option<Timestamp> = None;
     for (_, cell) in matrix.iter() {
@@ -297,7 +299,7 @@ pub fn last_sweep(matrix: &Matrix, polled_cells: usize) -> Option<Timestamp> {
 }
 
 /// Sources whose latest attempt failed for at least one cell, with counts.
-pub fn failing_sources(matrix: &Matrix) -> Vec<(std::sync::Arc<str>, usize)> {
+pub(crate) fn failing_sources(matrix: &Matrix) -> Vec<(std::sync::Arc<str>, usize)> {
     let mut out: Vec<(std::sync::Arc<str>, usize)> = Vec::new();
     for (_, cell) in matrix.iter() {
         for obs in cell.observations.iter().filter(|o| o.error.is_some()) {
@@ -312,7 +314,7 @@ pub fn failing_sources(matrix: &Matrix) -> Vec<(std::sync::Arc<str>, usize)> {
 }
 
 /// Services matching a filter (case-insensitive substring), in fleet order.
-pub fn filter_services(fleet: &Fleet, filter: &str) -> Vec<ServiceIdx> {
+pub(crate) fn filter_services(fleet: &Fleet, filter: &str) -> Vec<ServiceIdx> {
     let needle = filter.trim().to_lowercase();
     fleet
         .services

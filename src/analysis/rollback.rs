@@ -32,7 +32,7 @@ use crate::model::rollback::{Artifact, Migration, TriggerRule, trim_float};
 use crate::model::{CellKey, EnvIdx, Fleet, Health, MetricBaseline, MetricValue, ServiceIdx, version};
 
 /// The id of the checklist item that says the rollback was rehearsed.
-pub const REHEARSED_ITEM: &str = "rollback-tested";
+pub(crate) const REHEARSED_ITEM: &str = "rollback-tested";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -97,7 +97,7 @@ pub enum KnownGoodFrom {
 }
 
 impl KnownGoodFrom {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             KnownGoodFrom::Source(name) => name.clone(),
             KnownGoodFrom::Journal => "journal".into(),
@@ -216,7 +216,7 @@ fn value_or_null<S: serde::Serializer>(v: &Option<MetricValue>, s: S) -> Result<
 }
 
 /// A metric value as the pane shows it: numbers trimmed, NaN as NaN.
-pub fn value_text(v: MetricValue) -> String {
+pub(crate) fn value_text(v: MetricValue) -> String {
     match v {
         MetricValue::Number(n) => trim_float(n),
         other => other.to_string(),
@@ -250,13 +250,13 @@ impl RollbackView {
         self.services.get(*pos)
     }
 
-    pub fn triggers_of(&self, service: ServiceIdx) -> impl Iterator<Item = &TriggerState> {
+    pub(crate) fn triggers_of(&self, service: ServiceIdx) -> impl Iterator<Item = &TriggerState> {
         let range = self.index.get(service).and_then(|i| i.as_ref()).map_or(0..0, |(_, r)| r.clone());
         self.triggers.get(range).unwrap_or_default().iter()
     }
 
     /// Keep only the triggers and environments `keep` accepts (`check --env`).
-    pub fn retain_envs(&mut self, keep: impl Fn(EnvIdx) -> bool) {
+    pub(crate) fn retain_envs(&mut self, keep: impl Fn(EnvIdx) -> bool) {
         self.triggers.retain(|t| keep(t.cell.env));
         self.envs.retain(|&e| keep(e));
         for s in &mut self.services {
@@ -298,7 +298,7 @@ pub enum Rehearsal {
 
 /// The services rollback is about: the planned ones, or every service when
 /// the plan names none.
-pub fn services_in_scope(fleet: &Fleet) -> Vec<ServiceIdx> {
+pub(crate) fn services_in_scope(fleet: &Fleet) -> Vec<ServiceIdx> {
     match &fleet.release {
         Some(plan) if !plan.targets.is_empty() => plan.targets.iter().map(|(s, _)| *s).collect(),
         _ => (0..fleet.services.len()).collect(),
@@ -307,7 +307,7 @@ pub fn services_in_scope(fleet: &Fleet) -> Vec<ServiceIdx> {
 
 /// The environments shown: reached by the release, and always the last
 /// one; latest first. Without a plan, every environment.
-pub fn envs_in_scope(fleet: &Fleet, matrix: &Matrix) -> Vec<EnvIdx> {
+pub(crate) fn envs_in_scope(fleet: &Fleet, matrix: &Matrix) -> Vec<EnvIdx> {
     let n = fleet.environments.len();
     let planned = fleet.release.as_ref().is_some_and(|p| !p.targets.is_empty());
     if !planned {
@@ -363,7 +363,7 @@ const IRREVERSIBLE: &str = "irreversible migration in this release";
 const NOT_REHEARSED: &str = "rollback not rehearsed (checklist item rollback-tested not done)";
 
 /// Readiness of one service in one environment.
-pub fn assess(
+pub(crate) fn assess(
     fleet: &Fleet,
     matrix: &Matrix,
     service: ServiceIdx,
@@ -466,7 +466,7 @@ fn known_good(fleet: &Fleet, cell: &Cell, service: ServiceIdx, now: Timestamp) -
 
 /// The newest earlier version that stayed current at least `after` and was
 /// never seen down meanwhile. `history` is oldest first.
-pub fn journal_known_good(
+pub(crate) fn journal_known_good(
     history: &[super::VersionRun],
     current: &str,
     after: Duration,
@@ -498,7 +498,13 @@ pub fn journal_known_good(
 
 /// Fill a rollback template: `{service}`, `{env}`, `{current}`,
 /// `{previous}`, `{previous_ref}`. Unknown values read `<unknown>`.
-pub fn fill(template: &str, service: &str, env: &str, current: Option<&str>, previous: Option<&Artifact>) -> String {
+pub(crate) fn fill(
+    template: &str,
+    service: &str,
+    env: &str,
+    current: Option<&str>,
+    previous: Option<&Artifact>,
+) -> String {
     const UNKNOWN: &str = "<unknown>";
     template
         .replace("{service}", service)
@@ -509,10 +515,10 @@ pub fn fill(template: &str, service: &str, env: &str, current: Option<&str>, pre
 }
 
 /// The placeholders a rollback template may use.
-pub const PLACEHOLDERS: &[&str] = &["service", "env", "current", "previous", "previous_ref"];
+pub(crate) const PLACEHOLDERS: &[&str] = &["service", "env", "current", "previous", "previous_ref"];
 
 /// Check a rollback template's placeholders.
-pub fn check_template(template: &str) -> Result<(), String> {
+pub(crate) fn check_template(template: &str) -> Result<(), String> {
     if template.trim().is_empty() {
         return Err("empty rollback method: give a command template or a runbook link".into());
     }
@@ -673,7 +679,7 @@ fn health_outcome(health: Option<Health>) -> Outcome {
 /// baseline (0 for a fixed threshold) to the threshold. NaN and no data
 /// (live or baseline) never fire; a baseline of 0 cannot be multiplied, so
 /// a factor rule then needs `min` to have a threshold at all.
-pub fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Option<&MetricBaseline>) -> Outcome {
+pub(crate) fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Option<&MetricBaseline>) -> Outcome {
     let live_value = live;
     let live = match live {
         MetricValue::Number(v) => v,

@@ -62,7 +62,7 @@ pub enum BlockerReason {
 
 impl BlockerReason {
     /// Blockers that make the verdict no-go; the rest (pending) hold it.
-    pub fn is_no_go(self) -> bool {
+    pub(crate) fn is_no_go(self) -> bool {
         !matches!(self, BlockerReason::Pending | BlockerReason::Unread | BlockerReason::TriggerError)
     }
 }
@@ -79,7 +79,7 @@ pub struct Judgement {
     pub blockers: Vec<Blocker>,
 }
 
-pub fn judge(
+pub(crate) fn judge(
     fleet: &Fleet,
     matrix: &crate::analysis::Matrix,
     findings: &[Finding],

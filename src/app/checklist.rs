@@ -13,7 +13,7 @@ use crate::journal::release::{Decision, ReleaseAction};
 impl AppState {
     /// The pane's selectable rows, phase by phase: its items, then its
     /// sign-offs. Empty without a checklist.
-    pub fn checklist_rows(&self) -> Vec<ChecklistRow> {
+    pub(crate) fn checklist_rows(&self) -> Vec<ChecklistRow> {
         let (Some(template), Some(state)) = (&self.engine.template, &self.eval.checklist) else {
             return Vec::new();
         };
@@ -26,12 +26,12 @@ impl AppState {
             .collect()
     }
 
-    pub fn selected_checklist_row(&self) -> Option<ChecklistRow> {
+    pub(crate) fn selected_checklist_row(&self) -> Option<ChecklistRow> {
         self.checklist_rows().get(self.ui.checklist_row).copied()
     }
 
     /// The template's sign-off roles, each once, in order.
-    pub fn signoff_roles(&self) -> Vec<&str> {
+    pub(crate) fn signoff_roles(&self) -> Vec<&str> {
         let mut roles: Vec<&str> = Vec::new();
         for (_, role) in self.engine.template.iter().flat_map(|t| t.signoffs()) {
             if !roles.contains(&role) {
@@ -42,18 +42,18 @@ impl AppState {
     }
 
     /// The roles the sign-off prompt offers for what is typed.
-    pub fn matching_roles(&self, typed: &str) -> Vec<&str> {
+    pub(crate) fn matching_roles(&self, typed: &str) -> Vec<&str> {
         let typed = typed.trim().to_lowercase();
         self.signoff_roles().into_iter().filter(|r| r.to_lowercase().contains(&typed)).collect()
     }
 
     /// An item's title, by id (the id when the template does not know it).
-    pub fn item_title<'a>(&'a self, id: &'a str) -> &'a str {
+    pub(crate) fn item_title<'a>(&'a self, id: &'a str) -> &'a str {
         self.engine.template.as_ref().and_then(|t| t.item(id)).map_or(id, |(_, item)| item.title.as_str())
     }
 
     /// What a recorded action did, for the footer.
-    pub fn describe(&self, action: &ReleaseAction) -> String {
+    pub(crate) fn describe(&self, action: &ReleaseAction) -> String {
         let op = &self.operator;
         match action {
             ReleaseAction::Tick { item, .. } => format!("ticked “{}” as {op}", self.item_title(item)),

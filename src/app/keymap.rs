@@ -76,7 +76,7 @@ pub enum KeyContext {
 
 impl KeyContext {
     /// Whether unbound printable characters are typed in.
-    pub fn takes_text(self) -> bool {
+    pub(crate) fn takes_text(self) -> bool {
         matches!(self, KeyContext::Filter | KeyContext::PromptText | KeyContext::PromptChoice)
     }
 
@@ -110,7 +110,7 @@ impl Key {
         Key { code: KeyCode::Char(c), ctrl: false }
     }
 
-    pub const fn ctrl(c: char) -> Key {
+    pub(crate) const fn ctrl(c: char) -> Key {
         Key { code: KeyCode::Char(c), ctrl: true }
     }
 
@@ -232,7 +232,7 @@ const CTRL_C: Key = Key::ctrl('c');
 const DELETE: &str = "delete a character";
 const CANCEL: &str = "cancel (no record)";
 
-pub const BINDINGS: &[Binding] = &[
+pub(crate) const BINDINGS: &[Binding] = &[
     // The main screen, and the popups over it.
     b(&[Key::ch('?')], Action::Help, "show or hide this help", Some("help")),
     b(&[UP, Key::ch('k')], Action::Up, "move up", None),
@@ -294,12 +294,12 @@ pub const BINDINGS: &[Binding] = &[
 ];
 
 /// The bindings of a context, in table order.
-pub fn bindings(context: KeyContext) -> impl Iterator<Item = &'static Binding> {
+pub(crate) fn bindings(context: KeyContext) -> impl Iterator<Item = &'static Binding> {
     BINDINGS.iter().filter(move |b| b.context == context)
 }
 
 /// The action bound to a key press in a context, if any.
-pub fn action_for(context: KeyContext, key: &KeyEvent) -> Option<Action> {
+pub(crate) fn action_for(context: KeyContext, key: &KeyEvent) -> Option<Action> {
     bindings(context).find(|b| b.keys.iter().any(|k| k.matches(key))).map(|b| b.action)
 }
 
@@ -311,7 +311,7 @@ pub enum Input {
 }
 
 /// The one way from a key press to what it means.
-pub fn input_for(context: KeyContext, key: &KeyEvent) -> Option<Input> {
+pub(crate) fn input_for(context: KeyContext, key: &KeyEvent) -> Option<Input> {
     if let Some(action) = action_for(context, key) {
         return Some(Input::Act(action));
     }
@@ -326,12 +326,13 @@ pub fn input_for(context: KeyContext, key: &KeyEvent) -> Option<Input> {
 }
 
 /// Every key bound to an action in a context: `n/Esc`.
-pub fn keys_for(context: KeyContext, action: Action) -> String {
+#[cfg(test)]
+pub(crate) fn keys_for(context: KeyContext, action: Action) -> String {
     label(bindings(context).filter(|b| b.action == action).flat_map(|b| b.keys))
 }
 
 /// The first key bound to an action in a context: the `y` of "y/n".
-pub fn key_for(context: KeyContext, action: Action) -> String {
+pub(crate) fn key_for(context: KeyContext, action: Action) -> String {
     bindings(context).find(|b| b.action == action).and_then(|b| b.keys.first()).map_or_else(String::new, |k| k.name())
 }
 
@@ -347,7 +348,7 @@ pub struct Hint {
 /// right now where that depends on more than the context (Enter records a
 /// note, but goes on from a sign-off's note). Hinted bindings in a row with
 /// the same word are one hint: `↑/↓ pick`.
-pub fn hints_in(table: &[Binding], context: KeyContext, words: &[(Action, &'static str)]) -> Vec<Hint> {
+pub(crate) fn hints_in(table: &[Binding], context: KeyContext, words: &[(Action, &'static str)]) -> Vec<Hint> {
     let mut hints: Vec<Hint> = Vec::new();
     for b in table.iter().filter(|b| b.context == context) {
         let Some(word) = b.hint else { continue };
@@ -363,12 +364,12 @@ pub fn hints_in(table: &[Binding], context: KeyContext, words: &[(Action, &'stat
 }
 
 /// The hints of a context, from [`BINDINGS`].
-pub fn hints(context: KeyContext, words: &[(Action, &'static str)]) -> Vec<Hint> {
+pub(crate) fn hints(context: KeyContext, words: &[(Action, &'static str)]) -> Vec<Hint> {
     hints_in(BINDINGS, context, words)
 }
 
 /// A prompt's hint line: `Enter records · Backspace deletes · Esc cancels`.
-pub fn hint_text(context: KeyContext, words: &[(Action, &'static str)]) -> String {
+pub(crate) fn hint_text(context: KeyContext, words: &[(Action, &'static str)]) -> String {
     hints(context, words).iter().map(|h| format!("{} {}", h.keys, h.word)).collect::<Vec<_>>().join(" · ")
 }
 
@@ -381,7 +382,7 @@ pub struct HelpRow {
 
 /// The help overlay's lines for a context: one per help text, in table
 /// order, with the keys of every binding that has it.
-pub fn help_rows(context: KeyContext) -> Vec<HelpRow> {
+pub(crate) fn help_rows(context: KeyContext) -> Vec<HelpRow> {
     let mut rows: Vec<(Vec<Key>, &'static str)> = Vec::new();
     for b in bindings(context) {
         match rows.iter_mut().find(|(_, help)| *help == b.help) {

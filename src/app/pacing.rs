@@ -11,14 +11,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// At most one frame per this long (a key is still answered within it).
-pub const MIN_FRAME: Duration = Duration::from_millis(50);
+pub(crate) const MIN_FRAME: Duration = Duration::from_millis(50);
 /// Source updates redraw at most this often (a key or the clock: MIN_FRAME).
-pub const DATA_FRAME: Duration = Duration::from_millis(200);
+pub(crate) const DATA_FRAME: Duration = Duration::from_millis(200);
 /// Source updates are analysed (findings, rollback, verdict) at most this often.
-pub const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
 /// With nothing new, the clock alone re-analyses this often (staleness,
 /// known-good ages), or at once when it crosses a window, blackout or due time.
-pub const SLOW_ANALYSIS: Duration = Duration::from_secs(15);
+pub(crate) const SLOW_ANALYSIS: Duration = Duration::from_secs(15);
 
 /// What is due, and when it was last done.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ impl Pacing {
     }
 
     /// Whether to analyse now.
-    pub fn analysis_ready(&self, now: Instant) -> bool {
+    pub(crate) fn analysis_ready(&self, now: Instant) -> bool {
         self.analysis_due && now.duration_since(self.last_analysis) >= ANALYSIS_EVERY
     }
 
@@ -77,7 +77,7 @@ impl Pacing {
     }
 
     /// Whether to draw now.
-    pub fn frame_ready(&self, now: Instant) -> bool {
+    pub(crate) fn frame_ready(&self, now: Instant) -> bool {
         let gap = if self.key_dirty { MIN_FRAME } else { DATA_FRAME };
         (self.key_dirty || self.data_dirty) && now.duration_since(self.last_draw) >= gap
     }
@@ -90,7 +90,7 @@ impl Pacing {
 
     /// When something put off to keep the pace falls due: the loop sleeps
     /// until then at most.
-    pub fn next_due(&self) -> Option<Instant> {
+    pub(crate) fn next_due(&self) -> Option<Instant> {
         let frame = if self.key_dirty {
             Some(self.last_draw + MIN_FRAME)
         } else if self.data_dirty {

@@ -5,10 +5,10 @@ use super::keymap::{Action, Input, KeyContext};
 use crate::journal::release::Decision;
 
 /// Longest note or reason a prompt takes, in characters.
-pub const MAX_TEXT: usize = 500;
+pub(crate) const MAX_TEXT: usize = 500;
 
 /// The choices of the decision prompt, in the order shown.
-pub const DECISIONS: [Decision; 2] = [Decision::Go, Decision::NoGo];
+pub(crate) const DECISIONS: [Decision; 2] = [Decision::Go, Decision::NoGo];
 
 /// A selectable row of the checklist pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub enum Step {
 
 impl Step {
     /// Which keys apply while this step is asked.
-    pub fn key_context(&self) -> KeyContext {
+    pub(crate) fn key_context(&self) -> KeyContext {
         match self {
             Step::Note { .. } | Step::SignOffNote { .. } | Step::DecisionReason { .. } => KeyContext::PromptText,
             Step::SignOffRole => KeyContext::PromptChoice,
@@ -66,7 +66,7 @@ impl Step {
 
     /// What Enter (or whatever [`Action::Submit`] is on) does at this
     /// step, for its hint line; the keys come from the keymap.
-    pub fn hint_words(&self) -> &'static [(Action, &'static str)] {
+    pub(crate) fn hint_words(&self) -> &'static [(Action, &'static str)] {
         match self {
             Step::Note { .. } => &[(Action::Submit, "records")],
             Step::SignOffNote { .. } | Step::DecisionReason { .. } => &[(Action::Submit, "goes on to confirm")],
@@ -93,7 +93,7 @@ pub fn edit(text: &mut String, input: Input, max: usize) -> bool {
 }
 
 /// `GO` / `NO-GO`, as the screen and the footer say it.
-pub fn decision_label(decision: Decision) -> &'static str {
+pub(crate) fn decision_label(decision: Decision) -> &'static str {
     match decision {
         Decision::Go => "GO",
         Decision::NoGo => "NO-GO",

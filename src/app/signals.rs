@@ -46,7 +46,7 @@ impl Signals {
 }
 
 /// The exit status for a program ended by `signal`: 128 + its number.
-pub fn exit_status(signal: i32) -> u8 {
+pub(crate) fn exit_status(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(u8::MAX)
 }
 

@@ -147,7 +147,7 @@ impl AppState {
     }
 
     /// Whether the clock alone changes the judgement between `from` and `to`.
-    pub fn boundary_between(&self, from: Timestamp, to: Timestamp) -> bool {
+    pub(crate) fn boundary_between(&self, from: Timestamp, to: Timestamp) -> bool {
         self.engine.boundary_between(&self.eval, from, to)
     }
 
@@ -157,7 +157,7 @@ impl AppState {
     }
 
     /// Cells the sources read, in all.
-    pub fn polled_cells(&self) -> usize {
+    pub(crate) fn polled_cells(&self) -> usize {
         self.engine.polled_cells()
     }
 
@@ -178,7 +178,7 @@ impl AppState {
 
     /// Which keys apply now: an open prompt owns the keyboard, then the
     /// filter being typed; else the main screen's (its popups' too).
-    pub fn key_context(&self) -> KeyContext {
+    pub(crate) fn key_context(&self) -> KeyContext {
         match &self.ui.popup {
             Some(Popup::Prompt(prompt)) => prompt.step.key_context(),
             _ if self.ui.editing_filter => KeyContext::Filter,
@@ -201,7 +201,7 @@ impl AppState {
     }
 
     /// The filter the focused pane uses.
-    pub fn focused_filter(&self) -> &str {
+    pub(crate) fn focused_filter(&self) -> &str {
         match self.ui.focus {
             Pane::Findings | Pane::Events => &self.ui.finding_filter,
             _ => &self.ui.filter,
@@ -254,7 +254,7 @@ impl AppState {
 
     /// Changes shown in the events pane, newest first, after the filter.
     /// First sightings stay in the journal but are not changes.
-    pub fn visible_events(&self) -> Vec<&ObservationEvent> {
+    pub(crate) fn visible_events(&self) -> Vec<&ObservationEvent> {
         let words = filter_words(&self.ui.finding_filter);
         self.engine
             .events

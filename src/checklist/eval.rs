@@ -151,7 +151,7 @@ impl ChecklistState {
     }
 
     /// (done, total) over a phase's items and sign-offs.
-    pub fn phase_progress(&self, phase: usize) -> (usize, usize) {
+    pub(crate) fn phase_progress(&self, phase: usize) -> (usize, usize) {
         let items = self.items.iter().filter(|i| i.phase == phase);
         let signoffs = self.signoffs.iter().filter(|s| s.phase == phase);
         let done = items.clone().filter(|i| i.status == Status::Done).count()
@@ -166,7 +166,7 @@ impl ChecklistState {
     }
 
     /// The next thing due that is not done, with when.
-    pub fn next_due<'a>(&'a self, template: &'a Template, now: Timestamp) -> Option<(Timestamp, String)> {
+    pub(crate) fn next_due<'a>(&'a self, template: &'a Template, now: Timestamp) -> Option<(Timestamp, String)> {
         let items = self.items.iter().filter(|i| i.status == Status::Pending).filter_map(|i| {
             let title = template.item(&i.id).map_or(i.id.as_str(), |(_, it)| it.title.as_str());
             i.due.filter(|d| *d >= now).map(|d| (d, title.to_string()))

@@ -14,7 +14,7 @@ use super::condition::Condition;
 use crate::model::Fleet;
 
 /// The built-in templates, by name.
-pub const BUILT_IN: &[(&str, &str)] = &[
+pub(crate) const BUILT_IN: &[(&str, &str)] = &[
     ("patch", include_str!("../../assets/checklists/patch.toml")),
     ("minor", include_str!("../../assets/checklists/minor.toml")),
     ("major", include_str!("../../assets/checklists/major.toml")),
@@ -120,7 +120,7 @@ fn required_by_default() -> bool {
 }
 
 /// `-24h`, `0s`, `15m`, `+1h`: a signed humane duration.
-pub fn parse_due(raw: &str) -> Result<SignedDuration, String> {
+pub(crate) fn parse_due(raw: &str) -> Result<SignedDuration, String> {
     let raw = raw.trim();
     let (sign, rest) = match raw.strip_prefix('-') {
         Some(rest) => (-1, rest),

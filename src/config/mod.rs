@@ -20,7 +20,7 @@ pub use duration::HumanDuration;
 pub use validate::{Config, PollerSettings, SourceCheck, TeamConfig};
 
 /// Validate merged settings against the layers they came from.
-pub fn validate_settings(
+pub(crate) fn validate_settings(
     settings: &Settings,
     layers: &Layers,
     check_source: SourceCheck<'_>,
@@ -31,7 +31,7 @@ pub fn validate_settings(
 use crate::model::{Evidence, ReleaseKind};
 
 /// The starter config written by `flightdeck config init`.
-pub const EXAMPLE: &str = include_str!("../../config.example.toml");
+pub(crate) const EXAMPLE: &str = include_str!("../../config.example.toml");
 
 /// The settings as written, before validation. Every field has a default so
 /// that each layer may hold only part of the whole.
@@ -223,11 +223,11 @@ pub struct Paths {
 
 impl Paths {
     /// The directory holding `config.toml` (and `checklists/`).
-    pub fn config_dir(&self) -> Option<&Path> {
+    pub(crate) fn config_dir(&self) -> Option<&Path> {
         self.user_config.as_deref().and_then(Path::parent)
     }
 
-    pub fn discover() -> Paths {
+    pub(crate) fn discover() -> Paths {
         match directories::ProjectDirs::from("", "", "flightdeck") {
             Some(dirs) => Paths {
                 user_config: Some(dirs.config_dir().join("config.toml")),
@@ -264,7 +264,7 @@ impl Layers {
     }
 
     /// Every `token_env` a source in any file names.
-    pub fn token_envs(&self) -> Vec<String> {
+    pub(crate) fn token_envs(&self) -> Vec<String> {
         self.files
             .iter()
             .filter_map(|(_, t)| t.get("sources").and_then(toml::Value::as_array))
@@ -281,7 +281,7 @@ impl Layers {
     }
 
     /// The file that set `path` last (later layers win), for error messages.
-    pub fn origin(&self, path: &[Seg<'_>]) -> String {
+    pub(crate) fn origin(&self, path: &[Seg<'_>]) -> String {
         // Environment variables win over files: blame the exact variable.
         if path.iter().all(|s| matches!(s, Seg::Key(_))) {
             let var = path
@@ -336,7 +336,7 @@ pub enum Seg<'a> {
     Index(usize),
 }
 
-pub fn key_string(path: &[Seg<'_>]) -> String {
+pub(crate) fn key_string(path: &[Seg<'_>]) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {
@@ -436,7 +436,7 @@ fn datetimes_to_strings(v: toml::Value) -> toml::Value {
 }
 
 /// Find the files that make up the configuration and check each one.
-pub fn read_layers(paths: &Paths, cli: &ConfigFiles) -> Result<Layers, ConfigErrors> {
+pub(crate) fn read_layers(paths: &Paths, cli: &ConfigFiles) -> Result<Layers, ConfigErrors> {
     let mut files = Vec::new();
     if let Some(user) = paths.user_config.as_ref().filter(|p| p.exists()) {
         files.push((user.clone(), read_file(user, FileKind::Config)?));
@@ -464,7 +464,7 @@ pub fn read_layers(paths: &Paths, cli: &ConfigFiles) -> Result<Layers, ConfigErr
 const TEST_HOOKS: &str = "FLIGHTDECK_TEST_";
 
 /// Merge the layers with the `config` crate and deserialize the result.
-pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
+pub(crate) fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
     let mut builder = ::config::Config::builder();
     for (path, _) in &layers.files {
         builder = builder.add_source(::config::File::from(path.as_path()).format(::config::FileFormat::Toml));
@@ -522,7 +522,11 @@ pub fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
 
 /// Parse and validate a whole configuration held in a string (the demo,
 /// tests). `origin` names it in error messages.
-pub fn from_toml_str_with(text: &str, origin: &str, check_source: SourceCheck<'_>) -> Result<Config, ConfigErrors> {
+pub(crate) fn from_toml_str_with(
+    text: &str,
+    origin: &str,
+    check_source: SourceCheck<'_>,
+) -> Result<Config, ConfigErrors> {
     let err = |key: String, message: String| ConfigError { origin: origin.to_string(), key, message };
     let table: toml::Table = toml::from_str(text).map_err(|e| err(String::new(), e.message().to_string()))?;
     let value = datetimes_to_strings(toml::Value::Table(table.clone()));

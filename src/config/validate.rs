@@ -12,10 +12,10 @@ use crate::model::source::{OptionError, SourceSpec};
 use crate::model::time::parse_time;
 use crate::model::{EnvIdx, Environment, Fleet, ReleasePlan, Service, Window};
 
-pub const DEFAULT_EVERY: Duration = Duration::from_secs(30);
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const DEFAULT_CONCURRENCY: usize = 16;
-pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_CONCURRENCY: usize = 16;
+pub(crate) const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ impl Default for PollerSettings {
 impl Config {
     /// The indices of the named environments (for `check --env`); unknown
     /// names are an error naming them. Empty: every environment.
-    pub fn env_indices(&self, names: &[String]) -> Result<Vec<EnvIdx>, String> {
+    pub(crate) fn env_indices(&self, names: &[String]) -> Result<Vec<EnvIdx>, String> {
         let unknown: Vec<&str> = names.iter().filter(|n| self.fleet.env_idx(n).is_none()).map(String::as_str).collect();
         if !unknown.is_empty() {
             let known: Vec<&str> = self.fleet.environments.iter().map(|e| e.name.as_str()).collect();
@@ -70,7 +70,7 @@ impl Config {
 
     /// Poll no environment later than `last` in promotion order: what the
     /// findings of `last` and the ones before it need to compare against.
-    pub fn poll_through(&self, last: EnvIdx) -> Config {
+    pub(crate) fn poll_through(&self, last: EnvIdx) -> Config {
         let mut out = self.clone();
         for source in &mut out.sources {
             source.environments.retain(|&e| e <= last);
@@ -83,7 +83,7 @@ impl Config {
 pub type SourceCheck<'a> = &'a mut dyn FnMut(&SourceSpec) -> Result<(), Vec<OptionError>>;
 
 /// Names end up in URLs, keys and file names: keep them plain.
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 

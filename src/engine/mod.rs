@@ -26,7 +26,7 @@ use crate::model::{CellKey, EnvIdx, Evidence, Fleet};
 use crate::poller::SourceUpdate;
 
 /// Most observation events kept in memory for the events pane.
-pub const EVENTS_KEPT: usize = 500;
+pub(crate) const EVENTS_KEPT: usize = 500;
 
 /// What a configured source looks like to the front ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Scope {
         Scope { envs: (0..fleet.environments.len()).collect(), limited: false }
     }
 
-    pub fn is_limited(&self) -> bool {
+    pub(crate) fn is_limited(&self) -> bool {
         self.limited
     }
 
@@ -151,7 +151,7 @@ impl Engine {
     }
 
     /// Cells the sources read, in all.
-    pub fn polled_cells(&self) -> usize {
+    pub(crate) fn polled_cells(&self) -> usize {
         self.sources.iter().map(|s| s.cells).sum()
     }
 
@@ -191,7 +191,7 @@ impl Engine {
 
     /// Restore what earlier runs saw, from the observation journal: cell
     /// histories (for "previous version" and "first seen") and the events.
-    pub fn restore(&mut self, events: Vec<ObservationEvent>) {
+    pub(crate) fn restore(&mut self, events: Vec<ObservationEvent>) {
         for e in events {
             let (Some(service), Some(env)) = (self.fleet.service_idx(&e.service), self.fleet.env_idx(&e.environment))
             else {
@@ -217,12 +217,12 @@ impl Engine {
     }
 
     /// Whether a trigger started firing since the bell was last taken.
-    pub fn take_bell(&mut self) -> bool {
+    pub(crate) fn take_bell(&mut self) -> bool {
         std::mem::take(&mut self.bell)
     }
 
     /// An evaluation before any analysis: nothing found, nothing decided.
-    pub fn unevaluated(&self, now: Timestamp) -> Evaluation {
+    pub(crate) fn unevaluated(&self, now: Timestamp) -> Evaluation {
         Evaluation {
             now,
             scope: Scope::all(&self.fleet),
@@ -323,7 +323,7 @@ impl Engine {
     /// Whether a time the verdict or the checklist turns on (the window's
     /// start or end, a blackout's edge, a due time in `evaluation`) lies in
     /// `(from, to]`: then the clock alone changes the judgement.
-    pub fn boundary_between(&self, evaluation: &Evaluation, from: Timestamp, to: Timestamp) -> bool {
+    pub(crate) fn boundary_between(&self, evaluation: &Evaluation, from: Timestamp, to: Timestamp) -> bool {
         let crosses = |t: Timestamp| from < t && t <= to;
         let plan = self.fleet.release.as_ref();
         plan.and_then(|p| p.window).is_some_and(|w| crosses(w.start) || crosses(w.end))

@@ -63,7 +63,7 @@ impl Jsonl {
     }
 
     /// Open (creating it and its directory) for appending only.
-    pub fn open_append(path: &Path) -> io::Result<Jsonl> {
+    pub(crate) fn open_append(path: &Path) -> io::Result<Jsonl> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }

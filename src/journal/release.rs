@@ -286,13 +286,13 @@ fn parse_complete_lines(
 /// locked or repaired; a missing file (or directory) is no events. The same
 /// rules as [`FileStore`]'s `load` apply: a torn last line is left unread,
 /// unparseable lines are skipped, a repeated id is read once.
-pub fn read_events(path: &Path) -> Result<Vec<ReleaseEvent>, JournalError> {
+pub(crate) fn read_events(path: &Path) -> Result<Vec<ReleaseEvent>, JournalError> {
     read_events_with_report(path).map(|(events, _)| events)
 }
 
 /// [`read_events`], with what reading found besides events (lines skipped,
 /// duplicates, a torn tail), for a warning.
-pub fn read_events_with_report(path: &Path) -> Result<(Vec<ReleaseEvent>, ReadReport), JournalError> {
+pub(crate) fn read_events_with_report(path: &Path) -> Result<(Vec<ReleaseEvent>, ReadReport), JournalError> {
     let fail = |action| {
         let path = path.to_path_buf();
         move |error| JournalError::Io { path, action, error }

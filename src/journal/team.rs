@@ -28,7 +28,7 @@ use sqlx::{PgPool, Row};
 use super::release::{EventStore, JournalError, ReleaseAction, ReleaseEvent};
 
 /// Sequence numbers a poll looks back over, for rows that committed late.
-pub const LOOKBACK: i64 = 256;
+pub(crate) const LOOKBACK: i64 = 256;
 
 /// The migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/journal/migrations");
@@ -51,7 +51,7 @@ impl std::fmt::Debug for DatabaseUrl {
 
 impl DatabaseUrl {
     /// Read the URL from the variable `[team] database_url_env` names.
-    pub fn from_env(var: &str) -> Result<DatabaseUrl, String> {
+    pub(crate) fn from_env(var: &str) -> Result<DatabaseUrl, String> {
         let raw = std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
         DatabaseUrl::parse(raw.trim()).map_err(|e| format!("environment variable {var}: {e}"))
     }
@@ -223,7 +223,7 @@ impl TeamDb {
     }
 
     /// The database role this seat acts as (`session_user`).
-    pub fn whoami(&mut self) -> Result<String, JournalError> {
+    pub(crate) fn whoami(&mut self) -> Result<String, JournalError> {
         let pool = self.pool()?;
         let row = self.block_on(sqlx::query("SELECT session_user::text").fetch_one(&pool))?;
         row.map(|r| r.get::<String, _>(0)).map_err(|e| self.error(e))
@@ -285,11 +285,6 @@ pub struct TeamStore {
 impl TeamStore {
     pub fn new(db: TeamDb, release: &str) -> TeamStore {
         TeamStore { db, release: release.to_string(), last_seq: 0, seen: HashSet::new() }
-    }
-
-    /// The database role this seat acts as.
-    pub fn whoami(&mut self) -> Result<String, JournalError> {
-        self.db.whoami()
     }
 
     fn read_since(&mut self, after: i64) -> Result<Vec<ReleaseEvent>, JournalError> {

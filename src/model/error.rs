@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// The longest `Retry-After` a one-shot command waits out before retrying.
-pub const SHORT_RETRY_AFTER: Duration = Duration::from_secs(5);
+pub(crate) const SHORT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Why a fetch produced no reading. Every string is already sanitized.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
@@ -42,7 +42,7 @@ pub enum FetchError {
 impl FetchError {
     /// The same error with `f` applied to every text it carries (to take a
     /// token out of a server's echo, say).
-    pub fn map_text(self, f: impl Fn(String) -> String) -> FetchError {
+    pub(crate) fn map_text(self, f: impl Fn(String) -> String) -> FetchError {
         match self {
             FetchError::Connect(s) => FetchError::Connect(f(s)),
             FetchError::Dropped(s) => FetchError::Dropped(f(s)),
@@ -64,7 +64,7 @@ impl FetchError {
     /// reset or timed out, a gateway error (502, 503, 504), or a 429 that
     /// asks to wait at most [`SHORT_RETRY_AFTER`]. The one-shot commands
     /// retry these; the cockpit keeps its own schedule.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             FetchError::Timeout(_) | FetchError::Connect(_) | FetchError::Dropped(_) => true,
             FetchError::Status { code, .. } => matches!(code, 502..=504),

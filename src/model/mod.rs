@@ -297,11 +297,11 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    pub fn cell_count(&self) -> usize {
+    pub(crate) fn cell_count(&self) -> usize {
         self.environments.len() * self.services.len()
     }
 
-    pub fn cell_index(&self, key: CellKey) -> usize {
+    pub(crate) fn cell_index(&self, key: CellKey) -> usize {
         key.service * self.environments.len() + key.env
     }
 

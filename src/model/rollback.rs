@@ -71,7 +71,7 @@ impl BaselineAt {
     }
 
     /// How the pane and reports say it: "at 17:58 UTC" or "1h ago".
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             BaselineAt::Fixed(t) => format!("at {}", t.strftime("%m-%d %H:%M UTC")),
             BaselineAt::Ago(d) => format!("{} ago", crate::model::time::short_age(d)),
@@ -90,7 +90,7 @@ pub enum TriggerRule {
 
 impl TriggerRule {
     /// "×10 baseline, min 0.01", "+50% baseline", "≥ 0.9".
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             TriggerRule::Factor { factor, min } => {
                 let rel = if factor < 2.0 {
@@ -109,7 +109,7 @@ impl TriggerRule {
 }
 
 /// A number as people write it: 10, 0.5, 1.5e-3.
-pub fn trim_float(v: f64) -> String {
+pub(crate) fn trim_float(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else if v.is_finite() && v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-3) {
@@ -148,14 +148,14 @@ pub struct RollbackPolicy {
 }
 
 /// Default: a version that ran an hour without going down is known-good.
-pub const DEFAULT_KNOWN_GOOD_AFTER: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_KNOWN_GOOD_AFTER: Duration = Duration::from_secs(3600);
 /// Default baseline without a window: an hour ago.
-pub const DEFAULT_BASELINE_AGO: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_BASELINE_AGO: Duration = Duration::from_secs(3600);
 
 impl RollbackPolicy {
     /// The built-in triggers: error rate at 10× its baseline (at least 1%),
     /// p95 latency at +50%.
-    pub fn default_triggers() -> Vec<TriggerSpec> {
+    pub(crate) fn default_triggers() -> Vec<TriggerSpec> {
         vec![
             TriggerSpec {
                 name: "error_rate".into(),

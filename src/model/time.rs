@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 /// Short human age for the screen: `12s`, `4m`, `3h`, `45d`.
-pub fn short_age(d: Duration) -> String {
+pub(crate) fn short_age(d: Duration) -> String {
     let s = d.as_secs();
     if s < 60 {
         format!("{s}s")
@@ -20,7 +20,7 @@ pub fn short_age(d: Duration) -> String {
 }
 
 /// RFC 3339, or seconds since the epoch.
-pub fn parse_time(raw: &str) -> Result<Timestamp, String> {
+pub(crate) fn parse_time(raw: &str) -> Result<Timestamp, String> {
     let raw = raw.trim();
     if let Ok(secs) = raw.parse::<i64>() {
         return Timestamp::from_second(secs).map_err(|e| format!("invalid epoch seconds `{raw}`: {e}"));

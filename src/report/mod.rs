@@ -12,7 +12,7 @@ use crate::model::CellKey;
 
 pub(crate) mod record;
 
-pub const SCHEMA: u32 = 1;
+pub(crate) const SCHEMA: u32 = 1;
 
 pub use crate::engine::Scope;
 
@@ -90,7 +90,7 @@ fn offset_text(d: jiff::SignedDuration) -> String {
     format!("{sign}{}", crate::model::time::short_age(std::time::Duration::from_secs(secs.unsigned_abs())))
 }
 
-pub fn checklist_json(state: View<'_>) -> Option<ChecklistJson<'_>> {
+pub(crate) fn checklist_json(state: View<'_>) -> Option<ChecklistJson<'_>> {
     let (template, cs) = state.engine.template.as_ref().zip(state.eval.checklist.as_ref())?;
     let (done, total) = cs.overall_progress();
     let phases = template

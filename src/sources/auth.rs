@@ -18,12 +18,12 @@ impl Token {
     }
 
     /// The value, for building a request header. Nothing else should call this.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// A stable, non-reversible key for per-token caches (not the token).
-    pub fn cache_key(&self) -> u64 {
+    pub(crate) fn cache_key(&self) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in self.0.bytes() {
             h ^= u64::from(b);
@@ -38,12 +38,12 @@ impl Token {
     /// request headers into its error must not put the token on screen. A
     /// snippet cut short inside the token (`…` wherever the cut falls) still
     /// loses the part of the token it kept.
-    pub fn redact(&self, text: String) -> String {
+    pub(crate) fn redact(&self, text: String) -> String {
         redact_one(self.0.as_str(), text)
     }
 
     /// The same redaction for any secret (a database password).
-    pub fn redact_secret(secret: &str, text: String) -> String {
+    pub(crate) fn redact_secret(secret: &str, text: String) -> String {
         redact_one(secret, text)
     }
 
@@ -128,7 +128,7 @@ impl Secrets {
     }
 
     /// Take every token (whole, or cut short before a `…`) out of a text.
-    pub fn redact(&self, text: String) -> String {
+    pub(crate) fn redact(&self, text: String) -> String {
         self.0.iter().fold(text, |text, token| token.redact(text))
     }
 
@@ -141,7 +141,7 @@ impl Secrets {
     /// build, commit or digest holds a token is refused as an error (the
     /// program or server answered with a secret, not a version); other texts
     /// it carries are redacted.
-    pub fn scrub_result(&self, result: Result<Reading, FetchError>) -> Result<Reading, FetchError> {
+    pub(crate) fn scrub_result(&self, result: Result<Reading, FetchError>) -> Result<Reading, FetchError> {
         if self.is_empty() {
             return result;
         }
@@ -193,7 +193,7 @@ impl fmt::Debug for Secrets {
 /// Read the token a source's `token_env` names. A missing or empty
 /// variable is an error naming the variable (and, through the key, the
 /// source), so start-up says exactly what to set.
-pub fn from_env(token_env: Option<&str>) -> Result<Option<Token>, OptionError> {
+pub(crate) fn from_env(token_env: Option<&str>) -> Result<Option<Token>, OptionError> {
     let Some(var) = token_env else {
         return Ok(None);
     };
@@ -209,7 +209,7 @@ pub fn from_env(token_env: Option<&str>) -> Result<Option<Token>, OptionError> {
 
 /// The token `token_env` names and its `Authorization: Bearer` header,
 /// for kinds that send one (the token is kept to scrub error texts).
-pub fn bearer_from_env(
+pub(crate) fn bearer_from_env(
     token_env: Option<&str>,
 ) -> Result<(Option<Token>, Option<reqwest::header::HeaderValue>), OptionError> {
     match from_env(token_env)? {

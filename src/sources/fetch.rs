@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-pub use crate::model::error::{FetchError, SHORT_RETRY_AFTER};
+pub use crate::model::error::FetchError;
 use crate::sanitize;
 
 /// Largest response body read from a source; anything longer is an error.
@@ -67,13 +67,13 @@ impl Response {
     }
 
     /// A header as an unsigned number.
-    pub fn header_u64(&self, name: &str) -> Option<u64> {
+    pub(crate) fn header_u64(&self, name: &str) -> Option<u64> {
         self.header(name).and_then(|v| v.trim().parse().ok())
     }
 }
 
 /// GET `url`, reading at most `limit` bytes of body.
-pub async fn get_capped(req: reqwest::RequestBuilder, limit: usize) -> Result<Response, FetchError> {
+pub(crate) async fn get_capped(req: reqwest::RequestBuilder, limit: usize) -> Result<Response, FetchError> {
     let resp = req.send().await.map_err(classify)?;
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -104,7 +104,7 @@ pub async fn get_capped(req: reqwest::RequestBuilder, limit: usize) -> Result<Re
 }
 
 /// Seconds from `now` until the epoch second `at` (a rate-limit reset), at least one.
-pub fn secs_until(at: i64, now: i64) -> Duration {
+pub(crate) fn secs_until(at: i64, now: i64) -> Duration {
     Duration::from_secs(at.saturating_sub(now).max(1) as u64)
 }
 
@@ -157,7 +157,7 @@ pub fn status_error(resp: &Response) -> FetchError {
 }
 
 /// Describe a transport error by its class, with the root cause.
-pub fn classify(err: reqwest::Error) -> FetchError {
+pub(crate) fn classify(err: reqwest::Error) -> FetchError {
     let mut root = String::new();
     let mut tls = false;
     let mut dropped = false;

@@ -52,17 +52,17 @@ use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Reading};
 use crate::sanitize;
 
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.github.com";
 const API_VERSION: &str = "2022-11-28";
 const MEDIA_TYPE: &str = "application/vnd.github+json";
 /// Pages of 100 deployments read per cell; GitHub lists newest first, so
 /// more than this is history nobody polls for.
 const MAX_PAGES: usize = 3;
 /// Deployments whose statuses are read before giving up on finding one running.
-pub const MAX_STATUS_LOOKUPS: usize = 10;
+pub(crate) const MAX_STATUS_LOOKUPS: usize = 10;
 /// Older deployments whose statuses are read, after the running one, to find
 /// what ran before it; past this the reading has no `previous`.
-pub const MAX_PREVIOUS_LOOKUPS: usize = 5;
+pub(crate) const MAX_PREVIOUS_LOOKUPS: usize = 5;
 /// Below this share of the limit (percent), stop asking until the reset.
 const LOW_WATER_PERCENT: u64 = 5;
 /// A secondary rate limit without any hint: GitHub says wait at least a minute.

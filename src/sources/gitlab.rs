@@ -41,10 +41,10 @@ use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Reading};
 use crate::sanitize;
 
-pub const DEFAULT_API_URL: &str = "https://gitlab.com/api/v4";
+pub(crate) const DEFAULT_API_URL: &str = "https://gitlab.com/api/v4";
 /// Deployments per page: the newest is the reading, the others are where
 /// the previous version is looked for.
-pub const PER_PAGE: &str = "20";
+pub(crate) const PER_PAGE: &str = "20";
 /// Pages read when the first has no usable deployment (only if the server
 /// ignored a filter: with `status=success` the first row is the answer).
 const MAX_PAGES: u32 = 5;
@@ -228,7 +228,7 @@ fn check_project_template(template: &str) -> Result<(), String> {
 
 /// The `:id` of `/projects/:id`: a numeric id as is, a path URL-encoded
 /// (`group/sub/name` → `group%2Fsub%2Fname`).
-pub fn project_id(project: &str) -> String {
+pub(crate) fn project_id(project: &str) -> String {
     let mut out = String::with_capacity(project.len() + 8);
     for b in project.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

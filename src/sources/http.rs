@@ -67,7 +67,7 @@ fn optional_pointer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
 /// Check a JSON pointer (RFC 6901): empty (the whole document), or `/`
 /// followed by reference tokens in which `~` only appears as `~0` (a `~`)
 /// or `~1` (a `/`). The message says what is wrong with it.
-pub fn check_pointer(pointer: &str) -> Result<(), String> {
+pub(crate) fn check_pointer(pointer: &str) -> Result<(), String> {
     if !pointer.is_empty() && !pointer.starts_with('/') {
         return Err(format!("`{pointer}` is not a JSON pointer: it must start with '/' (e.g. \"/{pointer}\")"));
     }
@@ -161,7 +161,7 @@ impl Source for HttpSource {
 }
 
 /// Deserialize a source's own options strictly, naming the offending key.
-pub fn parse_options<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_options<T: serde::de::DeserializeOwned>(
     options: &serde_json::Map<String, Value>,
 ) -> Result<T, Vec<OptionError>> {
     serde_path_to_error::deserialize(Value::Object(options.clone())).map_err(|e| {
@@ -203,7 +203,7 @@ impl UrlTemplate {
 /// and in a template `http:///{env}/{service}` the environment becomes the
 /// host. Run it on the raw text, before placeholders are filled; the message
 /// says what is wrong, for the caller to prefix with the URL.
-pub fn check_authority(raw: &str) -> Result<(), String> {
+pub(crate) fn check_authority(raw: &str) -> Result<(), String> {
     let raw = raw.trim();
     let Some((scheme, rest)) = raw.split_once(':') else {
         return Err("no scheme (e.g. \"https://host/\")".into());

@@ -464,7 +464,7 @@ fn template_image<'a>(object: &'a Value, container: Option<&str>) -> Option<&'a 
 /// Deployment's ReplicaSets: its `spec.selector.matchLabels`. `None` when
 /// there is nothing to compare with (no revision annotation) or no labels
 /// to select by (a selector of `matchExpressions` only): no request then.
-pub fn replicaset_selector(deployment: &Value) -> Option<String> {
+pub(crate) fn replicaset_selector(deployment: &Value) -> Option<String> {
     revision_of(deployment)?;
     let labels = deployment.pointer("/spec/selector/matchLabels")?.as_object()?;
     let pairs: Option<Vec<String>> = labels.iter().map(|(k, v)| Some(format!("{k}={}", v.as_str()?))).collect();
@@ -475,7 +475,7 @@ pub fn replicaset_selector(deployment: &Value) -> Option<String> {
 /// owned by `deployment` (`ownerReferences`: kind Deployment, its uid, or
 /// its name when the uid is unknown), the highest revision below the
 /// Deployment's own whose chosen container runs another image. Pure.
-pub fn decode_previous(
+pub(crate) fn decode_previous(
     body: &[u8],
     deployment: &Value,
     container: Option<&str>,
@@ -749,7 +749,7 @@ impl NameTemplate {
 
     /// Render, and check the result is a valid Kubernetes object name
     /// (an RFC 1123 subdomain), so it can go into a URL path as it is.
-    pub fn render_name(&self, service: &str, env: &str) -> Result<String, String> {
+    pub(crate) fn render_name(&self, service: &str, env: &str) -> Result<String, String> {
         let name = self.render(service, env);
         let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
         let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());

@@ -60,7 +60,7 @@ pub fn render(template: &str, service: &str, env: &str) -> String {
 
 /// Check that a template uses only the `{service}` and `{env}` placeholders;
 /// `what` names it in the message ("URL template", "project template").
-pub fn check_placeholders(template: &str, what: &str) -> Result<(), String> {
+pub(crate) fn check_placeholders(template: &str, what: &str) -> Result<(), String> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
@@ -77,7 +77,7 @@ pub fn check_placeholders(template: &str, what: &str) -> Result<(), String> {
 }
 
 /// An API base URL: http(s), a host, no credentials, query or fragment.
-pub fn parse_api_url(raw: &str) -> Result<url::Url, String> {
+pub(crate) fn parse_api_url(raw: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(raw).map_err(|e| format!("invalid URL `{raw}`: {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(format!("invalid URL `{raw}`: scheme must be http or https"));
@@ -114,7 +114,7 @@ const KINDS: &[(&str, Constructor)] = &[
     ("kubernetes", kubernetes::KubernetesSource::build),
 ];
 
-pub fn kind_names() -> Vec<&'static str> {
+pub(crate) fn kind_names() -> Vec<&'static str> {
     KINDS.iter().map(|(name, _)| *name).collect()
 }
 
@@ -164,7 +164,7 @@ pub fn activate(specs: &[SourceSpec], fleet: &Fleet) -> Result<Vec<ActiveSource>
 
 /// Give each built source (in spec order) the cells it reads, and every
 /// source the tokens of all, to scrub from what any of them returns.
-pub fn attach(specs: &[SourceSpec], built: Vec<Arc<dyn Source>>, fleet: &Fleet) -> Vec<ActiveSource> {
+pub(crate) fn attach(specs: &[SourceSpec], built: Vec<Arc<dyn Source>>, fleet: &Fleet) -> Vec<ActiveSource> {
     let mut active: Vec<ActiveSource> = specs
         .iter()
         .zip(built)

@@ -287,7 +287,7 @@ async fn baseline_query(
 
 /// Name the metric in errors that belong to its query; errors of the
 /// server or the credentials keep their kind (and any `Retry-After`).
-pub fn for_metric(name: &str, err: FetchError) -> FetchError {
+pub(crate) fn for_metric(name: &str, err: FetchError) -> FetchError {
     match err {
         FetchError::Field(m) => FetchError::Field(format!("{name}: {m}")),
         FetchError::Other(m) => FetchError::Other(format!("{name}: {m}")),
@@ -299,7 +299,7 @@ pub fn for_metric(name: &str, err: FetchError) -> FetchError {
 
 /// The URL of an instant query: `{api_url}/api/v1/query?query=…[&time=…]`,
 /// properly form-encoded (PromQL's braces, quotes and spaces included).
-pub fn query_url(api_url: &str, promql: &str, at: Option<Timestamp>) -> Result<url::Url, FetchError> {
+pub(crate) fn query_url(api_url: &str, promql: &str, at: Option<Timestamp>) -> Result<url::Url, FetchError> {
     let mut url = url::Url::parse(api_url)
         .map_err(|e| FetchError::Other(format!("invalid api_url `{}`: {e}", sanitize::clean_to(api_url, 80))))?;
     let path = format!("{}/api/v1/query", url.path().trim_end_matches('/'));

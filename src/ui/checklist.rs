@@ -55,7 +55,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 }
 
 /// Blockers the checklist puts on the verdict (and a recorded no-go).
-pub fn is_checklist_blocker(b: &Blocker) -> bool {
+pub(crate) fn is_checklist_blocker(b: &Blocker) -> bool {
     matches!(
         b.reason,
         BlockerReason::Checklist | BlockerReason::Signoff | BlockerReason::Pending | BlockerReason::Decision
@@ -460,7 +460,7 @@ pub fn when(now: Timestamp, at: Timestamp) -> String {
 }
 
 /// A due time relative to the window: `T-24h`, `T-0`, `T+15m`, `T+1h30m`.
-pub fn t_offset(due: SignedDuration) -> String {
+pub(crate) fn t_offset(due: SignedDuration) -> String {
     let secs = due.as_secs();
     if secs == 0 {
         return "T-0".to_string();
@@ -506,7 +506,7 @@ fn plural_n(n: usize, word: &str) -> String {
 }
 
 /// Enter on a row: the item (or sign-off) in full, with every note on it.
-pub fn detail_lines(state: &AppState, row: ChecklistRow, theme: &Theme) -> Vec<Line<'static>> {
+pub(crate) fn detail_lines(state: &AppState, row: ChecklistRow, theme: &Theme) -> Vec<Line<'static>> {
     let (Some(template), Some(checklist)) = (&state.engine.template, &state.eval.checklist) else {
         return vec![Line::raw("no checklist")];
     };
@@ -608,7 +608,7 @@ pub fn detail_lines(state: &AppState, row: ChecklistRow, theme: &Theme) -> Vec<L
     lines
 }
 
-pub fn render_detail(frame: &mut Frame, area: Rect, state: &AppState, row: ChecklistRow, theme: &Theme) {
+pub(crate) fn render_detail(frame: &mut Frame, area: Rect, state: &AppState, row: ChecklistRow, theme: &Theme) {
     let lines = detail_lines(state, row, theme);
     let w = (area.width * 4 / 5).max(40);
     let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));

@@ -13,7 +13,7 @@ use crate::analysis::findings::Severity;
 use crate::app::state::{AppState, Pane};
 use crate::model::{CellKey, Health};
 
-pub const LEGEND: &str = " ∅ missing ↑ ahead ≠ build ⇄ conflict ✗ unhealthy ⚠ unreachable ◷ stale │ R C D P evidence │ ● ◐ ✗ health │ ~ old ";
+pub(crate) const LEGEND: &str = " ∅ missing ↑ ahead ≠ build ⇄ conflict ✗ unhealthy ⚠ unreachable ◷ stale │ R C D P evidence │ ● ◐ ✗ health │ ~ old ";
 /// For narrow terminals; `?` shows the full legend.
 const LEGEND_SHORT: &str = " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ R C D P evidence │ ? help ";
 
@@ -111,7 +111,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 
 /// One cell: the worst finding's glyph, `version #build` on the left,
 /// `evidence age health` on the right.
-pub fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) -> Line<'static> {
+pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) -> Line<'static> {
     let cell: &Cell = state.engine.matrix.get(key);
     let width = width.saturating_sub(1); // a column gap
     if cell.untried() {
@@ -196,7 +196,7 @@ pub fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) ->
 }
 
 /// The gist of an error for a narrow cell: `timeout`, `HTTP 500`, …
-pub fn short_error(err: &str) -> String {
+pub(crate) fn short_error(err: &str) -> String {
     if err.starts_with("timed out") {
         "timeout".into()
     } else if let Some(rest) = err.strip_prefix("HTTP ") {

@@ -152,14 +152,14 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme)
 }
 
 /// Center a box of at most `w × h` in `area`.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
 /// Cut `s` to `width` display columns, marking the cut with `…`.
-pub fn fit(s: &str, width: usize) -> String {
+pub(crate) fn fit(s: &str, width: usize) -> String {
     use unicode_width::UnicodeWidthChar;
     let total: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
     if total <= width {
@@ -188,7 +188,7 @@ pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
 }
 
 /// Countdown `1h02m`, `12m05s`, `42s`.
-pub fn countdown(secs: i64) -> String {
+pub(crate) fn countdown(secs: i64) -> String {
     let s = secs.max(0);
     let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
     if h > 0 {

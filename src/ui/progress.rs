@@ -61,7 +61,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 /// The per-environment "planned services at target" as compact cells
 /// (`dev ████ 10/10`) flowed over at most `max_lines` lines of `width`:
 /// the widest bars that fit, then none.
-pub fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines: usize) -> Vec<Line<'static>> {
+pub(crate) fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines: usize) -> Vec<Line<'static>> {
     let Some(plan) = &state.engine.fleet.release else {
         return Vec::new();
     };

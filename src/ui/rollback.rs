@@ -17,7 +17,7 @@ use crate::analysis::rollback::{EnvRollback, Level, Readiness, ServiceRollback, 
 use crate::app::state::{AppState, Pane};
 use crate::model::rollback::Migration;
 
-pub fn readiness_style(r: Readiness, theme: &Theme) -> Style {
+pub(crate) fn readiness_style(r: Readiness, theme: &Theme) -> Style {
     match r {
         Readiness::Ready => theme.ok(),
         Readiness::AtRisk => theme.warn(),
@@ -25,7 +25,7 @@ pub fn readiness_style(r: Readiness, theme: &Theme) -> Style {
     }
 }
 
-pub fn level_style(l: Level, theme: &Theme) -> Style {
+pub(crate) fn level_style(l: Level, theme: &Theme) -> Style {
     match l {
         Level::Firing => theme.status_alert(),
         Level::Warn => theme.warn(),
@@ -122,7 +122,7 @@ fn back_text(e: &EnvRollback) -> String {
 }
 
 /// The focused pane: everything, per service, scrolled by service.
-pub fn render_full(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+pub(crate) fn render_full(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let block = Block::bordered().title(Span::styled(title(state), theme.title())).border_style(theme.border(true));
     let inner_w = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
@@ -229,7 +229,7 @@ fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme)
 
 /// The status bar as a rollback banner: the first firing trigger, its
 /// service, environment, measurement and the rollback command.
-pub fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
+pub(crate) fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
     // The latest environment first (prod), then the service order.
     let firing: Vec<&TriggerState> = state.eval.rollback.firing().collect();
     let first = *firing.iter().rev().max_by_key(|t| t.cell.env)?;

@@ -26,10 +26,10 @@ impl Theme {
     pub fn bad(&self) -> Style {
         self.pick(Color::Red, Modifier::BOLD)
     }
-    pub fn dim(&self) -> Style {
+    pub(crate) fn dim(&self) -> Style {
         if self.color { Style::new().fg(Color::DarkGray) } else { Style::new().add_modifier(Modifier::DIM) }
     }
-    pub fn accent(&self) -> Style {
+    pub(crate) fn accent(&self) -> Style {
         self.pick(Color::Cyan, Modifier::BOLD)
     }
     pub fn title(&self) -> Style {
@@ -48,21 +48,21 @@ impl Theme {
             (false, _) => self.dim(),
         }
     }
-    pub fn status_bar(&self) -> Style {
+    pub(crate) fn status_bar(&self) -> Style {
         if self.color {
             Style::new().bg(Color::Blue).fg(Color::White)
         } else {
             Style::new().add_modifier(Modifier::REVERSED)
         }
     }
-    pub fn verdict_go(&self) -> Style {
+    pub(crate) fn verdict_go(&self) -> Style {
         if self.color {
             Style::new().bg(Color::Green).fg(Color::Black).add_modifier(Modifier::BOLD)
         } else {
             Style::new().add_modifier(Modifier::BOLD)
         }
     }
-    pub fn verdict_no_go(&self) -> Style {
+    pub(crate) fn verdict_no_go(&self) -> Style {
         if self.color {
             Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD)
         } else {
@@ -70,14 +70,14 @@ impl Theme {
         }
     }
     /// Hold: not no-go, not go either: yellow, italic without colour.
-    pub fn verdict_hold(&self) -> Style {
+    pub(crate) fn verdict_hold(&self) -> Style {
         if self.color {
             Style::new().bg(Color::Yellow).fg(Color::Black).add_modifier(Modifier::BOLD)
         } else {
             Style::new().add_modifier(Modifier::BOLD | Modifier::ITALIC)
         }
     }
-    pub fn status_alert(&self) -> Style {
+    pub(crate) fn status_alert(&self) -> Style {
         if self.color {
             Style::new().bg(Color::Red).fg(Color::White).add_modifier(Modifier::BOLD)
         } else {
