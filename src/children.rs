@@ -23,7 +23,7 @@ fn running() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
 
 /// A running program's process group: killed when this is dropped.
 #[derive(Debug)]
-pub struct ProcessGroup {
+pub(crate) struct ProcessGroup {
     pgid: i32,
 }
 

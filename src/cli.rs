@@ -17,7 +17,7 @@ use crate::team_cli::Headless;
     version,
     about = "A terminal release cockpit: what is actually running where, are we ready, can we get back."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file, layered over the user's config.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -79,7 +79,7 @@ pub enum Answer {
 }
 
 /// The release the script plays, as seen at script time `t` (seconds).
-pub struct Script {
+pub(crate) struct Script {
     pub started_at: Timestamp,
     /// Script seconds per real second.
     pub speed: f64,
@@ -280,7 +280,7 @@ async fn answer(answer: Answer) -> Response {
 }
 
 /// A running demo fleet: the config that polls its server.
-pub struct Demo {
+pub(crate) struct Demo {
     pub config: Config,
     server: tokio::task::JoinHandle<()>,
 }

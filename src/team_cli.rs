@@ -41,7 +41,7 @@ pub(crate) fn release_store(
 
 /// One headless action, as typed.
 #[derive(Debug, Clone)]
-pub enum Headless {
+pub(crate) enum Headless {
     Tick { item: String, note: Option<String> },
     Untick { item: String, note: Option<String> },
     Note { text: String, item: Option<String> },

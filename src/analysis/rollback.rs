@@ -651,7 +651,7 @@ fn never_read_failing<'a>(cell: &'a Cell, metric: &str) -> Option<(&'a super::Ob
 
 /// A trigger's level, the threshold it was held against, and why.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub level: Level,
     pub threshold: Option<f64>,
     pub note: String,

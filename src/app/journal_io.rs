@@ -24,7 +24,7 @@ pub enum Request {
 
 /// What the disk answered.
 #[derive(Debug)]
-pub enum Answered {
+pub(crate) enum Answered {
     /// The release journal read at start (the first answer, always), and
     /// who the store records actions as (team mode: the database role).
     Loaded { events: Result<Vec<ReleaseEvent>, String>, actor: Option<String> },
@@ -39,7 +39,7 @@ pub enum Answered {
 
 /// The outcome of one append.
 #[derive(Debug)]
-pub enum Appended {
+pub(crate) enum Appended {
     /// Durable, and these are the events read back (ours and others').
     Recorded(Vec<ReleaseEvent>),
     /// Durable, but reading back failed: the event is shown alone.
@@ -65,7 +65,7 @@ pub fn append(store: &mut dyn EventStore, event: &ReleaseEvent) -> Appended {
 }
 
 /// The handle the loop keeps: send requests, receive answers.
-pub struct JournalIo {
+pub(crate) struct JournalIo {
     requests: std_mpsc::Sender<Request>,
     pub answers: mpsc::Receiver<Answered>,
     /// A poll is out: the next waits for its answer.

@@ -58,7 +58,7 @@ pub enum Action {
 
 /// Which keys apply: what has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter)]
-pub enum KeyContext {
+pub(crate) enum KeyContext {
     /// The panes, and the help and detail popups over them (what an action
     /// does in a popup is up to `AppState::act`).
     Main,
@@ -179,7 +179,7 @@ pub enum Scope {
 
 /// One binding: where, the keys, what they do, how help and hints say it.
 #[derive(Debug, Clone, Copy)]
-pub struct Binding {
+pub(crate) struct Binding {
     pub context: KeyContext,
     pub keys: &'static [Key],
     pub action: Action,
@@ -305,7 +305,7 @@ pub(crate) fn action_for(context: KeyContext, key: &KeyEvent) -> Option<Action> 
 
 /// What a key press is in a context: an action, or a character typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input {
+pub(crate) enum Input {
     Act(Action),
     Type(char),
 }
@@ -338,7 +338,7 @@ pub(crate) fn key_for(context: KeyContext, action: Action) -> String {
 
 /// A hint: keys and the word for what they do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hint {
+pub(crate) struct Hint {
     pub keys: String,
     pub word: &'static str,
     pub scope: Scope,
@@ -375,7 +375,7 @@ pub(crate) fn hint_text(context: KeyContext, words: &[(Action, &'static str)]) -
 
 /// A line of the help overlay: keys and what they do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HelpRow {
+pub(crate) struct HelpRow {
     pub keys: String,
     pub help: &'static str,
 }

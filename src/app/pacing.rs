@@ -22,7 +22,7 @@ pub(crate) const SLOW_ANALYSIS: Duration = Duration::from_secs(15);
 
 /// What is due, and when it was last done.
 #[derive(Debug, Clone)]
-pub struct Pacing {
+pub(crate) struct Pacing {
     /// A key or the clock changed what is shown: draw within MIN_FRAME.
     key_dirty: bool,
     /// Data changed what is shown: draw within DATA_FRAME.

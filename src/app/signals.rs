@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// The signals a person or a supervisor sends to end a program.
-pub struct Signals {
+pub(crate) struct Signals {
     caught: Vec<(i32, &'static str, Signal)>,
 }
 

@@ -11,10 +11,10 @@ use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_ra
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+pub(crate) type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// Owns the terminal while the cockpit runs; restores it when dropped.
-pub struct TerminalGuard {
+pub(crate) struct TerminalGuard {
     pub terminal: Tui,
 }
 

@@ -241,7 +241,7 @@ impl Paths {
 
 /// What the command line says about where settings come from.
 #[derive(Debug, Clone, Default)]
-pub struct ConfigFiles {
+pub(crate) struct ConfigFiles {
     pub config_file: Option<PathBuf>,
     pub release_file: Option<PathBuf>,
 }
@@ -331,7 +331,7 @@ fn env_vars_matching(prefix: &str) -> Vec<String> {
 
 /// One step of a key path.
 #[derive(Debug, Clone, Copy)]
-pub enum Seg<'a> {
+pub(crate) enum Seg<'a> {
     Key(&'a str),
     Index(usize),
 }

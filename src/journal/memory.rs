@@ -4,7 +4,7 @@
 use super::release::{EventStore, JournalError, ReleaseEvent};
 
 #[derive(Debug, Default)]
-pub struct MemoryStore {
+pub(crate) struct MemoryStore {
     events: Vec<ReleaseEvent>,
     read: usize,
 }

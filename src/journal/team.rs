@@ -31,7 +31,7 @@ use super::release::{EventStore, JournalError, ReleaseAction, ReleaseEvent};
 pub(crate) const LOOKBACK: i64 = 256;
 
 /// The migrations, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/journal/migrations");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/journal/migrations");
 
 /// The database URL, kept only to connect and to take it (and its password)
 /// out of every message.

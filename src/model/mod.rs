@@ -202,9 +202,9 @@ impl Reading {
 }
 
 /// Index of a service in the fleet (config order).
-pub type ServiceIdx = usize;
+pub(crate) type ServiceIdx = usize;
 /// Index of an environment in promotion order.
-pub type EnvIdx = usize;
+pub(crate) type EnvIdx = usize;
 
 /// One cell of the matrix: a service in an environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,14 +9,14 @@
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Version {
+pub(crate) enum Version {
     Parsed(Parsed),
     /// Kept verbatim; equal only to the identical string.
     Opaque(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     numbers: Vec<u64>,
     pre: Vec<Ident>,
 }

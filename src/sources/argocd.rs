@@ -79,7 +79,7 @@ pub struct DecodeOptions {
     pub image: Option<String>,
 }
 
-pub struct ArgoCdSource {
+pub(crate) struct ArgoCdSource {
     api_url: UrlTemplate,
     app: NameTemplate,
     project: Option<String>,

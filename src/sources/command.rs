@@ -60,7 +60,7 @@ struct Options {
     token_env: Option<String>,
 }
 
-pub struct CommandSource {
+pub(crate) struct CommandSource {
     program: Arc<str>,
     args: Arc<[String]>,
     env: Arc<[(String, String)]>,

@@ -111,7 +111,7 @@ impl VersionFrom {
     }
 }
 
-pub struct GithubSource {
+pub(crate) struct GithubSource {
     inner: Arc<Inner>,
 }
 

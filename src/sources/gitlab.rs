@@ -87,7 +87,7 @@ pub enum VersionFrom {
     Sha,
 }
 
-pub struct GitlabSource {
+pub(crate) struct GitlabSource {
     inner: Arc<Inner>,
 }
 

@@ -124,7 +124,7 @@ impl Fields {
     }
 }
 
-pub struct HttpSource {
+pub(crate) struct HttpSource {
     url: UrlTemplate,
     fields: Fields,
 }
@@ -173,7 +173,7 @@ pub(crate) fn parse_options<T: serde::de::DeserializeOwned>(
 
 /// A URL with `{service}` and `{env}` placeholders, checked at load time.
 #[derive(Debug, Clone)]
-pub struct UrlTemplate(String);
+pub(crate) struct UrlTemplate(String);
 
 impl UrlTemplate {
     pub fn parse(raw: &str) -> Result<UrlTemplate, String> {

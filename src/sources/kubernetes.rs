@@ -81,7 +81,7 @@ struct Cluster {
     client: tokio::sync::OnceCell<kube::Client>,
 }
 
-pub struct KubernetesSource {
+pub(crate) struct KubernetesSource {
     /// The `token_env` token, only to take it out of error texts.
     token: Option<auth::Token>,
     cluster: Arc<Cluster>,
@@ -710,7 +710,7 @@ impl ImageRef {
 /// Deployment, an Argo CD Application. Literal parts are checked when the
 /// config loads; the rendered name when it is used.
 #[derive(Debug, Clone)]
-pub struct NameTemplate(String);
+pub(crate) struct NameTemplate(String);
 
 impl NameTemplate {
     pub fn parse(raw: &str) -> Result<NameTemplate, String> {

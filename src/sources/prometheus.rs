@@ -74,7 +74,7 @@ impl<'de> Deserialize<'de> for Queries {
 /// A PromQL query with `{service}` and `{env}` placeholders. Every other
 /// brace belongs to PromQL (`{job="x"}`) and is left alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryTemplate(String);
+pub(crate) struct QueryTemplate(String);
 
 impl QueryTemplate {
     /// Check a template: not empty, and no `{word}` that looks like a
@@ -115,7 +115,7 @@ fn valid_metric_name(name: &str) -> bool {
         && name.len() <= 64
 }
 
-pub struct PrometheusSource {
+pub(crate) struct PrometheusSource {
     api_url: UrlTemplate,
     token: Option<Token>,
     queries: Arc<[(String, QueryTemplate)]>,
