@@ -204,12 +204,22 @@ pub(crate) fn countdown(secs: i64) -> String {
 mod tests {
     use super::*;
 
-    /// The footer row of the screen, drawn at 140×30.
-    fn footer(state: &AppState) -> String {
-        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 30)).unwrap();
+    /// Row `y` of the screen drawn at `width`×30.
+    fn row(state: &AppState, width: u16, y: u16) -> String {
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, 30)).unwrap();
         terminal.draw(|f| render(f, state)).unwrap();
         let buffer = terminal.backend().buffer();
-        (0..140).map(|x| buffer[(x, 29)].symbol().to_string()).collect()
+        (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect()
+    }
+
+    /// The footer row, at 140×30.
+    fn footer(state: &AppState) -> String {
+        row(state, 140, 29)
+    }
+
+    /// The status row, at 200×30.
+    fn status_row(state: &AppState) -> String {
+        row(state, 200, 0)
     }
 
     #[test]
@@ -231,14 +241,6 @@ mod tests {
         let text = footer(&state);
         assert!(text.contains(&keymap::hint_text(KeyContext::Filter, &[])), "{text:?}");
         assert!(text.contains(&format!("{} keep", keymap::keys_for(KeyContext::Filter, keymap::Action::Submit))));
-    }
-
-    /// The status row, drawn at 200×30.
-    fn status_row(state: &AppState) -> String {
-        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 30)).unwrap();
-        terminal.draw(|f| render(f, state)).unwrap();
-        let buffer = terminal.backend().buffer();
-        (0..200).map(|x| buffer[(x, 0)].symbol().to_string()).collect()
     }
 
     #[test]
