@@ -175,6 +175,21 @@ fn bad_duration() {
 }
 
 #[test]
+fn a_database_url_pasted_into_the_config_is_refused_without_showing_it() {
+    let text = format!("{VALID}\n[team]\ndatabase_url_env = \"postgres://carol:Sup3rSecret@db.example/fd\"\n");
+    let run = rejects(&text, "team.database_url_env");
+    assert!(run.stderr.contains("looks like the database URL itself"), "{run:#?}");
+    assert!(!run.stderr.contains("Sup3rSecret") && !run.stderr.contains("carol"), "{run:#?}");
+}
+
+#[test]
+fn a_bad_url_and_a_bad_pointer_are_reported_together() {
+    let text = VALID.replace("http://127.0.0.1:9/", "http:///") + "[sources.fields]\nversion = \"/ver~2sion\"\n";
+    let run = rejects(&text, "sources[0].url");
+    assert!(run.stderr.contains("sources[0].fields.version"), "both in one run: {run:#?}");
+}
+
+#[test]
 fn invalid_url_template() {
     let text = VALID.replace("{service}", "{svc}");
     let run = rejects(&text, "sources[0].url");

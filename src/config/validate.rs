@@ -320,10 +320,18 @@ fn team_config(raw: Option<&crate::config::TeamSettings>, errors: &mut Errors<'_
                 .push(&at("database_url_env"), "missing: name the environment variable that holds the postgres:// URL");
             None
         }
+        // A URL pasted here holds a password: say so without repeating it.
+        Some(v) if v.contains("://") => {
+            errors.push(
+                &at("database_url_env"),
+                "this looks like the database URL itself: it never goes in a file; name the environment variable \
+                 that holds it (e.g. FLIGHTDECK_DATABASE_URL)",
+            );
+            None
+        }
         Some(v) if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
             let shown = crate::sanitize::clean_to(v, 40);
-            let hint = if v.contains("://") { ": the URL itself never goes in a file" } else { "" };
-            errors.push(&at("database_url_env"), format!("`{shown}` is not an environment variable name{hint}"));
+            errors.push(&at("database_url_env"), format!("`{shown}` is not an environment variable name"));
             None
         }
         Some(v) => Some(v.to_string()),

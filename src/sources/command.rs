@@ -91,7 +91,9 @@ impl CommandSource {
                 ));
             }
         }
-        // `fields` pointers are checked as they are read (http::Fields).
+        if let Some(fields) = &options.fields {
+            errors.extend(fields.problems());
+        }
         let token = auth::from_env(options.token_env.as_deref()).unwrap_or_else(|e| {
             errors.push(e);
             None

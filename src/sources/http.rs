@@ -30,38 +30,43 @@ struct Options {
     fields: Option<Fields>,
 }
 
-/// JSON pointers (RFC 6901) to each field of a reading. Each is checked as
-/// it is read from the config ([`check_pointer`]), so a bad one is an error
-/// naming its key (`fields.version`), for every kind that reads `fields`.
+/// JSON pointers (RFC 6901) to each field of a reading. The kinds that read
+/// `fields` check them with the rest of their options ([`Fields::problems`]),
+/// so every bad key is reported in one run, each naming its key.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fields {
-    #[serde(deserialize_with = "pointer")]
     pub version: String,
-    #[serde(default, deserialize_with = "optional_pointer")]
+    #[serde(default)]
     pub build: Option<String>,
-    #[serde(default, deserialize_with = "optional_pointer")]
+    #[serde(default)]
     pub commit: Option<String>,
-    #[serde(default, deserialize_with = "optional_pointer")]
+    #[serde(default)]
     pub digest: Option<String>,
-    #[serde(default, deserialize_with = "optional_pointer")]
+    #[serde(default)]
     pub deployed_at: Option<String>,
-    #[serde(default, deserialize_with = "optional_pointer")]
+    #[serde(default)]
     pub health: Option<String>,
 }
 
-fn pointer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let pointer = String::deserialize(deserializer)?;
-    check_pointer(&pointer).map_err(serde::de::Error::custom)?;
-    Ok(pointer)
-}
-
-fn optional_pointer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let pointer = Option::<String>::deserialize(deserializer)?;
-    if let Some(p) = &pointer {
-        check_pointer(p).map_err(serde::de::Error::custom)?;
+impl Fields {
+    /// Every pointer that is not one, with its key (`fields.version`).
+    pub(crate) fn problems(&self) -> Vec<OptionError> {
+        let all = [
+            ("version", Some(&self.version)),
+            ("build", self.build.as_ref()),
+            ("commit", self.commit.as_ref()),
+            ("digest", self.digest.as_ref()),
+            ("deployed_at", self.deployed_at.as_ref()),
+            ("health", self.health.as_ref()),
+        ];
+        all.into_iter()
+            .filter_map(|(key, p)| {
+                let message = check_pointer(p?).err()?;
+                Some(OptionError::new(format!("fields.{key}"), message))
+            })
+            .collect()
     }
-    Ok(pointer)
 }
 
 /// Check a JSON pointer (RFC 6901): empty (the whole document), or `/`
@@ -132,10 +137,16 @@ pub(crate) struct HttpSource {
 impl HttpSource {
     pub fn build(spec: &SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>> {
         let options: Options = parse_options(&spec.options)?;
-        let url = UrlTemplate::parse(&options.url).map_err(|m| vec![OptionError::new("url", m)])?;
-        // The pointers were checked as `fields` was read (see `Fields`).
         let fields = options.fields.unwrap_or_default();
-        Ok(Arc::new(HttpSource { url, fields }))
+        let mut errors = fields.problems();
+        match UrlTemplate::parse(&options.url) {
+            Ok(url) if errors.is_empty() => Ok(Arc::new(HttpSource { url, fields })),
+            Ok(_) => Err(errors),
+            Err(m) => {
+                errors.insert(0, OptionError::new("url", m));
+                Err(errors)
+            }
+        }
     }
 }
 
@@ -460,7 +471,9 @@ mod tests {
         assert_eq!(errors[0].key, "fields.commit");
         assert!(errors[0].message.contains("lone '~'"), "{errors:?}");
 
-        let errors = build_errors(serde_json::json!({ "url": "http://x/{env}", "fields": { "health": "status" } }));
+        let errors = build_errors(
+            serde_json::json!({ "url": "http://x/{env}", "fields": { "version": "/v", "health": "status" } }),
+        );
         assert_eq!(errors[0].key, "fields.health");
         assert!(errors[0].message.contains("must start with '/'"), "{errors:?}");
 
