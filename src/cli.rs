@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::{self, ConfigFiles, Paths};
 use crate::engine::{Engine, Evaluation, Scope};
@@ -50,11 +50,25 @@ pub enum Command {
     /// The release record for audits and post-mortems: matrix, findings,
     /// checklist with who and when, decisions and the timeline of events.
     Report {
+        /// Output format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
         format: ReportFormat,
         #[command(flatten)]
         retry: RetryArgs,
     },
+    /// What ships: the commits per service between two environments, or an environment and the target.
+    ///
+    /// Per service, the commits between what runs in one environment and in another or the
+    /// release's target (default: the last environment → target), with PRs, authors and
+    /// tickets; or a release-notes draft (--notes). Exit 0 read, 1 a compare failed (the
+    /// rest is printed), 2 bad input.
+    Changes(crate::changes_cli::ChangesArgs),
+    /// Where a ticket is: which environments run its commits, and since when.
+    ///
+    /// The services whose commits carry KEY and, per environment (and the target), whether
+    /// the running version holds them and since when it runs there. Exit 0 found, 1 not
+    /// found in any compared range, 2 bad input.
+    Where(crate::changes_cli::WhereArgs),
     /// Inspect or write the configuration.
     Config {
         #[command(subcommand)]
@@ -98,6 +112,18 @@ pub enum Command {
         #[command(subcommand)]
         action: TeamAction,
     },
+    /// Print the shell completion script for bash, zsh or fish.
+    ///
+    /// E.g. `flightdeck completions bash > ~/.local/share/bash-completion/completions/flightdeck`,
+    /// `flightdeck completions fish > ~/.config/fish/completions/flightdeck.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    ///
+    /// E.g. `flightdeck man > ~/.local/share/man/man1/flightdeck.1`, then `man flightdeck`.
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,14 +148,15 @@ pub enum ConfigAction {
     Path,
     /// Validate the configuration; exit 2 with every problem found.
     Check,
-    /// Write a commented starter config to the user's config file.
+    /// Write a starter config that evaluates as written: the release window
+    /// set from now, example sources commented out. Refuses to overwrite.
     Init {
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
-        /// Write here instead of the user's config dir.
-        #[arg(long, value_name = "FILE")]
-        to: Option<PathBuf>,
+        /// Write here instead of the user's config file (`flightdeck config path`).
+        #[arg(long, alias = "to", value_name = "FILE")]
+        path: Option<PathBuf>,
     },
 }
 
@@ -147,7 +174,7 @@ pub struct RetryArgs {
 }
 
 impl RetryArgs {
-    fn policy(self) -> crate::poller::Retry {
+    pub(crate) fn policy(self) -> crate::poller::Retry {
         crate::poller::Retry::new(self.retries, self.deadline)
     }
 }
@@ -163,14 +190,21 @@ fn parse_deadline(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Plain text: the verdict, its blockers, findings, checklist, rollback and the matrix.
     Text,
+    /// One JSON document for programs (its `schema` field says which version).
     Json,
+    /// Markdown, for a ticket or a chat.
     Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
+    /// Markdown: the state at the time and the timeline, as tables.
     Markdown,
+    /// Plain text: the state at the time and the timeline, one event a line.
+    Text,
+    /// One JSON document: the evaluation, every release event and every version change.
     Json,
 }
 
@@ -199,6 +233,8 @@ pub fn main() -> ExitCode {
         Some(Command::Config { action }) => config_command(action, &paths, &files),
         Some(Command::Check { format, envs, retry }) => check(&paths, &files, format, &envs, retry.policy()),
         Some(Command::Report { format, retry }) => report(&paths, &files, format, retry.policy()),
+        Some(Command::Changes(args)) => crate::changes_cli::changes(&paths, &files, args),
+        Some(Command::Where(args)) => crate::changes_cli::where_(&paths, &files, args),
         Some(Command::Demo { speed }) => cockpit(&paths, &files, Some(speed), launched),
         Some(Command::Tick { item, note }) => headless(&paths, &files, Headless::Tick { item, note }),
         Some(Command::Untick { item, note }) => headless(&paths, &files, Headless::Untick { item, note }),
@@ -212,6 +248,11 @@ pub fn main() -> ExitCode {
             headless(&paths, &files, Headless::Decide { decision, reason })
         }
         Some(Command::Team { action }) => team(&paths, &files, action),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "flightdeck", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Man) => man(),
         None => cockpit(&paths, &files, None, launched),
     }
 }
@@ -232,73 +273,135 @@ fn config_command(action: ConfigAction, paths: &Paths, files: &ConfigFiles) -> E
             println!("logs     {}", show(&paths.state_dir.clone().or(paths.data_dir.clone())));
             ExitCode::SUCCESS
         }
-        ConfigAction::Check => match config::read_layers(paths, files).and_then(|layers| {
-            // Say "no config" before validation, which would only report the
-            // empty fleet.
-            if layers.is_empty() {
-                return Ok(None);
-            }
-            let settings = config::merge(&layers)?;
-            let config = crate::setup::load(&settings, &layers)?.config;
-            Ok(Some((layers, config)))
-        }) {
-            Ok(None) => {
+        ConfigAction::Check => config_check(paths, files),
+        ConfigAction::Init { force, path } => {
+            let Some(target) = path.clone().or_else(|| paths.user_config.clone()) else {
                 eprintln!(
-                    "no config file found (looked for {}); `flightdeck config init` writes one",
-                    paths.user_config.as_ref().map_or("config.toml".into(), |p| p.display().to_string())
+                    "flightdeck config init: no home directory to find the config dir in: give a file with --path FILE"
                 );
-                ExitCode::from(EXIT_USAGE)
-            }
-            Ok(Some((layers, config))) => {
-                let files: Vec<String> = layers.files().map(|p| p.display().to_string()).collect();
-                let template = match crate::checklist::resolve(&config.fleet, paths.config_dir()) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return ExitCode::from(EXIT_USAGE);
-                    }
-                };
-                let cells: usize = config.sources.iter().map(|s| s.services.len() * s.environments.len()).sum();
-                println!(
-                    "ok: {} environments, {} services, {} sources reading {} cells{}{} ({})",
-                    config.fleet.environments.len(),
-                    config.fleet.services.len(),
-                    config.sources.len(),
-                    cells,
-                    config.fleet.release.as_ref().map_or(String::new(), |r| format!(", release {}", r.name)),
-                    template.map_or(String::new(), |t| format!(", checklist {} ({})", t.name, t.origin)),
-                    files.join(", ")
-                );
-                ExitCode::SUCCESS
-            }
-            Err(errors) => {
-                eprintln!("{errors}");
-                ExitCode::from(EXIT_USAGE)
-            }
-        },
-        ConfigAction::Init { force, to } => {
-            let Some(target) = to.or_else(|| paths.user_config.clone()) else {
-                eprintln!("no home directory: give a path with --to FILE");
                 return ExitCode::from(EXIT_USAGE);
             };
-            if target.exists() && !force {
-                eprintln!("{} already exists; use --force to overwrite it", target.display());
+            let now = jiff::Timestamp::now();
+            if let Err(message) = config::init::write(&target, force, now) {
+                eprintln!("flightdeck config init: {message}");
                 return ExitCode::from(EXIT_USAGE);
             }
-            let written = target
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::write(&target, config::EXAMPLE));
-            match written {
-                Ok(()) => {
-                    println!("wrote {}", target.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("cannot write {}: {e}", target.display());
-                    ExitCode::from(EXIT_USAGE)
-                }
+            let (start, end) = config::init::window_after(now);
+            println!("wrote {}", target.display());
+            println!(
+                "It evaluates as written: release window {} – {} UTC; the example sources are commented out: uncomment the ones you have.",
+                start.strftime("%Y-%m-%d %H:%M"),
+                end.strftime("%H:%M")
+            );
+            // The user's config file is read without a flag; any other needs one.
+            let flag = if path.is_some() && path != paths.user_config {
+                format!(" --config {}", shell_word(&target.display().to_string()))
+            } else {
+                String::new()
+            };
+            println!("Next:");
+            println!("  flightdeck config check{flag}    # every problem in it, at once");
+            println!("  flightdeck check{flag}           # one sweep and the verdict");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `config check`: every problem in the configuration in one run, each on
+/// its own line with its file and key: the keys the settings do not take
+/// (at every depth, with a "did you mean"), the values of the wrong type,
+/// and what validation finds in the rest. Exit 2 if there is any.
+fn config_check(paths: &Paths, files: &ConfigFiles) -> ExitCode {
+    let (layers, mut problems) = match config::read_layers_leniently(paths, files) {
+        Ok(read) => read,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    // Say "no config" before validation, which would only report the
+    // empty fleet.
+    if layers.is_empty() {
+        eprintln!("{}", no_config("config check", paths));
+        return ExitCode::from(EXIT_USAGE);
+    }
+    // With a problem that could not be taken out, the rest cannot be read
+    // as a whole: validating it would only report follow-on problems.
+    let loaded = if problems.incomplete {
+        None
+    } else {
+        match config::merge(&layers).and_then(|settings| crate::setup::load(&settings, &layers)) {
+            Ok(loaded) => Some(loaded),
+            Err(errors) => {
+                let new: Vec<_> = errors.0.into_iter().filter(|e| !problems.covers(&e.key)).collect();
+                problems.errors.extend(new);
+                None
             }
+        }
+    };
+    match loaded {
+        Some(loaded) if problems.errors.is_empty() => config_summary(paths, &layers, &loaded.config),
+        _ => {
+            eprintln!("{}", config::ConfigErrors(problems.errors));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// What `config check` says of a valid configuration.
+fn config_summary(paths: &Paths, layers: &config::Layers, config: &config::Config) -> ExitCode {
+    let files: Vec<String> = layers.files().map(|p| p.display().to_string()).collect();
+    let template = match crate::checklist::resolve(&config.fleet, paths.config_dir()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let cells: usize = config.sources.iter().map(|s| s.services.len() * s.environments.len()).sum();
+    println!(
+        "ok: {} environments, {} services, {} sources reading {} cells{}{} ({})",
+        config.fleet.environments.len(),
+        config.fleet.services.len(),
+        config.sources.len(),
+        cells,
+        config.fleet.release.as_ref().map_or(String::new(), |r| format!(", release {}", r.name)),
+        template.map_or(String::new(), |t| format!(", checklist {} ({})", t.name, t.origin)),
+        files.join(", ")
+    );
+    ExitCode::SUCCESS
+}
+
+/// What a command that needs a config says when there is none.
+fn no_config(command: &str, paths: &Paths) -> String {
+    match &paths.user_config {
+        Some(user) => format!(
+            "flightdeck {command}: no config found (looked for {}). `flightdeck config init` writes a starter \
+             there; or give one with --config FILE",
+            user.display()
+        ),
+        None => format!(
+            "flightdeck {command}: no config found (no home directory to look in). \
+             `flightdeck config init --path FILE` writes a starter; then give it with --config FILE"
+        ),
+    }
+}
+
+/// `path` as one word for a POSIX shell: quoted when it needs to be.
+fn shell_word(path: &str) -> String {
+    let plain = !path.is_empty() && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b));
+    if plain { path.to_string() } else { format!("'{}'", path.replace('\'', "'\\''")) }
+}
+
+/// `flightdeck man`: the manual page, in roff, on stdout.
+fn man() -> ExitCode {
+    let mut out = Vec::new();
+    let written = clap_mangen::Man::new(Cli::command()).render(&mut out);
+    match written.and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flightdeck man: cannot write the manual page: {e}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -330,7 +433,7 @@ fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched
         }
     };
     let result = rt.block_on(async {
-        let (config, active, banner, _demo) = match demo_speed {
+        let (config, active, banner, _demo, tokenless) = match demo_speed {
             Some(speed) => {
                 let demo = crate::demo::start(speed).await?;
                 let banner = if fell_back {
@@ -339,13 +442,20 @@ fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched
                     "DEMO".to_string()
                 };
                 let active = crate::sources::activate(&demo.config.sources, &demo.config.fleet).map_err(Exit)?;
-                (demo.config.clone(), active, Some(banner), Some(demo))
+                (demo.config.clone(), active, Some(banner), Some(demo), Vec::new())
             }
             None => {
                 let settings = config::merge(&layers).map_err(|e| Exit(e.to_string()))?;
-                let loaded = crate::setup::load(&settings, &layers).map_err(|e| Exit(e.to_string()))?;
+                // Team mode with one poll load: a seat may lack source tokens
+                // (it follows the leader; only a seat with every token leads).
+                let follows_a_leader = settings.team.as_ref().is_some_and(|t| t.poll.as_deref() != Some("each"));
+                let (loaded, tokenless) = if follows_a_leader {
+                    crate::setup::load_team_seat(&settings, &layers).map_err(|e| Exit(e.to_string()))?
+                } else {
+                    (crate::setup::load(&settings, &layers).map_err(|e| Exit(e.to_string()))?, Vec::new())
+                };
                 let active = loaded.activate();
-                (loaded.config, active, None, None)
+                (loaded.config, active, None, None, tokenless)
             }
         };
         let template = crate::checklist::resolve(&config.fleet, paths.config_dir()).map_err(|e| Exit(e.to_string()))?;
@@ -379,6 +489,9 @@ fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched
         };
         let operator = config.operator.clone();
         let team = config.team.is_some() && demo_speed.is_none();
+        let seat = if team { crate::team_cli::seat_setup(&config, &active, &tokenless).map_err(Exit)? } else { None };
+        // One poll load: the observation history is the team's, in the database.
+        let journal = if seat.is_some() { None } else { journal };
         let ending = crate::app::run(config, active, crate::app::RunOptions {
                 banner,
                 color,
@@ -388,6 +501,8 @@ fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched
                 release_journal,
                 operator,
                 team,
+                seat,
+                webhook_urls: _demo.as_ref().map(|d| d.webhook_urls()),
             }).await?;
         if fell_back && ending == crate::app::Ending::Quit {
             println!("flightdeck ran its built-in demo because no config was found; `flightdeck config init` writes a starter.");
@@ -419,26 +534,48 @@ fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched
 #[error("{0}")]
 struct Exit(String);
 
-/// One sweep of every source, evaluated with the journals: what `check` and
-/// `report` print. `Err` carries the message for an exit 2.
-fn evaluate_once(
+/// What a command wants asked of the compare API beyond what the engine
+/// needs (`changes --from --to`), decided from the config before the sweep;
+/// `Err` is bad input (exit 2).
+pub(crate) type ExtraRanges<'a> =
+    &'a dyn Fn(
+        &config::Config,
+    ) -> Result<Vec<(crate::engine::shipping::Point, crate::engine::shipping::Point)>, String>;
+
+/// No extra range: `check` and `report`.
+fn no_extra(
+    _: &config::Config,
+) -> Result<Vec<(crate::engine::shipping::Point, crate::engine::shipping::Point)>, String> {
+    Ok(Vec::new())
+}
+
+/// One sweep of every source, evaluated with the journals: what `check`,
+/// `report`, `changes` and `where` print. `Err` carries the message for an exit 2.
+pub(crate) fn evaluate_once(
     paths: &Paths,
     files: &ConfigFiles,
     envs: &[String],
     command: &str,
     retry: crate::poller::Retry,
+    extra: ExtraRanges<'_>,
 ) -> Result<(Engine, Evaluation, String, Option<std::path::PathBuf>), Stopped> {
     let layers = match config::read_layers(paths, files) {
         Ok(layers) if layers.is_empty() => {
-            return Err(Stopped::Usage(format!(
-                "flightdeck {command}: no config found (looked for {}); give one with --config FILE",
-                paths.user_config.as_ref().map_or("config.toml".into(), |p| p.display().to_string())
-            )));
+            return Err(Stopped::Usage(no_config(command, paths)));
         }
         Ok(layers) => layers,
         Err(errors) => return Err(errors.to_string().into()),
     };
-    let mut loaded = config::merge(&layers).and_then(|s| crate::setup::load(&s, &layers)).map_err(|e| e.to_string())?;
+    let settings = config::merge(&layers).map_err(|e| e.to_string())?;
+    // Team mode with one poll load: the team's cells are read, so this run
+    // needs no source token (without cells yet, it sweeps what it can).
+    let follows_a_leader = settings.team.as_ref().is_some_and(|t| t.poll.as_deref() != Some("each"));
+    let mut loaded = if follows_a_leader {
+        crate::setup::load_team_seat(&settings, &layers).map(|(loaded, _)| loaded)
+    } else {
+        crate::setup::load(&settings, &layers)
+    }
+    .map_err(|e| e.to_string())?;
     // `--env` scopes what is reported; findings still compare against the
     // environments before it (a hotfix only in prod is `ahead` of uat), and
     // the environments after the last one named are not polled.
@@ -448,6 +585,7 @@ fn evaluate_once(
     }
     let active = loaded.activate();
     let config = loaded.config;
+    let extra = extra(&config)?;
     let rt = runtime().map_err(|e| format!("flightdeck {command}: cannot start the async runtime: {e}"))?;
     let ctx = crate::sources::HttpContext::new()
         .map_err(|e| format!("flightdeck {command}: cannot set up the HTTP client: {e}"))?;
@@ -483,6 +621,31 @@ fn evaluate_once(
             Err(e) => eprintln!("flightdeck {command}: warning: cannot read the journal {}: {e}", path.display()),
         }
     }
+    // Team mode with one poll load: what the leading seat last wrote, with
+    // its ages, and the shared history; no source is asked.
+    if let Some(setup) =
+        crate::team_cli::seat_setup(&config, &active, &[]).map_err(|e| format!("flightdeck {command}: {e}"))?
+    {
+        let read = rt
+            .block_on(crate::journal::team_seat::read_team_state(&setup))
+            .map_err(|e| Stopped::Usage(format!("flightdeck {command}: team store unreachable: {e}")))?;
+        if let Some(team) = read {
+            engine.restore(team.history);
+            for update in team.cells {
+                engine.apply(update);
+            }
+            for (ask, answer) in team.answers {
+                engine.take_answer(ask, answer);
+            }
+            ship(&rt, &mut engine, &config, &ctx, command, &extra);
+            let scope = Scope::new(&engine.fleet, scope);
+            let evaluation = engine.evaluate(jiff::Timestamp::now(), &scope);
+            let operator =
+                config.operator.clone().unwrap_or_else(|| "nobody named (set `operator` in the config)".into());
+            return Ok((engine, evaluation, operator, None));
+        }
+        eprintln!("flightdeck {command}: no seat has polled for the team yet: asking the sources directly");
+    }
     let show_progress = std::io::stderr().is_terminal();
     let swept = rt.block_on(async {
         let mut signals = crate::app::signals::Signals::install()
@@ -517,14 +680,45 @@ fn evaluate_once(
             eprintln!("flightdeck {command}: warning: cannot write the journal {}: {e}", path.display());
         }
     }
+    ship(&rt, &mut engine, &config, &ctx, command, &extra);
     let scope = Scope::new(&engine.fleet, scope);
     let evaluation = engine.evaluate(jiff::Timestamp::now(), &scope);
-    Ok((engine, evaluation, config.operator.clone(), journal_path))
+    let operator = config.operator.clone().unwrap_or_else(|| "nobody named (set `operator` in the config)".into());
+    Ok((engine, evaluation, operator, journal_path))
+}
+
+/// `[changes]`: ask the compare API what the engine needs to judge and to
+/// show (each question once), plus the ranges a command wants. A client
+/// that cannot be made (its token unset) is said on stderr; the rest of
+/// the evaluation goes on without changes.
+fn ship(
+    rt: &tokio::runtime::Runtime,
+    engine: &mut Engine,
+    config: &config::Config,
+    ctx: &crate::sources::HttpContext,
+    command: &str,
+    extra: &[(crate::engine::shipping::Point, crate::engine::shipping::Point)],
+) {
+    let Some(changes) = &config.changes else { return };
+    let client = match crate::changes::ChangesClient::new(changes, ctx) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("flightdeck {command}: changes not read: {e}");
+            return;
+        }
+    };
+    let asks = engine.asks_for(extra);
+    if asks.is_empty() {
+        return;
+    }
+    for (ask, answer) in rt.block_on(crate::changes::answer_all(&client, asks, 8)) {
+        engine.take_answer(ask, answer);
+    }
 }
 
 /// Why a one-shot command stopped without an evaluation.
 #[derive(Debug)]
-enum Stopped {
+pub(crate) enum Stopped {
     /// Could not evaluate: the message says why (exit 2).
     Usage(String),
     /// A signal ended it (exit 128 + the signal).
@@ -538,7 +732,7 @@ impl From<String> for Stopped {
 }
 
 impl Stopped {
-    fn exit(self) -> ExitCode {
+    pub(crate) fn exit(self) -> ExitCode {
         match self {
             Stopped::Usage(message) => {
                 eprintln!("{message}");
@@ -551,7 +745,7 @@ impl Stopped {
 
 /// `flightdeck check`: one sweep, evaluate, print; exit on the verdict.
 fn check(paths: &Paths, files: &ConfigFiles, format: Format, envs: &[String], retry: crate::poller::Retry) -> ExitCode {
-    let (engine, evaluation, _, _) = match evaluate_once(paths, files, envs, "check", retry) {
+    let (engine, evaluation, _, _) = match evaluate_once(paths, files, envs, "check", retry, &no_extra) {
         Ok(done) => done,
         Err(stopped) => return stopped.exit(),
     };
@@ -566,10 +760,11 @@ fn check(paths: &Paths, files: &ConfigFiles, format: Format, envs: &[String], re
 
 /// `flightdeck report`: the release record; exit 0 whatever the verdict.
 fn report(paths: &Paths, files: &ConfigFiles, format: ReportFormat, retry: crate::poller::Retry) -> ExitCode {
-    let (engine, evaluation, operator, journal_path) = match evaluate_once(paths, files, &[], "report", retry) {
-        Ok(done) => done,
-        Err(stopped) => return stopped.exit(),
-    };
+    let (engine, evaluation, operator, journal_path) =
+        match evaluate_once(paths, files, &[], "report", retry, &no_extra) {
+            Ok(done) => done,
+            Err(stopped) => return stopped.exit(),
+        };
     // The whole observation journal (the cockpit keeps only the latest 500),
     // limited to the release: from T-24h to a day after the window.
     let all = match &journal_path {
@@ -586,6 +781,7 @@ fn report(paths: &Paths, files: &ConfigFiles, format: ReportFormat, retry: crate
     let changes = crate::report::record::changes_for(view, all);
     let out = match format {
         ReportFormat::Markdown => crate::report::record::markdown(view, &operator, &changes),
+        ReportFormat::Text => crate::report::record::text(view, &operator, &changes),
         ReportFormat::Json => crate::report::record::json(view, &changes) + "\n",
     };
     print!("{out}");
@@ -602,7 +798,7 @@ fn data_dir(config: &config::Config, paths: &Paths) -> Option<PathBuf> {
 fn load_config(paths: &Paths, files: &ConfigFiles, command: &str) -> Result<config::Config, ExitCode> {
     let layers = match config::read_layers(paths, files) {
         Ok(layers) if layers.is_empty() => {
-            eprintln!("flightdeck {command}: no config found; give one with --config FILE");
+            eprintln!("{}", no_config(command, paths));
             return Err(ExitCode::from(EXIT_USAGE));
         }
         Ok(layers) => layers,
@@ -621,7 +817,14 @@ fn load_config(paths: &Paths, files: &ConfigFiles, command: &str) -> Result<conf
 
 /// `tick`, `untick`, `note`, `sign`, `decide`.
 fn headless(paths: &Paths, files: &ConfigFiles, action: Headless) -> ExitCode {
-    let config = match load_config(paths, files, "action") {
+    let command = match &action {
+        Headless::Tick { .. } => "tick",
+        Headless::Untick { .. } => "untick",
+        Headless::Note { .. } => "note",
+        Headless::Sign { .. } => "sign",
+        Headless::Decide { .. } => "decide",
+    };
+    let config = match load_config(paths, files, command) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -16,6 +16,12 @@
 //!   service only runs it from 260 s ("merged" taken for "deployed");
 //! - `gateway` answers in plain text.
 //!
+//! What ships comes from a small GitHub compare look-alike on the same
+//! server (`/gh/repos/demo/{service}/compare/{base}...{head}`), read through
+//! the real `[changes]` client: every service's release has a handful of
+//! conventional commits with PR numbers and ticket keys, and the `accounts`
+//! hotfix running in prod was never merged back into `main`.
+//!
 //! Metrics come from a small Prometheus look-alike on the same server
 //! (`/prom/api/v1/query`), polled through the real `prometheus` source:
 //! - `checkout` in prod: its error rate jumps to 40× its baseline from
@@ -205,6 +211,110 @@ pub(crate) fn release_history(now: Timestamp) -> Vec<crate::journal::release::Re
     ]
 }
 
+/// The demo's git history of a service: its previous version, its target
+/// (the release's commits in between), and `accounts`' prod hotfix, which
+/// sits on a branch of its own.
+impl Script {
+    /// Where `git_ref` (a build's commit, or `v{version}`) is in `service`'s
+    /// history: 0 the previous version, 1 the target, 2 the hotfix.
+    fn point(service: &DemoService, git_ref: &str) -> Option<u8> {
+        let hotfix = service.name == "accounts";
+        let mut points = vec![(0u8, service.previous)];
+        if let Some(target) = service.target {
+            points.push((1, target));
+            if service.name == "cart" {
+                points.push((1, (target.0, 1192)));
+            }
+        }
+        if hotfix {
+            points.push((2, ("2.3.1", 652)));
+        }
+        points.into_iter().find_map(|(p, (version, build))| {
+            (git_ref == commit_of(service.name, version, build) || git_ref == format!("v{version}")).then_some(p)
+        })
+    }
+
+    /// GitHub's compare of `base...head` for `demo/{service}`; `main` as
+    /// the base asks whether `head` is in the mainline.
+    pub(crate) fn compare(&self, service: &str, base: &str, head: &str) -> Answer {
+        let Some(s) = SERVICES.iter().find(|s| s.name == service) else { return Answer::Status(404) };
+        let Some(to) = Self::point(s, head) else { return Answer::Status(404) };
+        let commits = |from: u8, to: u8| -> Vec<serde_json::Value> {
+            match (from, to) {
+                (0, 1) => release_commits(s),
+                (0, 2) | (1, 2) => vec![demo_commit(
+                    s.name,
+                    0,
+                    "fix(accounts): stop double-charging retried payouts (hotfix, ACC-77)",
+                    None,
+                )],
+                _ => Vec::new(),
+            }
+        };
+        let (status, list) = if base == "main" {
+            // Everything released is in main; the hotfix branch is not.
+            if to == 2 { ("diverged", commits(0, 2)) } else { ("behind", Vec::new()) }
+        } else {
+            let Some(from) = Self::point(s, base) else { return Answer::Status(404) };
+            match from.cmp(&to) {
+                std::cmp::Ordering::Equal => ("identical", Vec::new()),
+                std::cmp::Ordering::Less => ("ahead", commits(from, to)),
+                std::cmp::Ordering::Greater => ("behind", Vec::new()),
+            }
+        };
+        Answer::Json(json!({
+            "status": status,
+            "ahead_by": list.len(),
+            "behind_by": if status == "behind" || status == "diverged" { 2 } else { 0 },
+            "total_commits": list.len(),
+            "commits": list,
+        }))
+    }
+}
+
+/// The commits of a service's release: a few conventional commits with a
+/// PR number and a ticket key each, the same on every run.
+fn release_commits(service: &DemoService) -> Vec<serde_json::Value> {
+    const KINDS: [(&str, &str); 8] = [
+        ("feat", "add a preview of the next statement"),
+        ("fix", "retry the upstream call once on a reset"),
+        ("perf", "cache the currency table for a minute"),
+        ("feat", "export as CSV from the list view"),
+        ("fix", "keep the cursor when the page reloads"),
+        ("refactor", "split the client into read and write halves"),
+        ("docs", "explain the new rate limits"),
+        ("chore", "bump the HTTP client"),
+    ];
+    let seed = commit_of(service.name, "commits", 0);
+    let n = 3 + usize::from_str_radix(&seed[..2], 16).unwrap_or(0) % 6;
+    (0..n)
+        .map(|i| {
+            let (kind, what) = KINDS[(i + service.name.len()) % KINDS.len()];
+            let subject = format!("{kind}({}): {what}", service.name);
+            demo_commit(service.name, i + 1, &subject, Some(1200 + 7 * i as u64 + service.name.len() as u64))
+        })
+        .collect()
+}
+
+/// One commit as GitHub's compare lists it.
+fn demo_commit(service: &str, i: usize, subject: &str, pr: Option<u64>) -> serde_json::Value {
+    let key: String = service.chars().take(3).collect::<String>().to_uppercase();
+    let subject = match pr {
+        Some(pr) => format!("{subject} (#{pr})"),
+        None => subject.to_string(),
+    };
+    let sha = format!("{}{}", commit_of(service, "sha", i as u32), "0".repeat(33));
+    let authors = ["Ana Lima", "Bo Chen", "Carol Diaz", "Dev Patel"];
+    json!({
+        "sha": sha,
+        "commit": {
+            "message": format!("{subject}\n\nRefs: {key}-{}", 100 + i),
+            "author": { "name": authors[i % authors.len()], "date": "2026-11-20T10:00:00Z" }
+        },
+        "parents": [{ "sha": "0".repeat(40) }]
+    })
+}
+
 /// A stable fake commit id for a build.
 fn commit_of(service: &str, version: &str, build: u32) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -233,6 +343,13 @@ async fn version_handler(State(clock): State<Arc<Clock>>, Path((env, service)): 
 
 async fn record_handler(State(clock): State<Arc<Clock>>, Path((env, service)): Path<(String, String)>) -> Response {
     answer(clock.script.record(&service, &env, clock.t())).await
+}
+
+async fn compare_handler(State(clock): State<Arc<Clock>>, Path((service, range)): Path<(String, String)>) -> Response {
+    match range.split_once("...") {
+        Some((base, head)) => answer(clock.script.compare(&service, base, head)).await,
+        None => answer(Answer::Status(404)).await,
+    }
 }
 
 /// A Prometheus instant query, as far as the demo's own queries go:
@@ -283,6 +400,18 @@ async fn answer(answer: Answer) -> Response {
 pub(crate) struct Demo {
     pub config: Config,
     server: tokio::task::JoinHandle<()>,
+    addr: SocketAddr,
+}
+
+/// The variable the demo's `[[notify]]` names; the cockpit is handed its
+/// URL directly (the demo's own loopback webhook), never the environment.
+pub(crate) const WEBHOOK_VAR: &str = "FLIGHTDECK_DEMO_WEBHOOK";
+
+impl Demo {
+    /// The demo webhook's URL, by the variable its config names.
+    pub(crate) fn webhook_urls(&self) -> std::collections::HashMap<String, String> {
+        std::collections::HashMap::from([(WEBHOOK_VAR.to_string(), format!("http://{}/hooks/release", self.addr))])
+    }
 }
 
 impl Drop for Demo {
@@ -300,6 +429,9 @@ pub async fn start(speed: f64) -> anyhow::Result<Demo> {
         .route("/v/{env}/{service}", get(version_handler))
         .route("/records/{env}/{service}", get(record_handler))
         .route("/prom/api/v1/query", get(prom_handler))
+        .route("/gh/repos/demo/{service}/compare/{range}", get(compare_handler))
+        // The release channel's webhook: takes flightdeck's JSON, says ok.
+        .route("/hooks/release", axum::routing::post(|| async { "ok" }))
         .with_state(clock);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
@@ -310,7 +442,7 @@ pub async fn start(speed: f64) -> anyhow::Result<Demo> {
     });
     let config =
         config_for(addr, now, speed).map_err(|e| anyhow::anyhow!("the built-in demo config is invalid: {e}"))?;
-    Ok(Demo { config, server })
+    Ok(Demo { config, server, addr })
 }
 
 /// The demo's configuration, as TOML a user could have written.
@@ -327,8 +459,8 @@ pub(crate) fn config_toml(addr: SocketAddr, now: Timestamp, speed: f64) -> Strin
     }
     for s in &SERVICES {
         out.push_str(&format!(
-            "[[services]]\nname = \"{}\"\nowner = \"team-{}\"\nrollback = \"deployctl rollback {} --env {{env}} --to {{previous}}\"\n",
-            s.name, s.name, s.name
+            "[[services]]\nname = \"{}\"\nowner = \"team-{}\"\nrepo = \"demo/{}\"\nrollback = \"deployctl rollback {} --env {{env}} --to {{previous}}\"\n",
+            s.name, s.name, s.name, s.name
         ));
     }
     out.push_str(&format!(
@@ -367,6 +499,21 @@ version = "/ref"
 commit = "/sha"
 deployed_at = "/created_at"
 
+[[notify]]
+name = "release-channel"
+kind = "webhook"
+url_env = "{webhook_var}"
+on = ["verdict", "trigger", "decision", "signoff", "status", "deployment"]
+status_every = "1m"
+
+[changes]
+kind = "github"
+api_url = "http://{addr}/gh"
+tag = "v{{version}}"
+mainline = "main"
+tickets = "[A-Z]+-[0-9]+"
+ticket_url = "https://tickets.example/browse/{{ticket}}"
+
 [[sources]]
 name = "metrics"
 kind = "prometheus"
@@ -378,6 +525,7 @@ error_rate = 'demo_error_rate{{service="{{service}}",env="{{env}}"}}'
 p95_latency = 'demo_p95_ms{{service="{{service}}",env="{{env}}"}}'
 "#,
         every_ms = (every * 1000.0) as u64,
+        webhook_var = WEBHOOK_VAR,
         records_ms = (every * 2500.0) as u64,
     ));
     out
@@ -490,10 +638,53 @@ mod tests {
                     });
                 }
             }
+            // What ships: the engine's questions, answered by the script's
+            // compare look-alike through the real decoder.
+            for ask in state.engine.asks() {
+                let (repo, base, head) = match &ask {
+                    crate::engine::shipping::Ask::Compare { repo, base, head } => (repo, base.as_str(), head.as_str()),
+                    crate::engine::shipping::Ask::Mainline { repo, git_ref } => (repo, "main", git_ref.as_str()),
+                };
+                let service = repo.trim_start_matches("demo/");
+                let decoded = match script.compare(service, base, head) {
+                    Answer::Json(v) => crate::changes::decode::github_changes(
+                        repo,
+                        base,
+                        head,
+                        &[v.to_string()],
+                        crate::changes::decode::Reading { kind: crate::changes::ChangesKind::Github, tickets: None },
+                    ),
+                    other => panic!("the demo cannot compare {ask:?}: {other:?}"),
+                };
+                let answer = match (&ask, decoded) {
+                    (crate::engine::shipping::Ask::Compare { .. }, c) => {
+                        crate::engine::shipping::Answer::Compare(c.map(Arc::new).map_err(|e| e.to_string()))
+                    }
+                    (crate::engine::shipping::Ask::Mainline { .. }, c) => crate::engine::shipping::Answer::Mainline(
+                        c.map(|c| c.head_is_in_base()).map_err(|e| e.to_string()),
+                    ),
+                };
+                state.engine.take_answer(ask, answer);
+            }
             state.now = now;
             state.reanalyze();
             seen.extend(state.eval.findings.iter().map(|f| f.kind));
         }
+        // The accounts hotfix is the one commit not merged back.
+        let unmerged: Vec<_> = state
+            .eval
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::NotMergedBack)
+            .map(|f| f.message.clone())
+            .collect();
+        assert_eq!(unmerged.len(), 1, "{unmerged:?}");
+        assert!(unmerged[0].starts_with("accounts 2.3.1 in prod runs "), "{unmerged:?}");
+        // And the release's changes are known per cell: prod gains from uat.
+        let counted = (0..state.engine.fleet.services.len())
+            .filter(|&s| state.eval.incoming(crate::model::CellKey { service: s, env: 3 }).is_some())
+            .count();
+        assert!(counted > 0, "no cell counts its incoming commits");
         let missing: Vec<_> = FindingKind::ALL.iter().filter(|k| !seen.contains(k)).collect();
         assert!(missing.is_empty(), "the demo never shows {missing:?}");
         // At the end of the script the release is through, but its problems stay.

@@ -5,6 +5,8 @@
 
 pub mod analysis;
 pub mod app;
+pub mod changes;
+mod changes_cli;
 pub mod checklist;
 mod children;
 pub mod cli;
@@ -14,6 +16,7 @@ pub mod engine;
 pub mod journal;
 mod logging;
 pub mod model;
+pub mod notify;
 pub mod poller;
 pub mod report;
 pub mod sanitize;

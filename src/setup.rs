@@ -32,6 +32,27 @@ pub fn load(settings: &Settings, layers: &Layers) -> Result<Loaded, ConfigErrors
     Ok(Loaded { config, built })
 }
 
+/// As [`load`], for a seat in team mode that polls only when it leads: a
+/// source whose token variable is not set on this seat is kept as a
+/// [`sources::Tokenless`] placeholder instead of an error. Returns the
+/// names of those sources: a seat with any follows and never leads.
+pub fn load_team_seat(settings: &Settings, layers: &Layers) -> Result<(Loaded, Vec<String>), ConfigErrors> {
+    let mut built = Vec::new();
+    let mut tokenless = Vec::new();
+    let config = config::validate_settings(settings, layers, &mut |spec| {
+        match sources::build(spec) {
+            Ok(source) => built.push(source),
+            Err(errors) if sources::Tokenless::only_missing_token(&errors) => {
+                built.push(Arc::new(sources::Tokenless::new(spec)));
+                tokenless.push(spec.name.clone());
+            }
+            Err(errors) => return Err(errors),
+        }
+        Ok(())
+    })?;
+    Ok((Loaded { config, built }, tokenless))
+}
+
 /// Parse and validate a whole configuration held in a string (the demo,
 /// tests), with every source kind's options checked. `origin` names it in
 /// error messages.

@@ -39,6 +39,33 @@ pub(crate) fn release_store(
     }
 }
 
+/// Team mode with one poll load (`[team] poll = "leader"`, the default):
+/// how this seat joins. `None` when every seat polls its own sources, or
+/// the config has no release (the lock is the release's).
+pub(crate) fn seat_setup(
+    config: &Config,
+    active: &[crate::sources::ActiveSource],
+    tokenless: &[String],
+) -> Result<Option<crate::journal::team_seat::SeatSetup>, String> {
+    let (Some(team), Some(plan)) = (&config.team, &config.fleet.release) else {
+        return Ok(None);
+    };
+    if team.poll != crate::config::TeamPoll::Leader {
+        return Ok(None);
+    }
+    let url = DatabaseUrl::from_env(&team.database_url_env).map_err(|e| format!("[team] database_url_env: {e}"))?;
+    let names = crate::journal::team_seat::Names {
+        services: config.fleet.services.iter().map(|s| s.name.clone()).collect(),
+        environments: config.fleet.environments.iter().map(|e| e.name.clone()).collect(),
+        sources: active.iter().map(|a| a.name.clone()).collect(),
+    };
+    if !tokenless.is_empty() {
+        tracing::info!(sources = ?tokenless, "no token here for some sources: this seat follows and never leads");
+    }
+    let can_lead = tokenless.is_empty();
+    Ok(Some(crate::journal::team_seat::SeatSetup { url, release: plan.name.clone(), names, can_lead }))
+}
+
 /// One headless action, as typed.
 #[derive(Debug, Clone)]
 pub(crate) enum Headless {
@@ -128,7 +155,16 @@ pub(crate) fn run_action(
     };
     let by = match store.actor() {
         Ok(Some(actor)) => actor,
-        Ok(None) => config.operator.clone(),
+        Ok(None) => match config.operator.clone() {
+            Some(name) => name,
+            None => {
+                eprintln!(
+                    "flightdeck: who is acting? nobody is named: set `operator` in the config \
+                     (or FLIGHTDECK_OPERATOR), or $USER"
+                );
+                return ExitCode::from(BAD);
+            }
+        },
         Err(e) => {
             eprintln!("flightdeck: {e}");
             return ExitCode::from(BAD);
@@ -175,7 +211,14 @@ pub(crate) const GRANTS: &str = "\
 -- for each role the seats log in as (here: flightdeck_seat):
 GRANT SELECT, INSERT (release, id, at, actor, action) ON flightdeck_release_events TO flightdeck_seat;
 GRANT USAGE ON SEQUENCE flightdeck_release_events_seq_seq TO flightdeck_seat;
-GRANT SELECT ON flightdeck_signers TO flightdeck_seat;";
+GRANT SELECT ON flightdeck_signers TO flightdeck_seat;
+GRANT SELECT, INSERT (release, service, environment, source, state), UPDATE (state) ON flightdeck_cells TO flightdeck_seat;
+GRANT USAGE ON SEQUENCE flightdeck_cells_rev TO flightdeck_seat;
+GRANT SELECT, INSERT (release, event) ON flightdeck_observations TO flightdeck_seat;
+GRANT USAGE ON SEQUENCE flightdeck_observations_seq_seq TO flightdeck_seat;
+GRANT SELECT ON flightdeck_schema TO flightdeck_seat;
+GRANT SELECT, INSERT (release, ask, answer), UPDATE (answer) ON flightdeck_changes TO flightdeck_seat;
+GRANT USAGE ON SEQUENCE flightdeck_changes_rev TO flightdeck_seat;";
 
 /// `flightdeck team init`: create or upgrade the schema, write the signers.
 pub fn init(config: &Config, config_dir: Option<&std::path::Path>) -> ExitCode {
@@ -244,6 +287,14 @@ pub fn status(config: &Config) -> ExitCode {
             );
             for (release, events, last) in &s.releases {
                 println!("release {release}: {events} events, last recorded {last}");
+            }
+            for (release, leader, lag) in &s.leaders {
+                match leader {
+                    Some(who) => println!("release {release}: led by {who}, newest answer written {lag:.1} s ago"),
+                    None => {
+                        println!("release {release}: no seat leads now (the newest answer was written {lag:.1} s ago)")
+                    }
+                }
             }
             println!("{} seat(s) connected", s.seats.len());
             for (role, from, since) in &s.seats {

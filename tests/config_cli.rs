@@ -235,34 +235,114 @@ fn toml_syntax_error_gives_the_line() {
     run.assert_usage_error(&[file.to_str().unwrap(), "not valid TOML", &format!("(line {line})")]);
 }
 
-#[test]
-fn init_writes_a_config_that_checks_and_refuses_to_overwrite() {
-    let sandbox = Sandbox::new();
-    let target = sandbox.path("nested/dir/flightdeck.toml");
-    let target_str = target.to_str().unwrap();
-    let run = sandbox.run(&["config", "init", "--to", target_str]);
-    run.assert_ok();
-    assert!(run.stdout.contains(target_str), "{run:#?}");
-    let written = std::fs::read_to_string(&target).expect("init wrote the file");
-    assert!(!written.is_empty());
-
-    sandbox.check(&target).assert_ok();
-
-    std::fs::write(&target, "# edited by hand\n").unwrap();
-    let again = sandbox.run(&["config", "init", "--to", target_str]);
-    again.assert_usage_error(&[target_str, "--force"]);
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "# edited by hand\n", "left untouched");
-
-    sandbox.run(&["config", "init", "--to", target_str, "--force"]).assert_ok();
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), written);
+/// The commands `config init` says to run next, as words.
+fn next_commands(init: &Run) -> Vec<Vec<String>> {
+    let next: Vec<Vec<String>> = init
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Next:")
+        .skip(1)
+        .map(|l| l.split('#').next().unwrap_or("").split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(next.len(), 2, "two commands to run next: {init:#?}");
+    for command in &next {
+        assert_eq!(command[0], "flightdeck", "{init:#?}");
+    }
+    next
 }
 
 #[test]
-fn init_without_to_writes_the_user_config() {
+fn init_writes_a_config_that_checks_and_evaluates_and_refuses_to_overwrite() {
     let sandbox = Sandbox::new();
-    sandbox.run(&["config", "init"]).assert_ok();
+    let target = sandbox.path("nested/dir/flightdeck.toml");
+    let target_str = target.to_str().unwrap();
+    let run = sandbox.run(&["config", "init", "--path", target_str]);
+    run.assert_ok();
+    assert!(run.stdout.contains(target_str), "{run:#?}");
+    let written = std::fs::read_to_string(&target).expect("init wrote the file");
+    assert!(written.contains("# [[sources]]") && !written.contains("\n[[sources]]"), "sources are examples: {written}");
+
+    // The two commands it prints, run as printed: both name the file.
+    let next = next_commands(&run);
+    assert_eq!(next[0][1..], ["config", "check", "--config", target_str]);
+    assert_eq!(next[1][1..], ["check", "--config", target_str]);
+    let checked = sandbox.run(&next[0][1..].iter().map(String::as_str).collect::<Vec<_>>());
+    checked.assert_ok();
+    assert!(checked.stdout.contains("2 environments, 2 services, 0 sources"), "{checked:#?}");
+    assert!(checked.stdout.contains("checklist minor"), "{checked:#?}");
+    let evaluated = sandbox.run(&next[1][1..].iter().map(String::as_str).collect::<Vec<_>>());
+    // A verdict (go 0, no-go 1), not "could not evaluate" (2); the window
+    // is the one written, ahead of now.
+    assert!(matches!(evaluated.code, Some(0 | 1)), "{evaluated:#?}");
+    assert!(evaluated.stdout.contains("verdict: "), "{evaluated:#?}");
+    assert!(evaluated.stderr.is_empty(), "{evaluated:#?}");
+    let window = written.lines().find(|l| l.starts_with("window = ")).expect("an active window line");
+    let start = window.split('"').nth(1).unwrap();
+    let start: std::time::SystemTime = humantime::parse_rfc3339(start).unwrap();
+    let ahead = start.duration_since(std::time::SystemTime::now()).expect("the window opens after now");
+    assert!(ahead <= std::time::Duration::from_secs(90 * 60), "within the next 90 minutes: {window}");
+    assert!(evaluated.stdout.contains(&start_as_shown(&written)), "check evaluates the window written: {evaluated:#?}");
+
+    std::fs::write(&target, "# edited by hand\n").unwrap();
+    let again = sandbox.run(&["config", "init", "--path", target_str]);
+    again.assert_usage_error(&[target_str, "already exists", "--force"]);
+    assert!(again.stdout.is_empty(), "{again:#?}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "# edited by hand\n", "left untouched");
+
+    sandbox.run(&["config", "init", "--path", target_str, "--force"]).assert_ok();
+    let forced = std::fs::read_to_string(&target).unwrap();
+    assert!(forced.starts_with("# flightdeck configuration"), "{forced}");
+    sandbox.check(&target).assert_ok();
+}
+
+/// The window's start as `check` prints it: "2026-11-27 11:00".
+fn start_as_shown(written: &str) -> String {
+    let window = written.lines().find(|l| l.starts_with("window = ")).unwrap();
+    let start = window.split('"').nth(1).unwrap();
+    format!("window {} {}", &start[..10], &start[11..16])
+}
+
+#[test]
+fn init_without_path_writes_the_user_config_and_says_to_run_plain_commands() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["config", "init"]);
+    run.assert_ok();
     assert!(sandbox.user_config().is_file(), "wrote {}", sandbox.user_config().display());
+    let next = next_commands(&run);
+    assert_eq!(next, [vec!["flightdeck", "config", "check"], vec!["flightdeck", "check"]]);
     sandbox.run(&["config", "check"]).assert_ok();
+    let evaluated = sandbox.run(&["check"]);
+    assert!(matches!(evaluated.code, Some(0 | 1)) && evaluated.stdout.contains("verdict: "), "{evaluated:#?}");
+    // The old flag still works.
+    let other = sandbox.path("other.toml");
+    sandbox.run(&["config", "init", "--to", other.to_str().unwrap()]).assert_ok();
+    assert!(other.is_file());
+}
+
+#[test]
+fn the_starter_records_a_tick_and_reports_it_in_each_format() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.path("fd.toml");
+    let file = file.to_str().unwrap();
+    sandbox.run(&["config", "init", "--path", file]).assert_ok();
+    let tick =
+        sandbox.command(&["tick", "scope-frozen", "--note", "tagged", "--config", file]).env("USER", "ana").output();
+    Run::from(tick.expect("run flightdeck")).assert_ok();
+    let report = |format: &str| {
+        let run = sandbox.run(&["report", "--format", format, "--config", file]);
+        run.assert_ok();
+        run.stdout
+    };
+    let text = report("text");
+    assert!(text.starts_with("release record: "), "{text}");
+    assert!(text.contains("verdict: NO-GO"), "{text}");
+    let timeline = text.split("timeline (UTC):").nth(1).unwrap_or_else(|| panic!("a timeline: {text}"));
+    assert!(timeline.contains("ana ticked “Scope frozen") && timeline.contains(": tagged"), "{text}");
+    assert!(!text.contains("**") && !text.contains("| "), "no Markdown in text: {text}");
+    let markdown = report("markdown");
+    assert!(markdown.starts_with("# Release record: ") && markdown.contains("ticked “Scope frozen"), "{markdown}");
+    let json: serde_json::Value = serde_json::from_str(&report("json")).expect("json");
+    assert_eq!(json["release_events"].as_array().map(Vec::len), Some(1), "{json:#}");
 }
 
 #[test]
@@ -285,9 +365,96 @@ fn missing_config_file_is_named() {
 }
 
 #[test]
-fn no_config_at_all_is_an_error_for_check() {
+fn no_config_at_all_says_how_to_make_one() {
     let sandbox = Sandbox::new();
-    sandbox.run(&["config", "check"]).assert_usage_error(&["no config file found", "config init"]);
+    let user = sandbox.user_config();
+    for args in [&["config", "check"][..], &["check"], &["report"], &["tick", "scope-frozen"], &["team", "status"]] {
+        let run = sandbox.run(args);
+        run.assert_usage_error(&[
+            "no config found",
+            user.to_str().unwrap(),
+            "`flightdeck config init`",
+            "--config FILE",
+        ]);
+        let command = if args[0] == "config" { "config check" } else { args[0] };
+        assert!(run.stderr.starts_with(&format!("flightdeck {command}: ")), "names the command: {run:#?}");
+    }
+}
+
+/// One file, many problems: unknown keys at three depths (one with no
+/// near name), two in one source, a value of the wrong kind, and what
+/// validation finds in the rest.
+const MANY_PROBLEMS: &str = r#"
+colour = "blue"
+
+[[environments]]
+name = "staging"
+
+[[environments]]
+name = "prod"
+stale_afer = "30d"
+
+[[services]]
+name = "payments"
+
+[[services]]
+name = "payments"
+
+[release]
+name = "2026.11"
+kind = "mayor"
+window = { start = "2026-11-24T18:00:00Z", end = "2026-11-24T20:00:00Z" }
+
+[[sources]]
+name = "gh"
+kind = "github"
+repo = "acme/{service}"
+tokn_env = "GITHUB_TOKEN"
+evry = "1m"
+
+[poller]
+concurency = 4
+"#;
+
+#[test]
+fn config_check_lists_every_problem_in_one_run() {
+    let run = rejects(MANY_PROBLEMS, "colour");
+    let expected = [
+        ("`colour`", "unknown field `colour`"),
+        ("`environments[1].stale_afer`", "did you mean `stale_after`?"),
+        ("`release.kind`", "did you mean `major`?"),
+        ("`poller.concurency`", "did you mean `concurrency`?"),
+        ("`services[1].name`", "duplicate service `payments`"),
+        ("`sources[0].tokn_env`", "did you mean `token_env`?"),
+        ("`sources[0].evry`", "did you mean `every`?"),
+    ];
+    for (key, says) in expected {
+        let line =
+            run.stderr.lines().find(|l| l.contains(key)).unwrap_or_else(|| panic!("no line for {key}: {run:#?}"));
+        assert!(line.contains(says), "{key} should say {says:?}: {line}");
+    }
+    assert_eq!(run.stderr.lines().count(), expected.len(), "one line each, nothing repeated: {run:#?}");
+    assert!(!run.stderr.lines().next().unwrap_or("").contains("did you mean"), "nothing is near `colour`: {run:#?}");
+}
+
+#[test]
+fn problems_in_two_files_are_reported_together() {
+    let sandbox = Sandbox::new();
+    let user = sandbox.user_config();
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, format!("{VALID}\nmystery = 1\n")).unwrap();
+    let over = sandbox.write("over.toml", "[release]\nname = \"x\"\nwindoww = 3\n");
+    let run = sandbox.check(&over);
+    run.assert_usage_error(&[user.to_str().unwrap(), "`mystery`", over.to_str().unwrap(), "`release.windoww`"]);
+    assert!(run.stderr.contains("did you mean `window`?"), "{run:#?}");
+}
+
+#[test]
+fn an_entry_without_its_name_stops_there_without_follow_on_problems() {
+    let text = VALID.replace("[[services]]\nname = \"checkout\"", "[[services]]\nowner = \"team-checkout\"");
+    let run = rejects(&format!("colour = 1\n{text}"), "services[1]");
+    assert!(run.stderr.contains("missing field `name`"), "{run:#?}");
+    assert!(run.stderr.contains("`colour`"), "the problem before it too: {run:#?}");
 }
 
 #[test]

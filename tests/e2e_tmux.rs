@@ -25,6 +25,11 @@ impl Session {
 
     /// Like `start`, in the dirs of `dir`, with `NAME=value` settings added.
     fn start_in(tag: &str, args: &str, dir: Rc<tempfile::TempDir>, env: &str) -> Session {
+        Session::start_sized(tag, args, dir, env, (140, 40))
+    }
+
+    /// Like `start_in`, in a terminal of `width`×`height`.
+    fn start_sized(tag: &str, args: &str, dir: Rc<tempfile::TempDir>, env: &str, size: (u16, u16)) -> Session {
         tmux::require("the end-to-end terminal test");
         let name = format!("fd-e2e-{tag}-{}", std::process::id());
         let bin = env!("CARGO_BIN_EXE_flightdeck");
@@ -34,7 +39,8 @@ impl Session {
              {bin} {args}; echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60"
         );
         let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", "140", "-y", "40", "sh", "-c", &script])
+            .args(["new-session", "-d", "-s", &name, "-x", &size.0.to_string(), "-y", &size.1.to_string()])
+            .args(["sh", "-c", &script])
             .env_remove("TMUX")
             .status()
             .unwrap();
@@ -286,24 +292,20 @@ fn the_demo_rollback_banner_comes_goes_and_rings_once_per_firing() {
         .args(["pipe-pane", "-o", "-t", &session.name, &format!("cat >> {}", raw.display())])
         .status()
         .unwrap();
-    let first_line = |s: &str| s.lines().next().unwrap_or("").to_string();
-    let screen = session.wait_for(
-        "the rollback banner",
-        |s| first_line(s).contains("ROLLBACK TRIGGER"),
-        Duration::from_secs(30),
-    );
-    let banner = first_line(&screen);
+    let screen =
+        session.wait_for("the rollback banner", |s| banner_of(s).contains("ROLLBACK TRIGGER"), Duration::from_secs(30));
+    let banner = banner_of(&screen);
     assert!(banner.contains("NO-GO"), "{banner}");
     assert!(banner.contains("in prod:"), "names the environment: {banner}");
     assert!(banner.contains("$ deployctl rollback"), "names the rollback command: {banner}");
     session.wait_for(
         "checkout's error rate in the banner",
-        |s| first_line(s).contains("checkout in prod: error_rate"),
+        |s| banner_of(s).contains("checkout in prod: error_rate"),
         Duration::from_secs(15),
     );
     let screen = session.wait_for(
         "the banner to go",
-        |s| matrix_ready(s) && !first_line(s).contains("ROLLBACK") && first_line(s).contains("window closes"),
+        |s| matrix_ready(s) && !banner_of(s).contains("ROLLBACK") && banner_of(s).contains("window closes"),
         Duration::from_secs(20),
     );
     assert!(screen.contains("Rollback · baseline at"), "{screen}");
@@ -312,6 +314,55 @@ fn the_demo_rollback_banner_comes_goes_and_rings_once_per_firing() {
     let bytes = std::fs::read(&raw).unwrap_or_default();
     let bells = bytes.iter().filter(|&&b| b == 0x07).count();
     assert_eq!(bells, 2, "one bell for shipping's health, one for checkout's error rate");
+}
+
+/// The status bar, or the rollback banner's lines: the rows above the
+/// matrix's border.
+fn banner_of(screen: &str) -> String {
+    screen.lines().take_while(|l| !l.starts_with('┌')).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
+fn at_80x24_the_banner_reads_its_rollback_command_whole() {
+    // The demo at 20× speed: shipping's health goes down in prod once 4.3.0
+    // is there (8.75 s), after 4.2.0 ran long enough to be known-good.
+    let dir = Rc::new(tempfile::tempdir().unwrap());
+    let session = Session::start_sized("banner80", "demo --speed 20", dir, "", (80, 24));
+    let screen = session.wait_for(
+        "the rollback banner",
+        |s| banner_of(s).contains("ROLLBACK TRIGGER") && banner_of(s).contains("$ deployctl"),
+        Duration::from_secs(30),
+    );
+    let banner = banner_of(&screen);
+    assert!(banner.lines().count() >= 2, "below 200 columns the banner takes a second line:\n{screen}");
+    assert!(banner.lines().all(|l| l.chars().count() <= 80), "{banner}");
+    // The service the banner names first, and the version it went back from.
+    let previous = [("checkout", "2.7.1"), ("shipping", "4.2.0")];
+    let (service, version) = previous
+        .iter()
+        .find(|(service, _)| banner.contains(&format!("TRIGGER: {service} in prod:")))
+        .or_else(|| previous.iter().find(|(service, _)| banner.contains(&format!("TRIGGERS: {service} in prod:"))))
+        .unwrap_or_else(|| panic!("a demo trigger in prod:\n{banner}"));
+    // The command starts a line of its own and reads whole: nothing cut,
+    // no placeholder left.
+    let line = banner.lines().find(|l| l.contains("$ deployctl")).unwrap();
+    let command = line.trim().split(" │ ").next().unwrap_or_default();
+    assert_eq!(command, format!("$ deployctl rollback {service} --env prod --to {version}"), "{screen}");
+    assert!(line.trim_start().starts_with("$ deployctl"), "{banner}");
+    assert!(!banner.contains("<unknown>"), "{banner}");
+    // `w` lists why, over the same screen; Esc closes it.
+    session.send("w");
+    session.wait_for(
+        "the why view",
+        |s| s.contains("Why NO-GO") && s.contains("Rollback triggers"),
+        Duration::from_secs(10),
+    );
+    session.send("Escape");
+    session.wait_for("the why view to close", |s| !s.contains("Why NO-GO"), Duration::from_secs(10));
+    session.send("q");
+    session.wait_for("exit", |s| s.contains("EXIT="), Duration::from_secs(10));
+    assert_restored(&session);
 }
 
 /// A fleet read by a `command` source whose program records its PID and

@@ -7,131 +7,21 @@
 //! --ignored` runs them and fails without it (`.ci/run` installs it first).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use flightdeck::journal::release::{EventStore, ReleaseAction, ReleaseEvent};
 
+#[path = "support/pg.rs"]
+mod pg;
 #[path = "support/tmux.rs"]
 mod tmux;
 use flightdeck::journal::team::{DatabaseUrl, TeamDb, TeamStore};
+use pg::{OWNER, PASSWORD, Server, pg_bin};
 
-const OWNER: &str = "fdowner";
-const PASSWORD: &str = "pw-Zq7!team";
 const RELEASE: &str = "2026.11.1";
 
-/// The server's programs: Debian keeps them out of PATH.
-fn pg_bin(name: &str) -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|dirs| {
-            dirs.filter_map(|d| d.ok()).map(|d| d.path().join("bin").join(name)).filter(|p| p.is_file()).collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found.pop().unwrap_or_else(|| panic!("PostgreSQL is required (apt-get install postgresql): no {name}"))
-}
-
-fn root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
-}
-
-/// Run a server program as `postgres` when we are root.
-fn as_server_user(program: &Path) -> Command {
-    if root() {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A PostgreSQL server of the test's own, stopped when dropped.
-struct Server {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
 impl Server {
-    fn start() -> Server {
-        let initdb = pg_bin("initdb");
-        let dir = tempfile::tempdir().unwrap();
-        if root() {
-            ok(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).output().unwrap(), "chown");
-        }
-        let data = dir.path().join("data");
-        let pwfile = dir.path().join("pw");
-        std::fs::write(&pwfile, PASSWORD).unwrap();
-        if root() {
-            ok(Command::new("chown").args(["postgres:postgres"]).arg(&pwfile).output().unwrap(), "chown");
-        }
-        ok(
-            as_server_user(&initdb)
-                .arg("-D")
-                .arg(&data)
-                .args(["-U", OWNER, "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile"])
-                .arg(&pwfile)
-                .output()
-                .unwrap(),
-            "initdb",
-        );
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let server = Server { dir, port };
-        server.pg_ctl("start");
-        server.psql("CREATE DATABASE flightdeck");
-        server.psql(&format!(
-            "CREATE ROLE alice LOGIN PASSWORD '{PASSWORD}'; CREATE ROLE bob LOGIN PASSWORD '{PASSWORD}';"
-        ));
-        server
-    }
-
-    fn pg_ctl(&self, what: &str) {
-        let data = self.dir.path().join("data");
-        let log = self.dir.path().join("server.log");
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
-        let mut cmd = as_server_user(&pg_bin("pg_ctl"));
-        cmd.arg("-D").arg(&data).arg("-l").arg(&log).args(["-o", &options, "-w", "-t", "30"]);
-        if what == "stop" {
-            cmd.args(["-m", "immediate"]);
-        }
-        let out = cmd.arg(what).output().unwrap();
-        if what != "stop" {
-            ok(out, &format!("pg_ctl {what} (log: {})", std::fs::read_to_string(&log).unwrap_or_default()));
-        }
-    }
-
-    /// SQL as the owner, over the local socket (trust).
-    fn psql_in(&self, db: &str, sql: &str) -> String {
-        let out = Command::new(pg_bin("psql"))
-            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(self.dir.path())
-            .args(["-p", &self.port.to_string(), "-U", OWNER, "-d", db, "-c", sql])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&ok(out, sql).stdout).into_owned()
-    }
-
-    fn psql(&self, sql: &str) -> String {
-        self.psql_in("postgres", sql)
-    }
-
-    fn url(&self, role: &str) -> String {
-        format!("postgres://{role}:{}@127.0.0.1:{}/flightdeck", PASSWORD.replace('!', "%21"), self.port)
-    }
-
     fn store(&self, role: &str) -> TeamStore {
         TeamStore::new(TeamDb::new(DatabaseUrl::parse(&self.url(role)).unwrap()).unwrap(), RELEASE)
     }
@@ -149,12 +39,6 @@ impl Server {
         assert!(grants.contains("INSERT"), "{out}");
         self.psql_in("flightdeck", &grants);
         out
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.pg_ctl("stop");
     }
 }
 
@@ -234,12 +118,12 @@ fn team_mode_on_a_real_postgresql() {
 
     // init is idempotent, names the schema version, prints the grants.
     let first = server.init(&config);
-    assert!(first.contains("schema at version 1"), "{first}");
+    assert!(first.contains("schema at version 3"), "{first}");
     let again = server.init(&config);
-    assert!(again.contains("schema at version 1"), "{again}");
+    assert!(again.contains("schema at version 3"), "{again}");
     let (code, status, err) = flightdeck(&config, &server.url(OWNER), &["team", "status"]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(status.contains("schema version 1"), "{status}");
+    assert!(status.contains("schema version 3"), "{status}");
 
     // Two seats: what one records, the other reads, with the database's actor.
     let mut alice = server.store("alice");
@@ -431,7 +315,7 @@ fn seat(name: &str, config: &Path, url: &str) -> tmux::Tmux {
         config = config.display(),
     );
     let status = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &name, "-x", "140", "-y", "40", "sh", "-c", &script])
+        .args(["new-session", "-d", "-s", &name, "-x", "200", "-y", "50", "sh", "-c", &script])
         .env_remove("TMUX")
         .status()
         .unwrap();
@@ -487,4 +371,200 @@ fn two_seats_in_tmux_share_one_journal() {
     let events = server.store("alice").load().unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].by, "alice");
+}
+
+/// A version endpoint on loopback that counts the requests it answers and
+/// serves the version the test sets.
+struct Endpoint {
+    port: u16,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    version: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Endpoint {
+    fn start(version: &str) -> Endpoint {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let version = std::sync::Arc::new(std::sync::Mutex::new(version.to_string()));
+        let (h, v) = (hits.clone(), version.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = format!("{{\"version\":\"{}\"}}", v.lock().unwrap());
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Endpoint { port, hits, version }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The team config with the endpoint as its only source, polled every second.
+fn leader_config(dir: &Path, endpoint: &Endpoint) -> PathBuf {
+    let path = config(dir);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "http://127.0.0.1:9/{env}/{service}",
+            &format!("http://127.0.0.1:{}/{{env}}/{{service}}", endpoint.port),
+        )
+        .replace("timeout = \"1s\"", "timeout = \"1s\"\nevery = \"1s\"");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The pid of the flightdeck a tmux seat runs.
+fn seat_pid(seat: &tmux::Tmux) -> String {
+    let shell = seat.display("#{pane_pid}");
+    let out = Command::new("pgrep").args(["-P", &shell, "-f", "flightdeck"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no flightdeck under {shell}"))
+        .to_string()
+}
+
+/// Requests the endpoint answered over `window`.
+fn rate(endpoint: &Endpoint, window: Duration) -> usize {
+    let before = endpoint.hits();
+    std::thread::sleep(window);
+    endpoint.hits() - before
+}
+
+/// One poll load: ten seats, one polls; its SIGKILL hands the lead to
+/// another within 10 s, the history goes on, and the request rate stays
+/// one seat's; a PostgreSQL restart is survived by every seat.
+#[test]
+#[ignore = "needs postgresql and tmux: cargo test -- --ignored (.ci/run does)"]
+fn one_seat_polls_for_the_team_and_another_takes_over() {
+    let server = Server::start();
+    let work = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::start("1.3.8");
+    let config = leader_config(work.path(), &endpoint);
+    server.init(&config);
+    // Ten seats, five people's roles twice over.
+    let seats: Vec<tmux::Tmux> = (0..10)
+        .map(|i| {
+            let role = if i % 2 == 0 { "alice" } else { "bob" };
+            seat(&format!("{role}{i}"), &config, &server.url(role))
+        })
+        .collect();
+    let leading = |s: &str| s.contains("· leading");
+    let following = |s: &str| s.contains("· following ");
+    for s in &seats {
+        s.wait_for("the version on every seat", |s| s.contains("1.3.8"), Duration::from_secs(30));
+        s.wait_for("a role", |s| leading(s) || following(s), Duration::from_secs(10));
+    }
+    let screens: Vec<String> = seats.iter().map(|s| s.capture()).collect();
+    assert_eq!(screens.iter().filter(|s| leading(s)).count(), 1, "one leader: {screens:#?}");
+    // One seat's load: every second, one cell (ten seats polling would be ~10/s).
+    let per_5s = rate(&endpoint, Duration::from_secs(5));
+    assert!((3..=7).contains(&per_5s), "{per_5s} requests in 5 s: not one seat's");
+
+    // A pipeline ticks an item headless: every seat shows it within 1 s of
+    // the command's exit (NOTIFY wakes them; the table is read in order).
+    let open_item = |s: &str| s.contains("◦ Scope frozen");
+    for s in &seats {
+        s.wait_for("the open item", open_item, Duration::from_secs(5));
+    }
+    let (code, out, err) = flightdeck(&config, &server.url("bob"), &["tick", "scope-frozen", "--note", "ci run 42"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let ticked = Instant::now();
+    // Round-robin over the seats: each one's time is when it was first seen
+    // with the item ticked (a capture takes a few ms).
+    let mut seen: Vec<Option<Duration>> = vec![None; seats.len()];
+    while seen.iter().any(Option::is_none) {
+        assert!(ticked.elapsed() < Duration::from_secs(5), "the headless tick never reached every seat: {seen:?}");
+        for (i, s) in seats.iter().enumerate() {
+            if seen[i].is_none() && !open_item(&s.capture()) {
+                seen[i] = Some(ticked.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let fan_out = seen.iter().flatten().max().copied().unwrap_or_default();
+    assert!(fan_out < Duration::from_secs(1), "the tick took {fan_out:?} to reach ten seats");
+
+    // The leader is killed (SIGKILL: nothing can say goodbye).
+    let leader = seats.iter().position(|s| leading(&s.capture())).unwrap();
+    let killed = Command::new("kill").args(["-KILL", &seat_pid(&seats[leader])]).status().unwrap();
+    assert!(killed.success());
+    let killed_at = Instant::now();
+    let others: Vec<&tmux::Tmux> = seats.iter().enumerate().filter(|(i, _)| *i != leader).map(|(_, s)| s).collect();
+    let mut new_leader = None;
+    while new_leader.is_none() {
+        assert!(killed_at.elapsed() < Duration::from_secs(10), "nobody took the lead within 10 s");
+        new_leader = others.iter().find(|s| leading(&s.capture()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A new version while the new leader polls: every seat shows it, and the
+    // shared history holds the change (no gap across the takeover).
+    *endpoint.version.lock().unwrap() = "1.3.9".into();
+    for s in &others {
+        s.wait_for("the new version on the seats left", |s| s.contains("1.3.9"), Duration::from_secs(10));
+    }
+    let history =
+        server.psql_in("flightdeck", "SELECT event->>'old', event->>'new' FROM flightdeck_observations ORDER BY seq");
+    let logs = std::fs::read_dir(work.path().join("data"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().contains("log"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    assert!(history.contains("|1.3.8") && history.contains("1.3.8|1.3.9"), "{history}\n{logs}");
+    let per_5s = rate(&endpoint, Duration::from_secs(5));
+    assert!((3..=7).contains(&per_5s), "{per_5s} requests in 5 s after the takeover: not one seat's");
+    let (code, status, err) = flightdeck(&config, &server.url("bob"), &["team", "status"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(status.contains(&format!("release {RELEASE}: led by")), "{status}");
+    assert!(status.contains("9 seat(s) connected"), "{status}");
+    // A pipeline's check reads the team's cells: its own copy of the config
+    // points at a closed port, and still sees what the leader polled.
+    let gate = work.path().join("gate.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&gate, text.replace(&format!("127.0.0.1:{}", endpoint.port), "127.0.0.1:9")).unwrap();
+    let (_, json, err) = flightdeck(&gate, &server.url("bob"), &["check", "--format", "json", "--retries", "0"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert!(json.to_string().contains("1.3.9"), "check did not read the team's cells: {json}");
+    assert!(!err.contains("asking the sources directly"), "{err}");
+
+    // PostgreSQL restarted mid-window: the seats say so, keep the last
+    // state, and come back by themselves with one leader.
+    server.pg_ctl("stop");
+    for s in &others {
+        let screen = s.wait_for("the outage said", |s| s.contains("team store unreachable"), Duration::from_secs(10));
+        assert!(screen.contains("1.3.9"), "the last state stays on screen: {screen}");
+    }
+    server.pg_ctl("start");
+    for s in &others {
+        s.wait_for("the seat back", |s| leading(s) || following(s), Duration::from_secs(15));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let screens: Vec<String> = others.iter().map(|s| s.capture()).collect();
+    assert_eq!(screens.iter().filter(|s| leading(s)).count(), 1, "one leader again: {screens:#?}");
+    for s in &others {
+        s.send("q");
+        s.wait_for("exit", |s| s.contains("EXIT=0"), Duration::from_secs(10));
+    }
 }

@@ -20,11 +20,13 @@ pub enum FindingKind {
     Unhealthy,
     Unreachable,
     Stale,
+    /// A running commit that is not in the mainline (`[changes]`).
+    NotMergedBack,
 }
 
 impl FindingKind {
     #[cfg(test)]
-    pub(crate) const ALL: [FindingKind; 7] = [
+    pub(crate) const ALL: [FindingKind; 8] = [
         FindingKind::Missing,
         FindingKind::Ahead,
         FindingKind::BuildMismatch,
@@ -32,6 +34,7 @@ impl FindingKind {
         FindingKind::Unhealthy,
         FindingKind::Unreachable,
         FindingKind::Stale,
+        FindingKind::NotMergedBack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,12 +46,13 @@ impl FindingKind {
             FindingKind::Unhealthy => "unhealthy",
             FindingKind::Unreachable => "unreachable",
             FindingKind::Stale => "stale",
+            FindingKind::NotMergedBack => "not_merged_back",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            FindingKind::Unreachable | FindingKind::Stale => Severity::Medium,
+            FindingKind::Unreachable | FindingKind::Stale | FindingKind::NotMergedBack => Severity::Medium,
             _ => Severity::High,
         }
     }
@@ -63,6 +67,7 @@ impl FindingKind {
             FindingKind::Unhealthy => '✗',
             FindingKind::Unreachable => '⚠',
             FindingKind::Stale => '◷',
+            FindingKind::NotMergedBack => '⎇',
         }
     }
 }

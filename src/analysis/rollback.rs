@@ -142,6 +142,24 @@ pub struct EnvRollback {
     pub auto_sync: bool,
     pub readiness: Readiness,
     pub reasons: Vec<String>,
+    /// Where a rollback here goes, as the rollback banner says it.
+    #[serde(skip)]
+    pub target: RollbackTarget,
+}
+
+/// Where a rollback goes, said so that it can be acted on: a command with
+/// every placeholder filled, or plainly why there is none. Never a command
+/// with `<unknown>` in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackTarget {
+    /// The method, filled with the known-good version (or needing none).
+    Ready(Method),
+    /// No version qualifies as known-good: the method filled with the
+    /// version that ran here before, and why it is not proven good
+    /// ("4.2.0, ran 1m: not proven good").
+    Unproven { method: Method, caveat: String },
+    /// No command can be given: why.
+    None(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -378,15 +396,55 @@ pub(crate) fn assess(
     let known_good = known_good(fleet, cell, service, now);
     let auto_sync =
         cell.deployments().filter_map(|o| o.last_ok.as_ref()).any(|s| s.reading.attribute("auto_sync") == Some("true"));
-    let method = svc.rollback.as_deref().map(|template| {
-        let text =
-            fill(template, &svc.name, &environment, current.as_deref(), known_good.as_ref().map(|k| &k.artifact));
-        if text.starts_with("https://") || text.starts_with("http://") {
-            Method::Runbook(text)
-        } else {
-            Method::Command(text)
+    let method_with = |previous: Option<&Artifact>| {
+        svc.rollback.as_deref().map(|template| {
+            let text = fill(template, &svc.name, &environment, current.as_deref(), previous);
+            if text.starts_with("https://") || text.starts_with("http://") {
+                Method::Runbook(text)
+            } else {
+                Method::Command(text)
+            }
+        })
+    };
+    let method = method_with(known_good.as_ref().map(|k| &k.artifact));
+    let target = match (&method, &known_good) {
+        (None, _) => RollbackTarget::None(NO_METHOD.into()),
+        (Some(m), Some(k)) => match unfilled(svc.rollback.as_deref(), current.as_deref(), Some(&k.artifact)) {
+            None => RollbackTarget::Ready(m.clone()),
+            Some(gap) => RollbackTarget::None(format!(
+                "back to {} (from {}), but the rollback method needs {{{gap}}}, which is not known for it",
+                k.artifact.version,
+                k.from.describe()
+            )),
+        },
+        (Some(m), None) => {
+            let previous =
+                previous_run(cell.shown().map(|o| o.history.as_slice()).unwrap_or_default(), current.as_deref(), now);
+            let why = no_known_good_reason(fleet, cell);
+            match previous {
+                Some(p) => {
+                    let artifact =
+                        Artifact { version: p.version.clone(), build: p.build.clone(), ..Artifact::default() };
+                    let caveat = p.caveat();
+                    match (
+                        unfilled(svc.rollback.as_deref(), current.as_deref(), Some(&artifact)),
+                        method_with(Some(&artifact)),
+                    ) {
+                        (None, Some(method)) => RollbackTarget::Unproven { method, caveat },
+                        (Some(gap), _) => RollbackTarget::None(format!(
+                            "{why}; the one before ({caveat}) has no {{{gap}}} for the rollback method"
+                        )),
+                        (None, None) => RollbackTarget::None(NO_METHOD.into()),
+                    }
+                }
+                // A method that names no version (`rollout undo`) still works.
+                None => match unfilled(svc.rollback.as_deref(), current.as_deref(), None) {
+                    None => RollbackTarget::Unproven { method: m.clone(), caveat: why },
+                    Some(_) => RollbackTarget::None(why),
+                },
+            }
         }
-    });
+    };
 
     let mut readiness = Readiness::Ready;
     let mut reasons = Vec::new();
@@ -414,7 +472,7 @@ pub(crate) fn assess(
     if rehearsal == Rehearsal::NotDone {
         flag(Readiness::AtRisk, NOT_REHEARSED.into());
     }
-    EnvRollback { env, environment, current, known_good, method, auto_sync, readiness, reasons }
+    EnvRollback { env, environment, current, known_good, method, auto_sync, readiness, reasons, target }
 }
 
 fn no_known_good_reason(fleet: &Fleet, cell: &Cell) -> String {
@@ -512,6 +570,65 @@ pub(crate) fn fill(
         .replace("{current}", current.unwrap_or(UNKNOWN))
         .replace("{previous_ref}", previous.and_then(|p| p.reference.as_deref()).unwrap_or(UNKNOWN))
         .replace("{previous}", previous.map_or(UNKNOWN, |p| p.version.as_str()))
+}
+
+/// The first placeholder `template` uses that has no value, if any: the
+/// method would read `<unknown>` there.
+fn unfilled(template: Option<&str>, current: Option<&str>, previous: Option<&Artifact>) -> Option<&'static str> {
+    let template = template?;
+    let missing = |name: &str| match name {
+        "current" => current.is_none(),
+        "previous" => previous.is_none(),
+        "previous_ref" => previous.and_then(|p| p.reference.as_ref()).is_none(),
+        _ => false,
+    };
+    PLACEHOLDERS.iter().copied().find(|p| template.contains(&format!("{{{p}}}")) && missing(p))
+}
+
+/// The version that ran in a cell before the current one, and for how long:
+/// a rollback target only with its caveat, when none is known-good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PreviousRun {
+    pub version: String,
+    pub build: Option<String>,
+    pub ran: Duration,
+    pub seen_down: bool,
+}
+
+impl PreviousRun {
+    /// "4.2.0, ran 1m: not proven good".
+    pub(crate) fn caveat(&self) -> String {
+        let ran = crate::model::time::short_age(self.ran);
+        if self.seen_down {
+            format!("{}, ran {ran}, seen down: not good", self.version)
+        } else {
+            format!("{}, ran {ran}: not proven good", self.version)
+        }
+    }
+}
+
+/// The newest version in `history` (oldest first) other than `current`.
+pub(crate) fn previous_run(
+    history: &[super::VersionRun],
+    current: Option<&str>,
+    now: Timestamp,
+) -> Option<PreviousRun> {
+    let current = current?;
+    let mut until = now;
+    for seen in history.iter().rev() {
+        if seen.version != current {
+            let from = seen.deployed_at.filter(|d| *d < seen.first_seen).unwrap_or(seen.first_seen);
+            let ran = Duration::try_from(until.duration_since(from)).unwrap_or_default();
+            return Some(PreviousRun {
+                version: seen.version.clone(),
+                build: seen.build.clone(),
+                ran,
+                seen_down: seen.seen_down,
+            });
+        }
+        until = seen.first_seen;
+    }
+    None
 }
 
 /// The placeholders a rollback template may use.

@@ -38,6 +38,8 @@ pub enum Action {
     SignOff,
     /// Record the go / no-go decision (confirmed first).
     Decide,
+    /// Show or hide every blocker behind the verdict, and what clears each.
+    Why,
     /// Keep the filter; record the note; go on to the prompt's next step.
     Submit,
     /// Leave a prompt with nothing recorded; clear the filter being typed.
@@ -250,6 +252,7 @@ pub(crate) const BINDINGS: &[Binding] = &[
     b(&[ESC], Action::Close, "close popup, clear filter", None),
     b(&[Key::ch('/')], Action::Filter, "filter services by name", Some("filter")),
     b(&[Key::ch('r')], Action::Refresh, "refresh every cell now", Some("refresh")),
+    b(&[Key::ch('w')], Action::Why, "why the verdict: every blocker, what clears it", Some("why")),
     c(&[Key::ch(' ')], Action::Tick, "tick / untick the selected checklist item", "tick"),
     c(&[Key::ch('n')], Action::Note, "note on the selected checklist item (else on the release)", "note"),
     c(&[Key::ch('s')], Action::SignOff, "sign off for a role (asks to confirm)", "sign off"),

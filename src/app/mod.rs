@@ -11,6 +11,7 @@ pub(crate) mod prompt;
 pub(crate) mod signals;
 pub mod state;
 pub(crate) mod terminal;
+pub(crate) mod why;
 
 use std::time::Duration;
 
@@ -39,11 +40,18 @@ pub struct RunOptions {
     pub template: Option<crate::checklist::Template>,
     /// Where ticks, sign-offs and decisions go.
     pub release_journal: Option<Box<dyn crate::journal::release::EventStore>>,
-    /// Who acts in this cockpit.
-    pub operator: String,
+    /// Who acts in this cockpit; `None`: nobody is named, the cockpit
+    /// asks before it records anything.
+    pub operator: Option<String>,
     /// The release journal is the team's (PostgreSQL): the seat acts as its
     /// database role and says so in the status bar.
     pub team: bool,
+    /// Team mode with one poll load (`[team] poll = "leader"`): the seat
+    /// polls only while it leads, and follows the leader's cells otherwise.
+    pub seat: Option<crate::journal::team_seat::SeatSetup>,
+    /// Webhook URLs by variable name, instead of the environment (the demo's
+    /// own webhook); `None`: the environment.
+    pub webhook_urls: Option<std::collections::HashMap<String, String>>,
 }
 
 /// Build the initial state for a config (also used by tests and benches).
@@ -61,6 +69,11 @@ fn begin_record(
     if !has_journal {
         state.release_journal_error = Some("this release has no journal: NOT RECORDED".into());
         state.ui.message = state.release_journal_error.clone();
+        return None;
+    }
+    if state.operator.trim().is_empty() {
+        // The keys ask for a name first; nothing is recorded without one.
+        state.ui.message = Some("NOT RECORDED: nobody is named as the operator".into());
         return None;
     }
     let done = state.describe(&action);
@@ -154,6 +167,96 @@ fn take_answer(state: &mut AppState, answer: journal_io::Answered, pending: &mut
     true
 }
 
+/// The notifier's next delivery (sent or given up), or never.
+async fn delivered(notifier: &mut Option<crate::notify::Notifier>) -> Option<crate::notify::Delivery> {
+    match notifier {
+        Some(n) => n.delivered().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The webhooks' health when it changes: `Some(None)` all well,
+/// `Some(Some(text))` which one fails and why; never without webhooks.
+async fn webhook_health(
+    webhooks: &mut Option<tokio::sync::watch::Receiver<Vec<crate::notify::WebhookStatus>>>,
+) -> Option<Option<String>> {
+    let Some(rx) = webhooks else { return std::future::pending().await };
+    if rx.changed().await.is_err() {
+        *webhooks = None;
+        return std::future::pending().await;
+    }
+    let failing: Vec<String> = rx
+        .borrow_and_update()
+        .iter()
+        .filter_map(|w| match &w.health {
+            crate::notify::Health::Failing { why, .. } => Some(format!("{}: {why}", w.name)),
+            crate::notify::Health::Ok => None,
+        })
+        .collect();
+    Some((!failing.is_empty()).then(|| failing.join("; ")))
+}
+
+/// How often failed compares are asked again.
+const RETRY_ASKS: Duration = Duration::from_secs(300);
+
+/// Whether this seat follows another (team mode): it asks no compare then.
+fn following(state: &AppState) -> bool {
+    state.seat.as_ref().is_some_and(|r| *r != crate::journal::team_seat::SeatRole::Leading)
+}
+
+/// The compare worker: questions in, answers out, off the loop.
+struct Shipper {
+    asks: mpsc::UnboundedSender<Vec<crate::engine::shipping::Ask>>,
+    answers: mpsc::Receiver<Vec<(crate::engine::shipping::Ask, crate::engine::shipping::Answer)>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Shipper {
+    fn spawn(client: crate::changes::ChangesClient) -> Shipper {
+        let (asks, mut inbox) = mpsc::unbounded_channel::<Vec<crate::engine::shipping::Ask>>();
+        let (reply, answers) = mpsc::channel(16);
+        let task = tokio::spawn(async move {
+            while let Some(asks) = inbox.recv().await {
+                let answered = crate::changes::answer_all(&client, asks, 8).await;
+                if reply.send(answered).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Shipper { asks, answers, task }
+    }
+
+    fn ask(&self, asks: Vec<crate::engine::shipping::Ask>) {
+        if self.asks.send(asks).is_err() {
+            tracing::warn!("the changes worker stopped: compares are not asked");
+        }
+    }
+}
+
+impl Drop for Shipper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The compare worker's next answers, or never.
+async fn shipper_answers(
+    shipper: &mut Option<Shipper>,
+) -> Option<Vec<(crate::engine::shipping::Ask, crate::engine::shipping::Answer)>> {
+    match shipper {
+        Some(s) => s.answers.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The seat's next news, or never (one seat, or the seat ended).
+async fn seat_news(seat: &mut Option<crate::journal::team_seat::Seat>) -> Option<crate::journal::team_seat::SeatNews> {
+    match seat {
+        Some(seat) => seat.news.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Sleep until `at`, or for ever.
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
@@ -191,20 +294,29 @@ pub enum Ending {
 /// Run the cockpit until the user quits or an ending signal arrives. The
 /// terminal is restored on return, whatever the way out.
 pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: RunOptions) -> anyhow::Result<Ending> {
-    // Start-up milestones, logged once, for measuring (see README).
+    // Start-up milestones, logged once, for measuring (see docs/measurements.md).
     let launched = options.launched.unwrap_or_else(std::time::Instant::now);
     let mut state = initial_state(&config, &active, Timestamp::now());
     state.banner = options.banner;
     state.ui.color = options.color;
     state.engine.template = options.template;
-    state.operator = options.operator;
+    state.operator = options.operator.unwrap_or_default();
     state.reanalyze();
 
     // Before anything starts: a signal during start-up is handled too.
     let mut signals = signals::Signals::install()?;
     let ctx = HttpContext::new().context("setting up the HTTP client")?;
     let (tx, mut rx) = mpsc::channel::<SourceUpdate>(1024);
-    let poller = Poller::spawn(active, config.poller, ctx, tx);
+    // Team mode with one poll load: the poller runs only while this seat
+    // leads (the seat says when); otherwise from the start.
+    let mut seat = options.seat.map(crate::journal::team_seat::Seat::spawn);
+    let mut poller = match seat {
+        Some(_) => None,
+        None => Some(Poller::spawn(active.clone(), config.poller, ctx.clone(), tx.clone())),
+    };
+    // The loop keeps a sender only in team mode (the poller comes and goes);
+    // one seat's channel closes when no source task is left.
+    let tx = seat.as_ref().map(|_| tx);
 
     let mut guard = terminal::TerminalGuard::enter().context("setting up the terminal (is this a terminal?)")?;
     let size = guard.terminal.size().context("reading the terminal size")?;
@@ -213,6 +325,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
         state.engine.fleet.environments.len(),
         state.engine.fleet.services.len(),
     ));
+    state.ui.screen = (size.width, size.height);
 
     // The first frame does not wait for the journals (a long one takes a
     // while to read): draw, then load them, then analyse.
@@ -247,6 +360,12 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
         }
     };
     match loaded {
+        // A team store that cannot be reached at start: the seat starts
+        // anyway, says so, and reads the journal when the store answers.
+        Some(journal_io::Answered::Loaded { events: Err(e), .. }) if options.team => {
+            tracing::warn!(error = %e, "team store unreachable at start");
+            state.release_journal_error = Some(format!("{UNREADABLE}{e}"));
+        }
         Some(journal_io::Answered::Loaded { events, actor }) => {
             let events = events.map_err(anyhow::Error::msg).context("loading the release journal")?;
             state.take_release_events(events);
@@ -288,6 +407,38 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     tokio::pin!(panic_timer);
     tracing::info!(sources = state.engine.sources.len(), cells = state.polled_cells(), "cockpit started");
 
+    // `[changes]`: a worker asks the compare API what the engine needs.
+    let mut shipper = match &config.changes {
+        Some(changes) => match crate::changes::ChangesClient::new(changes, &ctx) {
+            Ok(client) => Some(Shipper::spawn(client)),
+            Err(e) => {
+                tracing::warn!(error = %e, "changes not read");
+                state.ui.message = Some(format!("changes not read: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    // `[[notify]]`: who is told. Only the leading seat sends (one seat: it
+    // leads); a follower observes too, so a new leader announces no past.
+    let mut notifier = (!config.notify.is_empty()).then(|| match &options.webhook_urls {
+        Some(urls) => {
+            let urls = urls.clone();
+            crate::notify::Notifier::spawn_with(
+                &config.notify,
+                &ctx,
+                move |var| urls.get(var).cloned(),
+                crate::notify::SendPolicy::default(),
+            )
+        }
+        None => crate::notify::Notifier::spawn(&config.notify, &ctx),
+    });
+    let mut webhooks = notifier.as_ref().map(|n| n.health());
+    let mut observed_at: Option<Timestamp> = None;
+    // Failed compares (a ref not pushed yet, a rate limit) are asked again now and then.
+    let mut retry_asks = tokio::time::interval_at(tokio::time::Instant::now() + RETRY_ASKS, RETRY_ASKS);
+    retry_asks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
     let mut pace = pacing::Pacing::new(tokio::time::Instant::now());
     let mut ending = Ending::Quit;
     loop {
@@ -295,6 +446,24 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
             state.now = Timestamp::now();
             state.reanalyze();
             pace.analysed(tokio::time::Instant::now());
+            // What ships: a version changed → ask the compare API (the
+            // leading seat only: followers get the answers from it).
+            if let Some(shipper) = &shipper
+                && !following(&state)
+            {
+                let asks = state.engine.asks();
+                if !asks.is_empty() {
+                    shipper.ask(asks);
+                }
+            }
+        }
+        // Each new judgement is shown to the notifier (it says only what changed).
+        if let Some(n) = notifier.as_mut()
+            && observed_at != Some(state.eval.now)
+        {
+            observed_at = Some(state.eval.now);
+            let snapshot = crate::notify::Snapshot::of(&state.eval, &state.engine.release_events, &state.engine.fleet);
+            n.observe(snapshot, !following(&state));
         }
         if pace.frame_ready(tokio::time::Instant::now()) {
             guard.terminal.draw(|frame| crate::ui::render(frame, &state)).context("drawing the screen")?;
@@ -328,12 +497,69 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                     // No source task is left (none configured): keep drawing.
                     sources_open = false;
                 }
-                let changes: Vec<_> = batch.drain(..).filter_map(|u| state.engine.apply(u)).collect();
-                if !changes.is_empty() && options.journal.is_some() && !io.send(journal_io::Request::Observations(changes)) {
-                    state.journal_error = Some("the journal thread stopped: changes are not kept".into());
+                match seat.as_ref() {
+                    // Leading: what the sources answered goes to the team, with
+                    // the changes it made (the shared observation history).
+                    Some(seat) if poller.is_some() => {
+                        let updates = batch.clone();
+                        let changes: Vec<_> = batch.drain(..).filter_map(|u| state.engine.apply(u)).collect();
+                        if !seat.write(crate::journal::team_seat::LeaderBatch { updates, changes, answers: Vec::new() }) {
+                            state.journal_error = Some("the team seat stopped: answers are not shared".into());
+                        }
+                    }
+                    // Answers from a poller that just stopped leading: shown, not shared.
+                    Some(_) => batch.drain(..).for_each(|u| { state.engine.apply(u); }),
+                    None => {
+                        let changes: Vec<_> = batch.drain(..).filter_map(|u| state.engine.apply(u)).collect();
+                        if !changes.is_empty() && options.journal.is_some() && !io.send(journal_io::Request::Observations(changes)) {
+                            state.journal_error = Some("the journal thread stopped: changes are not kept".into());
+                        }
+                    }
                 }
                 pace.data();
                 Effect::None
+            },
+            Some(news) = seat_news(&mut seat) => {
+                use crate::journal::team_seat::{SeatNews, SeatRole};
+                match news {
+                    SeatNews::Role(role) => {
+                        let leading = role == SeatRole::Leading;
+                        if leading && poller.is_none() && let Some(tx) = &tx {
+                            tracing::info!("leading: polling the sources for the team");
+                            poller = Some(Poller::spawn(active.clone(), config.poller, ctx.clone(), tx.clone()));
+                        } else if !leading && poller.is_some() {
+                            tracing::info!(role = %role.label(), "no longer leading: the poller stops");
+                            poller = None;
+                        }
+                        state.seat = Some(role);
+                        Effect::Redraw
+                    }
+                    SeatNews::History(events) => {
+                        state.engine.restore(events);
+                        state.reanalyze();
+                        Effect::Redraw
+                    }
+                    SeatNews::Cells(updates) => {
+                        for update in updates {
+                            state.engine.apply(update);
+                        }
+                        pace.data();
+                        Effect::None
+                    }
+                    SeatNews::Answers(answers) => {
+                        for (ask, answer) in answers {
+                            state.engine.take_answer(ask, answer);
+                        }
+                        pace.data();
+                        Effect::None
+                    }
+                    SeatNews::JournalHint => {
+                        if has_release_journal {
+                            io.send(journal_io::Request::Poll);
+                        }
+                        Effect::None
+                    }
+                }
             },
             _ = tick.tick() => {
                 // Ages and countdowns move with the clock (drawn from `now`);
@@ -341,6 +567,35 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                 let now = Timestamp::now();
                 pace.clock(tokio::time::Instant::now(), state.boundary_between(state.now, now));
                 state.now = now;
+                if let Some(n) = notifier.as_mut() {
+                    n.tick(now, !following(&state));
+                }
+                Effect::None
+            },
+            Some(delivery) = delivered(&mut notifier) => {
+                state.told(delivery.describe());
+                Effect::Redraw
+            },
+            Some(failing) = webhook_health(&mut webhooks) => {
+                state.webhook_error = failing;
+                Effect::Redraw
+            },
+            Some(answers) = shipper_answers(&mut shipper) => {
+                if let Some(seat) = seat.as_ref() && poller.is_some() {
+                    let shared = answers.clone();
+                    if !seat.write(crate::journal::team_seat::LeaderBatch { answers: shared, ..Default::default() }) {
+                        state.journal_error = Some("the team seat stopped: answers are not shared".into());
+                    }
+                }
+                for (ask, answer) in answers {
+                    state.engine.take_answer(ask, answer);
+                }
+                pace.data();
+                Effect::None
+            },
+            _ = retry_asks.tick() => {
+                state.engine.retry_failed_asks();
+                pace.data();
                 Effect::None
             },
             _ = journal_poll.tick(), if has_release_journal => {
@@ -377,7 +632,17 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
             Effect::None => {}
             Effect::Redraw => pace.key(),
             Effect::Refresh => {
-                poller.refresh_now();
+                match &poller {
+                    Some(poller) => poller.refresh_now(),
+                    None => {
+                        let who = match &state.seat {
+                            Some(role) => role.label(),
+                            None => "no poller".into(),
+                        };
+                        state.ui.message =
+                            Some(format!("{who}: the leading seat polls the sources; nothing to refresh here"));
+                    }
+                }
                 pace.key();
             }
             Effect::Quit => break,
@@ -396,6 +661,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
         }
     }
     drop(poller);
+    drop(seat);
     drop(guard);
     // Appends already sent finish on the journal thread (each is fsync'd);
     // wait briefly for their answers so a tick made just before `q` is kept
@@ -442,6 +708,7 @@ mod tests {
         )
         .unwrap();
         let mut state = initial_state(&config, &[], Timestamp::now());
+        state.operator = "mei".into();
         let (event, done) =
             begin_record(&mut state, true, ReleaseAction::SignOff { role: "qa-lead".into(), note: None }).unwrap();
         assert_eq!(state.ui.message.as_deref(), Some(format!("recording: {done}…").as_str()));
@@ -481,6 +748,19 @@ mod tests {
         state.release_journal_error = Some("NOT RECORDED: refused".into());
         take_answer(&mut state, journal_io::Answered::Polled(Ok(Vec::new())), &mut pending);
         assert_eq!(state.release_journal_error.as_deref(), Some("NOT RECORDED: refused"));
+    }
+
+    #[test]
+    fn nothing_is_recorded_without_an_operator() {
+        let config = crate::setup::from_toml_str(
+            "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"web\"\n[release]\nname = \"r\"\nkind = \"patch\"\n",
+            "test",
+        )
+        .unwrap();
+        let mut state = initial_state(&config, &[], Timestamp::now());
+        assert_eq!(state.operator, "", "never the literal \"operator\"");
+        assert!(begin_record(&mut state, true, ReleaseAction::Tick { item: "x".into(), note: None }).is_none());
+        assert_eq!(state.ui.message.as_deref(), Some("NOT RECORDED: nobody is named as the operator"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! them, the reducers in `checklist.rs` change them.
 
 use super::keymap::{Action, Input, KeyContext};
+use super::state::{AppState, Effect, Pane, Popup};
 use crate::journal::release::Decision;
 
 /// Longest note or reason a prompt takes, in characters.
@@ -97,5 +98,77 @@ pub(crate) fn decision_label(decision: Decision) -> &'static str {
     match decision {
         Decision::Go => "GO",
         Decision::NoGo => "NO-GO",
+    }
+}
+
+/// Longest operator name, in characters (as the config's is cut).
+pub(crate) const MAX_OPERATOR: usize = 40;
+
+/// Asking who is acting: nobody is named in the config, `$USER` or
+/// `$LOGNAME`, and something is about to be recorded. Asked once: the name
+/// stays for the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorPrompt {
+    /// The name being typed.
+    pub text: String,
+    /// What the key that asked was for: done once the name is given.
+    pub then: Action,
+    /// Why Enter did not go on.
+    pub problem: Option<String>,
+}
+
+impl AppState {
+    /// Whether `action` must wait for a name: it may record something, and
+    /// nobody is named yet.
+    pub(super) fn asks_operator_first(&self, action: Action) -> bool {
+        let records = match action {
+            // A tick is recorded at once, from the checklist pane only.
+            Action::Tick => self.ui.focus == Pane::Checklist,
+            Action::Note | Action::SignOff | Action::Decide => true,
+            _ => false,
+        };
+        records && self.operator.trim().is_empty() && self.eval.checklist.is_some()
+    }
+
+    pub(super) fn ask_operator(&mut self, then: Action) -> Effect {
+        self.ui.popup = Some(Popup::Operator(OperatorPrompt { text: String::new(), then, problem: None }));
+        Effect::Redraw
+    }
+
+    /// A key while the name is asked: Enter names the operator and carries
+    /// on with what was asked for.
+    pub(super) fn operator_input(&mut self, input: Input) -> Effect {
+        let Some(Popup::Operator(prompt)) = &self.ui.popup else {
+            return Effect::None;
+        };
+        let mut prompt = prompt.clone();
+        prompt.problem = None;
+        match input {
+            Input::Act(Action::Quit) => return Effect::Quit,
+            Input::Act(Action::Cancel) => {
+                self.ui.popup = None;
+                self.ui.message = Some("cancelled: nothing recorded".into());
+                return Effect::Redraw;
+            }
+            Input::Act(Action::Submit) => {
+                let name = crate::sanitize::clean_to(prompt.text.trim(), MAX_OPERATOR);
+                if name.trim().is_empty() {
+                    let cancel = super::keymap::key_for(KeyContext::PromptText, Action::Cancel);
+                    prompt.problem = Some(format!("type a name first ({cancel} cancels)"));
+                } else {
+                    self.ui.popup = None;
+                    self.operator = name.trim().to_string();
+                    self.ui.message = Some(format!(
+                        "acting as {} until you quit (set `operator` in the config to skip this question)",
+                        self.operator
+                    ));
+                    return self.act(prompt.then);
+                }
+            }
+            input if edit(&mut prompt.text, input, MAX_OPERATOR) => {}
+            _ => return Effect::None,
+        }
+        self.ui.popup = Some(Popup::Operator(prompt));
+        Effect::Redraw
     }
 }

@@ -41,6 +41,10 @@ pub enum Popup {
     /// Typing a note, picking a role or a decision, confirming: it owns
     /// the keyboard until recorded or cancelled.
     Prompt(Prompt),
+    /// Every blocker behind the verdict (`w`), this one selected.
+    Why(usize),
+    /// Asking who is acting, once, before the first thing recorded.
+    Operator(prompt::OperatorPrompt),
 }
 
 /// Everything about the screen that is not data.
@@ -69,6 +73,11 @@ pub struct UiState {
     /// environment shown in the release progress.
     pub checklist_row: usize,
     pub rollback_scroll: usize,
+    /// Lines the open help or cell detail is scrolled down.
+    pub popup_scroll: usize,
+    /// The terminal's size (columns, rows) at the last resize; (0, 0)
+    /// until one is known.
+    pub screen: (u16, u16),
     pub color: bool,
     /// A one-line answer to the last key (what was recorded, why nothing
     /// was), shown in the footer until the next key.
@@ -107,10 +116,18 @@ pub struct AppState {
     pub release_journal_error: Option<String>,
     /// Set when a trigger started firing; the loop rings the bell and clears it.
     pub bell: bool,
-    /// Who ticks, signs and decides in this cockpit.
+    /// Who ticks, signs and decides in this cockpit; empty until named
+    /// (the config, `$USER`, or the cockpit asks).
     pub operator: String,
     /// Team mode: the seat's database role once the team store answered.
     pub team: Option<String>,
+    /// Team mode with one poll load: leading, following whom, or cut off.
+    pub seat: Option<crate::journal::team_seat::SeatRole>,
+    /// `[[notify]]`: which webhooks fail and why (for the status bar).
+    pub webhook_error: Option<String>,
+    /// What the webhooks were told (or could not be), newest last, for the
+    /// events pane.
+    pub notices: std::collections::VecDeque<(Timestamp, String)>,
     pub ui: UiState,
 }
 
@@ -128,10 +145,21 @@ impl AppState {
             journal_error: None,
             release_journal_error: None,
             bell: false,
-            operator: "operator".to_string(),
+            operator: String::new(),
             team: None,
+            seat: None,
+            webhook_error: None,
+            notices: std::collections::VecDeque::new(),
             ui: UiState { page: 10, color: true, ..UiState::default() },
         }
+    }
+
+    /// Keep what a webhook was told, for the events pane (the last 50).
+    pub(crate) fn told(&mut self, what: String) {
+        if self.notices.len() == 50 {
+            self.notices.pop_front();
+        }
+        self.notices.push_back((Timestamp::now(), crate::sanitize::clean_to(&what, 300)));
     }
 
     /// Ask the engine for its judgement at `now`.
@@ -171,7 +199,10 @@ impl AppState {
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => self.handle_key(key),
             Event::Mouse(mouse) => self.handle_mouse(mouse),
-            Event::Resize(_, _) => Effect::Redraw,
+            Event::Resize(w, h) => {
+                self.ui.screen = (*w, *h);
+                Effect::Redraw
+            }
             _ => Effect::None,
         }
     }
@@ -181,6 +212,7 @@ impl AppState {
     pub(crate) fn key_context(&self) -> KeyContext {
         match &self.ui.popup {
             Some(Popup::Prompt(prompt)) => prompt.step.key_context(),
+            Some(Popup::Operator(_)) => KeyContext::PromptText,
             _ if self.ui.editing_filter => KeyContext::Filter,
             _ => KeyContext::Main,
         }
@@ -195,6 +227,7 @@ impl AppState {
             (KeyContext::Main, Some(Input::Act(action))) => self.act(action),
             (KeyContext::Main, _) if had_message => Effect::Redraw,
             (KeyContext::Filter, Some(input)) => self.edit_filter(input),
+            (_, Some(input)) if matches!(self.ui.popup, Some(Popup::Operator(_))) => self.operator_input(input),
             (KeyContext::Main | KeyContext::Filter, _) | (_, None) => Effect::None,
             (_, Some(input)) => self.prompt_input(input),
         }
@@ -271,7 +304,7 @@ impl AppState {
             .collect()
     }
 
-    fn refilter(&mut self) {
+    pub(super) fn refilter(&mut self) {
         self.ui.findings_scroll = 0;
         self.ui.events_scroll = 0;
         self.ui.rollback_scroll = 0;
@@ -296,19 +329,34 @@ impl AppState {
                     self.ui.popup = None;
                     return Effect::Redraw;
                 }
-                (Popup::Detail(_), Action::Refresh) => return Effect::Refresh,
+                (Popup::Detail(_), Action::Refresh) => return self.refresh(),
+                (Popup::Why(_), _) => return self.why_act(action),
                 // The row's keys work from its detail too.
                 (Popup::ChecklistDetail(_), Action::Tick | Action::Note | Action::SignOff | Action::Decide) => {
                     self.ui.popup = None;
                     return self.act(action);
+                }
+                (
+                    Popup::Help | Popup::Detail(_),
+                    Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom,
+                ) => {
+                    self.scroll_popup(action);
+                    return Effect::Redraw;
                 }
                 _ => return Effect::None,
             }
         }
         match action {
             Action::Quit => return Effect::Quit,
-            Action::Help => self.ui.popup = Some(Popup::Help),
-            Action::Refresh => return Effect::Refresh,
+            Action::Help => {
+                self.ui.popup_scroll = 0;
+                self.ui.popup = Some(Popup::Help);
+            }
+            Action::Why => self.ui.popup = Some(Popup::Why(0)),
+            Action::Refresh => return self.refresh(),
+            Action::Tick | Action::Note | Action::SignOff | Action::Decide if self.asks_operator_first(action) => {
+                return self.ask_operator(action);
+            }
             Action::Filter => {
                 if matches!(self.ui.focus, Pane::Checklist | Pane::Rollback) {
                     self.ui.focus = Pane::Matrix;
@@ -336,7 +384,10 @@ impl AppState {
                     _ => None,
                 };
                 match key {
-                    Some(key) => self.ui.popup = Some(Popup::Detail(key)),
+                    Some(key) => {
+                        self.ui.popup_scroll = 0;
+                        self.ui.popup = Some(Popup::Detail(key));
+                    }
                     None => return Effect::None,
                 }
             }
@@ -373,6 +424,16 @@ impl AppState {
             | Action::Confirm => return Effect::None,
         }
         Effect::Redraw
+    }
+
+    /// `r`: every cell now, and say so.
+    fn refresh(&mut self) -> Effect {
+        self.ui.message = Some(match self.polled_cells() {
+            0 => "no sources: nothing to refresh".to_string(),
+            1 => "refreshing 1 cell".to_string(),
+            n => format!("refreshing {n} cells"),
+        });
+        Effect::Refresh
     }
 
     fn move_rows(&mut self, by: isize) {
@@ -417,13 +478,35 @@ impl AppState {
         }
     }
 
+    /// Scroll the help or a cell's detail: as far as its last page on the
+    /// screen (its render clamps too, while the size is not known yet).
+    fn scroll_popup(&mut self, action: Action) {
+        let (w, h) = self.ui.screen;
+        let max = match &self.ui.popup {
+            Some(Popup::Help) => crate::ui::help::max_scroll(w, h),
+            Some(Popup::Detail(key)) => crate::ui::detail::max_scroll(self, *key, w, h),
+            _ => 0,
+        };
+        let page = usize::from(h.saturating_sub(4)).max(1);
+        let at = self.ui.popup_scroll.min(max);
+        self.ui.popup_scroll = match action {
+            Action::Up => at.saturating_sub(1),
+            Action::Down => at + 1,
+            Action::PageUp => at.saturating_sub(page),
+            Action::PageDown => at + page,
+            Action::Top => 0,
+            _ => max,
+        }
+        .min(max);
+    }
+
     /// Tell the state how many matrix rows fit, after a resize.
     pub fn set_page(&mut self, rows: usize) {
         self.ui.page = rows.max(1);
         self.follow_selection();
     }
 
-    fn follow_selection(&mut self) {
+    pub(super) fn follow_selection(&mut self) {
         let page = self.ui.page.max(1);
         if self.ui.row < self.ui.offset {
             self.ui.offset = self.ui.row;

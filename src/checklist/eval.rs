@@ -268,6 +268,16 @@ fn triggers_clear(facts: &Facts<'_>, env: usize) -> Truth {
     let with_data = here.iter().filter(|t| t.state != Level::NoData).count();
     let without: Vec<String> =
         here.iter().filter(|t| t.state == Level::NoData).map(|t| format!("{} {}", t.service, t.name)).collect();
+    if here.is_empty() {
+        // Triggers watch what the release deployed: before it, none; after
+        // it, not even a health reading feeds one.
+        let deployed = crate::analysis::findings::reached_environments(facts.fleet, facts.matrix)[env];
+        return Truth::Unknown(if deployed {
+            format!("nothing in {name} feeds a rollback trigger (no metrics, no health reported): check by hand")
+        } else {
+            format!("the release is not deployed in {name} yet: no trigger to watch")
+        });
+    }
     if with_data == 0 || !without.is_empty() {
         return Truth::Unknown(format!("no data in {name} for {}: check by hand", shorten(&without)));
     }
@@ -344,6 +354,12 @@ fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
                 .any(|service| facts.matrix.get(CellKey { service, env: *env }).reading().is_some());
             if !read {
                 return Truth::Unknown(format!("nothing read in {} yet", env_name(*env)));
+            }
+            // Before the release is deployed there, no findings says nothing
+            // about the release: the item waits for it.
+            let planned = facts.fleet.release.as_ref().is_some_and(|p| !p.targets.is_empty());
+            if planned && !crate::analysis::findings::reached_environments(facts.fleet, facts.matrix)[*env] {
+                return Truth::False(format!("the release is not deployed in {} yet", env_name(*env)));
             }
             let here: Vec<String> = facts
                 .findings

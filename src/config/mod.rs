@@ -7,6 +7,8 @@
 //! an error names the file and the key it is in.
 
 pub(crate) mod duration;
+pub(crate) mod init;
+pub(crate) mod strict;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;
@@ -17,7 +19,8 @@ use serde::Deserialize;
 
 pub use crate::model::SourceSpec;
 pub use duration::HumanDuration;
-pub use validate::{Config, PollerSettings, SourceCheck, TeamConfig};
+pub(crate) use strict::FileProblems;
+pub use validate::{Config, PollerSettings, SourceCheck, TeamConfig, TeamPoll};
 
 /// Validate merged settings against the layers they came from.
 pub(crate) fn validate_settings(
@@ -29,9 +32,6 @@ pub(crate) fn validate_settings(
 }
 
 use crate::model::{Evidence, ReleaseKind};
-
-/// The starter config written by `flightdeck config init`.
-pub(crate) const EXAMPLE: &str = include_str!("../../config.example.toml");
 
 /// The settings as written, before validation. Every field has a default so
 /// that each layer may hold only part of the whole.
@@ -47,12 +47,29 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Log filter for the log file (`info`, `debug`, `flightdeck=trace`, …).
     pub log: Option<String>,
-    /// Who ticks, signs and decides in this cockpit (default: `$USER`).
+    /// Who ticks, signs and decides in this cockpit (default: `$USER`, else
+    /// `$LOGNAME`; with neither, the cockpit asks).
     pub operator: Option<String>,
     /// Rollback readiness and live triggers.
     pub rollback: Option<RollbackSettings>,
     /// Team mode: every seat of the release on one PostgreSQL database.
     pub team: Option<TeamSettings>,
+    /// `[changes]`: where "what ships" is read (the compare APIs).
+    pub changes: Option<crate::changes::ChangesSettings>,
+    /// `[[notify]]`: the webhooks told about the release.
+    pub notify: Vec<crate::notify::NotifySettings>,
+}
+
+/// Who acts: `operator` as configured, else `$USER`, else `$LOGNAME`
+/// (`var` reads the environment); cleaned, at most 40 characters. `None`
+/// when nobody is named: never a made-up name.
+pub(crate) fn operator_named(configured: Option<&str>, var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let clean = |o: String| Some(crate::sanitize::clean_to(o.trim(), 40)).filter(|o| !o.trim().is_empty());
+    configured
+        .map(str::to_string)
+        .and_then(clean)
+        .or_else(|| var("USER").and_then(clean))
+        .or_else(|| var("LOGNAME").and_then(clean))
 }
 
 /// `[team]` as written.
@@ -61,7 +78,7 @@ pub struct Settings {
 pub struct TeamSettings {
     /// The variable holding the `postgres://` URL (never the URL itself).
     pub database_url_env: Option<String>,
-    /// Who polls the sources: `each` seat (this version), or `leader`.
+    /// Who polls the sources: the `leader` seat (default) or `each` seat.
     pub poll: Option<String>,
     /// Sign-off role → the database roles that may sign for it.
     #[serde(default)]
@@ -270,6 +287,18 @@ impl Layers {
             .filter_map(|(_, t)| t.get("sources").and_then(toml::Value::as_array))
             .flatten()
             .filter_map(|s| s.get("token_env").and_then(toml::Value::as_str).map(String::from))
+            // So does [changes]: its token is no setting either.
+            .chain(self.files.iter().filter_map(|(_, t)| {
+                t.get("changes").and_then(|c| c.get("token_env")).and_then(toml::Value::as_str).map(String::from)
+            }))
+            // So is a webhook's URL.
+            .chain(
+                self.files
+                    .iter()
+                    .filter_map(|(_, t)| t.get("notify").and_then(toml::Value::as_array))
+                    .flatten()
+                    .filter_map(|n| n.get("url_env").and_then(toml::Value::as_str).map(String::from)),
+            )
             // The team database's URL is a secret too.
             .chain(self.files.iter().filter_map(|(_, t)| {
                 t.get("team")
@@ -370,39 +399,28 @@ fn lookup(table: &toml::Table, path: &[Seg<'_>]) -> bool {
 }
 
 /// Read and strictly check one file; errors name the file, the key and,
-/// for syntax errors, the line.
-fn read_file(path: &Path, what: FileKind) -> Result<toml::Table, ConfigErrors> {
+/// for syntax errors, the line. Every key the settings do not take is
+/// reported, and taken out of the table returned.
+fn read_file(path: &Path, what: FileKind) -> Result<(toml::Table, FileProblems), ConfigErrors> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         origin: origin.clone(),
         key: String::new(),
         message: format!("cannot read: {e}"),
     })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError {
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError {
         origin: origin.clone(),
         key: String::new(),
         message: format!("not valid TOML: {}", e.message().trim()) + &line_hint(&text, e.span()),
     })?;
-    let value = datetimes_to_strings(toml::Value::Table(table.clone()));
-    let result = match what {
-        FileKind::Config => serde_path_to_error::deserialize::<_, Settings>(value).map(|_| ()),
-        FileKind::Release => {
-            let inner = match value {
-                toml::Value::Table(mut t) if t.contains_key("release") => {
-                    t.remove("release").unwrap_or(toml::Value::Table(toml::Table::new()))
-                }
-                other => other,
-            };
-            serde_path_to_error::deserialize::<_, ReleaseSettings>(inner).map(|_| ())
-        }
+    let problems = match what {
+        FileKind::Config => strict::read_all::<Settings>(&mut table, &origin, ""),
+        FileKind::Release => match table.get_mut("release") {
+            Some(toml::Value::Table(inner)) => strict::read_all::<ReleaseSettings>(inner, &origin, "release."),
+            _ => strict::read_all::<ReleaseSettings>(&mut table, &origin, "release."),
+        },
     };
-    result.map_err(|e| ConfigError {
-        origin,
-        key: tidy_path(&e.path().to_string()),
-        // The bare message: `Display` adds a newline and "in `key`" without indices.
-        message: e.inner().message().trim().to_string(),
-    })?;
-    Ok(table)
+    Ok((table, problems))
 }
 
 #[derive(Clone, Copy)]
@@ -437,9 +455,24 @@ fn datetimes_to_strings(v: toml::Value) -> toml::Value {
 
 /// Find the files that make up the configuration and check each one.
 pub(crate) fn read_layers(paths: &Paths, cli: &ConfigFiles) -> Result<Layers, ConfigErrors> {
+    let (layers, problems) = read_layers_leniently(paths, cli)?;
+    if problems.errors.is_empty() { Ok(layers) } else { Err(ConfigErrors(problems.errors)) }
+}
+
+/// The layers with every problem in their keys taken out, and the problems,
+/// so that `config check` can go on to validate the rest. Only a file that
+/// cannot be read at all (missing, not TOML) is an error here.
+pub(crate) fn read_layers_leniently(paths: &Paths, cli: &ConfigFiles) -> Result<(Layers, FileProblems), ConfigErrors> {
     let mut files = Vec::new();
+    let mut problems = FileProblems::default();
+    let mut read = |path: &Path, what: FileKind| {
+        read_file(path, what).map(|(table, found)| {
+            problems.extend(found);
+            table
+        })
+    };
     if let Some(user) = paths.user_config.as_ref().filter(|p| p.exists()) {
-        files.push((user.clone(), read_file(user, FileKind::Config)?));
+        files.push((user.clone(), read(user, FileKind::Config)?));
     }
     if let Some(file) = &cli.config_file {
         if !file.exists() {
@@ -450,13 +483,13 @@ pub(crate) fn read_layers(paths: &Paths, cli: &ConfigFiles) -> Result<Layers, Co
             }
             .into());
         }
-        files.push((file.clone(), read_file(file, FileKind::Config)?));
+        files.push((file.clone(), read(file, FileKind::Config)?));
     }
     let release_file = match &cli.release_file {
-        Some(file) => Some((file.clone(), read_file(file, FileKind::Release)?)),
+        Some(file) => Some((file.clone(), read(file, FileKind::Release)?)),
         None => None,
     };
-    Ok(Layers { files, release_file })
+    Ok((Layers { files, release_file }, problems))
 }
 
 /// Variables for the end-to-end tests' hooks (`FLIGHTDECK_TEST_PANIC_AFTER`),
@@ -466,8 +499,15 @@ const TEST_HOOKS: &str = "FLIGHTDECK_TEST_";
 /// Merge the layers with the `config` crate and deserialize the result.
 pub(crate) fn merge(layers: &Layers) -> Result<Settings, ConfigErrors> {
     let mut builder = ::config::Config::builder();
-    for (path, _) in &layers.files {
-        builder = builder.add_source(::config::File::from(path.as_path()).format(::config::FileFormat::Toml));
+    // The tables as read, not the files again: `config check` takes the
+    // keys it has reported out of them, to check the rest.
+    for (path, table) in &layers.files {
+        let text = toml::to_string(table).map_err(|e| ConfigError {
+            origin: path.display().to_string(),
+            key: String::new(),
+            message: format!("cannot merge: {e}"),
+        })?;
+        builder = builder.add_source(::config::File::from_str(&text, ::config::FileFormat::Toml));
     }
     // Variables that hold a source's token are secrets, not settings, even
     // when their name starts with FLIGHTDECK_.
@@ -534,4 +574,29 @@ pub(crate) fn from_toml_str_with(
         .map_err(|e| err(tidy_path(&e.path().to_string()), e.inner().message().trim().to_string()))?;
     let layers = Layers { files: vec![(PathBuf::from(origin), table)], release_file: None };
     validate::validate(&settings, &layers, check_source)
+}
+
+#[cfg(test)]
+mod operator_tests {
+    use super::operator_named;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn the_config_then_user_then_logname_and_never_a_made_up_name() {
+        let all = [("USER", "ana"), ("LOGNAME", "ana-login")];
+        assert_eq!(operator_named(Some("carol"), env(&all)), Some("carol".into()));
+        assert_eq!(operator_named(None, env(&all)), Some("ana".into()));
+        assert_eq!(operator_named(None, env(&[("LOGNAME", "raj")])), Some("raj".into()));
+        // Blank is nobody: the next one is asked, and at the end nobody.
+        assert_eq!(operator_named(Some("  "), env(&[("USER", ""), ("LOGNAME", "raj")])), Some("raj".into()));
+        assert_eq!(operator_named(None, env(&[])), None);
+        // What a variable holds is data: no control sequence, at most 40 characters.
+        let named = operator_named(Some("\u{1b}[31mmallory\u{1b}[0m"), env(&[])).unwrap_or_default();
+        assert!(!named.contains('\u{1b}') && named.contains("mallory"), "{named:?}");
+        let long = operator_named(Some(&"x".repeat(80)), env(&[])).unwrap_or_default();
+        assert!(long.ends_with('…') && long.chars().count() <= 41, "cut, and it says so: {long:?}");
+    }
 }

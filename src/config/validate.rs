@@ -25,11 +25,16 @@ pub struct Config {
     pub poller: PollerSettings,
     pub data_dir: Option<PathBuf>,
     pub log: Option<String>,
-    /// Who acts in this cockpit: the config's `operator`, else `$USER`
-    /// (in team mode the database role, whatever this says).
-    pub operator: String,
+    /// Who acts in this cockpit: the config's `operator`, else `$USER`,
+    /// else `$LOGNAME`; `None`: nobody (in team mode the database role,
+    /// whatever this says).
+    pub operator: Option<String>,
     /// `[team]`: the release journal on PostgreSQL.
     pub team: Option<TeamConfig>,
+    /// `[[notify]]`: the webhooks told about the release.
+    pub notify: Vec<crate::notify::NotifyConfig>,
+    /// `[changes]`: where the commits between versions come from.
+    pub changes: Option<crate::changes::ChangesConfig>,
 }
 
 /// `[team]`, validated.
@@ -39,6 +44,19 @@ pub struct TeamConfig {
     pub database_url_env: String,
     /// Sign-off role → database roles allowed to sign for it, in config order.
     pub signers: Vec<(String, Vec<String>)>,
+    /// Who polls the sources.
+    pub poll: TeamPoll,
+}
+
+/// `[team] poll`: one seat polls for the team (the default), or each its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TeamPoll {
+    /// The seat holding the release's advisory lock polls and writes the
+    /// cell states; the others follow and need no source tokens.
+    #[default]
+    Leader,
+    /// Every seat polls its own sources; only the journal is shared.
+    Each,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,17 +296,48 @@ pub fn validate(settings: &Settings, layers: &Layers, check_source: SourceCheck<
     }
     // The kinds' own options, each checked once, on the spec as it will run.
     for (i, spec) in sources.iter().enumerate() {
-        if let Err(problems) = check_source(spec) {
-            for problem in problems {
-                let segs: Vec<&str> = problem.key.split('.').collect();
-                let mut path = vec![Seg::Key("sources"), Seg::Index(i)];
-                path.extend(segs.iter().map(|s| Seg::Key(s)));
-                errors.push(&path, problem.message);
-            }
+        for problem in source_problems(spec, &mut *check_source) {
+            let mut path = vec![Seg::Key("sources"), Seg::Index(i)];
+            path.extend(problem.key.split('.').filter(|s| !s.is_empty()).map(Seg::Key));
+            errors.push(&path, problem.message);
         }
     }
 
     let team = team_config(settings.team.as_ref(), &mut errors);
+
+    let notify = crate::notify::validate(&settings.notify).unwrap_or_else(|problems| {
+        for p in problems {
+            errors.push(&[Seg::Key("notify"), Seg::Index(p.index), Seg::Key(p.key)], p.message);
+        }
+        Vec::new()
+    });
+    // In team mode one seat sends (the leader); with every seat polling
+    // there is none, and each seat would tell the channel again.
+    if !notify.is_empty() && team.as_ref().is_some_and(|t| t.poll == TeamPoll::Each) {
+        errors.push(
+            &[Seg::Key("team"), Seg::Key("poll")],
+            "[[notify]] needs one seat to send for the team: poll = \"leader\" (with \"each\" every seat would \
+             send every message)",
+        );
+    }
+
+    // `[changes]` and the services' `repo`s: what ships, from the compare APIs.
+    let changes = settings.changes.as_ref().and_then(|raw| {
+        crate::changes::config::validate(raw, &settings.services)
+            .map_err(|problems| {
+                for p in problems {
+                    match p.key {
+                        crate::changes::ProblemKey::Changes(k) => {
+                            errors.push(&[Seg::Key("changes"), Seg::Key(k)], p.message)
+                        }
+                        crate::changes::ProblemKey::ServiceRepo(i) => {
+                            errors.push(&[Seg::Key("services"), Seg::Index(i), Seg::Key("repo")], p.message)
+                        }
+                    }
+                }
+            })
+            .ok()
+    });
 
     if !errors.list.is_empty() {
         return Err(ConfigErrors(errors.list));
@@ -299,15 +348,69 @@ pub fn validate(settings: &Settings, layers: &Layers, check_source: SourceCheck<
         poller,
         data_dir: settings.data_dir.clone(),
         log: settings.log.clone(),
-        operator: settings
-            .operator
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .map(|o| crate::sanitize::clean_to(&o, 40))
-            .filter(|o| !o.is_empty())
-            .unwrap_or_else(|| "operator".to_string()),
+        operator: super::operator_named(settings.operator.as_deref(), |k| std::env::var(k).ok()),
         team,
+        notify,
+        changes,
     })
+}
+
+/// Every problem with a source's own keys. The kinds read their options
+/// with serde, which stops at the first unknown key or bad value: each one
+/// is taken out and the source checked again, so one run reports them all.
+fn source_problems(spec: &SourceSpec, check_source: SourceCheck<'_>) -> Vec<OptionError> {
+    let mut found: Vec<OptionError> = Vec::new();
+    let mut taken_out: Vec<String> = Vec::new();
+    let mut trial: Option<SourceSpec> = None;
+    for _ in 0..MOST_SOURCE_PROBLEMS {
+        let Err(problems) = check_source(trial.as_ref().unwrap_or(spec)) else { break };
+        let mut took_one = false;
+        for problem in problems {
+            // "missing field `url`" after `url` was taken out repeats its problem.
+            let repeats = problem.message.strip_prefix("missing field `").and_then(|m| m.split_once('`')).is_some_and(
+                |(field, _)| {
+                    let key =
+                        if problem.key.is_empty() { field.to_string() } else { format!("{}.{field}", problem.key) };
+                    taken_out.contains(&key)
+                },
+            );
+            if repeats {
+                continue;
+            }
+            if super::strict::stops_serde(&problem.message) {
+                let options = &mut trial.get_or_insert_with(|| spec.clone()).options;
+                if take_out_option(options, &problem.key) {
+                    took_one = true;
+                    taken_out.push(problem.key.clone());
+                }
+            }
+            let message = super::strict::with_suggestion(&problem.message, COMMON_SOURCE_KEYS);
+            found.push(OptionError { message, ..problem });
+        }
+        if !took_one {
+            break;
+        }
+    }
+    found
+}
+
+/// The keys every source has, read before its kind sees the rest.
+const COMMON_SOURCE_KEYS: &[&str] = &["name", "kind", "every", "timeout", "evidence", "services", "environments"];
+
+/// A source with more problems than this: the rest are not looked for.
+const MOST_SOURCE_PROBLEMS: usize = 50;
+
+/// Remove the option at a dotted key (`fields.version`).
+fn take_out_option(options: &mut serde_json::Map<String, serde_json::Value>, key: &str) -> bool {
+    let (parents, last) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = options;
+    for step in parents.split('.').filter(|s| !s.is_empty()) {
+        match current.get_mut(step) {
+            Some(serde_json::Value::Object(inner)) => current = inner,
+            _ => return false,
+        }
+    }
+    !last.is_empty() && current.shift_remove(last).is_some()
 }
 
 /// `[team]`: a URL variable (never a URL), the poll mode, the signers.
@@ -336,16 +439,15 @@ fn team_config(raw: Option<&crate::config::TeamSettings>, errors: &mut Errors<'_
         }
         Some(v) => Some(v.to_string()),
     };
-    match raw.poll.as_deref() {
-        None | Some("each") => {}
-        Some("leader") => errors.push(
-            &at("poll"),
-            "\"leader\" (one seat polls the sources for the team) is not available yet: every seat polls its own \
-             sources; set poll = \"each\"",
-        ),
-        Some(other) => errors
-            .push(&at("poll"), format!("`{}` is not \"each\" or \"leader\"", crate::sanitize::clean_to(other, 40))),
-    }
+    let poll = match raw.poll.as_deref() {
+        None | Some("leader") => TeamPoll::Leader,
+        Some("each") => TeamPoll::Each,
+        Some(other) => {
+            errors
+                .push(&at("poll"), format!("`{}` is not \"leader\" or \"each\"", crate::sanitize::clean_to(other, 40)));
+            TeamPoll::Leader
+        }
+    };
     let mut signers = Vec::new();
     for (role, who) in &raw.signers {
         let names: Option<Vec<String>> =
@@ -360,7 +462,7 @@ fn team_config(raw: Option<&crate::config::TeamSettings>, errors: &mut Errors<'_
             ),
         }
     }
-    Some(TeamConfig { database_url_env: var?, signers })
+    Some(TeamConfig { database_url_env: var?, signers, poll })
 }
 
 /// `[rollback]`: the known-good rule, when baselines are measured, and the

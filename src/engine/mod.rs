@@ -87,12 +87,20 @@ pub struct Evaluation {
     pub rollback: RollbackView,
     /// Planned services at target per environment.
     pub progress: Vec<analysis::EnvProgress>,
+    /// Per cell (dense), the commits it gains from the environment before
+    /// it, once the compare answered (`[changes]`).
+    incoming: Vec<Option<usize>>,
 }
 
 impl Evaluation {
     /// The worst finding on a cell, if any.
     pub fn mark(&self, key: CellKey) -> Option<FindingKind> {
         self.marks.get(key.service * self.envs + key.env).copied().flatten()
+    }
+
+    /// How many commits a cell gains from the environment before it ("+14").
+    pub fn incoming(&self, key: CellKey) -> Option<usize> {
+        self.incoming.get(key.service * self.envs + key.env).copied().flatten()
     }
 }
 
@@ -113,6 +121,8 @@ pub struct Engine {
     firing: HashSet<(CellKey, String)>,
     /// Set when a trigger started firing; taken by [`Engine::take_bell`].
     bell: bool,
+    /// What ships: `[changes]`, the compares asked and answered.
+    pub(crate) shipping: shipping::Shipping,
 }
 
 impl Engine {
@@ -127,6 +137,7 @@ impl Engine {
             release_events: Vec::new(),
             firing: HashSet::new(),
             bell: false,
+            shipping: shipping::Shipping::default(),
         }
     }
 
@@ -147,7 +158,9 @@ impl Engine {
                 cells: a.cells.len(),
             })
             .collect();
-        Engine::new(config.fleet.clone(), sources, template)
+        let mut engine = Engine::new(config.fleet.clone(), sources, template);
+        engine.shipping.config = config.changes.clone();
+        engine
     }
 
     /// Cells the sources read, in all.
@@ -233,6 +246,7 @@ impl Engine {
             checklist: None,
             rollback: RollbackView::default(),
             progress: analysis::progress(&self.fleet, &self.matrix),
+            incoming: vec![None; self.fleet.cell_count()],
         }
     }
 
@@ -242,6 +256,11 @@ impl Engine {
     /// trigger that starts firing sets the bell.
     pub fn evaluate(&mut self, now: Timestamp, scope: &Scope) -> Evaluation {
         let mut found = findings::evaluate(&self.fleet, &self.matrix, now);
+        let unmerged = self.not_merged_back();
+        if !unmerged.is_empty() {
+            found.extend(unmerged);
+            findings::sort(&mut found);
+        }
         let mut rollback = rollback::evaluate(&self.fleet, &self.matrix, now, self.rehearsal());
         for t in &mut rollback.triggers {
             if t.state == Level::NoData && self.firing.contains(&(t.cell, t.name.clone())) {
@@ -302,6 +321,7 @@ impl Engine {
             checklist,
             rollback,
             progress: analysis::progress(&self.fleet, &self.matrix),
+            incoming: self.incoming_counts(),
         }
     }
 
@@ -334,5 +354,6 @@ impl Engine {
     }
 }
 
+pub mod shipping;
 #[cfg(test)]
 mod tests;

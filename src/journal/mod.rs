@@ -11,6 +11,7 @@
 pub(crate) mod memory;
 pub mod release;
 pub mod team;
+pub mod team_seat;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};

@@ -97,6 +97,11 @@ impl DatabaseUrl {
         Ok(DatabaseUrl { url: raw.to_string(), password, shown })
     }
 
+    /// The URL itself: only to connect with, never to show.
+    pub(crate) fn raw(&self) -> &str {
+        &self.url
+    }
+
     /// Where, without the password.
     pub fn shown(&self) -> &str {
         &self.shown
@@ -233,11 +238,16 @@ impl TeamDb {
     pub fn status(&mut self) -> Result<TeamStatus, JournalError> {
         let pool = self.pool()?;
         let status = self.block_on(async {
-            let version: Option<i64> = sqlx::query("SELECT max(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&pool)
-                .await
-                .ok()
-                .and_then(|r| r.get::<Option<i64>, _>(0));
+            // The seats may read the view (schema 2 on); the owner also the
+            // migrations' own table.
+            let mut version: Option<i64> = sqlx::query_scalar("SELECT version FROM flightdeck_schema").fetch_one(&pool).await.ok();
+            if version.is_none() {
+                version = sqlx::query("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&pool)
+                    .await
+                    .ok()
+                    .and_then(|r| r.get::<Option<i64>, _>(0));
+            }
             let releases = sqlx::query(
                 "SELECT release, count(*), max(recorded_at)::text FROM flightdeck_release_events GROUP BY release ORDER BY 1",
             )
@@ -247,29 +257,49 @@ impl TeamDb {
             .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1), r.get::<Option<String>, _>(2).unwrap_or_default()))
             .collect();
             let seats = sqlx::query(
-                "SELECT usename::text, coalesce(client_addr::text, 'local'), backend_start::text FROM pg_stat_activity \
-                 WHERE application_name = 'flightdeck' AND datname = current_database() AND pid <> pg_backend_pid() \
-                 ORDER BY backend_start",
+                // A seat is its cockpit's `flightdeck-seat` connection; another
+                // role's connection shows no address or start time (they are null).
+                "SELECT coalesce(usename::text, '?'), coalesce(client_addr::text, CASE WHEN backend_start IS NULL \
+                 THEN '(hidden)' ELSE 'local' END), coalesce(backend_start::text, '(hidden)') FROM pg_stat_activity \
+                 WHERE application_name = 'flightdeck-seat' AND datname = current_database() ORDER BY backend_start",
             )
             .fetch_all(&pool)
             .await?
             .iter()
             .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)))
             .collect();
-            Ok::<_, sqlx::Error>(TeamStatus { schema_version: version, releases, seats })
+            // One poll load: who leads each release, and how old the newest
+            // answer written is (the lag a following seat sees at most).
+            let written: Vec<(String, f64)> = sqlx::query(
+                "SELECT release, extract(epoch FROM now() - max(written_at))::float8 FROM flightdeck_cells GROUP BY release ORDER BY 1",
+            )
+            .fetch_all(&pool)
+            .await
+            .map(|rows| rows.iter().map(|r| (r.get::<String, _>(0), r.get::<f64, _>(1))).collect())
+            .unwrap_or_default();
+            let mut leaders = Vec::new();
+            let mut conn = pool.acquire().await?;
+            for (release, lag) in written {
+                let leader = super::team_seat::leader_of(&mut conn, &release).await?;
+                leaders.push((release, leader, lag));
+            }
+            Ok::<_, sqlx::Error>(TeamStatus { schema_version: version, releases, seats, leaders })
         })?;
         status.map_err(|e| self.error(e))
     }
 }
 
 /// What `flightdeck team status` prints.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TeamStatus {
     pub schema_version: Option<i64>,
     /// (release, events, last recorded at)
     pub releases: Vec<(String, i64, String)>,
     /// (database role, client address, connected since)
     pub seats: Vec<(String, String, String)>,
+    /// (release, the role of the seat leading it now, seconds since its
+    /// newest answer was written)
+    pub leaders: Vec<(String, Option<String>, f64)>,
 }
 
 /// One release's journal in the team database.

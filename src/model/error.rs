@@ -6,7 +6,8 @@ use std::time::Duration;
 /// The longest `Retry-After` a one-shot command waits out before retrying.
 pub(crate) const SHORT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Why a fetch produced no reading. Every string is already sanitized.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
 pub enum FetchError {
     #[error("timed out after {}", humantime::format_duration(*.0))]
     Timeout(Duration),

@@ -92,7 +92,7 @@ impl Health {
 
 /// What a source reads: deployments (versions) or metrics (numbers about a
 /// running service). Metrics never count as evidence of what runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     #[default]
@@ -102,7 +102,7 @@ pub enum Role {
 
 /// A measured value as a source gave it: `NaN`, infinities and "no data"
 /// are kept as such, never turned into 0.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
 pub enum MetricValue {
     Number(f64),
@@ -145,7 +145,7 @@ impl fmt::Display for MetricValue {
 }
 
 /// One named measurement of a cell (`error_rate`, `p95_latency`, …).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     pub name: String,
     pub value: MetricValue,
@@ -161,7 +161,7 @@ impl Metric {
 }
 
 /// A metric's value at its baseline time, or why it could not be read.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricBaseline {
     pub at: Timestamp,
     pub value: Option<MetricValue>,
@@ -171,7 +171,7 @@ pub struct MetricBaseline {
 
 /// What one source read for one cell on a successful fetch. Every string has
 /// been through [`crate::sanitize::clean`].
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Reading {
     pub version: Option<String>,
     pub build: Option<String>,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::EnvIdx;
 
 /// A deployed artifact a source remembers: what ran before the current one.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub struct Artifact {
     pub version: String,
     pub build: Option<String>,

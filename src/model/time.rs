@@ -5,14 +5,15 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-/// Short human age for the screen: `12s`, `4m`, `3h`, `45d`.
+/// Short human age for the screen: `12s`, `4m`, `3h`, `47h`, `45d`. Hours
+/// up to two days (`1d` would hide most of a day), days past 48 hours.
 pub(crate) fn short_age(d: Duration) -> String {
     let s = d.as_secs();
     if s < 60 {
         format!("{s}s")
     } else if s < 3600 {
         format!("{}m", s / 60)
-    } else if s < 86_400 {
+    } else if s < 2 * 86_400 {
         format!("{}h", s / 3600)
     } else {
         format!("{}d", s / 86_400)
@@ -37,6 +38,10 @@ mod tests {
         assert_eq!(short_age(Duration::from_secs(9)), "9s");
         assert_eq!(short_age(Duration::from_secs(125)), "2m");
         assert_eq!(short_age(Duration::from_secs(7200)), "2h");
+        assert_eq!(short_age(Duration::from_secs(86_400 + 3600)), "25h");
+        assert_eq!(short_age(Duration::from_secs(2 * 86_400 - 1)), "47h");
+        assert_eq!(short_age(Duration::from_secs(2 * 86_400)), "2d");
+        assert_eq!(short_age(Duration::from_secs(3 * 86_400 - 1)), "2d");
         assert_eq!(short_age(Duration::from_secs(86_400 * 200)), "200d");
     }
 

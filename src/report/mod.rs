@@ -10,6 +10,7 @@ use crate::analysis::findings::Severity;
 use crate::engine::{Engine, Evaluation};
 use crate::model::CellKey;
 
+pub(crate) mod changes;
 pub(crate) mod record;
 
 pub(crate) const SCHEMA: u32 = 1;

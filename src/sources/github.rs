@@ -53,8 +53,8 @@ use crate::model::{Evidence, Reading};
 use crate::sanitize;
 
 pub(crate) const DEFAULT_API_URL: &str = "https://api.github.com";
-const API_VERSION: &str = "2022-11-28";
-const MEDIA_TYPE: &str = "application/vnd.github+json";
+pub(crate) const API_VERSION: &str = "2022-11-28";
+pub(crate) const MEDIA_TYPE: &str = "application/vnd.github+json";
 /// Pages of 100 deployments read per cell; GitHub lists newest first, so
 /// more than this is history nobody polls for.
 const MAX_PAGES: usize = 3;
@@ -130,8 +130,9 @@ struct Inner {
     /// The token's cache key (never the token); `None` without a token.
     token_key: Option<u64>,
     cache: Mutex<EtagCache>,
-    /// This source's token's rate-limit budget, shared by its cells.
-    rate: Mutex<RateState>,
+    /// The rate-limit budget of this token on this host, shared by its
+    /// cells and by everyone else sending it there ([`shared_budget`]).
+    rate: Arc<Mutex<RateState>>,
 }
 
 impl GithubSource {
@@ -187,6 +188,7 @@ impl GithubSource {
         let (Some((api, origin)), Some(version_from), true) = (api, version_from, errors.is_empty()) else {
             return Err(errors);
         };
+        let rate = shared_budget(&origin, token.as_ref().map(auth::Token::cache_key));
         Ok(Arc::new(GithubSource {
             inner: Arc::new(Inner {
                 api,
@@ -199,7 +201,7 @@ impl GithubSource {
                 token_key: token.as_ref().map(auth::Token::cache_key),
                 token,
                 cache: Mutex::new(EtagCache::default()),
-                rate: Mutex::new(RateState::default()),
+                rate,
             }),
         }))
     }
@@ -230,7 +232,7 @@ impl Source for GithubSource {
 }
 
 /// `owner/name` with GitHub's characters.
-fn valid_repo(repo: &str) -> bool {
+pub(crate) fn valid_repo(repo: &str) -> bool {
     let part = |s: &str| {
         !s.is_empty()
             && s != "."
@@ -416,7 +418,7 @@ struct Page {
 }
 
 /// What a 404 means for the request that got it.
-enum Missing<'a> {
+pub(crate) enum Missing<'a> {
     Repo(&'a str),
     Deployment(&'a str),
 }
@@ -713,7 +715,7 @@ fn error_message(body: &[u8]) -> Option<String> {
 /// Classify a failed response: the shared rules, plus GitHub's reset time,
 /// its secondary limits (403 saying so, or 429 without a hint: wait ≥ 60 s),
 /// and readable 404s.
-fn classify(resp: &Response, now: i64, missing: &Missing<'_>) -> FetchError {
+pub(crate) fn classify(resp: &Response, now: i64, missing: &Missing<'_>) -> FetchError {
     let reset = resp.header("x-ratelimit-reset").and_then(|r| r.trim().parse::<i64>().ok());
     let spent = resp.header_u64("x-ratelimit-remaining") == Some(0);
     let reset_wait = reset.filter(|_| spent).map(|at| fetch::secs_until(at, now));
@@ -753,7 +755,7 @@ fn classify(resp: &Response, now: i64, missing: &Missing<'_>) -> FetchError {
 
 /// What the last responses said about this token's budget.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct RateState {
+pub(crate) struct RateState {
     limit: Option<u64>,
     remaining: Option<u64>,
     /// Epoch seconds when the budget refills.
@@ -763,25 +765,28 @@ struct RateState {
 }
 
 impl RateState {
-    fn observe(&mut self, resp: &Response, now: i64) {
-        let Some(remaining) = resp.header_u64("x-ratelimit-remaining") else {
+    /// Read GitHub's `x-ratelimit-*` headers, or GitLab's `ratelimit-*`
+    /// (both give the reset in epoch seconds).
+    pub(crate) fn observe(&mut self, resp: &Response, now: i64) {
+        let prefix = if resp.header("x-ratelimit-remaining").is_some() { "x-ratelimit" } else { "ratelimit" };
+        let Some(remaining) = resp.header_u64(&format!("{prefix}-remaining")) else {
             return;
         };
-        let reset = resp.header("x-ratelimit-reset").and_then(|r| r.trim().parse::<i64>().ok());
+        let reset = resp.header(&format!("{prefix}-reset")).and_then(|r| r.trim().parse::<i64>().ok());
         // Responses finish out of order: within one window keep the lowest count.
         let same_window = reset.is_some() && reset == self.reset && self.reset.is_some_and(|r| r > now);
         self.remaining =
             Some(if same_window { self.remaining.map_or(remaining, |r| r.min(remaining)) } else { remaining });
-        self.limit = resp.header_u64("x-ratelimit-limit").or(self.limit);
+        self.limit = resp.header_u64(&format!("{prefix}-limit")).or(self.limit);
         self.reset = reset;
     }
 
-    fn block_until(&mut self, until: i64) {
+    pub(crate) fn block_until(&mut self, until: i64) {
         self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
     }
 
     /// Why not to send a request now, if there is a reason.
-    fn hold(&self, now: i64) -> Option<FetchError> {
+    pub(crate) fn hold(&self, now: i64) -> Option<FetchError> {
         if let Some(until) = self.blocked_until
             && until > now
         {
@@ -800,6 +805,24 @@ impl RateState {
             reason: format!("{remaining} of {limit} requests left until the rate limit resets (no request sent)"),
         })
     }
+}
+
+/// The rate-limit budget of one token (or none) on one API host, shared by
+/// every source and the changes client that send it there: one budget, as
+/// the server keeps one. A budget lives while someone holds it, so a source
+/// built again later (a test, a reload) starts from what the server says.
+pub(crate) fn shared_budget(origin: &url::Origin, token_key: Option<u64>) -> Arc<Mutex<RateState>> {
+    type Budgets = HashMap<(String, Option<u64>), std::sync::Weak<Mutex<RateState>>>;
+    static BUDGETS: std::sync::OnceLock<Mutex<Budgets>> = std::sync::OnceLock::new();
+    let mut budgets = super::lock(BUDGETS.get_or_init(Mutex::default));
+    budgets.retain(|_, budget| budget.strong_count() > 0);
+    let key = (origin.ascii_serialization(), token_key);
+    if let Some(budget) = budgets.get(&key).and_then(std::sync::Weak::upgrade) {
+        return budget;
+    }
+    let budget = Arc::new(Mutex::new(RateState::default()));
+    budgets.insert(key, Arc::downgrade(&budget));
+    budget
 }
 
 #[derive(Debug, Clone)]

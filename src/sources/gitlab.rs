@@ -34,6 +34,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fetch::{self, FetchError, HttpContext, Response};
+use super::github::{RateState, shared_budget};
 use super::http::parse_options;
 use super::{CellTarget, OptionError, Source, auth};
 use crate::model::SourceSpec;
@@ -102,9 +103,10 @@ struct Inner {
     auth: Option<(HeaderName, HeaderValue)>,
     /// Kept only to scrub it out of error texts.
     token: Option<auth::Token>,
-    /// Epoch seconds before which nothing is sent: GitLab said when to come
-    /// back, and that holds for every cell of the token, not just the one asking.
-    blocked_until: Mutex<Option<i64>>,
+    /// The rate-limit budget of this token on this host: when GitLab said
+    /// to come back, that holds for every cell of the token and everyone
+    /// else sending it there ([`super::github::shared_budget`]).
+    budget: Arc<Mutex<RateState>>,
 }
 
 impl GitlabSource {
@@ -159,6 +161,10 @@ impl GitlabSource {
         let (Some(api), true) = (api, errors.is_empty()) else {
             return Err(errors);
         };
+        let origin = url::Url::parse(&api).map(|u| u.origin()).map_err(|e| {
+            vec![OptionError::new("api_url", format!("invalid URL `{}`: {e}", sanitize::clean_to(&api, 80)))]
+        })?;
+        let budget = shared_budget(&origin, token.as_ref().map(auth::Token::cache_key));
         Ok(Arc::new(GitlabSource {
             inner: Arc::new(Inner {
                 api,
@@ -168,7 +174,7 @@ impl GitlabSource {
                 version_from: options.version_from,
                 auth,
                 token,
-                blocked_until: Mutex::new(None),
+                budget,
             }),
         }))
     }
@@ -199,7 +205,7 @@ impl Source for GitlabSource {
 }
 
 /// A numeric id, or a path of one or more groups and the project name.
-fn valid_project(project: &str) -> bool {
+pub(crate) fn valid_project(project: &str) -> bool {
     if !project.is_empty() && project.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
@@ -292,28 +298,22 @@ impl Inner {
 
     async fn get(&self, client: &reqwest::Client, url: url::Url, project: &str) -> Result<Response, FetchError> {
         let now = Timestamp::now().as_second();
-        if let Some(until) = *super::lock(&self.blocked_until)
-            && until > now
-        {
-            return Err(FetchError::HeldBack {
-                retry_after: fetch::secs_until(until, now),
-                reason: "waiting for the rate limit to reset (no request sent)".into(),
-            });
+        if let Some(held) = super::lock(&self.budget).hold(now) {
+            return Err(held);
         }
         let mut request = client.get(url).header(ACCEPT, "application/json");
         if let Some((name, value)) = &self.auth {
             request = request.header(name.clone(), value.clone());
         }
         let resp = fetch::get_capped(request, fetch::MAX_BODY).await?;
+        let now = Timestamp::now().as_second();
+        super::lock(&self.budget).observe(&resp, now);
         if resp.status.is_success() {
             return Ok(resp);
         }
-        let now = Timestamp::now().as_second();
         let err = classify(&resp, now, project);
         if let Some(wait) = err.retry_after() {
-            let until = now.saturating_add(wait.as_secs() as i64);
-            let mut blocked = super::lock(&self.blocked_until);
-            *blocked = Some(blocked.map_or(until, |b| b.max(until)));
+            super::lock(&self.budget).block_until(now.saturating_add(wait.as_secs() as i64));
         }
         Err(err)
     }
@@ -485,7 +485,7 @@ pub fn error_message(body: &[u8]) -> Option<String> {
 /// the budget is spent, its error bodies, and the 404 of a hidden project.
 /// A 429 without `Retry-After` or reset keeps `retry_after: None`, so the
 /// poller's own backoff applies.
-fn classify(resp: &Response, now: i64, project: &str) -> FetchError {
+pub(crate) fn classify(resp: &Response, now: i64, project: &str) -> FetchError {
     let spent = resp.header_u64("ratelimit-remaining") == Some(0);
     let reset = resp.header("ratelimit-reset").and_then(|r| r.trim().parse::<i64>().ok());
     let reset_wait = reset.filter(|_| spent).map(|at| fetch::secs_until(at, now));

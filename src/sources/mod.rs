@@ -129,6 +129,46 @@ pub fn build(spec: &SourceSpec) -> Result<Arc<dyn Source>, Vec<OptionError>> {
     }
 }
 
+/// Team mode: a source this seat has no token for. It never sends a
+/// request: the leading seat polls it for the team, and a seat with such a
+/// source follows only.
+pub(crate) struct Tokenless {
+    kind: String,
+}
+
+impl Tokenless {
+    pub(crate) fn new(spec: &SourceSpec) -> Tokenless {
+        Tokenless { kind: spec.kind.clone() }
+    }
+
+    /// Whether `errors` say only that the token's variable is not set.
+    pub(crate) fn only_missing_token(errors: &[OptionError]) -> bool {
+        !errors.is_empty() && errors.iter().all(|e| e.key == "token_env" && e.message.ends_with("is not set"))
+    }
+}
+
+impl Source for Tokenless {
+    fn default_evidence(&self) -> Evidence {
+        // Each kind's own default (see its `default_evidence`).
+        match self.kind.as_str() {
+            "argocd" => Evidence::Controller,
+            "github" | "gitlab" | "command" => Evidence::Recorded,
+            "prometheus" => Evidence::Declared,
+            _ => Evidence::Running,
+        }
+    }
+
+    fn role(&self) -> Role {
+        if self.kind == "prometheus" { Role::Metrics } else { Role::Deployment }
+    }
+
+    fn fetch(&self, _: &HttpContext, _: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+        Box::pin(async {
+            Err(FetchError::Other("this seat has no token for this source: the leading seat polls it".into()))
+        })
+    }
+}
+
 /// A configured source with the cells it reads.
 #[derive(Clone)]
 pub struct ActiveSource {

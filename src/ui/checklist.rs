@@ -88,18 +88,26 @@ impl View<'_> {
         lines.push(self.next_line());
         lines.extend(progress::env_cells(self.state, self.theme, w, 1));
         let title_w = self.template.phases.iter().map(|p| p.title.chars().count()).max().unwrap_or(0);
-        // glyph, space, title, space, T-offset(6), space, bar, space, count(5)
-        let title_w = title_w.min(w.saturating_sub(2 + 1 + 6 + 1 + 4 + 1 + 5));
-        let bar_w = w.saturating_sub(2 + title_w + 1 + 6 + 1 + 1 + 5).clamp(4, 12);
+        // glyph, space, title, space, [T-offset(6), space,] [bar, space,] count(5).
+        // Narrow, the phase titles keep their room: the offset goes, then the bar.
+        let offset = w >= 44;
+        let with_bar = w >= 36;
+        let fixed = 2 + 1 + if offset { 7 } else { 0 } + if with_bar { 5 } else { 0 } + 5;
+        let title_w = title_w.min(w.saturating_sub(fixed));
+        let bar_w = if with_bar { w.saturating_sub(fixed - 4 + title_w).clamp(4, 12) } else { 0 };
         for (p, phase) in self.template.phases.iter().enumerate() {
             let (done, total) = self.checklist.phase_progress(p);
             let (glyph, style) = self.phase_glyph(p);
             let mut spans = vec![
                 Span::styled(format!("{glyph} "), style),
                 Span::raw(format!("{:<title_w$} ", fit(&phase.title, title_w))),
-                Span::styled(format!("{:>6} ", t_offset(phase.due)), self.theme.dim()),
             ];
-            spans.extend(bar(bar_w, done, total, self.theme));
+            if offset {
+                spans.push(Span::styled(format!("{:>6} ", t_offset(phase.due)), self.theme.dim()));
+            }
+            if with_bar {
+                spans.extend(bar(bar_w, done, total, self.theme));
+            }
             spans.push(Span::raw(format!(" {done}/{total}")));
             lines.push(Line::from(spans));
         }
@@ -215,12 +223,18 @@ impl View<'_> {
         let others: Vec<&Blocker> = all.iter().filter(|b| !is_checklist_blocker(b)).collect();
         if !others.is_empty() && max > 1 {
             let mut kinds: Vec<String> = Vec::new();
-            for reason in
-                [BlockerReason::Finding, BlockerReason::Unread, BlockerReason::Window, BlockerReason::Blackout]
-            {
+            // Every reason outside the checklist is named: none is left out.
+            for reason in [
+                BlockerReason::Trigger,
+                BlockerReason::Finding,
+                BlockerReason::TriggerError,
+                BlockerReason::Unread,
+                BlockerReason::Window,
+                BlockerReason::Blackout,
+            ] {
                 match others.iter().filter(|b| b.reason == reason).count() {
                     0 => {}
-                    1 if !matches!(reason, BlockerReason::Finding | BlockerReason::Unread) => {
+                    1 if matches!(reason, BlockerReason::Window | BlockerReason::Blackout) => {
                         kinds.push(reason_word(reason).to_string())
                     }
                     n => kinds.push(format!("{n} {}", plural(reason_word(reason), n))),
@@ -493,6 +507,8 @@ fn reason_word(reason: BlockerReason) -> &'static str {
         BlockerReason::Window => "window",
         BlockerReason::Blackout => "blackout",
         BlockerReason::Unread => "unread cell",
+        BlockerReason::Trigger => "firing trigger",
+        BlockerReason::TriggerError => "unanswered trigger",
         _ => "checklist",
     }
 }

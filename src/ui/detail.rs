@@ -1,10 +1,10 @@
 //! The cell detail popup: every source's observation, errors, times and
-//! the versions each source has seen.
+//! the versions each source has seen. Taller than the screen, it scrolls.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::theme::Theme;
 use super::{age, centered};
@@ -59,9 +59,17 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
         lines.push(Line::from(vec![
             Span::styled(format!("▸ {}", obs.source), theme.accent()),
             Span::styled(
-                match obs.last_attempt {
-                    Some(at) => format!("  {} evidence · last attempt {} ago", obs.evidence, age(now, at)),
-                    None => format!("  {} evidence · not tried yet (history from the journal)", obs.evidence),
+                {
+                    // A metrics source says nothing about what runs: it has no
+                    // evidence level to show.
+                    let what = match obs.role {
+                        crate::model::Role::Metrics => "metrics".to_string(),
+                        _ => format!("{} evidence", obs.evidence),
+                    };
+                    match obs.last_attempt {
+                        Some(at) => format!("  {what} · last attempt {} ago", age(now, at)),
+                        None => format!("  {what} · not tried yet (history from the journal)"),
+                    }
                 },
                 theme.dim(),
             ),
@@ -117,20 +125,96 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
     lines
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &AppState, key: CellKey, theme: &Theme) {
-    let lines = lines(state, key, theme);
-    let w = (area.width * 4 / 5).max(40);
+/// `line` wrapped at word boundaries to lines of at most `width` columns
+/// (a word longer than a line is broken), styles kept: wrapped here
+/// rather than by the paragraph, so that the scroll knows how many lines
+/// there are.
+fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    use unicode_width::UnicodeWidthStr;
+    let width = width.max(1);
+    if line.width() <= width {
+        return vec![line];
+    }
+    let mut out = Vec::new();
+    let mut current: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for span in line.spans {
+        // Words with the spaces after them, so that a line ends at a space.
+        for word in span.content.split_inclusive(' ') {
+            let mut word = word.to_string();
+            while !word.is_empty() {
+                let w = word.trim_end().width();
+                if used + w <= width {
+                    used += word.width();
+                    current.push(Span::styled(word, span.style));
+                    break;
+                }
+                if used > 0 {
+                    out.push(Line::from(std::mem::take(&mut current)));
+                    used = 0;
+                    continue;
+                }
+                // Longer than a whole line: break it.
+                let mut head = String::new();
+                let mut head_w = 0;
+                for c in word.chars() {
+                    let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                    if head_w + cw > width {
+                        break;
+                    }
+                    head.push(c);
+                    head_w += cw;
+                }
+                if head.is_empty() {
+                    break;
+                }
+                word = word[head.len()..].to_string();
+                out.push(Line::from(Span::styled(head, span.style)));
+            }
+        }
+    }
+    if !current.is_empty() {
+        out.push(Line::from(current));
+    }
+    out
+}
+
+/// The box on a `width`×`height` screen, and the detail's lines wrapped to it.
+fn layout(state: &AppState, key: CellKey, area: Rect, theme: &Theme) -> (Rect, Vec<Line<'static>>) {
+    let w = (area.width * 4 / 5).max(40).min(area.width);
+    let lines: Vec<Line<'static>> =
+        lines(state, key, theme).into_iter().flat_map(|l| wrap(l, usize::from(w.saturating_sub(2)))).collect();
     let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
-    let area = centered(area, w, h);
+    (centered(area, w, h), lines)
+}
+
+/// How far the detail scrolls on a `width`×`height` screen (as far as it
+/// could on any screen while the size is not known).
+pub(crate) fn max_scroll(state: &AppState, key: CellKey, width: u16, height: u16) -> usize {
+    if width == 0 || height == 0 {
+        let all = lines(state, key, &Theme::new(false)).into_iter().flat_map(|l| wrap(l, 38)).count();
+        return all;
+    }
+    let (area, lines) = layout(state, key, Rect::new(0, 0, width, height), &Theme::new(false));
+    lines.len().saturating_sub(usize::from(area.height.saturating_sub(2)))
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &AppState, key: CellKey, scroll: usize, theme: &Theme) {
+    let (area, lines) = layout(state, key, area, theme);
+    let visible = usize::from(area.height.saturating_sub(2));
+    let scroll = scroll.min(lines.len().saturating_sub(visible));
+    let below = lines.len().saturating_sub(scroll + visible);
+    let shown: Vec<Line> = lines.into_iter().skip(scroll).take(visible).collect();
     frame.render_widget(Clear, area);
-    let block = Block::bordered()
-        .title(Span::styled(
-            format!(
-                " Cell detail · {} to close ",
-                crate::app::keymap::key_for(crate::app::keymap::KeyContext::Main, crate::app::keymap::Action::Close)
-            ),
-            theme.title(),
-        ))
+    let close = crate::app::keymap::key_for(crate::app::keymap::KeyContext::Main, crate::app::keymap::Action::Close);
+    let mut block = Block::bordered()
+        .title(Span::styled(format!(" Cell detail · {close} to close "), theme.title()))
         .border_style(theme.border(true));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    if scroll > 0 || below > 0 {
+        let key = |a| crate::app::keymap::key_for(crate::app::keymap::KeyContext::Main, a);
+        let keys = format!("{}/{} scroll", key(crate::app::keymap::Action::Down), key(crate::app::keymap::Action::Up));
+        let text = super::help::scroll_note(scroll, below, &keys, "");
+        block = block.title_bottom(Line::from(Span::styled(text, theme.accent())).right_aligned());
+    }
+    frame.render_widget(Paragraph::new(shown).block(block), area);
 }

@@ -1,5 +1,6 @@
 //! Events: what changed, newest first: every new version or build a source
-//! reported, from this run and earlier ones (the observation journal).
+//! reported, from this run and earlier ones (the observation journal), and
+//! what the webhooks were told (`[[notify]]`).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -18,15 +19,45 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let width = area.width.saturating_sub(2) as usize;
     let rows = area.height.saturating_sub(2) as usize;
     let window_start = state.engine.fleet.release.as_ref().and_then(|r| r.window).map(|w| w.start);
-    let events = state.visible_events();
-    let lines: Vec<Line> = if events.is_empty() {
-        vec![Line::styled("no version changed since flightdeck started watching", theme.dim())]
+    let changes = state.visible_events();
+    let filter = state.ui.finding_filter.to_lowercase();
+    let told =
+        state.notices.iter().filter(|(_, text)| filter.split_whitespace().all(|w| text.to_lowercase().contains(w)));
+    // Newest first, changes and notices together: the changes keep their
+    // order, and each notice goes in before the first change older than it.
+    let mut told: Vec<Row> = told.map(|(at, text)| Row::Told(*at, text)).collect();
+    let mut events: Vec<Row> = Vec::with_capacity(changes.len() + told.len());
+    for e in changes.iter() {
+        while told.last().is_some_and(|n| n.at() >= e.at) {
+            events.extend(told.pop());
+        }
+        events.push(Row::Change(e));
+    }
+    while let Some(n) = told.pop() {
+        events.push(n);
+    }
+    let lines: Vec<Line> = if events.is_empty() && !state.ui.finding_filter.is_empty() {
+        vec![Line::styled(fit(&super::nothing_matches(&state.ui.finding_filter), width), theme.dim())]
+    } else if events.is_empty() {
+        vec![Line::styled(fit("no version changed since flightdeck started watching", width), theme.dim())]
     } else {
         events
             .iter()
-            .skip(state.ui.events_scroll)
+            // Scrolled with the focus (the view kept full at the end), from
+            // the top without it.
+            .skip(if focused { state.ui.events_scroll.min(events.len().saturating_sub(rows)) } else { 0 })
             .take(rows)
-            .map(|e| {
+            .map(|row| {
+                let e = match row {
+                    Row::Change(e) => e,
+                    Row::Told(at, text) => {
+                        let when = at.strftime("%H:%M:%S").to_string();
+                        return Line::from(vec![
+                            Span::styled(format!("{when} "), theme.accent()),
+                            Span::styled(fit(&format!("✉ {text}"), width.saturating_sub(when.len() + 1)), theme.dim()),
+                        ]);
+                    }
+                };
                 // Older than the window: context, not the release.
                 let before_window = window_start.is_some_and(|start| e.at < start);
                 let when = if (state.now.as_second() - e.at.as_second()).abs() < 86_400 {
@@ -53,4 +84,19 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             .collect()
     };
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// One row of the pane.
+enum Row<'a> {
+    Change(&'a crate::journal::ObservationEvent),
+    Told(jiff::Timestamp, &'a str),
+}
+
+impl Row<'_> {
+    fn at(&self) -> jiff::Timestamp {
+        match self {
+            Row::Change(e) => e.at,
+            Row::Told(at, _) => *at,
+        }
+    }
 }

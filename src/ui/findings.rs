@@ -22,23 +22,36 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let block = Block::bordered().title(Span::styled(title, theme.title())).border_style(theme.border(focused));
     let width = area.width.saturating_sub(2) as usize;
     let rows = area.height.saturating_sub(2) as usize;
+    // Narrow: the glyph says the kind (and so the severity, the colour
+    // too); the message gets the room.
+    let words = width >= 90;
     let lines: Vec<Line> = if state.eval.findings.is_empty() {
-        vec![Line::styled("no findings: every cell agrees with the plan and with itself", theme.ok())]
+        vec![Line::styled(fit("no findings: every cell agrees with the plan and with itself", width), theme.ok())]
+    } else if shown.is_empty() {
+        vec![Line::styled(fit(&super::nothing_matches(&state.ui.finding_filter), width), theme.dim())]
     } else {
+        // Focused, the selection (the scroll position) is in view and the
+        // view stays full at the end of the list; in its place beside the
+        // events, the list starts at the top: focus and scroll are apart.
+        let first = if focused { state.ui.findings_scroll.min(shown.len().saturating_sub(rows)) } else { 0 };
         shown
             .iter()
             .enumerate()
-            .skip(state.ui.findings_scroll)
+            .skip(first)
             .take(rows)
             .map(|(i, f)| {
                 let style = match f.severity {
                     Severity::High => theme.bad(),
                     Severity::Medium => theme.warn(),
                 };
-                let head = format!("{} {:<6} {:<14} ", f.kind.glyph(), f.severity.as_str(), f.kind.as_str());
+                let head = if words {
+                    format!("{} {:<6} {:<14} ", f.kind.glyph(), f.severity.as_str(), f.kind.as_str())
+                } else {
+                    format!("{} ", f.kind.glyph())
+                };
                 let rest = width.saturating_sub(head.chars().count());
                 let line = Line::from(vec![Span::styled(head, style), Span::raw(fit(&f.message, rest))]);
-                // The first visible finding is the selected one (Enter opens its cell).
+                // The selected finding (Enter opens its cell).
                 if focused && i == state.ui.findings_scroll { line.style(theme.selected()) } else { line }
             })
             .collect()

@@ -1,11 +1,12 @@
 //! The help overlay, generated from the keymap table: the main screen's
 //! keys, beside them (below them on a narrow screen) the keys of the filter
-//! and the prompts, then the legend.
+//! and the prompts, then the legend. On a short screen it scrolls (the
+//! moving keys, while it is open), and its bottom border says what is left.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use strum::IntoEnumIterator;
 use unicode_width::UnicodeWidthStr;
 
@@ -121,17 +122,73 @@ pub fn lines(theme: &Theme, width: u16) -> (Vec<Line<'static>>, usize) {
     (lines, inner)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
+/// How far the overlay scrolls on a `width`×`height` screen: 0 when it
+/// fits whole.
+pub(crate) fn max_scroll(width: u16, height: u16) -> usize {
+    let (lines, _) = lines(&Theme::new(false), width);
+    lines.len().saturating_sub(usize::from(height.saturating_sub(2)))
+}
+
+/// What a scrolled popup says in its bottom border: what is above and
+/// below, and the keys that scroll (`below_note` follows "… below").
+pub(crate) fn scroll_note(scroll: usize, below: usize, keys: &str, below_note: &str) -> String {
+    let lines = |n: usize| if n == 1 { "1 line".to_string() } else { format!("{n} lines") };
+    match (scroll, below) {
+        (_, 0) => format!(" {} above · {keys} ", lines(scroll)),
+        (0, _) => format!(" {} more below{below_note} · {keys} ", lines(below)),
+        _ => format!(" {} above, {below} below · {keys} ", lines(scroll)),
+    }
+}
+
+/// `line` cut to `width` columns, the cut marked with `…`.
+fn cut(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width {
+        return line;
+    }
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for span in line.spans {
+        let w = span.content.width();
+        if used + w < width {
+            used += w;
+            spans.push(span);
+        } else {
+            spans.push(Span::styled(super::fit(&span.content, width - used), span.style));
+            break;
+        }
+    }
+    Line::from(spans)
+}
+
+/// The overlay, scrolled down `scroll` lines (clamped to the last page)
+/// when the screen is too short for it: the legend is at the end.
+pub fn render(frame: &mut Frame, area: Rect, scroll: usize, theme: &Theme) {
     let (lines, inner) = lines(theme, area.width);
     let area = centered(area, inner as u16 + 2, lines.len() as u16 + 2);
+    let visible = usize::from(area.height.saturating_sub(2));
+    let scroll = scroll.min(lines.len().saturating_sub(visible));
+    let below = lines.len().saturating_sub(scroll + visible);
+    let width = usize::from(area.width.saturating_sub(2));
+    let shown: Vec<Line> = lines.into_iter().skip(scroll).take(visible).map(|l| cut(l, width)).collect();
     frame.render_widget(Clear, area);
     let title = format!(
         " Keys · {} or {} to close ",
         keymap::key_for(KeyContext::Main, Action::Help),
         keymap::key_for(KeyContext::Main, Action::Close)
     );
-    let block = Block::bordered().title(Span::styled(title, theme.title())).border_style(theme.border(true));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    let mut block = Block::bordered().title(Span::styled(title, theme.title())).border_style(theme.border(true));
+    if scroll > 0 || below > 0 {
+        let keys = format!(
+            "{}/{} {}/{}",
+            keymap::key_for(KeyContext::Main, Action::Down),
+            keymap::key_for(KeyContext::Main, Action::Up),
+            keymap::key_for(KeyContext::Main, Action::PageDown),
+            keymap::key_for(KeyContext::Main, Action::PageUp),
+        );
+        let text = scroll_note(scroll, below, &format!("{keys} scroll"), ", the legend last");
+        block = block.title_bottom(Line::from(Span::styled(text, theme.accent())).right_aligned());
+    }
+    frame.render_widget(Paragraph::new(shown).block(block), area);
 }
 
 #[cfg(test)]
@@ -170,6 +227,16 @@ mod tests {
             assert!(text.contains(&label), "{label:?} ({:?} in {:?}) is not in the overlay", b.action, b.context);
         }
         assert!(text.contains("C-c quit in all of these"), "{text}");
+    }
+
+    #[test]
+    fn it_scrolls_only_when_the_screen_is_too_short() {
+        assert_eq!(max_scroll(200, 60), 0, "it fits whole");
+        let (lines, _) = lines(&Theme::new(false), 80);
+        assert_eq!(max_scroll(80, 24), lines.len() - 22, "to its last line, the legend's");
+        assert!(lines.last().is_some_and(|l| l.to_string().contains("/ in findings or events")));
+        // Not known yet: as far as the longest layout needs.
+        assert_eq!(max_scroll(0, 0), lines.len());
     }
 
     #[test]

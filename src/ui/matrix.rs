@@ -17,28 +17,123 @@ pub(crate) const LEGEND: &str = " ∅ missing ↑ ahead ≠ build ⇄ conflict �
 /// For narrow terminals; `?` shows the full legend.
 const LEGEND_SHORT: &str = " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ R C D P evidence │ ? help ";
 
+/// What a cell shows beside its version, richest first. A narrow terminal
+/// drops the lesser columns (age, then evidence, then health) before it
+/// cuts a version, and the legend says what is hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// `R  3s  ●`: evidence, age, freshness, health.
+    Full,
+    /// `R ●`: evidence, freshness, health.
+    NoAge,
+    /// ` ●`: freshness, health.
+    Health,
+    /// The version alone.
+    Bare,
+}
+
+impl Detail {
+    const ALL: [Detail; 4] = [Detail::Full, Detail::NoAge, Detail::Health, Detail::Bare];
+
+    /// Columns right of the version, with the space before them.
+    fn width(self) -> usize {
+        match self {
+            Detail::Full => 9,
+            Detail::NoAge => 4,
+            Detail::Health => 3,
+            Detail::Bare => 0,
+        }
+    }
+
+    /// Legends for this detail, widest first.
+    fn legends(self) -> &'static [&'static str] {
+        match self {
+            Detail::Full => &[LEGEND, LEGEND_SHORT],
+            Detail::NoAge => &[
+                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ R C D P evidence │ ● ◐ ✗ health │ ages hidden: too narrow, Enter shows them ",
+                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ │ R C D P evidence │ ages hidden: too narrow │ ? help ",
+                " ages hidden: too narrow │ ? help ",
+            ],
+            Detail::Health => &[
+                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ ● ◐ ✗ health │ evidence and ages hidden: too narrow, Enter shows them ",
+                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ │ ● ◐ ✗ health │ evidence, ages hidden: too narrow │ ? help ",
+                " evidence, ages hidden: too narrow │ ? help ",
+            ],
+            Detail::Bare => &[
+                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ health, evidence and ages hidden: too narrow, Enter shows them ",
+                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ │ health, evidence, ages hidden: too narrow │ ? help ",
+                " versions only: too narrow │ ? help ",
+            ],
+        }
+    }
+}
+
+/// Matrix rows shown: the visible services from the scroll offset, as many
+/// as `area` holds under its header.
+fn shown_rows(state: &AppState, area: Rect) -> std::ops::Range<usize> {
+    let rows_fit = area.height.saturating_sub(3) as usize;
+    let first = state.ui.offset.min(state.visible.len());
+    first..(first + rows_fit).min(state.visible.len())
+}
+
+/// The version a cell shows, when it shows one.
+fn shown_version(state: &AppState, key: CellKey) -> Option<&str> {
+    let cell = state.engine.matrix.get(key);
+    let seen = cell.shown()?.last_ok.as_ref()?;
+    Some(seen.reading.version.as_deref().unwrap_or(NOT_DEPLOYED))
+}
+
+const NOT_DEPLOYED: &str = "not deployed";
+
+/// Column widths: the service names, the targets, one column per
+/// environment, and how much detail the cells have room for. Versions
+/// come first: the lesser columns go, then the service names narrow,
+/// before a version is cut.
+pub(crate) fn columns(state: &AppState, area: Rect) -> (u16, u16, u16, Detail) {
+    let fleet = &state.engine.fleet;
+    let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    let mut name_w = fleet.services.iter().map(|s| width(&s.name)).max().unwrap_or(7).clamp(7, 24) as u16 + 1;
+    let target_w = fleet
+        .release
+        .as_ref()
+        .map(|r| r.targets.iter().map(|(_, v)| width(v)).max().unwrap_or(6).clamp(6, 14) as u16 + 1)
+        .unwrap_or(0);
+    let envs = fleet.environments.len().max(1) as u16;
+    let inner_w = area.width.saturating_sub(2);
+    let env_w = |name_w: u16| (inner_w.saturating_sub(name_w + target_w) / envs).max(8);
+    let version_w = shown_rows(state, area)
+        .flat_map(|row| {
+            let service = state.visible[row];
+            (0..fleet.environments.len()).filter_map(move |env| shown_version(state, CellKey { service, env }))
+        })
+        .map(width)
+        .max()
+        .unwrap_or(0) as u16;
+    // A cell: the finding mark (2), the version, the detail, a column gap.
+    let needed = version_w + 3;
+    if env_w(name_w) < needed {
+        let short = (needed - env_w(name_w)) * envs;
+        name_w = name_w.saturating_sub(short).max(9.min(name_w));
+    }
+    let env_w = env_w(name_w);
+    let room = usize::from(env_w.saturating_sub(needed));
+    let detail = Detail::ALL.into_iter().find(|d| d.width() <= room).unwrap_or(Detail::Bare);
+    (name_w, target_w, env_w, detail)
+}
+
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Matrix;
     let title =
         format!(" Environment matrix · {} of {} services ", state.visible.len(), state.engine.fleet.services.len());
+    let (name_w, target_w, env_w, detail) = columns(state, area);
     let width = |s: &str| unicode_width::UnicodeWidthStr::width(s) as u16;
-    let legend = [LEGEND, LEGEND_SHORT].into_iter().find(|l| width(l) + 4 <= area.width).unwrap_or("");
+    let legend = detail.legends().iter().copied().find(|l| width(l) + 4 <= area.width).unwrap_or("");
     let block = Block::bordered()
         .title(Span::styled(title, theme.title()))
         .title_bottom(Line::from(Span::styled(legend, theme.dim())).right_aligned())
         .border_style(theme.border(focused));
 
     let fleet = &state.engine.fleet;
-    let name_w = fleet.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).clamp(7, 24) as u16 + 1;
-    let target_w = fleet
-        .release
-        .as_ref()
-        .map(|r| r.targets.iter().map(|(_, v)| v.chars().count()).max().unwrap_or(6).clamp(6, 14) as u16 + 1)
-        .unwrap_or(0);
-    let envs = fleet.environments.len().max(1) as u16;
-    let inner_w = area.width.saturating_sub(2);
-    let env_w = (inner_w.saturating_sub(name_w + target_w) / envs).max(8);
-
     let mut widths = vec![Constraint::Length(name_w)];
     let mut header = vec![Line::from("service")];
     if target_w > 0 {
@@ -69,10 +164,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             line.render(cell_area(column, inner.y), buf);
         }
 
-        let rows_fit = inner.height.saturating_sub(1) as usize;
-        let first = state.ui.offset.min(state.visible.len());
-        let last = (first + rows_fit).min(state.visible.len());
-        for (i, &service) in state.visible[first..last].iter().enumerate() {
+        let rows = shown_rows(state, area);
+        let first = rows.start;
+        for (i, &service) in state.visible[rows].iter().enumerate() {
             let y = inner.y + 1 + i as u16;
             let selected_row = first + i == state.ui.row;
             let svc = &fleet.services[service];
@@ -89,7 +183,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 if selected_row && env == state.ui.env && focused {
                     buf.set_style(area, theme.selected());
                 }
-                cell_line(state, CellKey { service, env }, env_w as usize, theme).render(area, buf);
+                cell_line(state, CellKey { service, env }, env_w as usize, detail, theme).render(area, buf);
             }
         }
     }
@@ -98,11 +192,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         let msg = if state.ui.filter.is_empty() {
             "no services configured".to_string()
         } else {
-            format!(
-                "no service matches “{}” ({} clears the filter)",
-                state.ui.filter,
-                crate::app::keymap::key_for(crate::app::keymap::KeyContext::Main, crate::app::keymap::Action::Close)
-            )
+            super::nothing_matches(&state.ui.filter)
         };
         let inner = Rect { x: area.x + 2, y: area.y + 2, width: area.width.saturating_sub(4), height: 1 };
         frame.render_widget(ratatui::widgets::Paragraph::new(Span::styled(msg, theme.dim())), inner);
@@ -110,8 +200,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 }
 
 /// One cell: the worst finding's glyph, `version #build` on the left,
-/// `evidence age health` on the right.
-pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Theme) -> Line<'static> {
+/// `evidence age health` on the right, as much of it as `detail` allows.
+pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: Detail, theme: &Theme) -> Line<'static> {
     let cell: &Cell = state.engine.matrix.get(key);
     let width = width.saturating_sub(1); // a column gap
     if cell.untried() {
@@ -119,7 +209,7 @@ pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Th
     }
     if cell.deployments().next().is_none() {
         // Only metrics read this cell: nothing says what runs.
-        return Line::from(Span::styled("  metrics only", theme.dim()));
+        return Line::from(Span::styled(fit("  metrics only", width), theme.dim()));
     }
     let finding = state.eval.mark(key);
     let (mark, mark_style) = match finding {
@@ -160,10 +250,15 @@ pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Th
     } else {
         " "
     };
-    let right = format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), freshness);
-    // Room for the mark, the health glyph and one space between the halves.
-    let left_w = width.saturating_sub(right.chars().count() + 4);
-    let version = seen.reading.version.as_deref().unwrap_or("not deployed");
+    let right = match detail {
+        Detail::Full => format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), freshness),
+        Detail::NoAge => format!("{}{freshness}", obs.evidence.glyph()),
+        Detail::Health => freshness.to_string(),
+        Detail::Bare => String::new(),
+    };
+    // Room for the mark and the columns right of the version.
+    let left_w = width.saturating_sub(2 + detail.width());
+    let version = seen.reading.version.as_deref().unwrap_or(NOT_DEPLOYED);
     let build = seen.reading.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
     // When both do not fit, the version matters more than the build.
     let full = format!("{version}{build}");
@@ -185,14 +280,13 @@ pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, theme: &Th
         Some(i) => (left[..i].to_string(), left[i..].to_string()),
         None => (left.clone(), String::new()),
     };
-    Line::from(vec![
-        mark,
-        Span::styled(vpart, version_style),
-        Span::styled(bpart, theme.dim()),
-        Span::raw(" ".repeat(pad + 1)),
-        Span::styled(right, age_style),
-        Span::styled(health_glyph, health_style),
-    ])
+    let mut spans = vec![mark, Span::styled(vpart, version_style), Span::styled(bpart, theme.dim())];
+    if detail != Detail::Bare {
+        spans.push(Span::raw(" ".repeat(pad + 1)));
+        spans.push(Span::styled(right, age_style));
+        spans.push(Span::styled(health_glyph, health_style));
+    }
+    Line::from(spans)
 }
 
 /// The gist of an error for a narrow cell: `timeout`, `HTTP 500`, …

@@ -25,9 +25,12 @@
 //! ```
 //!
 //! With the focus on it, the checklist takes the whole area below the matrix
-//! (phases, items, sign-offs, blockers, decision and notes), and so does
-//! rollback (readiness, methods, triggers against baselines); findings,
-//! events and the rest come back when the focus moves on. A release without
+//! (phases, items, sign-offs, blockers, decision and notes), and so do
+//! rollback (readiness, methods, triggers against baselines), findings and
+//! events; the other panes come back when the focus moves on. On a short
+//! screen the focused pane takes rows from the matrix (down to four
+//! services); below 100 columns the findings take their row alone and the
+//! events show only with the focus. A release without
 //! a checklist shows its progress per environment in that place instead.
 //!
 //! [`Evaluation`]: crate::engine::Evaluation
@@ -43,6 +46,7 @@ pub(crate) mod prompt;
 pub mod rollback;
 pub mod status;
 pub mod theme;
+pub(crate) mod why;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -71,22 +75,50 @@ pub struct Areas {
 /// The matrix takes what its rows need, up to what is left after the lower
 /// panes' minimum; findings/events and progress/rollback share the rest.
 pub fn layout(area: Rect, envs: usize, services: usize) -> Areas {
+    layout_with_status(area, envs, services, 1)
+}
+
+/// As [`layout`], with a status bar of `status_h` rows (the rollback banner
+/// wraps): the lower panes give up the rows, the matrix keeps its page.
+fn layout_with_status(area: Rect, envs: usize, services: usize, status_h: u16) -> Areas {
     let body = area.height.saturating_sub(2);
     let lower_min = 12.min(body / 2);
     let matrix = (services as u16).saturating_add(3).min(body.saturating_sub(lower_min)).max(4);
     let [status, matrix, lower, footer] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(status_h),
         Constraint::Length(matrix),
         Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
-    let progress_h = (envs as u16 + 3).max(lower.height / 2).min(lower.height / 2 + 2);
+    // On a short screen the findings keep three rows of their own.
+    let progress_h = (envs as u16 + 3)
+        .max(lower.height / 2)
+        .min(lower.height / 2 + 2)
+        .min(lower.height.saturating_sub(5).max(lower.height / 2));
     let [middle, bottom] = Layout::vertical([Constraint::Min(0), Constraint::Length(progress_h)]).areas(lower);
-    let [findings, events] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(middle);
+    // Below 100 columns the findings take the row (events would be too
+    // narrow to read); Tab to the events shows them in the lower area.
+    let [findings, events] = if area.width < 100 {
+        [middle, Rect { x: middle.right(), width: 0, ..middle }]
+    } else {
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(middle)
+    };
     let [checklist, rollback] =
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
     Areas { status, matrix, findings, events, checklist, rollback, footer, lower }
+}
+
+/// With the focus below the matrix on a short screen, the focused pane
+/// (drawn in `lower`) takes rows from the matrix, down to four services,
+/// until it has sixteen; the matrix gets them back with the focus.
+fn grow_lower(areas: &mut Areas) {
+    const WANTED: u16 = 16;
+    const MATRIX_MIN: u16 = 7;
+    let take = WANTED.saturating_sub(areas.lower.height).min(areas.matrix.height.saturating_sub(MATRIX_MIN));
+    areas.matrix.height -= take;
+    areas.lower.y -= take;
+    areas.lower.height += take;
 }
 
 /// Matrix rows that fit in a terminal of this size.
@@ -97,13 +129,28 @@ pub fn matrix_rows(area: Rect, envs: usize, services: usize) -> usize {
 
 pub fn render(frame: &mut Frame, state: &AppState) {
     let theme = Theme::new(state.ui.color);
-    let areas = layout(frame.area(), state.engine.fleet.environments.len(), state.engine.fleet.services.len());
+    let (envs, services) = (state.engine.fleet.environments.len(), state.engine.fleet.services.len());
+    let mut areas = layout_with_status(frame.area(), envs, services, status::height(state, frame.area().width));
+    // The focused pane below the matrix is drawn in `lower` (the release
+    // progress without a checklist stays in its place).
+    let in_lower = match state.ui.focus {
+        Pane::Matrix => false,
+        Pane::Checklist => state.eval.checklist.is_some(),
+        Pane::Findings | Pane::Events | Pane::Rollback => true,
+    };
+    if in_lower {
+        grow_lower(&mut areas);
+    }
     status::render(frame, areas.status, state, &theme);
     matrix::render(frame, areas.matrix, state, &theme);
     if state.ui.focus == Pane::Checklist && state.eval.checklist.is_some() {
         checklist::render(frame, areas.lower, state, &theme);
     } else if state.ui.focus == Pane::Rollback {
         rollback::render_full(frame, areas.lower, state, &theme);
+    } else if state.ui.focus == Pane::Findings {
+        findings::render(frame, areas.lower, state, &theme);
+    } else if state.ui.focus == Pane::Events {
+        events::render(frame, areas.lower, state, &theme);
     } else {
         findings::render(frame, areas.findings, state, &theme);
         events::render(frame, areas.events, state, &theme);
@@ -112,10 +159,12 @@ pub fn render(frame: &mut Frame, state: &AppState) {
     }
     render_footer(frame, areas.footer, state, &theme);
     match &state.ui.popup {
-        Some(Popup::Help) => help::render(frame, frame.area(), &theme),
-        Some(Popup::Detail(key)) => detail::render(frame, frame.area(), state, *key, &theme),
+        Some(Popup::Help) => help::render(frame, frame.area(), state.ui.popup_scroll, &theme),
+        Some(Popup::Detail(key)) => detail::render(frame, frame.area(), state, *key, state.ui.popup_scroll, &theme),
         Some(Popup::ChecklistDetail(row)) => checklist::render_detail(frame, frame.area(), state, *row, &theme),
         Some(Popup::Prompt(prompt)) => prompt::render(frame, frame.area(), state, prompt, &theme),
+        Some(Popup::Why(selected)) => why::render(frame, frame.area(), state, *selected, &theme),
+        Some(Popup::Operator(prompt)) => prompt::render_operator(frame, frame.area(), prompt, &theme),
         None => {}
     }
 }
@@ -131,7 +180,9 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme)
     } else {
         let mut spans = Vec::new();
         if let Some(message) = &state.ui.message {
-            spans.push(Span::styled(format!(" {message} "), theme.accent()));
+            // A message wider than the bar ends with `…`: cut, and it says so.
+            let room = usize::from(area.width).saturating_sub(2);
+            spans.push(Span::styled(format!(" {} ", fit(message, room)), theme.accent()));
             spans.push(Span::raw(" "));
         }
         if !state.ui.filter.is_empty() {
@@ -179,6 +230,14 @@ pub(crate) fn fit(s: &str, width: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// What a pane says when its filter leaves nothing to show.
+pub(crate) fn nothing_matches(filter: &str) -> String {
+    format!(
+        "nothing matches `{filter}` ({} clears the filter)",
+        keymap::key_for(KeyContext::Main, keymap::Action::Close)
+    )
 }
 
 /// Age of `then` at `now`, short (`12s`, `4m`, `3h`, `45d`).

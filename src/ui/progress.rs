@@ -60,7 +60,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 
 /// The per-environment "planned services at target" as compact cells
 /// (`dev ████ 10/10`) flowed over at most `max_lines` lines of `width`:
-/// the widest bars that fit, then none.
+/// the widest bars that fit, then none, then the counts alone with the
+/// number planned said once (`dev 10  qa 10  prod 8 (of 10)`). Every
+/// environment is shown; only if even that does not fit is the last line
+/// cut, with `…`.
 pub(crate) fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines: usize) -> Vec<Line<'static>> {
     let Some(plan) = &state.engine.fleet.release else {
         return Vec::new();
@@ -69,27 +72,36 @@ pub(crate) fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines
         return Vec::new();
     }
     let progress = &state.eval.progress;
-    let cell_w = |p: &analysis::EnvProgress, bar: usize| {
+    let planned = plan.targets.len();
+    // (bar width, whether each count says of how many)
+    let forms = [(8, true), (4, true), (0, true), (0, false)];
+    let cell_w = |p: &analysis::EnvProgress, (bar, of): (usize, bool)| {
         let name = state.engine.fleet.environments[p.env].name.chars().count().min(12);
-        name + 1 + if bar > 0 { bar + 1 } else { 0 } + format!("{}/{}", p.at_target, p.planned).len()
+        let count = if of { format!("{}/{}", p.at_target, p.planned) } else { p.at_target.to_string() };
+        name + 1 + if bar > 0 { bar + 1 } else { 0 } + count.len()
     };
-    let lines_for = |bar: usize| {
+    let suffix = |of: bool| if of { String::new() } else { format!(" (of {planned})") };
+    let lines_for = |form: (usize, bool)| {
         let (mut lines, mut used) = (1, 0);
         for p in progress {
-            let w = cell_w(p, bar);
+            let w = cell_w(p, form);
             if used > 0 && used + 2 + w > width {
                 lines += 1;
                 used = 0;
             }
             used += if used > 0 { 2 } else { 0 } + w;
         }
+        if used + suffix(form.1).len() > width {
+            lines += 1;
+        }
         lines
     };
-    let bar = [8, 4, 0].into_iter().find(|b| lines_for(*b) <= max_lines).unwrap_or(0);
+    let form = forms.into_iter().find(|f| lines_for(*f) <= max_lines).unwrap_or((0, false));
+    let (bar, of) = form;
     let mut lines = Vec::new();
     let (mut spans, mut used): (Vec<Span<'static>>, usize) = (Vec::new(), 0);
     for p in progress {
-        let w = cell_w(p, bar);
+        let w = cell_w(p, form);
         if used > 0 && used + 2 + w > width {
             lines.push(Line::from(std::mem::take(&mut spans)));
             used = 0;
@@ -112,12 +124,23 @@ pub(crate) fn env_cells(state: &AppState, theme: &Theme, width: usize, max_lines
             spans.push(Span::styled("░".repeat(bar - filled), theme.dim()));
             spans.push(Span::raw(" "));
         }
-        spans.push(Span::styled(format!("{}/{}", p.at_target, p.planned), style));
+        let count = if of { format!("{}/{}", p.at_target, p.planned) } else { p.at_target.to_string() };
+        spans.push(Span::styled(count, style));
         used += w;
+    }
+    // "(of 10)" only where it fits: the counts come first.
+    if !of && used + suffix(of).len() <= width {
+        spans.push(Span::styled(suffix(of), theme.dim()));
     }
     if !spans.is_empty() {
         lines.push(Line::from(spans));
     }
-    lines.truncate(max_lines);
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            let text: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
+            *last = Line::raw(fit(&format!("{text} …"), width));
+        }
+    }
     lines
 }

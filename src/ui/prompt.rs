@@ -12,7 +12,7 @@ use super::checklist::when;
 use super::theme::Theme;
 use super::{centered, fit};
 use crate::app::keymap::{self, Action, KeyContext};
-use crate::app::prompt::{DECISIONS, Prompt, Step, decision_label};
+use crate::app::prompt::{DECISIONS, OperatorPrompt, Prompt, Step, decision_label};
 use crate::app::state::AppState;
 use crate::journal::release::{Decision, ReleaseAction};
 
@@ -247,6 +247,33 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, prompt: &Prompt, 
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// The lines of the question asked once when nobody is named.
+fn operator_lines(prompt: &OperatorPrompt, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    vec![
+        Line::raw("Nobody is named: no `operator` in the config, no $USER, no $LOGNAME."),
+        Line::raw("What you record is recorded under this name until you quit."),
+        Line::raw(""),
+        input(&prompt.text, width, theme),
+        match &prompt.problem {
+            Some(p) => Line::styled(format!("! {p}"), theme.bad()),
+            None => Line::raw(""),
+        },
+        Line::styled(keymap::hint_text(KeyContext::PromptText, &[(Action::Submit, "goes on")]), theme.dim()),
+    ]
+}
+
+/// Who is acting? Asked once, before the first thing recorded.
+pub(crate) fn render_operator(frame: &mut Frame, area: Rect, prompt: &OperatorPrompt, theme: &Theme) {
+    let w = WIDTH.min(area.width.saturating_sub(2)).max(20.min(area.width));
+    let lines = operator_lines(prompt, w.saturating_sub(2) as usize, theme);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let area = centered(area, w, h);
+    frame.render_widget(Clear, area);
+    let block =
+        Block::bordered().title(Span::styled(" Who is acting? ", theme.title())).border_style(theme.border(true));
+    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }).block(block), area);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +298,7 @@ payments = "1.4.1"
         let template = crate::checklist::resolve(&config.fleet, None).unwrap();
         let now = "2026-11-24T12:00:00Z".parse().unwrap();
         let mut s = AppState::new(crate::engine::Engine::new(config.fleet.clone(), Vec::new(), template), now);
+        s.operator = "tester".into();
         s.reanalyze();
         s
     }
@@ -324,6 +352,6 @@ payments = "1.4.1"
         let yes = keymap::key_for(KeyContext::Confirm, Action::Confirm);
         let no = keymap::key_for(KeyContext::Confirm, Action::Cancel);
         assert_eq!((yes.as_str(), no.as_str()), ("y", "n"));
-        assert_eq!(text_of(&lines)[0], format!("Sign off as tech-lead, recorded as operator? {yes}/{no}"));
+        assert_eq!(text_of(&lines)[0], format!("Sign off as tech-lead, recorded as tester? {yes}/{no}"));
     }
 }

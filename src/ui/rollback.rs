@@ -13,7 +13,9 @@ use ratatui::widgets::{Block, Cell as TableCell, Paragraph, Row, Table};
 
 use super::fit;
 use super::theme::Theme;
-use crate::analysis::rollback::{EnvRollback, Level, Readiness, ServiceRollback, TriggerState, value_text};
+use crate::analysis::rollback::{
+    EnvRollback, Level, Readiness, RollbackTarget, ServiceRollback, TriggerState, value_text,
+};
 use crate::app::state::{AppState, Pane};
 use crate::model::rollback::Migration;
 
@@ -34,10 +36,18 @@ pub(crate) fn level_style(l: Level, theme: &Theme) -> Style {
     }
 }
 
-fn title(state: &AppState) -> String {
+/// " Rollback · 1 FIRING · baseline at 11-24 18:00 UTC ", the firing count
+/// first: on a narrow pane the baseline goes, never the count.
+fn title(state: &AppState, width: u16) -> String {
     let firing = state.eval.rollback.firing().count();
     let firing = if firing > 0 { format!(" · {firing} FIRING") } else { String::new() };
-    format!(" Rollback · baseline {}{firing} ", state.eval.rollback.baseline)
+    let long = format!(" Rollback{firing} · baseline {} ", state.eval.rollback.baseline);
+    let known = !state.eval.rollback.baseline.is_empty();
+    if known && unicode_width::UnicodeWidthStr::width(long.as_str()) + 4 <= usize::from(width) {
+        long
+    } else {
+        format!(" Rollback{firing} ")
+    }
 }
 
 /// The worst trigger of a service (firing first), for the summary row.
@@ -54,65 +64,204 @@ fn worst(state: &AppState, service: usize) -> Option<&TriggerState> {
     state.eval.rollback.triggers_of(service).max_by_key(|t| (rank(t), std::cmp::Reverse(t.cell.env)))
 }
 
+/// Whether the release has reached `env` (a planned service runs its
+/// target there). Without a plan every environment counts.
+fn reached(state: &AppState, env: usize) -> bool {
+    match &state.engine.fleet.release {
+        Some(plan) if !plan.targets.is_empty() => state.eval.progress.iter().any(|p| p.env == env && p.at_target > 0),
+        _ => true,
+    }
+}
+
+/// Whether `service` runs what the release deploys in `env`: its target or
+/// newer (versions that do not compare count, as for the triggers); a
+/// service outside the plan, wherever the release has reached.
+fn deployed(state: &AppState, service: usize, env: usize) -> bool {
+    let target = state.engine.fleet.release.as_ref().and_then(|p| p.target(service));
+    match target {
+        Some(target) => state
+            .engine
+            .matrix
+            .get(crate::model::CellKey { service, env })
+            .version()
+            .is_some_and(|v| crate::model::version::compare(v, target) != Some(std::cmp::Ordering::Less)),
+        None => reached(state, env),
+    }
+}
+
+/// The environments a service's rollback is shown for: those where the
+/// release runs (its version deployed there), and any where a trigger
+/// warns or fires. Where it runs nowhere yet, the analysis' own choice
+/// (the latest environment), as it runs now.
+fn shown_envs<'a>(state: &AppState, s: &'a ServiceRollback) -> Vec<&'a EnvRollback> {
+    let alarm =
+        |env: usize| state.eval.rollback.triggers_of(s.service).any(|t| t.cell.env == env && t.state >= Level::Warn);
+    let shown: Vec<&EnvRollback> =
+        s.environments.iter().filter(|e| deployed(state, s.service, e.env) || alarm(e.env)).collect();
+    if shown.is_empty() { s.environments.iter().take(1).collect() } else { shown }
+}
+
+/// A service's readiness where it matters most: the latest environment shown.
+fn readiness(state: &AppState, s: &ServiceRollback) -> Readiness {
+    shown_envs(state, s).first().map_or(s.readiness, |e| e.readiness)
+}
+
+/// The services the pane lists (those the service filter shows): firing
+/// first, then NOT READY, then AT RISK, then READY; in the release's order
+/// within each.
+pub(crate) fn ordered(state: &AppState) -> Vec<&ServiceRollback> {
+    let mut services: Vec<&ServiceRollback> =
+        state.eval.rollback.services.iter().filter(|s| state.visible.contains(&s.service)).collect();
+    let firing = |s: &ServiceRollback| state.eval.rollback.triggers_of(s.service).any(|t| t.state == Level::Firing);
+    services.sort_by_key(|s| (!firing(s), std::cmp::Reverse(readiness(state, s))));
+    services
+}
+
+/// The summary in its place beside the checklist: one row per service,
+/// always from the top (the focused pane's scroll is its own), and a last
+/// row counting what did not fit.
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Rollback;
     if focused {
         return render_full(frame, area, state, theme);
     }
-    let block = Block::bordered().title(Span::styled(title(state), theme.title())).border_style(theme.border(focused));
-    let view = &state.eval.rollback;
-    let name_w = view.services.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).clamp(7, 20) as u16 + 1;
+    let block = Block::bordered()
+        .title(Span::styled(title(state, area.width), theme.title()))
+        .border_style(theme.border(focused));
+    let services = ordered(state);
+    let width = |s: &str| unicode_width::UnicodeWidthStr::width(s) as u16;
     let inner_w = area.width.saturating_sub(2);
-    let ready_w = 10;
-    let rest = inner_w.saturating_sub(name_w + ready_w);
-    let back_w = (rest * 2 / 5).max(8);
-    let trig_w = rest.saturating_sub(back_w).max(8);
-    let latest = view.envs.first().map(|&e| state.engine.fleet.environments[e].name.as_str()).unwrap_or("—");
+    // Too short for a header, a service and the count of the rest: the
+    // header goes, the first service (the worst) stays.
+    let with_header = area.height >= 5 || services.len() <= 1;
+    let rows_fit = area.height.saturating_sub(if with_header { 3 } else { 2 }) as usize;
+    // A last row says how many more there are, rather than cutting them off silently.
+    let shown = if services.len() > rows_fit { rows_fit.saturating_sub(1) } else { services.len() };
+    let more = services.len() - shown;
+    let name_w = services.iter().take(shown).map(|s| width(&s.name)).max().unwrap_or(7).clamp(7, 20).min(inner_w / 4);
+    let ready_w = width(Readiness::NotReady.label());
+    // The latest environment the release has reached: what a rollback now
+    // would be about.
+    let latest = state.eval.rollback.envs.iter().copied().find(|&e| reached(state, e));
+    let back = |s: &ServiceRollback, long: bool| match latest.and_then(|l| s.environments.iter().find(|e| e.env == l)) {
+        // Nothing of the release to undo there.
+        Some(e) if !deployed(state, s.service, e.env) => if long { "not deployed" } else { "not yet" }.to_string(),
+        Some(e) if long => back_text(e),
+        Some(e) => e.known_good.as_ref().map_or("—".into(), |k| k.artifact.version.clone()),
+        None => "—".into(),
+    };
+    // Three column gaps; the triggers keep at least 16 columns.
+    let room = inner_w.saturating_sub(name_w + ready_w + 3);
+    let back_w = |long: bool| services.iter().map(|s| width(&back(s, long))).max().unwrap_or(0);
+    // The header names the environment, shorter as the column narrows.
+    let headers: Vec<String> = match latest.map(|e| state.engine.fleet.environments[e].name.as_str()) {
+        Some(env) => vec![format!("{env}: back to ← now"), format!("{env}: back to"), format!("{env}: to")],
+        None => vec!["back to".to_string()],
+    };
+    // The column takes what its versions and the longest header that fits
+    // need, leaving the triggers at least 16 columns.
+    let most = room.saturating_sub(16).max(room.min(8));
+    let long = back_w(true).max(width(&headers[0])) <= most;
+    let header_text = headers
+        .iter()
+        .skip(usize::from(!long))
+        .find(|h| width(h) <= most)
+        .or(headers.last())
+        .map_or("", String::as_str);
+    let back_w = back_w(long).max(width(header_text)).min(most);
+    let trig_w = room.saturating_sub(back_w);
     let header = Row::new(vec![
         TableCell::from("service"),
         TableCell::from("rollback"),
-        TableCell::from(format!("{latest}: back to ← now")),
-        TableCell::from("triggers"),
+        TableCell::from(fit(header_text, usize::from(back_w))),
+        TableCell::from(fit("triggers", usize::from(trig_w))),
     ])
     .style(theme.header());
-    let rows_fit = area.height.saturating_sub(3) as usize;
-    let rows = view.services.iter().skip(state.ui.rollback_scroll).take(rows_fit).map(|s| {
-        let env = s.environments.first();
-        let back = match env {
-            Some(e) => back_text(e),
-            None => "—".into(),
-        };
-        let trig = match worst(state, s.service) {
-            Some(t) if t.state >= Level::Warn => Span::styled(
-                fit(&format!("{} {} {}", t.state.glyph(), t.environment, t.measurement()), trig_w as usize - 1),
-                level_style(t.state, theme),
-            ),
-            Some(t) if t.error.is_some() => Span::styled(
-                fit(
-                    &format!("⚠ {} {}: {}", t.environment, t.name, t.error.as_deref().unwrap_or_default()),
-                    trig_w as usize - 1,
+    let rows: Vec<Row> = services
+        .iter()
+        .take(shown)
+        .map(|s| {
+            let trig = match worst(state, s.service) {
+                Some(t) if t.state >= Level::Warn => {
+                    Span::styled(trigger_text(t, usize::from(trig_w)), level_style(t.state, theme))
+                }
+                Some(t) if t.error.is_some() => Span::styled(
+                    fit(
+                        &format!("⚠ {} {}: {}", t.environment, t.name, t.error.as_deref().unwrap_or_default()),
+                        usize::from(trig_w),
+                    ),
+                    theme.warn(),
                 ),
-                theme.warn(),
-            ),
-            Some(t) if t.state == Level::Ok => Span::styled("· all OK", theme.ok()),
-            Some(_) => Span::styled("? no data", theme.dim()),
-            None => Span::styled("—", theme.dim()),
-        };
-        Row::new(vec![
-            TableCell::from(fit(&s.name, name_w as usize - 1)),
-            TableCell::from(Span::styled(s.readiness.label(), readiness_style(s.readiness, theme))),
-            TableCell::from(fit(&back, back_w as usize - 1)),
-            TableCell::from(trig),
-        ])
-    });
+                Some(t) if t.state == Level::Ok => Span::styled("· all OK", theme.ok()),
+                Some(_) => Span::styled("? no data", theme.dim()),
+                None => Span::styled("—", theme.dim()),
+            };
+            let r = readiness(state, s);
+            Row::new(vec![
+                TableCell::from(fit(&s.name, usize::from(name_w))),
+                TableCell::from(Span::styled(r.label(), readiness_style(r, theme))),
+                TableCell::from(fit(&back(s, long), usize::from(back_w))),
+                TableCell::from(trig),
+            ])
+        })
+        .collect();
     let widths = [
         Constraint::Length(name_w),
         Constraint::Length(ready_w),
         Constraint::Length(back_w),
         Constraint::Length(trig_w),
     ];
-    let table = Table::new(rows, widths).header(header).column_spacing(0).block(block);
+    let inner = block.inner(area);
+    let table = Table::new(rows, widths).column_spacing(1).block(block);
+    let table = if with_header { table.header(header) } else { table };
     frame.render_widget(table, area);
+    // Across the whole row, under the table: what was left out, or why
+    // there is nothing.
+    let last = if more > 0 {
+        Some(format!("+{more} more: Tab to this pane lists them all"))
+    } else if services.is_empty() && !state.ui.filter.is_empty() && !state.eval.rollback.services.is_empty() {
+        Some(super::nothing_matches(&state.ui.filter))
+    } else if services.is_empty() {
+        Some(nothing_yet(state))
+    } else {
+        None
+    };
+    if let Some(text) = last {
+        let y = inner.y + u16::from(with_header) + shown as u16;
+        if y < inner.bottom() {
+            let row = Rect { y, height: 1, ..inner };
+            frame.render_widget(Paragraph::new(Span::styled(fit(&text, usize::from(inner.width)), theme.dim())), row);
+        }
+    }
+}
+
+/// A warning or firing trigger in `width` columns: the whole measurement
+/// when it fits, else the name and live value (what fires, and how much).
+fn trigger_text(t: &TriggerState, width: usize) -> String {
+    let glyph = t.state.glyph();
+    let short = match t.live {
+        _ if t.name == "health" => t.measurement(),
+        Some(live) => format!("{} {}", t.name, value_text(live)),
+        None => format!("{} —", t.name),
+    };
+    let candidates = [
+        format!("{glyph} {} {}", t.environment, t.measurement()),
+        format!("{glyph} {} {short}", t.environment),
+        format!("{glyph} {short}"),
+    ];
+    let fits = |s: &&String| unicode_width::UnicodeWidthStr::width(s.as_str()) <= width;
+    let text = candidates.iter().find(fits).unwrap_or(&candidates[2]);
+    fit(text, width)
+}
+
+/// Why the pane has no service: none configured, or not evaluated yet
+/// (the first frame, before the journals are read).
+fn nothing_yet(state: &AppState) -> String {
+    if state.engine.fleet.services.is_empty() {
+        "no services configured".to_string()
+    } else {
+        "not evaluated yet…".to_string()
+    }
 }
 
 /// "1.3.2 ← 1.4.0" or "— ← 1.4.0".
@@ -121,26 +270,65 @@ fn back_text(e: &EnvRollback) -> String {
     format!("{back} ← {}", e.current.as_deref().unwrap_or("—"))
 }
 
-/// The focused pane: everything, per service, scrolled by service.
+/// The focused pane: everything, per service, in the summary's order. The
+/// scroll position names the first service shown; at the end of the list
+/// the view stops at the last line rather than scrolling into emptiness.
 pub(crate) fn render_full(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
-    let block = Block::bordered().title(Span::styled(title(state), theme.title())).border_style(theme.border(true));
+    let block =
+        Block::bordered().title(Span::styled(title(state, area.width), theme.title())).border_style(theme.border(true));
     let inner_w = area.width.saturating_sub(2) as usize;
-    let mut lines: Vec<Line> = Vec::new();
-    if state.eval.rollback.services.is_empty() {
-        lines.push(Line::styled("no services in the release", theme.dim()));
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let services = ordered(state);
+    // Pinned above the list: why it is empty, or which environments it leaves out.
+    let mut head: Vec<Line> = Vec::new();
+    if services.is_empty() {
+        let text = if state.ui.filter.is_empty() || state.eval.rollback.services.is_empty() {
+            nothing_yet(state)
+        } else {
+            super::nothing_matches(&state.ui.filter)
+        };
+        head.push(Line::styled(text, theme.dim()));
     }
-    for s in state.eval.rollback.services.iter().skip(state.ui.rollback_scroll) {
-        service_lines(state, s, inner_w, theme, &mut lines);
-        if lines.len() > area.height as usize {
+    let hidden: Vec<&str> = state
+        .eval
+        .rollback
+        .envs
+        .iter()
+        .filter(|&&e| !reached(state, e))
+        .map(|&e| state.engine.fleet.environments[e].name.as_str())
+        .collect();
+    if !hidden.is_empty() && !services.is_empty() {
+        let text = if hidden.len() == state.eval.rollback.envs.len() {
+            format!("the release has reached no environment yet: {} as it runs now", hidden.join(", "))
+        } else {
+            format!("not reached by the release, not shown: {}", hidden.join(", "))
+        };
+        head.push(Line::styled(fit(&text, inner_w), theme.dim()));
+    }
+    let inner_h = inner_h.saturating_sub(head.len());
+    let mut lines: Vec<Line> = Vec::new();
+    let selected = state.ui.rollback_scroll.min(services.len().saturating_sub(1));
+    let mut selected_line = 0;
+    for (i, s) in services.iter().enumerate() {
+        if i == selected {
+            selected_line = lines.len();
+        }
+        // Past the selection, only what the screen can hold is built.
+        if i > selected && lines.len() > selected_line + inner_h {
             break;
         }
+        service_lines(state, s, i == selected, inner_w, theme, &mut lines);
     }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    // The selected service at the top, unless that leaves empty rows below.
+    let offset = selected_line.min(lines.len().saturating_sub(inner_h));
+    head.extend(lines.into_iter().skip(offset).take(inner_h));
+    frame.render_widget(Paragraph::new(head).block(block), area);
 }
 
 fn service_lines<'a>(
     state: &'a AppState,
     s: &'a ServiceRollback,
+    selected: bool,
     width: usize,
     theme: &Theme,
     out: &mut Vec<Line<'a>>,
@@ -150,21 +338,36 @@ fn service_lines<'a>(
         Some(m) => Span::raw(format!("migration: {}", m.as_str())),
         None => Span::styled("no migration declared", theme.dim()),
     };
+    let envs = shown_envs(state, s);
+    let readiness = envs.first().map_or(s.readiness, |e| e.readiness);
+    let name_style = if selected { theme.title().patch(theme.selected()) } else { theme.title() };
     out.push(Line::from(vec![
-        Span::styled(s.name.clone(), theme.title()),
+        Span::styled(s.name.clone(), name_style),
         Span::raw("  "),
-        Span::styled(s.readiness.label(), readiness_style(s.readiness, theme)),
+        Span::styled(readiness.label(), readiness_style(readiness, theme)),
         Span::raw(" · "),
         migration,
     ]));
-    for r in &s.reasons {
+    let reasons = envs.first().map_or(&s.reasons, |e| &e.reasons);
+    for r in reasons {
         out.push(Line::from(vec![
             Span::raw("  "),
             Span::styled(fit(&format!("! {r}"), width.saturating_sub(2)), theme.warn()),
         ]));
     }
-    let env_w = s.environments.iter().map(|e| e.environment.chars().count()).max().unwrap_or(4).max(4);
-    for e in &s.environments {
+    // Reached by the release, but not this service's new version yet.
+    let not_yet: Vec<&str> = s
+        .environments
+        .iter()
+        .filter(|e| reached(state, e.env) && !envs.iter().any(|shown| shown.env == e.env))
+        .map(|e| e.environment.as_str())
+        .collect();
+    if !not_yet.is_empty() {
+        let text = format!("not deployed yet in {}: nothing to roll back there", not_yet.join(", "));
+        out.push(Line::from(vec![Span::raw("  "), Span::styled(fit(&text, width.saturating_sub(2)), theme.dim())]));
+    }
+    let env_w = envs.iter().map(|e| e.environment.chars().count()).max().unwrap_or(4).max(4);
+    for e in envs {
         let back = match &e.known_good {
             Some(k) => {
                 let mut pin = Vec::new();
@@ -191,11 +394,26 @@ fn service_lines<'a>(
             Span::raw(format!("  {:<env_w$} ", e.environment)),
             Span::raw(fit(&format!("runs {now} · {back}{sync}"), width.saturating_sub(env_w + 3))),
         ]));
-        let method = match &e.method {
-            Some(m) => Span::styled(format!("$ {}", m.text()), theme.accent()),
-            None => Span::styled("no rollback method configured".to_string(), theme.bad()),
-        };
-        out.push(Line::from(vec![Span::raw(format!("  {:<env_w$} ", "")), method]));
+        // What the banner would say: a command with every value filled, the
+        // previous version with its caveat, or why there is none; never a
+        // command with `<unknown>` in it.
+        let indent = || Span::raw(format!("  {:<env_w$} ", ""));
+        let room = width.saturating_sub(env_w + 3);
+        match &e.target {
+            RollbackTarget::Ready(m) => out
+                .push(Line::from(vec![indent(), Span::styled(fit(&format!("$ {}", m.text()), room), theme.accent())])),
+            RollbackTarget::Unproven { method, caveat } => {
+                out.push(Line::from(vec![
+                    indent(),
+                    Span::styled(fit(&format!("$ {}", method.text()), room), theme.warn()),
+                ]));
+                out.push(Line::from(vec![indent(), Span::styled(fit(&format!("⚠ {caveat}"), room), theme.warn())]));
+            }
+            RollbackTarget::None(why) => out.push(Line::from(vec![
+                indent(),
+                Span::styled(fit(&format!("no rollback target: {why}"), room), theme.bad()),
+            ])),
+        }
         for t in state.eval.rollback.triggers_of(s.service).filter(|t| t.cell.env == e.env) {
             out.push(trigger_line(t, env_w, width, theme));
         }
@@ -225,43 +443,6 @@ fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme)
         Span::raw(" "),
         Span::raw(fit(&format!("{} {detail}", t.name), width.saturating_sub(env_w + 14))),
     ])
-}
-
-/// The status bar as a rollback banner: the first firing trigger, its
-/// service, environment, measurement and the rollback command.
-pub(crate) fn banner_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
-    // The latest environment first (prod), then the service order.
-    let firing: Vec<&TriggerState> = state.eval.rollback.firing().collect();
-    let first = *firing.iter().rev().max_by_key(|t| t.cell.env)?;
-    let more = firing.len() - 1;
-    let method = state
-        .eval
-        .rollback
-        .service(first.cell.service)
-        .and_then(|s| s.environments.iter().find(|e| e.env == first.cell.env))
-        .and_then(|e| e.method.as_ref())
-        .map_or_else(|| "no rollback method configured".to_string(), |m| format!("$ {}", m.text()));
-    let style = theme.status_alert();
-    let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
-    let j = &state.eval.judgement;
-    let mut spans = vec![
-        Span::styled(format!(" {} ({}) ", j.verdict.as_str().to_uppercase(), j.blockers.len()), theme.verdict_no_go()),
-        Span::styled(format!(" ▲ ROLLBACK TRIGGER{more}:"), style),
-        Span::styled(format!(" {} in {}: {} ", first.service, first.environment, first.measurement()), style),
-        Span::styled("│ ", style),
-        Span::styled(method, style),
-    ];
-    // What must not be hidden while the banner shows: decisions not being
-    // recorded, and sources (the metrics among them) failing.
-    if state.release_journal_error.is_some() {
-        spans.push(Span::styled(" │ ⚠ release journal: NOT RECORDED", style));
-    }
-    let failing = crate::analysis::failing_sources(&state.engine.matrix);
-    if !failing.is_empty() {
-        let names: Vec<&str> = failing.iter().map(|(n, _)| &**n).collect();
-        spans.push(Span::styled(format!(" │ ⚠ failing: {}", names.join(", ")), style));
-    }
-    Some(Line::from(spans).style(style))
 }
 
 #[cfg(test)]

@@ -526,3 +526,79 @@ fn a_flapping_metrics_source_keeps_the_last_value_and_carries_the_error() {
     assert_eq!(j.blockers[0].reason, BlockerReason::Trigger);
     assert!(j.blockers[0].message.ends_with(&format!("(last value; query failing: {TWO_SERIES})")), "{:?}", j.blockers);
 }
+
+#[test]
+fn the_rollback_target_is_a_whole_command_or_says_why_there_is_none() {
+    let command = |t: &str| Method::Command(t.into());
+    let to = "deployctl rollback {service} --env {env} --to {previous}";
+    let history = |f: &Fleet, runs: &[(&str, &str)]| {
+        let mut m = Matrix::new(f);
+        for (at, v) in runs {
+            read(&mut m, 1, "endpoints", at, running(v));
+        }
+        assess(f, &m, 0, 1, t(NOW), Rehearsal::NotAsked)
+    };
+    // Known-good: the command, filled with it.
+    let f = fleet(Some(to));
+    let e = history(&f, &[(NOW, "1.3.2")]);
+    assert_eq!(e.target, RollbackTarget::Ready(command("deployctl rollback payments --env prod --to 1.3.2")));
+
+    // 1.3.2 ran ten minutes before 1.4.0: not proven good. The command goes
+    // back to it, and says so.
+    let e = history(&f, &[("2026-11-24T18:00:00Z", "1.3.2"), ("2026-11-24T18:10:00Z", "1.4.0")]);
+    assert!(e.known_good.is_none());
+    assert_eq!(
+        e.target,
+        RollbackTarget::Unproven {
+            method: command("deployctl rollback payments --env prod --to 1.3.2"),
+            caveat: "1.3.2, ran 10m: not proven good".into()
+        }
+    );
+    // Seen down while it ran: said so.
+    let mut m = Matrix::new(&f);
+    read(&mut m, 1, "endpoints", "2026-11-24T14:00:00Z", running("1.3.2"));
+    read(&mut m, 1, "endpoints", "2026-11-24T15:00:00Z", Reading { health: Some(Health::Down), ..running("1.3.2") });
+    read(&mut m, 1, "endpoints", "2026-11-24T18:00:00Z", running("1.4.0"));
+    match assess(&f, &m, 0, 1, t(NOW), Rehearsal::NotAsked).target {
+        RollbackTarget::Unproven { caveat, .. } => assert_eq!(caveat, "1.3.2, ran 4h, seen down: not good"),
+        other => panic!("{other:?}"),
+    }
+
+    // Nothing ran before: no target, and why; never `--to <unknown>`.
+    let e = history(&f, &[(NOW, "1.4.0")]);
+    match &e.target {
+        RollbackTarget::None(why) => assert!(why.starts_with("no known-good version: no source history"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(e.method.is_some_and(|m| m.text().contains("<unknown>")), "the template as filled stays for the pane");
+
+    // A method that names no version works without one.
+    let f = fleet(Some("kubectl rollout undo deployment/{service}"));
+    let e = history(&f, &[(NOW, "1.4.0")]);
+    match e.target {
+        RollbackTarget::Unproven { method, caveat } => {
+            assert_eq!(method, command("kubectl rollout undo deployment/payments"));
+            assert!(caveat.starts_with("no known-good version"), "{caveat}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Known-good from the journal has no reference: a method that needs
+    // one has no target.
+    let f = fleet(Some("argocd app rollback {service} {previous_ref}"));
+    let e = history(&f, &[("2026-11-24T10:00:00Z", "1.3.2"), ("2026-11-24T18:00:00Z", "1.4.0")]);
+    assert_eq!(e.known_good.as_ref().map(|k| k.from.clone()), Some(KnownGoodFrom::Journal));
+    match e.target {
+        RollbackTarget::None(why) => {
+            assert_eq!(
+                why,
+                "back to 1.3.2 (from journal), but the rollback method needs {previous_ref}, which is not known for it"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // No method at all: said so.
+    let e = history(&fleet(None), &[(NOW, "1.3.2")]);
+    assert_eq!(e.target, RollbackTarget::None(NO_METHOD.into()));
+}
