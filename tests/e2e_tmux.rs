@@ -499,3 +499,86 @@ fn a_start_up_error_after_the_first_frame_restores_the_terminal() {
     // children on the other ways out are checked by the tests above.)
     drop(pids);
 }
+
+/// A commit line of the changes view: a short sha, then a conventional
+/// subject (`78d419d feat(payments): …`), inside the popup's border.
+fn lists_a_commit(screen: &str) -> bool {
+    screen.lines().flat_map(|l| l.split('│')).any(|part| {
+        let part = part.trim_start();
+        part.len() > 9
+            && part.as_bytes()[..7].iter().all(u8::is_ascii_hexdigit)
+            && part.as_bytes()[7] == b' '
+            && part.contains("):")
+    })
+}
+
+/// The demo at `size`: what ships is there. `c` opens the changes view
+/// (prod → target, with commits, the accounts hotfix first), the
+/// `not_merged_back` finding for accounts is in the findings pane, and
+/// the release channel's webhook answers show in the events pane.
+fn what_ships_in_the_demo(tag: &str, size: (u16, u16)) {
+    let dir = Rc::new(tempfile::tempdir().unwrap());
+    // At 4× the prod wave starts 35 s in: until then prod gains the release.
+    let session = Session::start_sized(tag, "demo --speed 4", dir, "", size);
+    session.wait_for(
+        "the matrix",
+        |s| s.contains("Environment matrix") && s.contains("payments") && s.contains("1.4.0"),
+        Duration::from_secs(30),
+    );
+
+    session.send("c");
+    let screen = session.wait_for(
+        "the changes view with commits and the hotfix",
+        |s| s.contains("What ships") && lists_a_commit(s) && s.contains("⎇ accounts 2.3.1 in prod runs"),
+        Duration::from_secs(20),
+    );
+    assert!(screen.contains("prod → target · release 2026.11:"), "{screen}");
+    assert!(
+        screen.lines().any(|l| l.contains("│payments ") && l.contains(" prod 1.3.2 → target 1.4.0: +")),
+        "{screen}"
+    );
+    assert!(screen.lines().all(|l| l.chars().count() <= usize::from(size.0)), "{screen}");
+    // It scrolls, and Esc closes it.
+    session.send("PageDown");
+    session.wait_for("the view scrolled", |s| s.contains(" above"), Duration::from_secs(10));
+    session.send("Escape");
+    session.wait_for("the view to close", |s| !s.contains("What ships"), Duration::from_secs(10));
+
+    // The finding, found by its kind in the findings pane.
+    session.send("Tab");
+    session.send("/");
+    for c in ["n", "o", "t"] {
+        session.send(c);
+    }
+    session.send("Enter");
+    let screen = session.wait_for(
+        "the not_merged_back finding",
+        |s| s.lines().any(|l| l.contains("⎇ ") && l.contains("accounts 2.3.1 in prod runs")),
+        Duration::from_secs(15),
+    );
+    assert!(screen.contains("which is not in main"), "{screen}");
+    // Cleared (the filter of findings is the events' too), then the events.
+    session.send("Escape");
+    session.send("Tab");
+    let screen = session.wait_for(
+        "a notification in the events pane",
+        |s| s.contains("Events ·") && s.contains("✉ told release-channel"),
+        Duration::from_secs(60),
+    );
+    assert!(!screen.contains("could not tell"), "{screen}");
+    session.send("q");
+    session.wait_for("exit", |s| s.contains("EXIT="), Duration::from_secs(10));
+    assert_restored(&session);
+}
+
+#[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
+fn at_80x24_the_demo_shows_what_ships_and_who_was_told() {
+    what_ships_in_the_demo("ships80", (80, 24));
+}
+
+#[test]
+#[ignore = "needs tmux: cargo test -- --ignored (.ci/run does)"]
+fn at_100x30_the_demo_shows_what_ships_and_who_was_told() {
+    what_ships_in_the_demo("ships100", (100, 30));
+}

@@ -40,6 +40,9 @@ pub enum Action {
     Decide,
     /// Show or hide every blocker behind the verdict, and what clears each.
     Why,
+    /// Show or hide what the release ships: the commits per service, from
+    /// the last environment to the target.
+    Changes,
     /// Keep the filter; record the note; go on to the prompt's next step.
     Submit,
     /// Leave a prompt with nothing recorded; clear the filter being typed.
@@ -253,6 +256,7 @@ pub(crate) const BINDINGS: &[Binding] = &[
     b(&[Key::ch('/')], Action::Filter, "filter services by name", Some("filter")),
     b(&[Key::ch('r')], Action::Refresh, "refresh every cell now", Some("refresh")),
     b(&[Key::ch('w')], Action::Why, "why the verdict: every blocker, what clears it", Some("why")),
+    b(&[Key::ch('c')], Action::Changes, "what ships: each service's commits, last env → target", Some("changes")),
     c(&[Key::ch(' ')], Action::Tick, "tick / untick the selected checklist item", "tick"),
     c(&[Key::ch('n')], Action::Note, "note on the selected checklist item (else on the release)", "note"),
     c(&[Key::ch('s')], Action::SignOff, "sign off for a role (asks to confirm)", "sign off"),
@@ -484,7 +488,8 @@ mod tests {
             action_for(KeyContext::Main, &KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Some(Action::Quit)
         );
-        assert_eq!(main(KeyCode::Char('c')), None);
+        // `c` alone is not C-c: it shows what ships.
+        assert_eq!(main(KeyCode::Char('c')), Some(Action::Changes));
         // Shift is in the code: `G` as a terminal sends it.
         assert_eq!(
             action_for(KeyContext::Main, &KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT)),

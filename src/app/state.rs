@@ -43,6 +43,9 @@ pub enum Popup {
     Prompt(Prompt),
     /// Every blocker behind the verdict (`w`), this one selected.
     Why(usize),
+    /// What the release ships (`c`): the commits per service from the last
+    /// environment to the target; scrolled by `popup_scroll`.
+    Changes,
     /// Asking who is acting, once, before the first thing recorded.
     Operator(prompt::OperatorPrompt),
 }
@@ -73,7 +76,7 @@ pub struct UiState {
     /// environment shown in the release progress.
     pub checklist_row: usize,
     pub rollback_scroll: usize,
-    /// Lines the open help or cell detail is scrolled down.
+    /// Lines the open help, cell detail or changes view is scrolled down.
     pub popup_scroll: usize,
     /// The terminal's size (columns, rows) at the last resize; (0, 0)
     /// until one is known.
@@ -321,7 +324,7 @@ impl AppState {
         if let Some(popup) = &self.ui.popup {
             match (popup, action) {
                 (_, Action::Quit) => return Effect::Quit,
-                (Popup::Help, Action::Help) | (_, Action::Close) => {
+                (Popup::Help, Action::Help) | (Popup::Changes, Action::Changes) | (_, Action::Close) => {
                     self.ui.popup = None;
                     return Effect::Redraw;
                 }
@@ -337,7 +340,7 @@ impl AppState {
                     return self.act(action);
                 }
                 (
-                    Popup::Help | Popup::Detail(_),
+                    Popup::Help | Popup::Detail(_) | Popup::Changes,
                     Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom,
                 ) => {
                     self.scroll_popup(action);
@@ -353,6 +356,10 @@ impl AppState {
                 self.ui.popup = Some(Popup::Help);
             }
             Action::Why => self.ui.popup = Some(Popup::Why(0)),
+            Action::Changes => {
+                self.ui.popup_scroll = 0;
+                self.ui.popup = Some(Popup::Changes);
+            }
             Action::Refresh => return self.refresh(),
             Action::Tick | Action::Note | Action::SignOff | Action::Decide if self.asks_operator_first(action) => {
                 return self.ask_operator(action);
@@ -478,13 +485,15 @@ impl AppState {
         }
     }
 
-    /// Scroll the help or a cell's detail: as far as its last page on the
-    /// screen (its render clamps too, while the size is not known yet).
+    /// Scroll the help, a cell's detail or the changes view: as far as its
+    /// last page on the screen (its render clamps too, while the size is
+    /// not known yet).
     fn scroll_popup(&mut self, action: Action) {
         let (w, h) = self.ui.screen;
         let max = match &self.ui.popup {
             Some(Popup::Help) => crate::ui::help::max_scroll(w, h),
             Some(Popup::Detail(key)) => crate::ui::detail::max_scroll(self, *key, w, h),
+            Some(Popup::Changes) => crate::ui::changes::max_scroll(self, w, h),
             _ => 0,
         };
         let page = usize::from(h.saturating_sub(4)).max(1);

@@ -1,5 +1,7 @@
 //! The cell detail popup: every source's observation, errors, times and
-//! the versions each source has seen. Taller than the screen, it scrolls.
+//! the versions each source has seen; with `[changes]`, the commits the
+//! cell gains from the environment before it. Taller than the screen, it
+//! scrolls.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -53,6 +55,11 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
             Span::styled(format!("{} {} ", f.kind.glyph(), f.kind.as_str()), style),
             Span::raw(f.message.clone()),
         ]));
+    }
+    let shipping = super::changes::cell_lines(state, key, theme);
+    if !shipping.is_empty() {
+        lines.push(Line::raw(""));
+        lines.extend(shipping);
     }
     for obs in &cell.observations {
         lines.push(Line::raw(""));
@@ -128,35 +135,40 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
 /// `line` wrapped at word boundaries to lines of at most `width` columns
 /// (a word longer than a line is broken), styles kept: wrapped here
 /// rather than by the paragraph, so that the scroll knows how many lines
-/// there are.
-fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+/// there are. A line that starts indented (a commit under its heading)
+/// goes on two columns further in.
+pub(super) fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
     use unicode_width::UnicodeWidthStr;
     let width = width.max(1);
     if line.width() <= width {
         return vec![line];
     }
-    let mut out = Vec::new();
-    let mut current: Vec<Span<'static>> = Vec::new();
-    let mut used = 0;
+    let leading = line.spans.iter().flat_map(|s| s.content.chars()).take_while(|c| *c == ' ').count();
+    let hang = if leading > 0 && leading + 2 < width / 2 { leading + 2 } else { 0 };
+    let mut lines = Lines { out: Vec::new(), current: Vec::new(), used: 0, start: 0, hang };
     for span in line.spans {
         // Words with the spaces after them, so that a line ends at a space.
         for word in span.content.split_inclusive(' ') {
             let mut word = word.to_string();
+            // Spaces where a line breaks are not carried to the next one.
+            let blank = word.trim().is_empty();
+            if blank && (lines.used + word.width() > width || (lines.used == lines.start && !lines.out.is_empty())) {
+                continue;
+            }
             while !word.is_empty() {
                 let w = word.trim_end().width();
-                if used + w <= width {
-                    used += word.width();
-                    current.push(Span::styled(word, span.style));
+                if lines.used + w <= width {
+                    lines.used += word.width();
+                    lines.current.push(Span::styled(word, span.style));
                     break;
                 }
-                if used > 0 {
-                    out.push(Line::from(std::mem::take(&mut current)));
-                    used = 0;
+                if lines.used > lines.start {
+                    lines.next();
                     continue;
                 }
                 // Longer than a whole line: break it.
                 let mut head = String::new();
-                let mut head_w = 0;
+                let mut head_w = lines.used;
                 for c in word.chars() {
                     let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
                     if head_w + cw > width {
@@ -169,14 +181,37 @@ fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
                     break;
                 }
                 word = word[head.len()..].to_string();
-                out.push(Line::from(Span::styled(head, span.style)));
+                lines.current.push(Span::styled(head, span.style));
+                lines.next();
             }
         }
     }
-    if !current.is_empty() {
-        out.push(Line::from(current));
+    if lines.used > lines.start {
+        lines.out.push(Line::from(lines.current));
     }
-    out
+    lines.out
+}
+
+/// The lines [`wrap`] has made, and the one it is making.
+struct Lines {
+    out: Vec<Line<'static>>,
+    current: Vec<Span<'static>>,
+    /// Columns used in `current`.
+    used: usize,
+    /// Columns `current` starts with: 0, then `hang`.
+    start: usize,
+    hang: usize,
+}
+
+impl Lines {
+    /// Finish the current line and start the next, `hang` columns in.
+    fn next(&mut self) {
+        self.out.push(Line::from(std::mem::take(&mut self.current)));
+        if self.hang > 0 {
+            self.current.push(Span::raw(" ".repeat(self.hang)));
+        }
+        (self.used, self.start) = (self.hang, self.hang);
+    }
 }
 
 /// The box on a `width`×`height` screen, and the detail's lines wrapped to it.

@@ -45,7 +45,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                     Severity::Medium => theme.warn(),
                 };
                 let head = if words {
-                    format!("{} {:<6} {:<14} ", f.kind.glyph(), f.severity.as_str(), f.kind.as_str())
+                    format!("{} {:<6} {:<15} ", f.kind.glyph(), f.severity.as_str(), f.kind.as_str())
                 } else {
                     format!("{} ", f.kind.glyph())
                 };

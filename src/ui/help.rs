@@ -42,7 +42,6 @@ fn main_column(theme: &Theme) -> Vec<Cell> {
         .into_iter()
         .map(|r| Cell::new(vec![Span::styled(format!("  {:<8}", r.keys), theme.accent()), Span::raw(r.help)]))
         .collect();
-    cells.push(Cell::blank());
     cells.push(Cell::new(vec![Span::styled("  mouse wheel scrolls the focused pane", theme.dim())]));
     cells
 }
@@ -76,7 +75,8 @@ fn legend(theme: &Theme) -> Vec<Line<'static>> {
     vec![
         Line::styled("Legend", theme.title()),
         Line::raw("  findings  ∅ missing  ↑ ahead  ≠ build mismatch  ⇄ conflict"),
-        Line::raw("            ✗ unhealthy  ⚠ unreachable  ◷ stale"),
+        Line::raw("            ✗ unhealthy  ⚠ unreachable  ◷ stale  ⎇ not merged back"),
+        Line::raw("  commits   +14 commits from the env before (hidden first when narrow)"),
         Line::raw("  evidence  R running  C controller  D recorded  P declared"),
         Line::raw("  health    ● up  ◐ degraded  ✗ down  · not reported"),
         Line::raw("  age       ~ evidence older than 3 polls  ⚠ its source is failing"),
@@ -115,9 +115,11 @@ pub fn lines(theme: &Theme, width: u16) -> (Vec<Line<'static>>, usize) {
         lines.extend(left.into_iter().map(|c| Line::from(c.spans)));
         lines.push(Line::raw(""));
         lines.extend(right.into_iter().map(|c| Line::from(c.spans)));
+        lines.push(Line::raw(""));
         NARROW - 2
     };
-    lines.push(Line::raw(""));
+    // Side by side, the dim mouse line closes the keys and the legend's
+    // title follows it: the overlay fits a 100×34 screen whole.
     lines.extend(legend(theme));
     (lines, inner)
 }

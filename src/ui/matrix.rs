@@ -1,5 +1,7 @@
 //! The environment matrix: services × environments, what each runs, how
-//! fresh and how strong that evidence is. Only visible rows are built.
+//! fresh and how strong that evidence is, and (with `[changes]`) how many
+//! commits a cell gains from the environment before it. Only visible rows
+//! are built.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -13,15 +15,20 @@ use crate::analysis::findings::Severity;
 use crate::app::state::{AppState, Pane};
 use crate::model::{CellKey, Health};
 
-pub(crate) const LEGEND: &str = " ∅ missing ↑ ahead ≠ build ⇄ conflict ✗ unhealthy ⚠ unreachable ◷ stale │ R C D P evidence │ ● ◐ ✗ health │ ~ old ";
-/// For narrow terminals; `?` shows the full legend.
-const LEGEND_SHORT: &str = " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ R C D P evidence │ ? help ";
+/// The finding glyphs, named and bare.
+const FINDINGS: &str = "∅ missing ↑ ahead ≠ build ⇄ conflict ✗ unhealthy ⚠ unreachable ◷ stale ⎇ not merged back";
+const GLYPHS: &str = "∅ ↑ ≠ ⇄ ✗ ⚠ ◷ ⎇";
 
 /// What a cell shows beside its version, richest first. A narrow terminal
-/// drops the lesser columns (age, then evidence, then health) before it
-/// cuts a version, and the legend says what is hidden.
+/// drops the lesser columns (the commit count, then age, then evidence,
+/// then health) before it cuts a version, and the legend says what is
+/// hidden.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Detail {
+    /// `+14 R  3s  ●`: the commits the cell gains from the environment
+    /// before it, in a column this wide (its space included), then what
+    /// `Full` shows.
+    Counts(usize),
     /// `R  3s  ●`: evidence, age, freshness, health.
     Full,
     /// `R ●`: evidence, freshness, health.
@@ -33,11 +40,21 @@ pub(crate) enum Detail {
 }
 
 impl Detail {
-    const ALL: [Detail; 4] = [Detail::Full, Detail::NoAge, Detail::Health, Detail::Bare];
+    /// The details to try, richest first: the counts only when a cell
+    /// has commits to count (`count_w` > 0).
+    fn ladder(count_w: usize) -> impl Iterator<Item = Detail> {
+        (count_w > 0).then_some(Detail::Counts(count_w)).into_iter().chain([
+            Detail::Full,
+            Detail::NoAge,
+            Detail::Health,
+            Detail::Bare,
+        ])
+    }
 
     /// Columns right of the version, with the space before them.
     fn width(self) -> usize {
         match self {
+            Detail::Counts(count_w) => 9 + count_w,
             Detail::Full => 9,
             Detail::NoAge => 4,
             Detail::Health => 3,
@@ -45,27 +62,55 @@ impl Detail {
         }
     }
 
-    /// Legends for this detail, widest first.
-    fn legends(self) -> &'static [&'static str] {
-        match self {
-            Detail::Full => &[LEGEND, LEGEND_SHORT],
-            Detail::NoAge => &[
-                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ R C D P evidence │ ● ◐ ✗ health │ ages hidden: too narrow, Enter shows them ",
-                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ │ R C D P evidence │ ages hidden: too narrow │ ? help ",
-                " ages hidden: too narrow │ ? help ",
-            ],
-            Detail::Health => &[
-                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ ● ◐ ✗ health │ evidence and ages hidden: too narrow, Enter shows them ",
-                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ │ ● ◐ ✗ health │ evidence, ages hidden: too narrow │ ? help ",
-                " evidence, ages hidden: too narrow │ ? help ",
-            ],
-            Detail::Bare => &[
-                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ findings │ health, evidence and ages hidden: too narrow, Enter shows them ",
-                " ∅ ↑ ≠ ⇄ ✗ ⚠ ◷ │ health, evidence, ages hidden: too narrow │ ? help ",
-                " versions only: too narrow │ ? help ",
-            ],
-        }
+    /// Legends for this detail, widest first; `counted`: some cell has
+    /// commits to count, so a detail without them says they are hidden.
+    fn legends(self, counted: bool) -> Vec<String> {
+        const EVIDENCE: &str = "R C D P evidence";
+        const HEALTH: &str = "● ◐ ✗ health";
+        let (hidden, shown, shown_short): (&[&str], &[&str], &[&str]) = match self {
+            Detail::Counts(_) => {
+                return vec![
+                    format!(" {FINDINGS} │ +N commits from the environment before │ {EVIDENCE} │ {HEALTH} │ ~ old "),
+                    format!(" {GLYPHS} findings │ +N commits from the env before │ {EVIDENCE} │ {HEALTH} │ ? help "),
+                    format!(" {GLYPHS} findings │ +N commits from the env before │ {EVIDENCE} │ ? help "),
+                    " +N new commits │ ? help ".to_string(),
+                ];
+            }
+            Detail::Full if !counted => {
+                return vec![
+                    format!(" {FINDINGS} │ {EVIDENCE} │ {HEALTH} │ ~ old "),
+                    format!(" {GLYPHS} findings │ {EVIDENCE} │ {HEALTH} │ ~ old │ ? help "),
+                    format!(" {GLYPHS} findings │ {EVIDENCE} │ ? help "),
+                ];
+            }
+            Detail::Full => (&[], &[EVIDENCE, HEALTH], &[EVIDENCE]),
+            Detail::NoAge => (&["ages"], &[EVIDENCE, HEALTH], &[EVIDENCE]),
+            Detail::Health => (&["evidence", "ages"], &[HEALTH], &[HEALTH]),
+            Detail::Bare => (&["health", "evidence", "ages"], &[], &[]),
+        };
+        let hidden: Vec<&str> = counted.then_some("counts").into_iter().chain(hidden.iter().copied()).collect();
+        // "counts, evidence and ages" in words; "counts, evidence, ages" short.
+        let listed = match hidden.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => hidden.join(", "),
+        };
+        let part = |columns: &[&str]| columns.iter().map(|c| format!("{c} │ ")).collect::<String>();
+        let short = if self == Detail::Bare {
+            " versions only: too narrow │ ? help ".to_string()
+        } else {
+            format!(" {} hidden: too narrow │ ? help ", hidden.join(", "))
+        };
+        vec![
+            format!(" {GLYPHS} findings │ {}{listed} hidden: too narrow, Enter shows them ", part(shown)),
+            format!(" {GLYPHS} │ {}{} hidden: too narrow │ ? help ", part(shown_short), hidden.join(", ")),
+            short,
+        ]
     }
+}
+
+/// How a cell says how many commits it gains: `+14`.
+fn count_label(commits: usize) -> String {
+    format!("+{commits}")
 }
 
 /// Matrix rows shown: the visible services from the scroll offset, as many
@@ -85,11 +130,22 @@ fn shown_version(state: &AppState, key: CellKey) -> Option<&str> {
 
 const NOT_DEPLOYED: &str = "not deployed";
 
+/// Where the matrix's columns go, and what its cells have room for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Columns {
+    pub name_w: u16,
+    pub target_w: u16,
+    pub env_w: u16,
+    pub detail: Detail,
+    /// Some cell shown has commits to count (shown or not).
+    pub counted: bool,
+}
+
 /// Column widths: the service names, the targets, one column per
 /// environment, and how much detail the cells have room for. Versions
 /// come first: the lesser columns go, then the service names narrow,
 /// before a version is cut.
-pub(crate) fn columns(state: &AppState, area: Rect) -> (u16, u16, u16, Detail) {
+pub(crate) fn columns(state: &AppState, area: Rect) -> Columns {
     let fleet = &state.engine.fleet;
     let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
     let mut name_w = fleet.services.iter().map(|s| width(&s.name)).max().unwrap_or(7).clamp(7, 24) as u16 + 1;
@@ -101,14 +157,16 @@ pub(crate) fn columns(state: &AppState, area: Rect) -> (u16, u16, u16, Detail) {
     let envs = fleet.environments.len().max(1) as u16;
     let inner_w = area.width.saturating_sub(2);
     let env_w = |name_w: u16| (inner_w.saturating_sub(name_w + target_w) / envs).max(8);
-    let version_w = shown_rows(state, area)
-        .flat_map(|row| {
+    let shown_cells = || {
+        shown_rows(state, area).flat_map(|row| {
             let service = state.visible[row];
-            (0..fleet.environments.len()).filter_map(move |env| shown_version(state, CellKey { service, env }))
+            (0..fleet.environments.len()).map(move |env| CellKey { service, env })
         })
-        .map(width)
-        .max()
-        .unwrap_or(0) as u16;
+    };
+    let version_w = shown_cells().filter_map(|key| shown_version(state, key)).map(width).max().unwrap_or(0) as u16;
+    // The widest `+14`, and the space before it.
+    let count_w =
+        shown_cells().filter_map(|key| shown_count(state, key)).map(|n| count_label(n).len() + 1).max().unwrap_or(0);
     // A cell: the finding mark (2), the version, the detail, a column gap.
     let needed = version_w + 3;
     if env_w(name_w) < needed {
@@ -117,17 +175,25 @@ pub(crate) fn columns(state: &AppState, area: Rect) -> (u16, u16, u16, Detail) {
     }
     let env_w = env_w(name_w);
     let room = usize::from(env_w.saturating_sub(needed));
-    let detail = Detail::ALL.into_iter().find(|d| d.width() <= room).unwrap_or(Detail::Bare);
-    (name_w, target_w, env_w, detail)
+    let detail = Detail::ladder(count_w).find(|d| d.width() <= room).unwrap_or(Detail::Bare);
+    Columns { name_w, target_w, env_w, detail, counted: count_w > 0 }
+}
+
+/// The commits a cell gains from the environment before it, when it shows
+/// a version and there is something to gain.
+fn shown_count(state: &AppState, key: CellKey) -> Option<usize> {
+    shown_version(state, key)?;
+    state.eval.incoming(key).filter(|&n| n > 0)
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.ui.focus == Pane::Matrix;
     let title =
         format!(" Environment matrix · {} of {} services ", state.visible.len(), state.engine.fleet.services.len());
-    let (name_w, target_w, env_w, detail) = columns(state, area);
+    let Columns { name_w, target_w, env_w, detail, counted } = columns(state, area);
     let width = |s: &str| unicode_width::UnicodeWidthStr::width(s) as u16;
-    let legend = detail.legends().iter().copied().find(|l| width(l) + 4 <= area.width).unwrap_or("");
+    let legends = detail.legends(counted);
+    let legend = legends.iter().find(|l| width(l) + 4 <= area.width).map_or("", String::as_str);
     let block = Block::bordered()
         .title(Span::styled(title, theme.title()))
         .title_bottom(Line::from(Span::styled(legend, theme.dim())).right_aligned())
@@ -200,7 +266,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 }
 
 /// One cell: the worst finding's glyph, `version #build` on the left,
-/// `evidence age health` on the right, as much of it as `detail` allows.
+/// `+commits evidence age health` on the right, as much of it as `detail`
+/// allows.
 pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: Detail, theme: &Theme) -> Line<'static> {
     let cell: &Cell = state.engine.matrix.get(key);
     let width = width.saturating_sub(1); // a column gap
@@ -251,7 +318,9 @@ pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: De
         " "
     };
     let right = match detail {
-        Detail::Full => format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), freshness),
+        Detail::Counts(_) | Detail::Full => {
+            format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), freshness)
+        }
         Detail::NoAge => format!("{}{freshness}", obs.evidence.glyph()),
         Detail::Health => freshness.to_string(),
         Detail::Bare => String::new(),
@@ -283,6 +352,10 @@ pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: De
     let mut spans = vec![mark, Span::styled(vpart, version_style), Span::styled(bpart, theme.dim())];
     if detail != Detail::Bare {
         spans.push(Span::raw(" ".repeat(pad + 1)));
+        if let Detail::Counts(count_w) = detail {
+            let count = shown_count(state, key).map(count_label).unwrap_or_default();
+            spans.push(Span::styled(format!("{count:>w$} ", w = count_w.saturating_sub(1)), theme.accent()));
+        }
         spans.push(Span::styled(right, age_style));
         spans.push(Span::styled(health_glyph, health_style));
     }

@@ -35,6 +35,7 @@
 //!
 //! [`Evaluation`]: crate::engine::Evaluation
 
+pub(crate) mod changes;
 pub mod checklist;
 pub(crate) mod detail;
 pub mod events;
@@ -164,6 +165,7 @@ pub fn render(frame: &mut Frame, state: &AppState) {
         Some(Popup::ChecklistDetail(row)) => checklist::render_detail(frame, frame.area(), state, *row, &theme),
         Some(Popup::Prompt(prompt)) => prompt::render(frame, frame.area(), state, prompt, &theme),
         Some(Popup::Why(selected)) => why::render(frame, frame.area(), state, *selected, &theme),
+        Some(Popup::Changes) => changes::render(frame, frame.area(), state, state.ui.popup_scroll, &theme),
         Some(Popup::Operator(prompt)) => prompt::render_operator(frame, frame.area(), prompt, &theme),
         None => {}
     }
@@ -192,8 +194,25 @@ fn render_footer(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme)
             spans.push(Span::styled(format!(" findings “{}” ", state.ui.finding_filter), theme.warn()));
         }
         let checklist_keys = state.ui.focus == Pane::Checklist && state.eval.checklist.is_some();
-        let hints = keymap::hints(KeyContext::Main, &[]);
-        for hint in hints.iter().filter(|h| h.scope == Scope::Everywhere || checklist_keys) {
+        let mut hints = keymap::hints(KeyContext::Main, &[]);
+        hints.retain(|h| h.scope == Scope::Everywhere || checklist_keys);
+        if checklist_keys {
+            // The checklist's own keys, help and quit stay whole: the other
+            // keys give way from the last (`?` lists them all).
+            let used: usize = spans.iter().map(|s| s.width()).sum();
+            let width = |hints: &[keymap::Hint]| -> usize {
+                hints.iter().map(|h| h.keys.chars().count() + h.word.chars().count() + 3).sum()
+            };
+            let word_of = |action| keymap::bindings(KeyContext::Main).find(|b| b.action == action).and_then(|b| b.hint);
+            let kept = [word_of(keymap::Action::Help), word_of(keymap::Action::Quit)];
+            let keep = |h: &keymap::Hint| h.scope == Scope::Checklist || kept.contains(&Some(h.word));
+            while used + width(&hints) > usize::from(area.width)
+                && let Some(last) = hints.iter().rposition(|h| !keep(h))
+            {
+                hints.remove(last);
+            }
+        }
+        for hint in &hints {
             spans.push(Span::styled(format!(" {} ", hint.keys), theme.accent()));
             spans.push(Span::styled(format!("{} ", hint.word), theme.dim()));
         }
