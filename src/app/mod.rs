@@ -527,6 +527,12 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                         if leading && poller.is_none() && let Some(tx) = &tx {
                             tracing::info!("leading: polling the sources for the team");
                             poller = Some(Poller::spawn(active.clone(), config.poller, ctx.clone(), tx.clone()));
+                            // Compare answers this seat holds go to the team again
+                            // (some may have come while it could not write).
+                            let held = state.engine.answers();
+                            if !held.is_empty() && let Some(seat) = seat.as_ref() {
+                                seat.write(crate::journal::team_seat::LeaderBatch { answers: held, ..Default::default() });
+                            }
                         } else if !leading && poller.is_some() {
                             tracing::info!(role = %role.label(), "no longer leading: the poller stops");
                             poller = None;

@@ -201,7 +201,17 @@ impl Engine {
     /// Forget the failed answers so they are asked again (a ref not pushed
     /// yet, a rate limit): the loop calls this now and then.
     pub fn retry_failed_asks(&mut self) {
-        self.shipping.answers.retain(|_, a| !matches!(a, Answer::Compare(Err(_)) | Answer::Mainline(Err(_))));
+        // "Not in the mainline" is asked again too: a hotfix merged back
+        // since clears its finding (the ETag makes an unchanged answer free).
+        self.shipping.answers.retain(|_, a| {
+            !matches!(a, Answer::Compare(Err(_)) | Answer::Mainline(Err(_)) | Answer::Mainline(Ok(false)))
+        });
+    }
+
+    /// Every answer held, to share again (a seat that takes the lead
+    /// writes them, so answers it got while it could not write reach every seat).
+    pub fn answers(&self) -> Vec<(Ask, Answer)> {
+        self.shipping.answers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// `not_merged_back`: a ref running in an environment that is not in
@@ -384,6 +394,13 @@ mainline = "main"
         assert_eq!(kinds(&mut e), 0);
         e.retry_failed_asks();
         assert!(e.asks().contains(&mainline(sha)));
+        // "Not in the mainline" is asked again on a retry (it may have been
+        // merged back since); "in the mainline" is settled.
+        e.take_answer(mainline(sha), Answer::Mainline(Ok(false)));
+        e.retry_failed_asks();
+        let again = e.asks();
+        assert!(again.contains(&mainline(sha)), "{again:?}");
+        assert!(!again.contains(&mainline("v1.4.1")), "{again:?}");
     }
 
     #[test]

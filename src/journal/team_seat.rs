@@ -43,8 +43,13 @@ use crate::poller::SourceUpdate;
 pub(crate) const LEASE_EVERY: Duration = Duration::from_secs(2);
 /// How often a follower reads the cells when no NOTIFY woke it.
 pub(crate) const FOLLOW_EVERY: Duration = Duration::from_millis(500);
-/// How long a seat waits before connecting again.
+/// How long a seat waits before connecting again (doubled after each
+/// failure in a row, up to [`RECONNECT_AT_MOST`]).
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+const RECONNECT_AT_MOST: Duration = Duration::from_secs(30);
+/// The longest a turn or a write may take: a half-open connection (the
+/// server gone without a word) must not leave a seat "leading" for minutes.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most batches a leader writes in one transaction.
 const BATCHES_PER_WRITE: usize = 64;
 
@@ -293,6 +298,8 @@ struct SeatLoop {
     last_answer_rev: i64,
     history_sent: bool,
     next_lease: tokio::time::Instant,
+    /// Failures in a row: the wait before connecting again grows with them.
+    failures: u32,
 }
 
 impl SeatLoop {
@@ -312,6 +319,7 @@ impl SeatLoop {
     /// The connection failed: drop it (and with it the lead), say why.
     async fn lost(&mut self, why: String) -> bool {
         tracing::warn!(error = %why, "team store");
+        self.failures = self.failures.saturating_add(1);
         self.conn = None;
         self.last_rev = 0;
         self.last_answer_rev = 0;
@@ -334,37 +342,58 @@ async fn run(
         last_answer_rev: 0,
         history_sent: false,
         next_lease: tokio::time::Instant::now(),
+        failures: 0,
     };
     if !seat.tell(SeatRole::Connecting).await {
         return;
     }
     loop {
         if seat.conn.is_none() {
-            match connect(&seat.setup.url).await {
-                Ok(conn) => {
+            if seat.failures > 0 {
+                // After a failure (a refused connection, or a query the
+                // store refused): wait, longer each time in a row. Batches
+                // made meanwhile cannot be written by this seat: it leads no more.
+                let backoff = RECONNECT_AFTER.saturating_mul(1 << seat.failures.min(5).saturating_sub(1));
+                let wait = tokio::time::sleep(backoff.min(RECONNECT_AT_MOST));
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        () = &mut wait => break,
+                        batch = batches.recv() => if batch.is_none() { return },
+                    }
+                }
+            }
+            match tokio::time::timeout(QUERY_TIMEOUT, connect(&seat.setup.url)).await {
+                Ok(Ok(conn)) => {
                     seat.conn = Some(conn);
                     seat.next_lease = tokio::time::Instant::now();
                 }
-                Err(why) => {
+                Ok(Err(why)) => {
                     if !seat.lost(why).await {
                         return;
                     }
-                    // Batches made meanwhile cannot be written by this seat:
-                    // it leads no more.
-                    let wait = tokio::time::sleep(RECONNECT_AFTER);
-                    tokio::pin!(wait);
-                    loop {
-                        tokio::select! {
-                            () = &mut wait => break,
-                            batch = batches.recv() => if batch.is_none() { return },
-                        }
+                    continue;
+                }
+                Err(_) => {
+                    let why = format!("{}: no answer within {} s", seat.setup.url.shown(), QUERY_TIMEOUT.as_secs());
+                    if !seat.lost(why).await {
+                        return;
                     }
                     continue;
                 }
             }
         }
-        if !turn(&mut seat).await {
-            return;
+        match tokio::time::timeout(QUERY_TIMEOUT, turn(&mut seat)).await {
+            Ok(false) => return,
+            Ok(true) if seat.conn.is_some() => seat.failures = 0,
+            Ok(true) => {}
+            Err(_) => {
+                let why = format!("{}: no answer within {} s", seat.setup.url.shown(), QUERY_TIMEOUT.as_secs());
+                if !seat.lost(why).await {
+                    return;
+                }
+                continue;
+            }
         }
         let wait = if seat.leading() { LEASE_EVERY } else { FOLLOW_EVERY };
         let due = seat.next_lease.min(tokio::time::Instant::now() + wait);
@@ -382,14 +411,20 @@ async fn run(
                     }
                 }
                 let Some(conn) = seat.conn.as_mut() else { continue };
-                if let Err(e) = write(conn, &seat.setup.release, &seat.setup.names, all).await {
-                    let why = explain(&seat.setup.url, &e);
-                    if !seat.lost(why).await {
-                        return;
-                    }
+                let written =
+                    tokio::time::timeout(QUERY_TIMEOUT, write(conn, &seat.setup.release, &seat.setup.names, all)).await;
+                let why = match written {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(explain(&seat.setup.url, &e)),
+                    Err(_) => Some(format!("{}: no answer within {} s", seat.setup.url.shown(), QUERY_TIMEOUT.as_secs())),
+                };
+                if let Some(why) = why
+                    && !seat.lost(why).await
+                {
+                    return;
                 }
             }
-            _ = hints.recv() => {}
+            Some(()) = hints.recv() => {}
             () = tokio::time::sleep_until(due) => {}
         }
     }
@@ -422,6 +457,16 @@ async fn turn(seat: &mut SeatLoop) -> bool {
         let lease = lease(conn, &release, leading, can_lead).await;
         match lease {
             Ok(role) => {
+                // Taking the lead: read what the old leader wrote last first,
+                // so nothing it committed is asked or written again.
+                if role == SeatRole::Leading && !leading {
+                    if !follow(seat, &release).await {
+                        return false;
+                    }
+                    if seat.conn.is_none() {
+                        return true;
+                    }
+                }
                 if !seat.tell(role).await {
                     return false;
                 }
@@ -435,6 +480,13 @@ async fn turn(seat: &mut SeatLoop) -> bool {
     if seat.leading() {
         return true;
     }
+    follow(seat, &release).await
+}
+
+/// Read the cells and compare answers written since the last read and hand
+/// them to the loop. False when the loop is gone.
+async fn follow(seat: &mut SeatLoop, release: &str) -> bool {
+    let release = release.to_string();
     let Some(conn) = seat.conn.as_mut() else { return true };
     match read_cells(conn, &release, seat.last_rev, &seat.setup.names).await {
         Ok((rev, updates)) => {

@@ -145,6 +145,9 @@ pub(crate) struct Columns {
 /// environment, and how much detail the cells have room for. Versions
 /// come first: the lesser columns go, then the service names narrow,
 /// before a version is cut.
+/// The widest a version may make the environment columns (longer ones are cut).
+const VERSION_ROOM_AT_MOST: usize = 24;
+
 pub(crate) fn columns(state: &AppState, area: Rect) -> Columns {
     let fleet = &state.engine.fleet;
     let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
@@ -163,7 +166,15 @@ pub(crate) fn columns(state: &AppState, area: Rect) -> Columns {
             (0..fleet.environments.len()).map(move |env| CellKey { service, env })
         })
     };
-    let version_w = shown_cells().filter_map(|key| shown_version(state, key)).map(width).max().unwrap_or(0) as u16;
+    // Versions get room before the lesser columns, up to a point: one
+    // absurdly long version (a hostile or broken source) is cut itself
+    // rather than hiding every cell's age, evidence and health.
+    let version_w = shown_cells()
+        .filter_map(|key| shown_version(state, key))
+        .map(width)
+        .max()
+        .unwrap_or(0)
+        .min(VERSION_ROOM_AT_MOST) as u16;
     // The widest `+14`, and the space before it.
     let count_w =
         shown_cells().filter_map(|key| shown_count(state, key)).map(|n| count_label(n).len() + 1).max().unwrap_or(0);

@@ -355,7 +355,7 @@ fn pack(chunks: &[Chunk], width: usize, style: Style) -> (Vec<Line<'static>>, us
 }
 
 /// `text` in pieces of at most `width` columns, at spaces where it can.
-fn hard_wrap(text: &str, width: usize) -> Vec<String> {
+pub(super) fn hard_wrap(text: &str, width: usize) -> Vec<String> {
     use unicode_width::UnicodeWidthChar;
     let width = width.max(1);
     let mut out = Vec::new();

@@ -21,7 +21,6 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::centered;
 use super::theme::Theme;
@@ -104,31 +103,7 @@ fn reason_lines(r: &Reason, width: usize, theme: &Theme, selected: bool, out: &m
 
 /// `text` in lines of at most `width` columns, broken at spaces where it can.
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(8);
-    let mut out = Vec::new();
-    let mut line = String::new();
-    let mut used = 0;
-    for word in text.replace('\n', " ").split_inclusive(' ') {
-        let w = word.trim_end().width();
-        if used > 0 && used + w > width {
-            out.push(line.trim_end().to_string());
-            line.clear();
-            used = 0;
-        }
-        for ch in word.chars() {
-            let cw = ch.width().unwrap_or(0);
-            if used + cw > width && ch != ' ' {
-                out.push(std::mem::take(&mut line));
-                used = 0;
-            }
-            line.push(ch);
-            used += cw;
-        }
-    }
-    if !line.trim().is_empty() || out.is_empty() {
-        out.push(line.trim_end().to_string());
-    }
-    out
+    super::status::hard_wrap(&text.replace('\n', " "), width.max(8))
 }
 
 pub(crate) fn render(frame: &mut Frame, area: Rect, state: &AppState, selected: usize, theme: &Theme) {
