@@ -39,6 +39,8 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/journa
 pub struct DatabaseUrl {
     url: String,
     password: Option<String>,
+    /// The password as written in the URL (percent-encoded), if it differs.
+    password_as_written: Option<String>,
     /// `user@host:port/db`, for messages.
     shown: String,
 }
@@ -94,7 +96,9 @@ impl DatabaseUrl {
             url.port().unwrap_or(5432),
             url.path()
         );
-        Ok(DatabaseUrl { url: raw.to_string(), password, shown })
+        let password_as_written =
+            url.password().map(str::to_string).filter(|written| Some(written) != password.as_ref());
+        Ok(DatabaseUrl { url: raw.to_string(), password, password_as_written, shown })
     }
 
     /// The URL itself: only to connect with, never to show.
@@ -111,7 +115,8 @@ impl DatabaseUrl {
     /// short before a `…`), then clean and cap it.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.replace(&self.url, &self.shown);
-        if let Some(p) = self.password.as_deref().filter(|p| !p.is_empty()) {
+        // Both forms: a server or a library may echo either.
+        for p in [&self.password, &self.password_as_written].into_iter().flatten().filter(|p| !p.is_empty()) {
             out = crate::sources::auth::Token::redact_secret(p, out);
         }
         crate::sanitize::clean_to(&out, 300)
@@ -428,6 +433,9 @@ mod tests {
                     password s3cr@t wrong";
         let scrubbed = url.scrub(text);
         assert!(!scrubbed.contains("s3cr"), "{scrubbed}");
+        // The password as written in the URL (percent-encoded) goes too.
+        let echoed = url.scrub("bad password s3cr%40t for carol");
+        assert!(!echoed.contains("s3cr"), "{echoed}");
         assert!(scrubbed.contains("carol@db.example:6543/flightdeck"), "{scrubbed}");
         assert!(DatabaseUrl::parse("mysql://x@y/z").unwrap_err().contains("postgres://"));
         // A password in the query is a password too; a cut one still goes.
