@@ -302,7 +302,7 @@ fn reference(e: &Entry) -> String {
 /// Text from a commit as Markdown text: the characters that would make a
 /// link, an emphasis, code or HTML are escaped. (Control characters were
 /// taken out when the commit was read.)
-fn md(text: &str) -> String {
+pub(crate) fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|') {

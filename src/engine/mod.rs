@@ -171,9 +171,17 @@ impl Engine {
     /// Apply one source update; returns the journal event when the source
     /// reports a new version or build for the cell.
     pub fn apply(&mut self, update: SourceUpdate) -> Option<ObservationEvent> {
+        self.matrix.get_mut(update.cell)?;
+        let shows = |e: &Engine| e.shipping.config.as_ref().map(|_| shipping::shown_ref(&e.matrix, update.cell));
+        let before = shows(self);
         let cell = self.matrix.get_mut(update.cell)?;
-        let change =
-            cell.record_as(&update.source, update.evidence, update.role, update.attempted_at, update.result)?;
+        let change = cell.record_as(&update.source, update.evidence, update.role, update.attempted_at, update.result);
+        // What ships depends on the version and commit a cell shows: a new
+        // one is new questions for the compare API.
+        if before.is_some() && shows(self) != before {
+            self.shipping.moved = true;
+        }
+        let change = change?;
         let event = ObservationEvent {
             at: change.new.first_seen,
             service: self.fleet.services[update.cell.service].name.clone(),

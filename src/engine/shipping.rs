@@ -71,6 +71,15 @@ pub struct Shipping {
     pub(crate) config: Option<ChangesConfig>,
     answers: HashMap<Ask, Answer>,
     asked: HashSet<Ask>,
+    /// A cell shows another version or commit, or answers were forgotten,
+    /// since the fleet was last scanned for questions: scan again.
+    pub(crate) moved: bool,
+}
+
+/// The version and commit a cell shows: what its questions are made of.
+pub(crate) fn shown_ref(matrix: &crate::analysis::Matrix, key: CellKey) -> Option<(String, Option<String>)> {
+    let reading = &matrix.get(key).shown()?.last_ok.as_ref()?.reading;
+    Some((reading.version.clone()?, reading.commit.clone()))
 }
 
 /// One end of a range of changes.
@@ -115,10 +124,7 @@ impl Engine {
         let repo = config.repo_for(name)?.to_string();
         let (version, commit) = match point {
             Point::Target => (self.fleet.release.as_ref()?.target(service)?.to_string(), None),
-            Point::Env(env) => {
-                let reading = &self.matrix.get(CellKey { service, env }).shown()?.last_ok.as_ref()?.reading;
-                (reading.version.clone()?, reading.commit.clone())
-            }
+            Point::Env(env) => shown_ref(&self.matrix, CellKey { service, env })?,
         };
         let git_ref = config.git_ref(name, &version, commit.as_deref()).ok()?;
         Some(Located { repo, git_ref, version, commit })
@@ -164,9 +170,12 @@ impl Engine {
 
     /// As [`Engine::asks`], plus the ranges a command wants (`changes --from --to`).
     pub fn asks_for(&mut self, extra: &[(Point, Point)]) -> Vec<Ask> {
-        if self.shipping.config.is_none() {
+        // Nothing moved since the last scan: no new question (the scan reads
+        // every cell, so it is not done on every analysis).
+        if self.shipping.config.is_none() || (!self.shipping.moved && extra.is_empty()) {
             return Vec::new();
         }
+        self.shipping.moved = false;
         let envs = self.fleet.environments.len();
         let mut wanted = Vec::new();
         for service in 0..self.fleet.services.len() {
@@ -203,9 +212,11 @@ impl Engine {
     pub fn retry_failed_asks(&mut self) {
         // "Not in the mainline" is asked again too: a hotfix merged back
         // since clears its finding (the ETag makes an unchanged answer free).
+        let before = self.shipping.answers.len();
         self.shipping.answers.retain(|_, a| {
             !matches!(a, Answer::Compare(Err(_)) | Answer::Mainline(Err(_)) | Answer::Mainline(Ok(false)))
         });
+        self.shipping.moved |= self.shipping.answers.len() != before;
     }
 
     /// Every answer held, to share again (a seat that takes the lead

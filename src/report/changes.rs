@@ -254,14 +254,7 @@ pub fn text(view: &ChangesView<'_>) -> String {
 /// Text from a commit or a source as Markdown text: the characters that
 /// would make a link, emphasis, code, HTML or a table cell are escaped.
 fn md(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in sanitize::clean_to(text, LINE_TEXT).chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    crate::changes::notes::md(&sanitize::clean_to(text, LINE_TEXT))
 }
 
 /// A ticket key, linked when `ticket_url` is set.
