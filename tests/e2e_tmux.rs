@@ -553,7 +553,13 @@ fn what_ships_in_the_demo(tag: &str, size: (u16, u16)) {
     session.send("Enter");
     let screen = session.wait_for(
         "the not_merged_back finding",
-        |s| s.lines().any(|l| l.contains("⎇ ") && l.contains("accounts 2.3.1 in prod runs")),
+        // The filtered, focused pane has the room for the whole message: wait
+        // for it (the unfiltered pane shows the finding cut short first).
+        |s| {
+            s.lines().any(|l| {
+                l.contains("⎇ ") && l.contains("accounts 2.3.1 in prod runs") && l.contains("which is not in main")
+            })
+        },
         Duration::from_secs(15),
     );
     assert!(screen.contains("which is not in main"), "{screen}");
