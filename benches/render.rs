@@ -5,6 +5,12 @@
 //!
 //!   cargo bench --bench render                 # 1000 × 6 against 100 × 6
 //!   cargo bench --bench render -- 2000 6       # a bigger fleet against 100 × 6
+//!   cargo bench --bench render -- 1000 6 profile        # only the judgement, for `perf record`
+//!   cargo bench --bench render -- 1000 6 profile full   # only the full judgement
+//!
+//! The judgement's lines: the full judgement (every service judged again)
+//! and the judgement after one cell changes (one update applied, then
+//! `reanalyze()`), each beside its goal.
 //!
 //! Prints the median (and minimum) time per frame (`terminal.draw(|f| ui::render(f, &state))`
 //! on a ratatui `TestBackend`) and per pane, and of
@@ -150,8 +156,27 @@ fn measure(services: usize, envs: usize, now: Timestamp) {
     pane("checklist (summary)", &|f| ui::checklist::render(f, areas.checklist, &s, &theme));
     pane("rollback", &|f| ui::rollback::render(f, areas.rollback, &s, &theme));
 
+    // The judgement: whole (every service judged again, as on start or
+    // when the environments the release reached change), and after one
+    // cell changed (only its service judged again; the rest is kept).
+    let full = time(50, || {
+        s.engine.forget_judgement();
+        s.reanalyze();
+    });
+    println!("  full judgement, every service judged      {full}   goal ≤ 8 ms");
+    let mut flip = 0usize;
+    let one = time(300, || {
+        flip += 1;
+        let (n, e) = (flip * 7 % services, flip % envs);
+        let mut r = common::reported(n, e, envs, now);
+        // Another build of the same version: the cell changes, nothing else.
+        r.build = format!("{}", 100 + flip % 2);
+        s.engine.apply(update(n, e, now, reading(r)));
+        s.reanalyze();
+    });
+    println!("  judgement after one cell changes          {one}   goal ≤ 1 ms (reference: the full judgement above)");
     let analysis = time(50, || s.reanalyze());
-    println!("  reanalyze (findings, rollback, checklist, verdict) {analysis}");
+    println!("  reanalyze, nothing changed                {analysis}");
 
     // A whole sweep's worth of updates (nothing changed) through apply,
     // then one reanalyze: what the loop does as a sweep comes in.
@@ -170,6 +195,22 @@ fn measure(services: usize, envs: usize, now: Timestamp) {
 }
 
 fn main() {
+    // `-- SERVICES ENVS profile`: only the judgement, over and over, for a
+    // profiler (`perf record -g` on the bench binary).
+    if std::env::args().any(|a| a == "profile") {
+        let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+        let (services, envs) = (args.first().copied().unwrap_or(1000), args.get(1).copied().unwrap_or(6));
+        let now = Timestamp::now();
+        let mut s = state(services, envs, now);
+        let full = std::env::args().any(|a| a == "full");
+        for _ in 0..if full { 30 } else { 1000 } {
+            if full {
+                s.engine.forget_judgement();
+            }
+            s.reanalyze();
+        }
+        return;
+    }
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let services = args.first().copied().unwrap_or(1000);
     let envs = args.get(1).copied().unwrap_or(6);

@@ -444,7 +444,7 @@ async fn places(
             let name = shown::point_name(engine, point);
             let Some(at) = at else {
                 let why = match point {
-                    Point::Env(env) => match engine.matrix.get(CellKey { service, env }).reading() {
+                    Point::Env(env) => match engine.matrix().get(CellKey { service, env }).reading() {
                         None => "not read".to_string(),
                         Some(seen) if seen.reading.version.is_none() => "not deployed".to_string(),
                         Some(_) => "its version maps to no git ref".to_string(),
@@ -491,7 +491,7 @@ async fn places(
 /// latest run of history entries with that version: a rebuild is not a new
 /// deployment), and when its source says it was deployed.
 fn running_since(engine: &Engine, key: CellKey) -> (Option<jiff::Timestamp>, Option<jiff::Timestamp>) {
-    let Some(obs) = engine.matrix.get(key).shown() else { return (None, None) };
+    let Some(obs) = engine.matrix().get(key).shown() else { return (None, None) };
     let Some(seen) = &obs.last_ok else { return (None, None) };
     let Some(version) = seen.reading.version.as_deref() else { return (None, None) };
     let first = obs

@@ -325,7 +325,7 @@ fn checklist_pane_without_a_checklist_shows_release_progress() {
     let config = flightdeck::setup::from_toml_str(&CONFIG.replace("kind = \"minor\"\n", ""), "test").unwrap();
     assert_eq!(flightdeck::checklist::resolve(&config.fleet, None).unwrap(), None);
     let mut s = mid_release();
-    s.engine.fleet = config.fleet;
+    s.engine.refleet(config.fleet);
     s.reanalyze();
     for _ in 0..3 {
         s.act(Action::NextPane);
@@ -1032,7 +1032,7 @@ fn at_80x24_versions_are_whole_and_the_legend_says_what_is_hidden() {
             let svc = &s.engine.fleet.services[service].name;
             let Some(row) = matrix_row(&terminal, svc) else { continue };
             for env in 0..s.engine.fleet.environments.len() {
-                let version = s.engine.matrix.get(CellKey { service, env }).version().unwrap();
+                let version = s.engine.matrix().get(CellKey { service, env }).version().unwrap();
                 assert!(row.contains(&format!(" {version} ")), "{name}: {version} of {svc} cut in {row:?}");
                 checked += 1;
             }

@@ -107,25 +107,55 @@ pub struct Finding {
 /// first: prod problems on top), then service, then kind.
 pub fn evaluate(fleet: &Fleet, matrix: &Matrix, now: Timestamp) -> Vec<Finding> {
     let mut out = Vec::new();
-    let envs = fleet.environments.len();
     let reached = reached_environments(fleet, matrix);
     for service in 0..fleet.services.len() {
-        for env in 0..envs {
-            let key = CellKey { service, env };
-            let cell = matrix.get(key);
-            missing(fleet, matrix, key, &reached, &mut out);
-            if env > 0 {
-                ahead(fleet, matrix, key, &mut out);
-            }
-            build_mismatch(fleet, matrix, key, &mut out);
-            conflict(fleet, cell, key, &mut out);
-            unhealthy(fleet, cell, key, &mut out);
-            unreachable(fleet, cell, key, now, &mut out);
-            stale(fleet, cell, key, now, &mut out);
-        }
+        of_service(fleet, matrix, service, &reached, now, &mut out);
     }
     sort(&mut out);
     out
+}
+
+/// Until when a judgement holds as time passes, the cells unchanged: it
+/// holds while `now < until`; `None`, whatever the time.
+pub(crate) type Until = Option<Timestamp>;
+
+/// The earlier of two bounds.
+pub(crate) fn earlier(a: Until, b: Until) -> Until {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Judged again at every time: it says an age.
+pub(crate) const EVERY_TIME: Until = Some(Timestamp::MIN);
+
+/// One service's findings (unsorted), appended to `out`. They read the
+/// service's own cells, which environments the release reached, and
+/// `now`; the answer says until when they hold as time passes.
+pub(crate) fn of_service(
+    fleet: &Fleet,
+    matrix: &Matrix,
+    service: usize,
+    reached: &[bool],
+    now: Timestamp,
+    out: &mut Vec<Finding>,
+) -> Until {
+    let mut until = None;
+    for env in 0..fleet.environments.len() {
+        let key = CellKey { service, env };
+        let cell = matrix.get(key);
+        missing(fleet, matrix, key, reached, out);
+        if env > 0 {
+            ahead(fleet, matrix, key, out);
+        }
+        build_mismatch(fleet, matrix, key, out);
+        conflict(fleet, cell, key, out);
+        unhealthy(fleet, cell, key, out);
+        until = earlier(until, unreachable(fleet, cell, key, now, out));
+        until = earlier(until, stale(fleet, cell, key, now, out));
+    }
+    until
 }
 
 pub fn sort(findings: &mut [Finding]) {
@@ -233,8 +263,9 @@ fn artifact_differs(a: &FetchedReading, b: &FetchedReading) -> Option<(&'static 
 
 /// Short and full SHAs of one commit match: one is a prefix of the other.
 pub(crate) fn commits_match(a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim().to_ascii_lowercase(), b.trim().to_ascii_lowercase());
-    !a.is_empty() && !b.is_empty() && (a.starts_with(&b) || b.starts_with(&a))
+    let (a, b) = (a.trim().as_bytes(), b.trim().as_bytes());
+    let common = a.len().min(b.len());
+    common > 0 && a[..common].eq_ignore_ascii_case(&b[..common])
 }
 
 fn build_mismatch(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Finding>) {
@@ -325,9 +356,9 @@ fn unhealthy(fleet: &Fleet, cell: &Cell, key: CellKey, out: &mut Vec<Finding>) {
     }
 }
 
-fn unreachable(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec<Finding>) {
+fn unreachable(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec<Finding>) -> Until {
     if !cell.all_failing() {
-        return;
+        return None;
     }
     let (service, env) = names(fleet, key);
     let errors: Vec<String> = cell
@@ -351,21 +382,15 @@ fn unreachable(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &m
         },
     };
     push(out, FindingKind::Unreachable, key, format!("{service} in {env} unreachable ({}){last}", errors.join("; ")));
+    // It says how long ago.
+    EVERY_TIME
 }
 
-fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec<Finding>) {
-    let Some(limit) = fleet.environments[key.env].stale_after else {
-        return;
-    };
-    let Some(obs) = cell.shown() else {
-        return;
-    };
-    let Some(seen) = &obs.last_ok else {
-        return;
-    };
-    let Some(v) = seen.reading.version.as_deref() else {
-        return;
-    };
+fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec<Finding>) -> Until {
+    let limit = fleet.environments[key.env].stale_after?;
+    let obs = cell.shown()?;
+    let seen = obs.last_ok.as_ref()?;
+    let v = seen.reading.version.as_deref()?;
     let (since, how) = match seen.reading.deployed_at {
         Some(at) => (at, "deployed"),
         None => {
@@ -375,24 +400,30 @@ fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec
             // the earliest of the latest run of entries with this version.
             match obs.history.iter().rev().take_while(|h| version::same(&h.version, v)).last() {
                 Some(h) => (h.first_seen, "first seen"),
-                None => return,
+                None => return None,
             }
         }
     };
     let elapsed = age(now, since);
-    if elapsed > limit {
-        let (service, env) = names(fleet, key);
-        push(
-            out,
-            FindingKind::Stale,
-            key,
-            format!(
-                "{service} {v} in {env} {how} {} ago (stale after {})",
-                crate::model::time::short_age(elapsed),
-                crate::model::time::short_age(limit)
-            ),
-        );
+    if elapsed <= limit {
+        // Stale from the first whole second past the limit.
+        let limit = i64::try_from(limit.as_secs()).unwrap_or(i64::MAX);
+        let due = since.as_second().saturating_add(limit).saturating_add(1);
+        return Some(Timestamp::from_second(due).unwrap_or(Timestamp::MAX));
     }
+    let (service, env) = names(fleet, key);
+    push(
+        out,
+        FindingKind::Stale,
+        key,
+        format!(
+            "{service} {v} in {env} {how} {} ago (stale after {})",
+            crate::model::time::short_age(elapsed),
+            crate::model::time::short_age(limit)
+        ),
+    );
+    // It says how long ago.
+    EVERY_TIME
 }
 
 fn age(now: Timestamp, then: Timestamp) -> std::time::Duration {
@@ -440,8 +471,9 @@ mod tests {
     fn fleet(services: &[&str], targets: &[(&str, &str)]) -> Fleet {
         let services: Vec<Service> =
             services.iter().map(|s| Service { name: s.to_string(), ..Service::default() }).collect();
-        let targets =
+        let mut targets: Vec<_> =
             targets.iter().map(|(s, v)| (services.iter().position(|x| x.name == *s).unwrap(), v.to_string())).collect();
+        targets.sort_by_key(|(s, _)| *s);
         Fleet {
             environments: ENVS
                 .iter()

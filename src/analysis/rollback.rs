@@ -22,6 +22,7 @@
 //! source feeding it (beside the last good value, if one is kept): such a
 //! trigger is not clear, and the verdict holds on it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -145,6 +146,19 @@ pub struct EnvRollback {
     /// Where a rollback here goes, as the rollback banner says it.
     #[serde(skip)]
     pub target: RollbackTarget,
+    /// The release's version (its target or newer) runs here; for a service
+    /// outside the plan, the release has reached this environment.
+    #[serde(skip)]
+    pub deployed: bool,
+    /// The cockpit shows this environment for the service: the release
+    /// runs here, or a trigger warns or fires here; where neither holds
+    /// anywhere, the latest environment (as it runs now).
+    #[serde(skip)]
+    pub shown: bool,
+    /// Readiness leaving out whether the rollback was rehearsed (what the
+    /// checklist's own rehearsal item asks about).
+    #[serde(skip)]
+    pub unrehearsed: Readiness,
 }
 
 /// Where a rollback goes, said so that it can be acted on: a command with
@@ -174,6 +188,12 @@ pub struct ServiceRollback {
     pub reasons: Vec<String>,
     pub migration: Option<Migration>,
     pub environments: Vec<EnvRollback>,
+    /// Readiness where it matters on screen: the first environment shown.
+    #[serde(skip)]
+    pub headline: Readiness,
+    /// One of its triggers fires.
+    #[serde(skip)]
+    pub firing: bool,
 }
 
 /// One trigger of one cell.
@@ -246,8 +266,10 @@ pub(crate) fn value_text(v: MetricValue) -> String {
 pub struct RollbackView {
     /// When baselines are measured ("at 11-24 18:00 UTC", "1h ago").
     pub baseline: String,
-    pub services: Vec<ServiceRollback>,
-    pub triggers: Vec<TriggerState>,
+    /// Shared with the engine's judgement of each service: an evaluation
+    /// after one cell changed copies pointers, not rows.
+    pub services: Vec<Arc<ServiceRollback>>,
+    pub triggers: Vec<Arc<TriggerState>>,
     /// The environments shown, latest first.
     #[serde(skip)]
     pub envs: Vec<EnvIdx>,
@@ -256,21 +278,30 @@ pub struct RollbackView {
     /// without searching.
     #[serde(skip)]
     index: Vec<Option<(usize, std::ops::Range<usize>)>>,
+    /// Per environment: the release has reached it (a planned service runs
+    /// its target there); every one when the plan names no service.
+    #[serde(skip)]
+    reached: Vec<bool>,
+    /// Positions in `services` in the order the cockpit lists them: firing
+    /// first, then NOT READY, AT RISK, READY (by `headline`); the release's
+    /// order within each.
+    #[serde(skip)]
+    order: Vec<usize>,
 }
 
 impl RollbackView {
     pub fn firing(&self) -> impl Iterator<Item = &TriggerState> {
-        self.triggers.iter().filter(|t| t.state == Level::Firing)
+        self.triggers.iter().map(|t| &**t).filter(|t| t.state == Level::Firing)
     }
 
     pub fn service(&self, service: ServiceIdx) -> Option<&ServiceRollback> {
         let (pos, _) = self.index.get(service)?.as_ref()?;
-        self.services.get(*pos)
+        self.services.get(*pos).map(|s| &**s)
     }
 
     pub(crate) fn triggers_of(&self, service: ServiceIdx) -> impl Iterator<Item = &TriggerState> {
         let range = self.index.get(service).and_then(|i| i.as_ref()).map_or(0..0, |(_, r)| r.clone());
-        self.triggers.get(range).unwrap_or_default().iter()
+        self.triggers.get(range).unwrap_or_default().iter().map(|t| &**t)
     }
 
     /// Keep only the triggers and environments `keep` accepts (`check --env`).
@@ -278,12 +309,49 @@ impl RollbackView {
         self.triggers.retain(|t| keep(t.cell.env));
         self.envs.retain(|&e| keep(e));
         for s in &mut self.services {
+            let s = Arc::make_mut(s);
             s.environments.retain(|e| keep(e.env));
             // A service's readiness is that of its first environment left.
             (s.readiness, s.reasons) =
                 s.environments.first().map_or((Readiness::Ready, Vec::new()), |e| (e.readiness, e.reasons.clone()));
         }
+        self.settle();
+    }
+
+    /// Whether the release has reached `env`.
+    pub fn reached(&self, env: EnvIdx) -> bool {
+        self.reached.get(env).copied().unwrap_or(true)
+    }
+
+    /// The services in the order the cockpit lists them.
+    pub fn ordered(&self) -> impl Iterator<Item = &ServiceRollback> {
+        self.order.iter().filter_map(|&i| self.services.get(i).map(|s| &**s))
+    }
+
+    /// Index the view and derive what the cockpit shows from it (the
+    /// environments shown per service, its headline readiness, the order).
+    /// Run again after trigger states change (the engine's latch).
+    pub(crate) fn settle(&mut self) {
         self.reindex();
+        for pos in 0..self.services.len() {
+            let service = self.services[pos].service;
+            let range = self.index.get(service).and_then(|i| i.as_ref()).map_or(0..0, |(_, r)| r.clone());
+            let triggers = self.triggers.get(range).unwrap_or_default();
+            let shows = Shows::of(&self.services[pos], triggers.iter().map(|t| &**t));
+            // Rows are shared: one is copied only when what it shows changes.
+            if !shows.is(&self.services[pos]) {
+                shows.mark(Arc::make_mut(&mut self.services[pos]));
+            }
+        }
+        self.arrange();
+    }
+
+    /// Index the view and order its rows (each row marked already).
+    fn arrange(&mut self) {
+        self.reindex();
+        let mut order: Vec<usize> = (0..self.services.len()).collect();
+        order.sort_by_key(|&i| (!self.services[i].firing, std::cmp::Reverse(self.services[i].headline)));
+        self.order = order;
     }
 
     fn reindex(&mut self) {
@@ -305,6 +373,44 @@ impl RollbackView {
     }
 }
 
+/// What the cockpit shows of a service, from its row and its triggers.
+struct Shows {
+    firing: bool,
+    headline: Readiness,
+    /// Per environment of the row.
+    shown: Vec<bool>,
+}
+
+impl Shows {
+    fn of<'a>(s: &ServiceRollback, triggers: impl Iterator<Item = &'a TriggerState> + Clone) -> Shows {
+        let firing = triggers.clone().any(|t| t.state == Level::Firing);
+        let alarm = |env: EnvIdx| triggers.clone().any(|t| t.cell.env == env && t.state >= Level::Warn);
+        let mut shown: Vec<bool> = s.environments.iter().map(|e| e.deployed || alarm(e.env)).collect();
+        if !shown.contains(&true)
+            && let Some(first) = shown.first_mut()
+        {
+            *first = true;
+        }
+        let headline =
+            s.environments.iter().zip(&shown).find(|(_, shown)| **shown).map_or(s.readiness, |(e, _)| e.readiness);
+        Shows { firing, headline, shown }
+    }
+
+    fn is(&self, s: &ServiceRollback) -> bool {
+        s.firing == self.firing
+            && s.headline == self.headline
+            && s.environments.iter().zip(&self.shown).all(|(e, shown)| e.shown == *shown)
+    }
+
+    fn mark(self, s: &mut ServiceRollback) {
+        s.firing = self.firing;
+        s.headline = self.headline;
+        for (e, shown) in s.environments.iter_mut().zip(self.shown) {
+            e.shown = shown;
+        }
+    }
+}
+
 /// What the checklist's "rollback rehearsed" item says, if it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rehearsal {
@@ -323,57 +429,115 @@ pub(crate) fn services_in_scope(fleet: &Fleet) -> Vec<ServiceIdx> {
     }
 }
 
-/// The environments shown: reached by the release, and always the last
-/// one; latest first. Without a plan, every environment.
-pub(crate) fn envs_in_scope(fleet: &Fleet, matrix: &Matrix) -> Vec<EnvIdx> {
-    let n = fleet.environments.len();
+/// Per environment, whether the release has reached it; every one when the
+/// plan names no service.
+pub(crate) fn reached(fleet: &Fleet, matrix: &Matrix) -> Vec<bool> {
     let planned = fleet.release.as_ref().is_some_and(|p| !p.targets.is_empty());
-    if !planned {
-        return (0..n).rev().collect();
-    }
-    let reached = super::findings::reached_environments(fleet, matrix);
+    if planned { super::findings::reached_environments(fleet, matrix) } else { vec![true; fleet.environments.len()] }
+}
+
+/// The environments shown, given which the release reached: those, and
+/// always the last one; latest first.
+pub(crate) fn envs_reached(fleet: &Fleet, reached: &[bool]) -> Vec<EnvIdx> {
+    let n = fleet.environments.len();
     (0..n).rev().filter(|&e| e + 1 == n || reached.get(e).copied().unwrap_or(false)).collect()
 }
 
 pub fn evaluate(fleet: &Fleet, matrix: &Matrix, now: Timestamp, rehearsal: Rehearsal) -> RollbackView {
-    let envs = envs_in_scope(fleet, matrix);
-    let services = services_in_scope(fleet);
-    let migration_of = |s| fleet.release.as_ref().and_then(|p| p.migration(s));
-    let service_views = services
-        .iter()
-        .map(|&service| {
-            let per_env: Vec<EnvRollback> =
-                envs.iter().map(|&env| assess(fleet, matrix, service, env, now, rehearsal)).collect();
-            // The call is about the latest environment (prod, or where the
-            // release got furthest): a rollback there is the one that matters.
-            let (readiness, reasons) =
-                per_env.first().map_or((Readiness::Ready, Vec::new()), |e| (e.readiness, e.reasons.clone()));
-            ServiceRollback {
-                service,
-                name: fleet.services[service].name.clone(),
-                readiness,
-                reasons,
-                migration: migration_of(service),
-                environments: per_env,
-            }
-        })
-        .collect();
-    // Grouped by service (latest environment first within each).
+    let reached = reached(fleet, matrix);
+    let envs = envs_reached(fleet, &reached);
+    let mut services = Vec::new();
     let mut triggers = Vec::new();
-    for &service in &services {
-        for &env in &envs {
-            cell_triggers(fleet, matrix, CellKey { service, env }, &mut triggers);
-        }
+    for service in services_in_scope(fleet) {
+        let (row, own, _) = of_service(fleet, matrix, service, &envs, &reached, now, rehearsal);
+        services.push(row);
+        triggers.extend(own);
     }
+    assemble(fleet, services, triggers, envs, reached)
+}
+
+/// The view from its parts: each service's row and its triggers (grouped
+/// by service, in the order of the rows), for `envs` (latest first).
+pub(crate) fn assemble(
+    fleet: &Fleet,
+    services: Vec<Arc<ServiceRollback>>,
+    triggers: Vec<Arc<TriggerState>>,
+    envs: Vec<EnvIdx>,
+    reached: Vec<bool>,
+) -> RollbackView {
     let mut view = RollbackView {
         baseline: fleet.rollback.baseline.describe(),
-        services: service_views,
+        services,
         triggers,
         envs,
         index: Vec::new(),
+        reached,
+        order: Vec::new(),
     };
-    view.reindex();
+    // Each row was marked by `of_service`.
+    view.arrange();
     view
+}
+
+/// One service's rollback row over `envs` (latest first), and its
+/// triggers there (latest environment first). What it reads: the
+/// service's own cells, which environments the release reached, `now`.
+pub(crate) fn of_service(
+    fleet: &Fleet,
+    matrix: &Matrix,
+    service: ServiceIdx,
+    envs: &[EnvIdx],
+    reached: &[bool],
+    now: Timestamp,
+    rehearsal: Rehearsal,
+) -> (Arc<ServiceRollback>, Vec<Arc<TriggerState>>, super::findings::Until) {
+    let target = fleet.release.as_ref().and_then(|p| p.target(service));
+    // What a rollback goes back to reads the clock only while the shown
+    // source's newest entry is not what runs (how long it ran is open).
+    let until = envs
+        .iter()
+        .any(|&env| {
+            let cell = matrix.get(CellKey { service, env });
+            let shown = cell.shown();
+            let current = shown.and_then(|o| o.last_ok.as_ref()).and_then(|s| s.reading.version.as_deref());
+            current.is_some_and(|c| shown.and_then(|o| o.history.last()).is_some_and(|h| h.version != c))
+        })
+        .then_some(super::findings::EVERY_TIME)
+        .flatten();
+    let per_env: Vec<EnvRollback> = envs
+        .iter()
+        .map(|&env| {
+            let mut e = assess(fleet, matrix, service, env, now, rehearsal);
+            e.deployed = match target {
+                Some(target) => matrix
+                    .get(CellKey { service, env })
+                    .version()
+                    .is_some_and(|v| version::compare(v, target) != Some(std::cmp::Ordering::Less)),
+                None => reached.get(env).copied().unwrap_or(true),
+            };
+            e
+        })
+        .collect();
+    // The call is about the latest environment (prod, or where the
+    // release got furthest): a rollback there is the one that matters.
+    let (readiness, reasons) =
+        per_env.first().map_or((Readiness::Ready, Vec::new()), |e| (e.readiness, e.reasons.clone()));
+    let mut row = ServiceRollback {
+        service,
+        name: fleet.services[service].name.clone(),
+        readiness,
+        reasons,
+        migration: fleet.release.as_ref().and_then(|p| p.migration(service)),
+        environments: per_env,
+        headline: readiness,
+        firing: false,
+    };
+    let mut triggers = Vec::new();
+    for &env in envs {
+        cell_triggers(fleet, matrix, CellKey { service, env }, &mut triggers);
+    }
+    Shows::of(&row, triggers.iter()).mark(&mut row);
+    (Arc::new(row), triggers.into_iter().map(Arc::new).collect(), until)
 }
 
 const NO_METHOD: &str = "no rollback method: set `rollback` (a command or runbook link) in its [[services]] entry";
@@ -469,10 +633,25 @@ pub(crate) fn assess(
     if auto_sync {
         flag(Readiness::AtRisk, "Argo CD auto-sync is on: pause it first, or a manual rollback is reverted".into());
     }
+    let unrehearsed = readiness;
     if rehearsal == Rehearsal::NotDone {
-        flag(Readiness::AtRisk, NOT_REHEARSED.into());
+        readiness = readiness.max(Readiness::AtRisk);
+        reasons.push(NOT_REHEARSED.into());
     }
-    EnvRollback { env, environment, current, known_good, method, auto_sync, readiness, reasons, target }
+    EnvRollback {
+        env,
+        environment,
+        current,
+        known_good,
+        method,
+        auto_sync,
+        readiness,
+        reasons,
+        target,
+        deployed: false,
+        shown: false,
+        unrehearsed,
+    }
 }
 
 fn no_known_good_reason(fleet: &Fleet, cell: &Cell) -> String {

@@ -333,12 +333,15 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first frame drawn");
     let journal = match &options.journal {
         Some(path) => {
-            let (journal, events, report) = crate::journal::Jsonl::open::<crate::journal::ObservationEvent>(path)
-                .with_context(|| format!("opening the observation journal {}", path.display()))?;
+            let opening = || format!("opening the observation journal {}", path.display());
+            let mut journal = crate::journal::Jsonl::open_append(path).with_context(opening)?;
+            // Folded as it is read: the whole journal never lives in memory.
+            let mut events = journal.records::<crate::journal::ObservationEvent>().with_context(opening)?;
+            state.engine.restore(&mut events);
+            let report = events.finish().with_context(opening)?;
             if report.skipped > 0 {
                 tracing::warn!(path = %path.display(), skipped = report.skipped, torn_tail = report.torn_tail, "journal lines skipped");
             }
-            state.engine.restore(events);
             Some(journal)
         }
         None => None,
@@ -475,7 +478,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                     tracing::warn!(error = %e, "could not ring the bell");
                 }
             }
-            if !full_matrix && crate::analysis::last_sweep(&state.engine.matrix, state.polled_cells()).is_some() {
+            if !full_matrix && crate::analysis::last_sweep(state.engine.matrix(), state.polled_cells()).is_some() {
                 full_matrix = true;
                 tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first full matrix drawn");
             }

@@ -131,6 +131,9 @@ pub struct AppState {
     /// What the webhooks were told (or could not be), newest last, for the
     /// events pane.
     pub notices: std::collections::VecDeque<(Timestamp, String)>,
+    /// Rate-limit budgets that will not hold (for the status bar), read
+    /// from the sources' budgets at each analysis.
+    pub budget_warnings: Vec<crate::sources::budget::Warning>,
     pub ui: UiState,
 }
 
@@ -153,6 +156,7 @@ impl AppState {
             seat: None,
             webhook_error: None,
             notices: std::collections::VecDeque::new(),
+            budget_warnings: Vec::new(),
             ui: UiState { page: 10, color: true, ..UiState::default() },
         }
     }
@@ -172,6 +176,8 @@ impl AppState {
         if self.engine.take_bell() {
             self.bell = true;
         }
+        let budgets = self.engine.sources.iter().filter_map(|s| Some((s.budget.as_ref()?, &s.name, s.every)));
+        self.budget_warnings = crate::sources::budget::warnings(budgets, self.now.as_second());
         // Lists may have shrunk under the selection.
         self.ui.findings_scroll = self.ui.findings_scroll.min(self.visible_findings().len().saturating_sub(1));
         self.ui.events_scroll = self.ui.events_scroll.min(self.visible_events().len().saturating_sub(1));

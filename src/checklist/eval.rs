@@ -190,6 +190,19 @@ pub struct Facts<'a> {
     pub rollback: Option<&'a crate::analysis::rollback::RollbackView>,
 }
 
+impl Facts<'_> {
+    /// Whether a planned service runs its target in `env` (false without
+    /// a plan that names services). The rollback view knows it already.
+    fn reached(&self, env: usize) -> bool {
+        let planned = self.fleet.release.as_ref().is_some_and(|p| !p.targets.is_empty());
+        planned
+            && match self.rollback {
+                Some(view) => view.reached(env),
+                None => crate::analysis::findings::reached_environments(self.fleet, self.matrix)[env],
+            }
+    }
+}
+
 pub fn evaluate(template: &Template, events: &[ReleaseEvent], facts: &Facts<'_>) -> ChecklistState {
     let manual = Manual::fold(events);
     let window = facts.fleet.release.as_ref().and_then(|r| r.window);
@@ -271,7 +284,7 @@ fn triggers_clear(facts: &Facts<'_>, env: usize) -> Truth {
     if here.is_empty() {
         // Triggers watch what the release deployed: before it, none; after
         // it, not even a health reading feeds one.
-        let deployed = crate::analysis::findings::reached_environments(facts.fleet, facts.matrix)[env];
+        let deployed = facts.reached(env);
         return Truth::Unknown(if deployed {
             format!("nothing in {name} feeds a rollback trigger (no metrics, no health reported): check by hand")
         } else {
@@ -294,28 +307,38 @@ fn rollback_ready(facts: &Facts<'_>, env: usize) -> Truth {
     // The rehearsal is this check's own item: leave it out, or the item
     // could never be ticked by the condition it asks about.
     let services = rollback::services_in_scope(facts.fleet);
-    let mut not_ready = Vec::new();
-    let mut at_risk = Vec::new();
+    let mut not_ready = Few::default();
+    let mut at_risk = Few::default();
     for service in services {
         if facts.matrix.get(CellKey { service, env }).version().is_none() {
             // Not read (yet, or `check --env` stops before it): unknown.
             return Truth::Unknown(format!("{} in {name} not read", facts.fleet.services[service].name));
         }
-        let e = rollback::assess(facts.fleet, facts.matrix, service, env, facts.now, Rehearsal::NotAsked);
+        // The view assessed it already (with the rehearsal: its reason is
+        // the last, and it is what `unrehearsed` leaves out).
+        let seen = facts.rollback.and_then(|v| v.service(service)).and_then(|s| s.environments.iter().find(|e| e.env == env));
+        let assessed;
+        let (readiness, first) = match seen {
+            Some(e) => (e.unrehearsed, e.reasons.first()),
+            None => {
+                assessed = rollback::assess(facts.fleet, facts.matrix, service, env, facts.now, Rehearsal::NotAsked);
+                (assessed.readiness, assessed.reasons.first())
+            }
+        };
         let svc = &facts.fleet.services[service].name;
-        match e.readiness {
-            Readiness::NotReady => not_ready.push(format!("{svc} ({})", e.reasons.first().map_or("", String::as_str))),
-            Readiness::AtRisk => at_risk.push(svc.clone()),
+        match readiness {
+            Readiness::NotReady => not_ready.push_with(|| format!("{svc} ({})", first.map_or("", String::as_str))),
+            Readiness::AtRisk => at_risk.push_with(|| svc.clone()),
             Readiness::Ready => {}
         }
     }
     if !not_ready.is_empty() {
-        return Truth::False(format!("not ready in {name}: {}", shorten(&not_ready)));
+        return Truth::False(format!("not ready in {name}: {}", not_ready.text()));
     }
     if at_risk.is_empty() {
         Truth::True(format!("every service can roll back in {name}"))
     } else {
-        Truth::True(format!("ready in {name}; at risk: {}", shorten(&at_risk)))
+        Truth::True(format!("ready in {name}; at risk: {}", at_risk.text()))
     }
 }
 
@@ -326,26 +349,22 @@ fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
             let Some(plan) = facts.fleet.release.as_ref().filter(|p| !p.targets.is_empty()) else {
                 return Truth::Unknown("the release plan has no targets".into());
             };
-            let behind: Vec<String> = plan
-                .targets
-                .iter()
-                .filter(|(service, target)| {
-                    let running = facts.matrix.get(CellKey { service: *service, env: *env }).version();
-                    !running.is_some_and(|v| {
-                        matches!(
-                            version::compare(v, target),
-                            Some(std::cmp::Ordering::Equal | std::cmp::Ordering::Greater)
-                        )
-                    })
-                })
-                .map(|(service, target)| format!("{} (target {target})", facts.fleet.services[*service].name))
-                .collect();
+            let mut behind = Few::default();
+            for (service, target) in &plan.targets {
+                let running = facts.matrix.get(CellKey { service: *service, env: *env }).version();
+                let there = running.is_some_and(|v| {
+                    matches!(version::compare(v, target), Some(std::cmp::Ordering::Equal | std::cmp::Ordering::Greater))
+                });
+                if !there {
+                    behind.push_with(|| format!("{} (target {target})", facts.fleet.services[*service].name));
+                }
+            }
             let planned = plan.targets.len();
-            let at = planned - behind.len();
+            let at = planned - behind.total;
             if behind.is_empty() {
                 Truth::True(format!("{at}/{planned} planned services at target in {}", env_name(*env)))
             } else {
-                Truth::False(format!("{at}/{planned} at target in {}; not yet: {}", env_name(*env), shorten(&behind)))
+                Truth::False(format!("{at}/{planned} at target in {}; not yet: {}", env_name(*env), behind.text()))
             }
         }
         Condition::NoFindings(env) => {
@@ -358,24 +377,22 @@ fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
             // Before the release is deployed there, no findings says nothing
             // about the release: the item waits for it.
             let planned = facts.fleet.release.as_ref().is_some_and(|p| !p.targets.is_empty());
-            if planned && !crate::analysis::findings::reached_environments(facts.fleet, facts.matrix)[*env] {
+            if planned && !facts.reached(*env) {
                 return Truth::False(format!("the release is not deployed in {} yet", env_name(*env)));
             }
-            let here: Vec<String> = facts
-                .findings
-                .iter()
-                .filter(|f| f.cell.env == *env)
-                .map(|f| format!("{} {}", f.kind, facts.fleet.services[f.cell.service].name))
-                .collect();
+            let mut here = Few::default();
+            for f in facts.findings.iter().filter(|f| f.cell.env == *env) {
+                here.push_with(|| format!("{} {}", f.kind, facts.fleet.services[f.cell.service].name));
+            }
             if here.is_empty() {
                 Truth::True(format!("no findings in {}", env_name(*env)))
             } else {
-                Truth::False(format!("{} in {}: {}", count(here.len(), "finding"), env_name(*env), shorten(&here)))
+                Truth::False(format!("{} in {}: {}", count(here.total, "finding"), env_name(*env), here.text()))
             }
         }
         Condition::Healthy(env) => {
             let mut read = 0;
-            let mut bad = Vec::new();
+            let mut bad = Few::default();
             for service in 0..facts.fleet.services.len() {
                 let cell = facts.matrix.get(CellKey { service, env: *env });
                 if cell.deployments().next().is_none() {
@@ -388,15 +405,15 @@ fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
                 }
                 read += 1;
                 if cell.all_failing() {
-                    bad.push(format!("{name} unreachable"));
+                    bad.push_with(|| format!("{name} unreachable"));
                 } else if cell.reading().and_then(|s| s.reading.health) == Some(Health::Down) {
-                    bad.push(format!("{name} down"));
+                    bad.push_with(|| format!("{name} down"));
                 }
             }
             match (read, bad.is_empty()) {
                 (0, _) => Truth::Unknown(format!("no source reads {}", env_name(*env))),
                 (_, true) => Truth::True(format!("{read} services healthy in {}", env_name(*env))),
-                (_, false) => Truth::False(shorten(&bad)),
+                (_, false) => Truth::False(bad.text()),
             }
         }
         Condition::TriggersClear(env) => triggers_clear(facts, *env),
@@ -426,6 +443,35 @@ fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
 
 fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// The first few entries of a list and how many it has: what [`shorten`]
+/// says, without writing out the entries it would leave out (a condition
+/// over thousands of services names three).
+#[derive(Default)]
+struct Few {
+    shown: Vec<String>,
+    total: usize,
+}
+
+impl Few {
+    fn push_with(&mut self, entry: impl FnOnce() -> String) {
+        if self.shown.len() < 3 {
+            self.shown.push(entry());
+        }
+        self.total += 1;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    fn text(&self) -> String {
+        match self.total {
+            0..=3 => self.shown.join(", "),
+            n => format!("{}, and {} more", self.shown.join(", "), n - 3),
+        }
+    }
 }
 
 fn shorten(list: &[String]) -> String {

@@ -10,7 +10,7 @@
 //! evaluation; `check` and `report` print it. No judgement lives anywhere
 //! else.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -36,6 +36,8 @@ pub struct SourceInfo {
     pub evidence: Evidence,
     pub every: std::time::Duration,
     pub cells: usize,
+    /// The rate-limit budget it spends, when the cockpit can judge it.
+    pub budget: Option<crate::sources::budget::Probe>,
 }
 
 /// The environments an evaluation covers (`check --env`), in promotion
@@ -107,9 +109,12 @@ impl Evaluation {
 /// The shared state every front end's judgement comes from.
 #[derive(Debug, Clone)]
 pub struct Engine {
+    /// Swapped only through [`Engine::refleet`]: the kept judgement reads it.
     pub fleet: Fleet,
     pub sources: Vec<SourceInfo>,
-    pub matrix: Matrix,
+    /// Changed only through the engine ([`Engine::apply`],
+    /// [`Engine::cell_mut`]), which marks what to judge again.
+    matrix: Matrix,
     /// Recent changes, newest last (at most [`EVENTS_KEPT`]).
     pub events: VecDeque<ObservationEvent>,
     /// The release's checklist template, when it has one.
@@ -123,6 +128,8 @@ pub struct Engine {
     bell: bool,
     /// What ships: `[changes]`, the compares asked and answered.
     pub(crate) shipping: shipping::Shipping,
+    /// The judgement kept per service between evaluations.
+    judged: judged::Judged,
 }
 
 impl Engine {
@@ -138,6 +145,7 @@ impl Engine {
             firing: HashSet::new(),
             bell: false,
             shipping: shipping::Shipping::default(),
+            judged: judged::Judged::default(),
         }
     }
 
@@ -156,11 +164,43 @@ impl Engine {
                 evidence: a.evidence,
                 every: a.every,
                 cells: a.cells.len(),
+                budget: a.source.budget(),
             })
             .collect();
         let mut engine = Engine::new(config.fleet.clone(), sources, template);
         engine.shipping.config = config.changes.clone();
         engine
+    }
+
+    /// What every cell is known to run.
+    pub fn matrix(&self) -> &Matrix {
+        &self.matrix
+    }
+
+    /// A cell to change by hand (tests, fixtures); its service is judged
+    /// again at the next evaluation.
+    pub fn cell_mut(&mut self, key: CellKey) -> Option<&mut crate::analysis::Cell> {
+        self.judged.touch(key.service);
+        self.matrix.get_mut(key)
+    }
+
+    /// Swap the fleet (a fixture's other release plan): everything is
+    /// judged again. The cells stay when the shape is the same.
+    pub fn refleet(&mut self, fleet: Fleet) {
+        if (fleet.services.len(), fleet.environments.len())
+            != (self.fleet.services.len(), self.fleet.environments.len())
+        {
+            self.matrix = Matrix::new(&fleet);
+        }
+        self.fleet = fleet;
+        self.judged.forget();
+    }
+
+    /// Judge every service again at the next evaluation, as a fresh engine
+    /// would (what `cargo bench --bench render` measures as the full
+    /// judgement).
+    pub fn forget_judgement(&mut self) {
+        self.judged.forget();
     }
 
     /// Cells the sources read, in all.
@@ -172,6 +212,7 @@ impl Engine {
     /// reports a new version or build for the cell.
     pub fn apply(&mut self, update: SourceUpdate) -> Option<ObservationEvent> {
         self.matrix.get_mut(update.cell)?;
+        self.judged.touch(update.cell.service);
         let shows = |e: &Engine| e.shipping.config.as_ref().map(|_| shipping::shown_ref(&e.matrix, update.cell));
         let before = shows(self);
         let cell = self.matrix.get_mut(update.cell)?;
@@ -212,9 +253,17 @@ impl Engine {
 
     /// Restore what earlier runs saw, from the observation journal: cell
     /// histories (for "previous version" and "first seen") and the events.
-    pub(crate) fn restore(&mut self, events: Vec<ObservationEvent>) {
+    /// Events are taken one at a time (the journal is read as it is folded);
+    /// only the latest [`EVENTS_KEPT`] stay.
+    pub(crate) fn restore(&mut self, events: impl IntoIterator<Item = ObservationEvent>) {
+        // A long journal names each service many times (16 per cell):
+        // looked up in a map, not by a scan of the fleet.
+        let mut services = HashMap::with_capacity(self.fleet.services.len());
+        for (idx, s) in self.fleet.services.iter().enumerate() {
+            services.entry(s.name.as_str()).or_insert(idx);
+        }
         for e in events {
-            let (Some(service), Some(env)) = (self.fleet.service_idx(&e.service), self.fleet.env_idx(&e.environment))
+            let (Some(&service), Some(env)) = (services.get(e.service.as_str()), self.fleet.env_idx(&e.environment))
             else {
                 continue;
             };
@@ -223,18 +272,25 @@ impl Engine {
                 continue;
             };
             let (name, evidence) = (source.name.clone(), source.evidence);
+            self.judged.touch(service);
             if let Some(cell) = self.matrix.get_mut(CellKey { service, env }) {
                 cell.remember(&name, evidence, VersionRun::new(e.new.clone(), e.build.clone(), e.at));
             }
-            self.push_event(e);
+            Engine::keep_latest(&mut self.events, e);
         }
     }
 
     fn push_event(&mut self, e: ObservationEvent) {
-        if self.events.len() == EVENTS_KEPT {
-            self.events.pop_front();
+        Engine::keep_latest(&mut self.events, e);
+    }
+
+    /// Append a change to the recent ones, dropping the oldest beyond
+    /// [`EVENTS_KEPT`]. (No `&mut self`: `restore` holds the fleet's names.)
+    fn keep_latest(events: &mut VecDeque<ObservationEvent>, e: ObservationEvent) {
+        if events.len() >= EVENTS_KEPT {
+            events.pop_front();
         }
-        self.events.push_back(e);
+        events.push_back(e);
     }
 
     /// Whether a trigger started firing since the bell was last taken.
@@ -263,18 +319,23 @@ impl Engine {
     /// series went stale) stays firing until a value says otherwise, and a
     /// trigger that starts firing sets the bell.
     pub fn evaluate(&mut self, now: Timestamp, scope: &Scope) -> Evaluation {
-        let mut found = findings::evaluate(&self.fleet, &self.matrix, now);
-        let unmerged = self.not_merged_back();
-        if !unmerged.is_empty() {
-            found.extend(unmerged);
-            findings::sort(&mut found);
-        }
-        let mut rollback = rollback::evaluate(&self.fleet, &self.matrix, now, self.rehearsal());
+        // Only what changed is judged again (`judged`); the rest is kept.
+        let rehearsal = self.rehearsal();
+        let judged::Whole { findings: mut found, mut rollback, progress } =
+            self.judged.judge(&self.fleet, &self.matrix, now, rehearsal);
+        found.extend(self.not_merged_back());
+        findings::sort(&mut found);
+        let mut latched = false;
         for t in &mut rollback.triggers {
             if t.state == Level::NoData && self.firing.contains(&(t.cell, t.name.clone())) {
+                let t = std::sync::Arc::make_mut(t);
                 t.state = Level::Firing;
                 t.note = format!("was firing, no data now ({})", t.note);
+                latched = true;
             }
+        }
+        if latched {
+            rollback.settle();
         }
         let firing: HashSet<(CellKey, String)> = rollback.firing().map(|t| (t.cell, t.name.clone())).collect();
         if firing.iter().any(|f| !self.firing.contains(f)) {
@@ -328,7 +389,7 @@ impl Engine {
             judgement,
             checklist,
             rollback,
-            progress: analysis::progress(&self.fleet, &self.matrix),
+            progress,
             incoming: self.incoming_counts(),
         }
     }
@@ -362,6 +423,7 @@ impl Engine {
     }
 }
 
+mod judged;
 pub mod shipping;
 #[cfg(test)]
 mod tests;

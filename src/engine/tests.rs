@@ -524,3 +524,209 @@ fn a_failing_trigger_query_leaves_triggers_clear_unknown_and_the_verdict_not_go(
     assert_eq!(ev.judgement.blockers, vec![]);
     assert_eq!(ev.judgement.verdict, Verdict::Go);
 }
+
+// ---------------------------------------------------------------------------
+// i. Judging only what changed is the full judgement
+
+/// Four services (three planned, one of them with an irreversible
+/// migration), three environments (two go stale after a minute), two
+/// deployment sources that can disagree, a metrics source for a trigger,
+/// and the minor checklist (which asks for a rehearsed rollback).
+const EVERYTHING: &str = r#"
+[[environments]]
+name = "qa"
+stale_after = "1m"
+[[environments]]
+name = "staging"
+[[environments]]
+name = "prod"
+stale_after = "2m"
+
+[[services]]
+name = "payments"
+rollback = "deployctl rollback {service} --env {env} --to {previous}"
+[[services]]
+name = "accounts"
+rollback = "https://runbooks.example/{service}"
+[[services]]
+name = "ledger"
+[[services]]
+name = "search"
+rollback = "kubectl rollout undo deploy/{service}"
+
+[release]
+name = "2026.11"
+kind = "minor"
+[release.targets]
+payments = "1.4.0"
+accounts = "v2.0"
+ledger = "3.1.0"
+[release.migrations]
+ledger = "irreversible"
+
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://127.0.0.1:9/{env}/{service}"
+
+[[sources]]
+name = "records"
+kind = "http"
+evidence = "recorded"
+url = "http://127.0.0.1:9/records/{env}/{service}"
+
+[[sources]]
+name = "prom"
+kind = "prometheus"
+api_url = "http://127.0.0.1:9"
+[sources.queries]
+up = 'up{job="{service}",env="{env}"}'
+
+[[rollback.triggers]]
+metric = "up"
+above = 0.5
+"#;
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// A deployment source's answer for a cell.
+    Read { cell: (usize, usize), records: bool, answer: Option<(usize, usize, usize, usize, Option<i64>)> },
+    /// No deployment there (the source says so).
+    Absent { cell: (usize, usize), records: bool },
+    /// The `up` metric, or its query failing.
+    Up { cell: (usize, usize), value: Option<u8> },
+    /// The clock moves (a little back, too: `check` at a fixed time).
+    Wait(i64),
+    /// The rollback rehearsal ticked or unticked.
+    Rehearsed(bool),
+    /// An entry of an earlier run, from the journal.
+    Journal { cell: (usize, usize), version: usize, ago: i64 },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    let cell = (0usize..4, 0usize..3);
+    prop_oneof![
+        6 => (cell.clone(), any::<bool>(), proptest::option::weighted(0.85, (0usize..5, 0usize..3, 0usize..4, 0usize..3, proptest::option::of(0i64..400))))
+            .prop_map(|(cell, records, answer)| Step::Read { cell, records, answer }),
+        1 => (cell.clone(), any::<bool>()).prop_map(|(cell, records)| Step::Absent { cell, records }),
+        2 => (cell.clone(), proptest::option::of(0u8..10)).prop_map(|(cell, value)| Step::Up { cell, value }),
+        4 => (-20i64..200).prop_map(Step::Wait),
+        1 => any::<bool>().prop_map(Step::Rehearsed),
+        1 => (cell, 0usize..5, 0i64..10_000).prop_map(|(cell, version, ago)| Step::Journal { cell, version, ago }),
+    ]
+}
+
+const VERSIONS: [&str; 5] = ["1.3.0", "1.4.0", "v2.0", "3.1.0-rc.1", "main-4f2a"];
+
+fn take(e: &mut Engine, step: &Step, now: &mut Timestamp) {
+    let at = *now;
+    let update = |cell: (usize, usize), source: &str, evidence, role, result| SourceUpdate {
+        source: Arc::from(source),
+        evidence,
+        role,
+        cell: CellKey { service: cell.0, env: cell.1 },
+        attempted_at: at,
+        result,
+    };
+    let deployment = |records: bool| if records { ("records", Evidence::Recorded) } else { ("endpoints", Evidence::Running) };
+    match step {
+        Step::Read { cell, records, answer } => {
+            let (source, evidence) = deployment(*records);
+            let result = match answer {
+                Some((v, build, commit, health, deployed)) => Ok(Reading {
+                    build: [None, Some("17"), Some("18")][*build].map(str::to_string),
+                    commit: [None, Some("4f2a9c1"), Some("4F2A9C1e0b"), Some("77aa")][*commit].map(str::to_string),
+                    health: [None, Some(Health::Up), Some(Health::Down)][*health],
+                    deployed_at: deployed.map(|d| at - SignedDuration::from_secs(d)),
+                    ..Reading::version(VERSIONS[*v])
+                }),
+                None => Err(FetchError::Other("connection refused".into())),
+            };
+            e.apply(update(*cell, source, evidence, Role::Deployment, result));
+        }
+        Step::Absent { cell, records } => {
+            let (source, evidence) = deployment(*records);
+            e.apply(update(*cell, source, evidence, Role::Deployment, Ok(Reading::default())));
+        }
+        Step::Up { cell, value } => {
+            let result = match value {
+                Some(v) => Ok(Reading {
+                    metrics: vec![Metric::new("up", MetricValue::Number(f64::from(*v) / 10.0))],
+                    ..Reading::default()
+                }),
+                None => Err(FetchError::Field(TWO_SERIES.into())),
+            };
+            e.apply(update(*cell, "prom", Evidence::Declared, Role::Metrics, result));
+        }
+        Step::Wait(secs) => *now += SignedDuration::from_secs(*secs),
+        Step::Rehearsed(done) => {
+            let item = rollback::REHEARSED_ITEM.to_string();
+            let action = if *done {
+                crate::journal::release::ReleaseAction::Tick { item, note: None }
+            } else {
+                crate::journal::release::ReleaseAction::Untick { item, note: None }
+            };
+            e.take_release_events(vec![ReleaseEvent::new("alice", at, action)]);
+        }
+        Step::Journal { cell, version, ago } => e.restore(vec![ObservationEvent {
+            at: at - SignedDuration::from_secs(*ago),
+            service: e.fleet.services[cell.0].name.clone(),
+            environment: e.fleet.environments[cell.1].name.clone(),
+            source: "endpoints".into(),
+            old: None,
+            old_build: None,
+            new: VERSIONS[*version].into(),
+            build: None,
+        }]),
+    }
+}
+
+/// Everything an evaluation says, in comparable form.
+fn said(ev: &Evaluation) -> String {
+    format!(
+        "{:#?}\n{:#?}\n{:#?}\n{:#?}\n{:#?}\n{:?}\n{:?}",
+        ev.findings, ev.judgement, ev.checklist, ev.rollback, ev.progress, ev.marks, ev.incoming
+    )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+    /// Random sequences of updates, journal entries, ticks and clock moves:
+    /// after each, the engine that judges only what changed says exactly
+    /// what an engine that judges everything again says, in every scope.
+    #[test]
+    fn incremental_is_the_full_judgement(steps in proptest::collection::vec(step(), 1..60)) {
+        let config = crate::setup::from_toml_str(EVERYTHING, "test").unwrap();
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let template = crate::checklist::resolve(&config.fleet, None).unwrap();
+        proptest::prop_assert!(template.is_some());
+        let mut e = Engine::for_config(&config, &active, template);
+        let mut now = t0();
+        for (i, s) in steps.iter().enumerate() {
+            take(&mut e, s, &mut now);
+            let scope = if i % 3 == 2 { Scope::new(&e.fleet, vec![2]) } else { Scope::all(&e.fleet) };
+            let mut full = e.clone();
+            full.judged.forget();
+            let whole = full.evaluate(now, &scope);
+            let incremental = e.evaluate(now, &scope);
+            proptest::prop_assert_eq!(said(&incremental), said(&whole), "after step {} ({:?})", i, s);
+            proptest::prop_assert_eq!(e.take_bell(), full.take_bell());
+            // And the same as the analysis run whole, without the engine.
+            let mut plain = findings::evaluate(&e.fleet, &e.matrix, now);
+            if scope.is_limited() {
+                plain.retain(|f| scope.includes(f.cell.env));
+            }
+            proptest::prop_assert_eq!(&incremental.findings, &plain);
+            let view = rollback::evaluate(&e.fleet, &e.matrix, now, e.rehearsal());
+            // The engine's latch (a trigger that lost its data stays firing)
+            // is the one thing the analysis alone does not know.
+            let latched = incremental.rollback.triggers.iter().any(|t| t.note.starts_with("was firing"));
+            if !scope.is_limited() && !latched {
+                proptest::prop_assert_eq!(&incremental.rollback.services, &view.services);
+                proptest::prop_assert_eq!(&incremental.progress, &analysis::progress(&e.fleet, &e.matrix));
+            }
+        }
+    }
+}

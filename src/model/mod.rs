@@ -269,20 +269,24 @@ pub struct ReleasePlan {
     /// Checklist template: a name or a path; default: the kind's.
     pub template: Option<String>,
     pub blackouts: Vec<Blackout>,
-    /// Target version per planned service, by service index.
+    /// Target version per planned service, sorted by service index (the
+    /// config's validation sorts it; lookups search it by halves).
     pub targets: Vec<(ServiceIdx, String)>,
-    /// Migrations the release runs, per service (absent: none declared).
+    /// Migrations the release runs, per service (absent: none declared),
+    /// sorted by service index.
     pub migrations: Vec<(ServiceIdx, rollback::Migration)>,
 }
 
 impl ReleasePlan {
     pub fn target(&self, service: ServiceIdx) -> Option<&str> {
-        self.targets.iter().find(|(s, _)| *s == service).map(|(_, v)| v.as_str())
+        let at = self.targets.binary_search_by_key(&service, |(s, _)| *s).ok()?;
+        self.targets.get(at).map(|(_, v)| v.as_str())
     }
 
     /// The migration declared for a service, if the plan declares one.
     pub fn migration(&self, service: ServiceIdx) -> Option<rollback::Migration> {
-        self.migrations.iter().find(|(s, _)| *s == service).map(|(_, m)| *m)
+        let at = self.migrations.binary_search_by_key(&service, |(s, _)| *s).ok()?;
+        self.migrations.get(at).map(|(_, m)| *m)
     }
 }
 

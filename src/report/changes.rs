@@ -146,7 +146,7 @@ fn unlocated(engine: &Engine, service: ServiceIdx, point: Point) -> String {
         },
         Point::Env(env) => {
             let env_name = point_name(engine, point);
-            let cell = engine.matrix.get(CellKey { service, env });
+            let cell = engine.matrix().get(CellKey { service, env });
             if cell.deployments().next().is_none() {
                 return format!("no source reads {env_name}");
             }

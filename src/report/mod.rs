@@ -181,7 +181,7 @@ pub struct FindingJson<'a> {
 /// Cells some source reads, in service × environment order.
 fn read_cells<'a>(state: View<'a>) -> impl Iterator<Item = (CellKey, &'a Cell)> {
     let scope = &state.eval.scope;
-    state.engine.matrix.iter().filter(|(k, c)| c.deployments().next().is_some() && scope.includes(k.env))
+    state.engine.matrix().iter().filter(|(k, c)| c.deployments().next().is_some() && scope.includes(k.env))
 }
 
 fn cell_json<'a>(state: View<'a>, key: CellKey, cell: &'a Cell) -> CellJson<'a> {
@@ -284,7 +284,7 @@ fn release_line(state: View<'_>) -> String {
 
 /// The short form of a cell for tables.
 fn cell_text(state: View<'_>, key: CellKey) -> String {
-    let cell = state.engine.matrix.get(key);
+    let cell = state.engine.matrix().get(key);
     if cell.deployments().next().is_none() {
         return "·".to_string();
     }
@@ -659,7 +659,7 @@ above = 0.5
         let config = crate::setup::from_toml_str(CONFIG, "test").unwrap();
         let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
         let mut s = Engine::for_config(&config, &active, None);
-        let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let cell = s.cell_mut(CellKey { service: 0, env: 0 }).unwrap();
         let running = Reading { health: Some(Health::Up), ..Reading::version("1.4.0") };
         cell.record(&Arc::from("endpoints"), Evidence::Running, now(), Ok(running));
         let err = FetchError::Field(TWO_SERIES.into());
@@ -736,7 +736,7 @@ above = 0.5
     #[test]
     fn a_kept_value_shows_beside_the_error_in_text() {
         let mut s = state();
-        let cell = s.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let cell = s.cell_mut(CellKey { service: 0, env: 0 }).unwrap();
         let at: Timestamp = "2026-11-24T18:29:00Z".parse().unwrap();
         let fine = Reading {
             metrics: vec![crate::model::Metric::new("up", crate::model::MetricValue::Number(0.1))],

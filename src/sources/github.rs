@@ -41,9 +41,10 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, HeaderValue, IF_NONE_MATCH};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::budget;
 use super::fetch::{self, FetchError, HttpContext, Response};
 use super::http::parse_options;
 use super::{CellTarget, OptionError, Source, auth};
@@ -63,13 +64,21 @@ pub(crate) const MAX_STATUS_LOOKUPS: usize = 10;
 /// Older deployments whose statuses are read, after the running one, to find
 /// what ran before it; past this the reading has no `previous`.
 pub(crate) const MAX_PREVIOUS_LOOKUPS: usize = 5;
-/// Below this share of the limit (percent), stop asking until the reset.
-const LOW_WATER_PERCENT: u64 = 5;
 /// A secondary rate limit without any hint: GitHub says wait at least a minute.
 const SECONDARY_WAIT: Duration = Duration::from_secs(60);
-/// Bounds of the ETag cache (entries, bytes of bodies).
+/// Bounds of the ETag cache (entries, bytes of bodies), at least; more for
+/// a bigger fleet.
 const CACHE_ENTRIES: usize = 256;
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
+/// URLs a cell reads each poll, as the cache is sized: its list, the
+/// running deployment's statuses, the previous one's, and one spare. A
+/// cache smaller than what a sweep reads has dropped each URL by the time
+/// it comes round again (the least recently used goes first), and every
+/// request counts against the rate limit.
+const CACHE_URLS_PER_CELL: usize = 4;
+/// Bytes of cached bodies per cell (compacted: a page of 100 deployments
+/// takes some 20 KiB).
+const CACHE_BYTES_PER_CELL: usize = 32 * 1024;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -200,7 +209,7 @@ impl GithubSource {
                 authorization,
                 token_key: token.as_ref().map(auth::Token::cache_key),
                 token,
-                cache: Mutex::new(EtagCache::default()),
+                cache: Mutex::new(EtagCache::for_cells(spec.services.len() * spec.environments.len())),
                 rate,
             }),
         }))
@@ -210,6 +219,10 @@ impl GithubSource {
 impl Source for GithubSource {
     fn token(&self) -> Option<&auth::Token> {
         self.inner.token.as_ref()
+    }
+
+    fn budget(&self) -> Option<budget::Probe> {
+        Some(budget::Probe::new(self.inner.rate.clone()))
     }
 
     fn default_evidence(&self) -> Evidence {
@@ -286,7 +299,7 @@ impl Inner {
         let list =
             self.endpoint(&format!("repos/{repo}/deployments"), &[("environment", gh_env), ("per_page", "100")])?;
         let mut deployments = Vec::new();
-        for body in self.get_pages(client, list, &Missing::Repo(&repo)).await? {
+        for body in self.get_pages(client, list, &Missing::Repo(&repo), compact_deployments).await? {
             deployments.extend(decode_deployments(&body)?);
         }
         let deployments = newest_first(deployments, gh_env);
@@ -329,18 +342,20 @@ impl Inner {
         let id = id.to_string();
         let url = self.endpoint(&format!("repos/{repo}/deployments/{id}/statuses"), &[("per_page", "100")])?;
         let mut statuses = Vec::new();
-        for body in self.get_pages(client, url, &Missing::Deployment(&id)).await? {
+        for body in self.get_pages(client, url, &Missing::Deployment(&id), compact_statuses).await? {
             statuses.extend(decode_statuses(&body)?);
         }
         Ok(latest_status(statuses))
     }
 
-    /// GET `url` and the pages its `Link: rel="next"` headers lead to, up to [`MAX_PAGES`].
+    /// GET `url` and the pages its `Link: rel="next"` headers lead to, up
+    /// to [`MAX_PAGES`], each body as `compact` leaves it.
     async fn get_pages(
         &self,
         client: &reqwest::Client,
         url: url::Url,
         missing: &Missing<'_>,
+        compact: Compact,
     ) -> Result<Vec<Arc<[u8]>>, FetchError> {
         let mut bodies = Vec::new();
         let mut next = Some(url);
@@ -348,15 +363,23 @@ impl Inner {
             if bodies.len() == MAX_PAGES {
                 break;
             }
-            let page = self.get(client, url, missing).await?;
+            let page = self.get(client, url, missing, compact).await?;
             bodies.push(page.body);
             next = page.next;
         }
         Ok(bodies)
     }
 
-    /// One conditional GET under the rate-limit budget.
-    async fn get(&self, client: &reqwest::Client, url: url::Url, missing: &Missing<'_>) -> Result<Page, FetchError> {
+    /// One conditional GET under the rate-limit budget. A new body is
+    /// compacted (`compact`: what is read of it) before it is cached: the
+    /// cache holds a fleet's sweep in a few megabytes.
+    async fn get(
+        &self,
+        client: &reqwest::Client,
+        url: url::Url,
+        missing: &Missing<'_>,
+        compact: Compact,
+    ) -> Result<Page, FetchError> {
         let now = Timestamp::now().as_second();
         if let Some(held) = super::lock(&self.rate).hold(now) {
             return Err(held);
@@ -392,9 +415,13 @@ impl Inner {
             Some(link) => Some(self.same_origin(&url, link)?),
             None => None,
         };
-        let body: Arc<[u8]> = Arc::from(resp.body);
-        if let Some(etag) = resp.headers.get(ETAG) {
-            super::lock(&self.cache).put(key, etag.clone(), body.clone(), next.clone());
+        let etag = resp.headers.get(ETAG).cloned();
+        let body: Arc<[u8]> = match compact(&resp.body) {
+            Some(compacted) => Arc::from(compacted),
+            None => Arc::from(resp.body),
+        };
+        if let Some(etag) = etag {
+            super::lock(&self.cache).put(key, etag, body.clone(), next.clone());
         }
         Ok(Page { body, next })
     }
@@ -417,6 +444,10 @@ struct Page {
     next: Option<url::Url>,
 }
 
+/// A body with only what is read of it; `None` if it does not decode (it
+/// is kept as it came, for the decoder to say what is wrong).
+type Compact = fn(&[u8]) -> Option<Vec<u8>>;
+
 /// What a 404 means for the request that got it.
 pub(crate) enum Missing<'a> {
     Repo(&'a str),
@@ -427,7 +458,7 @@ pub(crate) enum Missing<'a> {
 // Decoding: pure functions of the bytes.
 
 /// One deployment record, as far as flightdeck reads it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Deployment {
     pub id: u64,
     #[serde(default)]
@@ -443,7 +474,7 @@ pub struct Deployment {
 }
 
 /// One status of a deployment.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct DeploymentStatus {
     pub id: u64,
     pub state: String,
@@ -469,6 +500,17 @@ pub fn decode_deployments(body: &[u8]) -> Result<Vec<Deployment>, FetchError> {
 /// Decode a page of `GET /repos/{o}/{r}/deployments/{id}/statuses`.
 pub fn decode_statuses(body: &[u8]) -> Result<Vec<DeploymentStatus>, FetchError> {
     serde_json::from_slice(body).map_err(|e| malformed(&e))
+}
+
+/// A page of deployments with only the fields decoded: GitHub's records
+/// also carry their creator, URLs and more, several times the size.
+fn compact_deployments(body: &[u8]) -> Option<Vec<u8>> {
+    serde_json::to_vec(&decode_deployments(body).ok()?).ok()
+}
+
+/// A page of statuses with only the fields decoded.
+fn compact_statuses(body: &[u8]) -> Option<Vec<u8>> {
+    serde_json::to_vec(&decode_statuses(body).ok()?).ok()
 }
 
 fn timestamp(raw: Option<&str>) -> Option<Timestamp> {
@@ -753,7 +795,8 @@ pub(crate) fn classify(resp: &Response, now: i64, missing: &Missing<'_>) -> Fetc
 // ---------------------------------------------------------------------------
 // Rate limits and the ETag cache: the source's state, shared by its cells.
 
-/// What the last responses said about this token's budget.
+/// What the last responses said about this token's budget, and what was
+/// spent of it lately.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct RateState {
     limit: Option<u64>,
@@ -762,12 +805,18 @@ pub(crate) struct RateState {
     reset: Option<i64>,
     /// Epoch seconds before which nothing is sent (a limit was hit).
     blocked_until: Option<i64>,
+    /// Requests go with a token: a `304` to a conditional one costs nothing
+    /// (GitHub counts it without one).
+    authorized: bool,
+    /// The responses that counted, lately: the rate the budget is spent at.
+    spending: budget::Spending,
 }
 
 impl RateState {
     /// Read GitHub's `x-ratelimit-*` headers, or GitLab's `ratelimit-*`
-    /// (both give the reset in epoch seconds).
+    /// (both give the reset in epoch seconds), and count the response.
     pub(crate) fn observe(&mut self, resp: &Response, now: i64) {
+        self.spending.record(now, resp.status != reqwest::StatusCode::NOT_MODIFIED || !self.authorized);
         let prefix = if resp.header("x-ratelimit-remaining").is_some() { "x-ratelimit" } else { "ratelimit" };
         let Some(remaining) = resp.header_u64(&format!("{prefix}-remaining")) else {
             return;
@@ -799,10 +848,21 @@ impl RateState {
             return None;
         };
         let limit = self.limit.unwrap_or(remaining).max(1);
-        let low_water = (limit * LOW_WATER_PERCENT).div_ceil(100).max(1);
-        (remaining < low_water && reset > now).then(|| FetchError::HeldBack {
+        (remaining < budget::low_water(limit) && reset > now).then(|| FetchError::HeldBack {
             retry_after: fetch::secs_until(reset, now),
             reason: format!("{remaining} of {limit} requests left until the rate limit resets (no request sent)"),
+        })
+    }
+
+    /// The budget as the server last said it, with the rate it was spent
+    /// at lately by sources polling every `period`; `None` until a response
+    /// gave the limit, what is left and the reset.
+    pub(crate) fn budget(&self, now: i64, period: Duration) -> Option<budget::Budget> {
+        Some(budget::Budget {
+            limit: self.limit?,
+            remaining: self.remaining?,
+            reset: self.reset?,
+            needed_per_hour: self.spending.per_hour(now, period),
         })
     }
 }
@@ -820,7 +880,7 @@ pub(crate) fn shared_budget(origin: &url::Origin, token_key: Option<u64>) -> Arc
     if let Some(budget) = budgets.get(&key).and_then(std::sync::Weak::upgrade) {
         return budget;
     }
-    let budget = Arc::new(Mutex::new(RateState::default()));
+    let budget = Arc::new(Mutex::new(RateState { authorized: token_key.is_some(), ..RateState::default() }));
     budgets.insert(key, Arc::downgrade(&budget));
     budget
 }
@@ -834,15 +894,34 @@ struct CacheEntry {
 }
 
 /// Bodies by (token cache key, URL), with their ETags; least recently used
-/// entries go first when over [`CACHE_ENTRIES`] or [`CACHE_BYTES`].
-#[derive(Debug, Default)]
+/// entries go first when over its bounds.
+#[derive(Debug)]
 struct EtagCache {
     entries: HashMap<(Option<u64>, String), CacheEntry>,
     bytes: usize,
     tick: u64,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl Default for EtagCache {
+    fn default() -> EtagCache {
+        EtagCache::for_cells(0)
+    }
 }
 
 impl EtagCache {
+    /// A cache that holds what a sweep of `cells` reads.
+    fn for_cells(cells: usize) -> EtagCache {
+        EtagCache {
+            entries: HashMap::new(),
+            bytes: 0,
+            tick: 0,
+            max_entries: CACHE_ENTRIES.max(cells.saturating_mul(CACHE_URLS_PER_CELL)),
+            max_bytes: CACHE_BYTES.max(cells.saturating_mul(CACHE_BYTES_PER_CELL)),
+        }
+    }
+
     fn get(&mut self, key: &(Option<u64>, String)) -> Option<CacheEntry> {
         self.tick += 1;
         let tick = self.tick;
@@ -858,7 +937,7 @@ impl EtagCache {
         if let Some(old) = self.entries.insert(key, CacheEntry { etag, body, next, used: self.tick }) {
             self.bytes -= old.body.len();
         }
-        while self.entries.len() > CACHE_ENTRIES || self.bytes > CACHE_BYTES {
+        while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
             let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) else {
                 break;
             };
@@ -1172,6 +1251,17 @@ mod tests {
     }
 
     #[test]
+    fn compacted_bodies_decode_the_same_and_are_smaller() {
+        let compact = compact_deployments(DEPLOYMENTS.as_bytes()).expect("compacted");
+        assert_eq!(decode_deployments(&compact).unwrap(), decode_deployments(DEPLOYMENTS.as_bytes()).unwrap());
+        assert!(compact.len() * 2 < DEPLOYMENTS.len(), "{} of {} bytes", compact.len(), DEPLOYMENTS.len());
+        let compact = compact_statuses(FIVE_SUCCESSES.as_bytes()).expect("compacted");
+        assert_eq!(decode_statuses(&compact).unwrap(), decode_statuses(FIVE_SUCCESSES.as_bytes()).unwrap());
+        assert!(compact.len() * 2 < FIVE_SUCCESSES.len(), "{} of {} bytes", compact.len(), FIVE_SUCCESSES.len());
+        assert_eq!(compact_deployments(b"[{\"id\":1"), None, "left for the decoder to refuse");
+    }
+
+    #[test]
     fn malformed_bodies_are_malformed() {
         assert!(matches!(decode_deployments(b"[{\"id\":1"), Err(FetchError::Malformed(_))));
         assert!(matches!(decode_deployments(br#"{"message":"x"}"#), Err(FetchError::Malformed(_))));
@@ -1288,6 +1378,32 @@ mod tests {
     }
 
     #[test]
+    fn a_304_costs_nothing_only_with_a_token() {
+        let now = 1_800_000_000;
+        let reset = (now + 3600).to_string();
+        let headers =
+            [("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4000"), ("x-ratelimit-reset", reset.as_str())];
+        let period = Duration::from_secs(30);
+        for authorized in [true, false] {
+            let mut state = RateState { authorized, ..RateState::default() };
+            assert_eq!(state.budget(now, period), None, "nothing said yet");
+            // The first sweep, then each second a 200 and a 304.
+            state.observe(&response(200, &headers, ""), now);
+            for t in 61..=120 {
+                state.observe(&response(200, &headers, ""), now + t);
+                state.observe(&response(304, &headers, ""), now + t);
+            }
+            let b = state.budget(now + 120, period).expect("a budget");
+            assert_eq!((b.limit, b.remaining, b.reset), (5000, 4000, now + 3600));
+            // (now+60, now+120]: 60 counted with a token, 120 without.
+            assert_eq!(b.needed_per_hour, Some(if authorized { 3600 } else { 7200 }), "authorized: {authorized}");
+        }
+        let origin = url::Url::parse("https://api.github.example").unwrap().origin();
+        assert!(super::super::lock(&shared_budget(&origin, Some(7))).authorized);
+        assert!(!super::super::lock(&shared_budget(&origin, None)).authorized);
+    }
+
+    #[test]
     fn etag_cache_is_bounded_and_keyed_by_token() {
         let mut cache = EtagCache::default();
         let etag = HeaderValue::from_static("W/\"abc\"");
@@ -1307,6 +1423,12 @@ mod tests {
             cache.put((None, format!("big{i}")), etag.clone(), big.clone(), None);
         }
         assert!(cache.bytes <= CACHE_BYTES);
+        // A fleet's sweep fits: 200 cells, 3 URLs each, all kept.
+        let mut cache = EtagCache::for_cells(200);
+        for i in 0..600 {
+            cache.put((None, format!("u{i}")), etag.clone(), body.clone(), None);
+        }
+        assert!((0..600).all(|i| cache.get(&(None, format!("u{i}"))).is_some()), "nothing dropped");
     }
 
     proptest::proptest! {

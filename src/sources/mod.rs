@@ -7,6 +7,7 @@
 
 pub mod argocd;
 pub(crate) mod auth;
+pub mod budget;
 pub mod command;
 pub mod fetch;
 pub mod github;
@@ -37,6 +38,12 @@ pub trait Source: Send + Sync + 'static {
     /// The token this source sends, if any: the poller takes it out of
     /// every error text, whatever a server echoes back.
     fn token(&self) -> Option<&auth::Token> {
+        None
+    }
+
+    /// The rate-limit budget this source spends, if it keeps one the
+    /// cockpit can judge ([`budget`]).
+    fn budget(&self) -> Option<budget::Probe> {
         None
     }
 

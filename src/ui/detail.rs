@@ -19,7 +19,7 @@ fn time(ts: jiff::Timestamp) -> String {
 
 pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>> {
     let fleet = &state.engine.fleet;
-    let cell = state.engine.matrix.get(key);
+    let cell = state.engine.matrix().get(key);
     let now = state.now;
     let label = |s: &str| Span::styled(format!("{s:<12}"), theme.dim());
     let mut lines = Vec::new();

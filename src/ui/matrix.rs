@@ -123,7 +123,7 @@ fn shown_rows(state: &AppState, area: Rect) -> std::ops::Range<usize> {
 
 /// The version a cell shows, when it shows one.
 fn shown_version(state: &AppState, key: CellKey) -> Option<&str> {
-    let cell = state.engine.matrix.get(key);
+    let cell = state.engine.matrix().get(key);
     let seen = cell.shown()?.last_ok.as_ref()?;
     Some(seen.reading.version.as_deref().unwrap_or(NOT_DEPLOYED))
 }
@@ -280,7 +280,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 /// `+commits evidence age health` on the right, as much of it as `detail`
 /// allows.
 pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: Detail, theme: &Theme) -> Line<'static> {
-    let cell: &Cell = state.engine.matrix.get(key);
+    let cell: &Cell = state.engine.matrix().get(key);
     let width = width.saturating_sub(1); // a column gap
     if cell.untried() {
         return Line::from(Span::styled("  …", theme.dim()));

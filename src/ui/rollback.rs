@@ -64,57 +64,22 @@ fn worst(state: &AppState, service: usize) -> Option<&TriggerState> {
     state.eval.rollback.triggers_of(service).max_by_key(|t| (rank(t), std::cmp::Reverse(t.cell.env)))
 }
 
-/// Whether the release has reached `env` (a planned service runs its
-/// target there). Without a plan every environment counts.
+/// Whether the release has reached `env` (the engine's judgement).
 fn reached(state: &AppState, env: usize) -> bool {
-    match &state.engine.fleet.release {
-        Some(plan) if !plan.targets.is_empty() => state.eval.progress.iter().any(|p| p.env == env && p.at_target > 0),
-        _ => true,
-    }
+    state.eval.rollback.reached(env)
 }
 
-/// Whether `service` runs what the release deploys in `env`: its target or
-/// newer (versions that do not compare count, as for the triggers); a
-/// service outside the plan, wherever the release has reached.
-fn deployed(state: &AppState, service: usize, env: usize) -> bool {
-    let target = state.engine.fleet.release.as_ref().and_then(|p| p.target(service));
-    match target {
-        Some(target) => state
-            .engine
-            .matrix
-            .get(crate::model::CellKey { service, env })
-            .version()
-            .is_some_and(|v| crate::model::version::compare(v, target) != Some(std::cmp::Ordering::Less)),
-        None => reached(state, env),
-    }
+/// The environments a service's rollback is shown for (the engine marks
+/// them): where the release runs, and any where a trigger warns or fires.
+fn shown_envs(s: &ServiceRollback) -> Vec<&EnvRollback> {
+    s.environments.iter().filter(|e| e.shown).collect()
 }
 
-/// The environments a service's rollback is shown for: those where the
-/// release runs (its version deployed there), and any where a trigger
-/// warns or fires. Where it runs nowhere yet, the analysis' own choice
-/// (the latest environment), as it runs now.
-fn shown_envs<'a>(state: &AppState, s: &'a ServiceRollback) -> Vec<&'a EnvRollback> {
-    let alarm =
-        |env: usize| state.eval.rollback.triggers_of(s.service).any(|t| t.cell.env == env && t.state >= Level::Warn);
-    let shown: Vec<&EnvRollback> =
-        s.environments.iter().filter(|e| deployed(state, s.service, e.env) || alarm(e.env)).collect();
-    if shown.is_empty() { s.environments.iter().take(1).collect() } else { shown }
-}
-
-/// A service's readiness where it matters most: the latest environment shown.
-fn readiness(state: &AppState, s: &ServiceRollback) -> Readiness {
-    shown_envs(state, s).first().map_or(s.readiness, |e| e.readiness)
-}
-
-/// The services the pane lists (those the service filter shows): firing
-/// first, then NOT READY, then AT RISK, then READY; in the release's order
-/// within each.
+/// The services the pane lists (those the service filter shows), in the
+/// engine's order: firing first, then NOT READY, AT RISK, READY.
 pub(crate) fn ordered(state: &AppState) -> Vec<&ServiceRollback> {
-    let mut services: Vec<&ServiceRollback> =
-        state.eval.rollback.services.iter().filter(|s| state.visible.contains(&s.service)).collect();
-    let firing = |s: &ServiceRollback| state.eval.rollback.triggers_of(s.service).any(|t| t.state == Level::Firing);
-    services.sort_by_key(|s| (!firing(s), std::cmp::Reverse(readiness(state, s))));
-    services
+    // `visible` is in fleet order.
+    state.eval.rollback.ordered().filter(|s| state.visible.binary_search(&s.service).is_ok()).collect()
 }
 
 /// The summary in its place beside the checklist: one row per service,
@@ -145,7 +110,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let latest = state.eval.rollback.envs.iter().copied().find(|&e| reached(state, e));
     let back = |s: &ServiceRollback, long: bool| match latest.and_then(|l| s.environments.iter().find(|e| e.env == l)) {
         // Nothing of the release to undo there.
-        Some(e) if !deployed(state, s.service, e.env) => if long { "not deployed" } else { "not yet" }.to_string(),
+        Some(e) if !e.deployed => if long { "not deployed" } else { "not yet" }.to_string(),
         Some(e) if long => back_text(e),
         Some(e) => e.known_good.as_ref().map_or("—".into(), |k| k.artifact.version.clone()),
         None => "—".into(),
@@ -196,7 +161,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 Some(_) => Span::styled("? no data", theme.dim()),
                 None => Span::styled("—", theme.dim()),
             };
-            let r = readiness(state, s);
+            let r = s.headline;
             Row::new(vec![
                 TableCell::from(fit(&s.name, usize::from(name_w))),
                 TableCell::from(Span::styled(r.label(), readiness_style(r, theme))),
@@ -338,8 +303,8 @@ fn service_lines<'a>(
         Some(m) => Span::raw(format!("migration: {}", m.as_str())),
         None => Span::styled("no migration declared", theme.dim()),
     };
-    let envs = shown_envs(state, s);
-    let readiness = envs.first().map_or(s.readiness, |e| e.readiness);
+    let envs = shown_envs(s);
+    let readiness = s.headline;
     let name_style = if selected { theme.title().patch(theme.selected()) } else { theme.title() };
     out.push(Line::from(vec![
         Span::styled(s.name.clone(), name_style),
@@ -523,7 +488,7 @@ above = 0.5
         let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
         let now: jiff::Timestamp = "2026-11-24T18:30:00Z".parse().unwrap();
         let mut s = crate::app::initial_state(&config, &active, now);
-        let cell = s.engine.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let cell = s.engine.cell_mut(CellKey { service: 0, env: 0 }).unwrap();
         let up =
             crate::model::Reading { health: Some(crate::model::Health::Up), ..crate::model::Reading::version("1.4.0") };
         cell.record(&Arc::from("endpoints"), crate::model::Evidence::Running, now, Ok(up));
@@ -542,7 +507,7 @@ above = 0.5
         };
         assert!(row(&s).contains("· all OK"), "{}", row(&s));
         let err = crate::sources::FetchError::Field("up: query returned 2 series; aggregate it".into());
-        let cell = s.engine.matrix.get_mut(CellKey { service: 0, env: 0 }).unwrap();
+        let cell = s.engine.cell_mut(CellKey { service: 0, env: 0 }).unwrap();
         cell.record_as(&prom, crate::model::Evidence::Declared, crate::model::Role::Metrics, now, Err(err));
         s.reanalyze();
         let row = row(&s);

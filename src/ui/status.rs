@@ -1,7 +1,9 @@
 //! The status bar: the verdict and the decision recorded beside it,
-//! release, window countdown, how fresh the sweep is, failing sources; or,
-//! while a rollback trigger fires, the rollback banner, which takes a
-//! second line (a third at most) rather than cut what to do.
+//! release, window countdown, how fresh the sweep is, failing sources, and
+//! a rate-limit budget that will not hold (on a second line when the first
+//! has no room for it); or, while a rollback trigger fires, the rollback
+//! banner, which takes a second line (a third at most) rather than cut what
+//! to do.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,6 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
+use super::checklist::when;
 use super::theme::Theme;
 use super::{age, countdown, fit};
 use crate::analysis::rollback::{Method, RollbackTarget, TriggerState};
@@ -17,6 +20,7 @@ use crate::analysis::verdict::Verdict;
 use crate::app::prompt::decision_label;
 use crate::app::state::AppState;
 use crate::journal::release::Decision;
+use crate::sources::budget::Outlook;
 
 /// Most lines the rollback banner takes.
 const BANNER_LINES: usize = 3;
@@ -27,7 +31,14 @@ const HANG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Rows the status bar takes at `width`: one, or the rollback banner's.
 pub fn height(state: &AppState, width: u16) -> u16 {
-    banner(state, &Theme::new(false), usize::from(width)).map_or(1, |lines| lines.len() as u16)
+    let theme = Theme::new(false);
+    if let Some(lines) = banner(state, &theme, usize::from(width)) {
+        return lines.len() as u16;
+    }
+    match budget_warning(state) {
+        Some(warning) if !fits_beside(&bar(state, &theme).0, &warning, width) => 2,
+        _ => 1,
+    }
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
@@ -36,6 +47,65 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         frame.render_widget(Paragraph::new(lines).style(theme.status_alert()), area);
         return;
     }
+    let (mut spans, style) = bar(state, theme);
+    // A budget that will not hold goes at the end of the bar, or on a line
+    // of its own when it does not fit there.
+    let lines = match budget_warning(state) {
+        Some(warning) if fits_beside(&spans, &warning, area.width) => {
+            spans.push(Span::raw(" │ "));
+            spans.push(Span::raw(warning));
+            vec![Line::from(spans)]
+        }
+        Some(warning) => {
+            let room = usize::from(area.width).saturating_sub(1);
+            vec![Line::from(spans), Line::from(format!(" {}", fit(&warning, room)))]
+        }
+        None => vec![Line::from(spans)],
+    };
+    frame.render_widget(Paragraph::new(lines).style(style), area);
+}
+
+/// Whether `warning` fits at the end of the bar's one line.
+fn fits_beside(spans: &[Span], warning: &str, width: u16) -> bool {
+    spans.iter().map(Span::width).sum::<usize>() + " │ ".width() + warning.width() <= usize::from(width)
+}
+
+/// The first budget that will not hold, in words (the others counted):
+/// `⚠ GitHub budget: 4,200 of 5,000 left, ~6,100/h needed, held back at 19:20`.
+fn budget_warning(state: &AppState) -> Option<String> {
+    let first = state.budget_warnings.first()?;
+    let b = &first.budget;
+    let at = |epoch: i64| jiff::Timestamp::from_second(epoch).map_or_else(|_| "?".into(), |t| when(state.now, t));
+    let what = match first.outlook {
+        Outlook::Short { at: from } => {
+            let needed = b.needed_per_hour.map_or_else(String::new, |n| format!("~{}/h needed, ", thousands(n)));
+            format!("{needed}held back at {}", at(from))
+        }
+        Outlook::HeldBack { until } => format!("held back until {}", at(until)),
+        Outlook::Holds | Outlook::Unknown => return None,
+    };
+    let more = match state.budget_warnings.len() {
+        1 => String::new(),
+        n => format!(" (+{} more)", n - 1),
+    };
+    Some(format!("⚠ GitHub budget: {} of {} left, {what}{more}", thousands(b.remaining), thousands(b.limit)))
+}
+
+/// `6100` as `6,100`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The bar's one line and its style (alert when sources fail).
+fn bar(state: &AppState, theme: &Theme) -> (Vec<Span<'static>>, Style) {
     let sep = || Span::raw(" │ ");
     let mut spans = vec![Span::styled(" flightdeck ", theme.title())];
     spans.extend(verdict_spans(state, theme));
@@ -94,7 +164,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         spans.push(sep());
         spans.push(Span::raw(format!("⚠ journal: {err}")));
     }
-    let failing = crate::analysis::failing_sources(&state.engine.matrix);
+    let failing = crate::analysis::failing_sources(state.engine.matrix());
     let style = if failing.is_empty() {
         theme.status_bar()
     } else {
@@ -104,7 +174,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         spans.push(Span::raw(format!("⚠ failing: {}", detail.join(", "))));
         theme.status_alert()
     };
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(style), area);
+    (spans, style)
 }
 
 fn verdict_style(verdict: Verdict, theme: &Theme) -> Style {
@@ -176,7 +246,7 @@ fn sweep(state: &AppState) -> Sweep {
     let period = |source: &str| state.engine.sources.iter().find(|s| &*s.name == source).map(|s| s.every);
     let (mut answered, mut hanging) = (0, 0);
     let mut oldest: Option<jiff::Timestamp> = None;
-    for (_, cell) in state.engine.matrix.iter() {
+    for (_, cell) in state.engine.matrix().iter() {
         for o in &cell.observations {
             let Some(at) = o.last_attempt else { continue };
             answered += 1;
@@ -263,7 +333,7 @@ pub(crate) fn banner(state: &AppState, theme: &Theme, width: usize) -> Option<Ve
     if state.release_journal_error.is_some() {
         tail.push(chunk("⚠ release journal: NOT RECORDED".into(), false, false));
     }
-    let failing = crate::analysis::failing_sources(&state.engine.matrix);
+    let failing = crate::analysis::failing_sources(state.engine.matrix());
     if !failing.is_empty() {
         let names: Vec<&str> = failing.iter().map(|(n, _)| &**n).collect();
         tail.push(chunk(format!("⚠ failing: {}", names.join(", ")), false, false));
@@ -433,6 +503,15 @@ mod tests {
         assert!(lines[0].starts_with(" NO-GO (1)  ▲ ROLLBACK TRIGGER: payments in prod: error_rate 0.2"), "{lines:#?}");
         assert!(lines[0].ends_with('…') && lines[0].width() == 80, "{lines:#?}");
         assert_eq!(lines[1], " $ deployctl rollback payments --env prod --to 1.3.2");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(5000), "5,000");
+        assert_eq!(thousands(12_500), "12,500");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]
