@@ -316,7 +316,8 @@ fn rollback_ready(facts: &Facts<'_>, env: usize) -> Truth {
         }
         // The view assessed it already (with the rehearsal: its reason is
         // the last, and it is what `unrehearsed` leaves out).
-        let seen = facts.rollback.and_then(|v| v.service(service)).and_then(|s| s.environments.iter().find(|e| e.env == env));
+        let seen =
+            facts.rollback.and_then(|v| v.service(service)).and_then(|s| s.environments.iter().find(|e| e.env == env));
         let assessed;
         let (readiness, first) = match seen {
             Some(e) => (e.unrehearsed, e.reasons.first()),

@@ -629,7 +629,8 @@ fn take(e: &mut Engine, step: &Step, now: &mut Timestamp) {
         attempted_at: at,
         result,
     };
-    let deployment = |records: bool| if records { ("records", Evidence::Recorded) } else { ("endpoints", Evidence::Running) };
+    let deployment =
+        |records: bool| if records { ("records", Evidence::Recorded) } else { ("endpoints", Evidence::Running) };
     match step {
         Step::Read { cell, records, answer } => {
             let (source, evidence) = deployment(*records);

@@ -287,8 +287,6 @@ mod tests {
             }
         }
 
-
-
         fn parse_lenient(s: &str) -> Option<Parsed> {
             let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
             // Build metadata never affects precedence.
@@ -327,7 +325,6 @@ mod tests {
             };
             Some(Parsed { numbers, pre })
         }
-
     }
 
     fn any_version() -> impl Strategy<Value = String> {
