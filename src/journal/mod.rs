@@ -15,6 +15,7 @@ pub mod team_seat;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -63,6 +64,14 @@ impl Jsonl {
         Ok((journal, records, report))
     }
 
+    /// Every record from the start, one line at a time: a long journal is
+    /// folded as it is read and never lives in memory whole (96,000
+    /// observation events were 40 MB as a `Vec`).
+    pub(crate) fn records<T: DeserializeOwned>(&mut self) -> io::Result<Records<BufReader<&mut File>, T>> {
+        self.file.seek(SeekFrom::Start(0))?;
+        Ok(Records::new(BufReader::new(&mut self.file)))
+    }
+
     /// Open (creating it and its directory) for appending only.
     pub(crate) fn open_append(path: &Path) -> io::Result<Jsonl> {
         if let Some(dir) = path.parent() {
@@ -107,32 +116,65 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> io::Result<(Vec<T>, LoadReport)
 
 fn read_records<T: DeserializeOwned>(file: &mut File) -> io::Result<(Vec<T>, LoadReport)> {
     file.seek(SeekFrom::Start(0))?;
-    let mut reader = BufReader::new(file);
-    let mut records = Vec::new();
-    let mut report = LoadReport::default();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 {
-            break;
-        }
-        let complete = line.last() == Some(&b'\n');
-        let text = line.trim_ascii();
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<T>(text) {
-            Ok(r) if complete => records.push(r),
-            // A last line without its newline was cut mid-write: not acknowledged.
-            Ok(_) | Err(_) if !complete => {
-                report.skipped += 1;
-                report.torn_tail = true;
-            }
-            _ => report.skipped += 1,
+    let mut records = Records::new(BufReader::new(file));
+    let loaded = records.by_ref().collect();
+    Ok((loaded, records.finish()?))
+}
+
+/// The records of a journal as they are read, one line at a time; lines
+/// that do not parse are counted in the report. A read error ends the
+/// records: [`Records::finish`] returns it.
+pub(crate) struct Records<R, T> {
+    reader: R,
+    line: Vec<u8>,
+    report: LoadReport,
+    error: Option<io::Error>,
+    record: PhantomData<fn() -> T>,
+}
+
+impl<R: BufRead, T: DeserializeOwned> Records<R, T> {
+    fn new(reader: R) -> Records<R, T> {
+        Records { reader, line: Vec::new(), report: LoadReport::default(), error: None, record: PhantomData }
+    }
+
+    /// After the last record: what reading found besides the records, or
+    /// the error that ended them.
+    pub(crate) fn finish(self) -> io::Result<LoadReport> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.report),
         }
     }
-    Ok((records, report))
+}
+
+impl<R: BufRead, T: DeserializeOwned> Iterator for Records<R, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        while self.error.is_none() {
+            self.line.clear();
+            match self.reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => self.error = Some(e),
+            }
+            let complete = self.line.last() == Some(&b'\n');
+            let text = self.line.trim_ascii();
+            if self.error.is_some() || text.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<T>(text) {
+                Ok(r) if complete => return Some(r),
+                // A last line without its newline was cut mid-write: not acknowledged.
+                Ok(_) | Err(_) if !complete => {
+                    self.report.skipped += 1;
+                    self.report.torn_tail = true;
+                }
+                _ => self.report.skipped += 1,
+            }
+        }
+        None
+    }
 }
 
 fn ends_without_newline(file: &mut File) -> io::Result<bool> {
@@ -199,6 +241,126 @@ mod tests {
         let (loaded, report) = read::<ObservationEvent>(&path).unwrap();
         assert!(loaded.is_empty());
         assert!(report.torn_tail);
+    }
+
+    #[test]
+    fn records_stream_what_open_loads_and_appends_go_on_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.jsonl");
+        let mut text = String::new();
+        for n in 1..=3 {
+            text += &serde_json::to_string(&event(n)).unwrap();
+            text += "\n";
+            text += "not json\n\n";
+        }
+        text += r#"{"at":"2027-01-15T08:00:00Z","serv"#;
+        std::fs::write(&path, text).unwrap();
+
+        let mut j = Jsonl::open_append(&path).unwrap();
+        let mut records = j.records::<ObservationEvent>().unwrap();
+        assert_eq!(records.next(), Some(event(1)), "one line at a time");
+        assert_eq!(records.by_ref().collect::<Vec<_>>(), vec![event(2), event(3)]);
+        let report = records.finish().unwrap();
+        assert_eq!(report, LoadReport { skipped: 4, torn_tail: true });
+        j.append(&[event(4)]).unwrap();
+        drop(j);
+        let (loaded, report) = read::<ObservationEvent>(&path).unwrap();
+        assert_eq!(loaded, vec![event(1), event(2), event(3), event(4)]);
+        assert_eq!(report, LoadReport { skipped: 4, torn_tail: false });
+    }
+
+    /// Reads `ok` bytes, then fails.
+    struct Failing<'a> {
+        ok: &'a [u8],
+    }
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.ok.is_empty() {
+                return Err(io::Error::other("disk gone"));
+            }
+            self.ok.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_read_error_ends_the_records_and_is_returned() {
+        let line = serde_json::to_string(&event(1)).unwrap() + "\n";
+        let mut records = Records::<_, ObservationEvent>::new(BufReader::new(Failing { ok: line.as_bytes() }));
+        assert_eq!(records.next(), Some(event(1)));
+        assert_eq!(records.next(), None);
+        assert_eq!(records.next(), None, "stays ended");
+        assert_eq!(records.finish().unwrap_err().to_string(), "disk gone");
+    }
+
+    /// A journal longer than the events kept is folded as it is read:
+    /// every cell gets its history (at most `HISTORY_LEN` versions), and
+    /// only the latest `EVENTS_KEPT` events stay.
+    #[test]
+    fn a_long_journal_restores_histories_and_keeps_the_latest_events() {
+        use crate::analysis::HISTORY_LEN;
+        use crate::engine::{EVENTS_KEPT, Engine};
+        use crate::model::CellKey;
+
+        let config = crate::setup::from_toml_str(
+            r#"
+[[environments]]
+name = "qa"
+[[environments]]
+name = "prod"
+[[services]]
+name = "payments"
+[[services]]
+name = "search"
+[[sources]]
+name = "endpoints"
+kind = "http"
+url = "http://127.0.0.1:9/{env}/{service}"
+"#,
+            "test",
+        )
+        .unwrap();
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let mut engine = Engine::for_config(&config, &active, None);
+
+        let versions = HISTORY_LEN + 300;
+        let mut text = String::new();
+        let mut n = 0;
+        for v in 0..versions {
+            for (service, environment) in [("payments", "qa"), ("search", "prod"), ("gone", "qa")] {
+                n += 1;
+                let e = ObservationEvent {
+                    service: service.into(),
+                    environment: environment.into(),
+                    new: format!("1.{v}.0"),
+                    ..event(n)
+                };
+                text += &serde_json::to_string(&e).unwrap();
+                text += "\n";
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("observations.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let mut journal = Jsonl::open_append(&path).unwrap();
+        let mut records = journal.records::<ObservationEvent>().unwrap();
+        engine.restore(&mut records);
+        assert_eq!(records.finish().unwrap(), LoadReport::default());
+
+        assert!(versions * 2 > EVENTS_KEPT);
+        assert_eq!(engine.events.len(), EVENTS_KEPT);
+        let last = engine.events.back().unwrap();
+        assert_eq!((last.service.as_str(), last.new.clone()), ("search", format!("1.{}.0", versions - 1)));
+        assert!(engine.events.iter().all(|e| e.service != "gone"), "a service no longer configured is left out");
+        for key in [CellKey { service: 0, env: 0 }, CellKey { service: 1, env: 1 }] {
+            let history = &engine.matrix().get(key).observations[0].history;
+            assert_eq!(history.len(), HISTORY_LEN);
+            assert_eq!(history.last().unwrap().version, format!("1.{}.0", versions - 1));
+            assert_eq!(history[0].version, format!("1.{}.0", versions - HISTORY_LEN));
+        }
+        for key in [CellKey { service: 0, env: 1 }, CellKey { service: 1, env: 0 }] {
+            assert!(engine.matrix().get(key).observations.is_empty(), "no event for {key:?}");
+        }
     }
 
     #[test]
