@@ -4,9 +4,12 @@
 //!
 //!   cargo bench --bench check_scale            # defaults: 300 × 5, 7 runs
 //!   cargo bench --bench check_scale -- 1000 6  # services, environments
+//!   cargo bench --bench check_scale -- 2000 10 # the 20,000 cells (goal ≤ 2 s)
 //!
 //! Prints min / median / max wall time over the runs, for the default
-//! concurrency (16) and for 64.
+//! concurrency (16) and for 64, beside the reference: a plain reqwest
+//! client in this process making the same GETs at the same concurrency
+//! (no process start, no config, no analysis, no output).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -46,6 +49,49 @@ fn config(port: u16, services: usize, envs: usize, concurrency: usize) -> String
     out
 }
 
+/// The same GETs from a plain reqwest client, `concurrency` at a time,
+/// bodies read and parsed as JSON: what the sweep inside `check` costs at
+/// least.
+fn reference(
+    rt: &tokio::runtime::Runtime,
+    port: u16,
+    services: usize,
+    envs: usize,
+    concurrency: usize,
+    runs: usize,
+) -> Vec<Duration> {
+    use futures::StreamExt;
+    let client = reqwest::Client::new();
+    let urls: Vec<String> = (0..services)
+        .flat_map(|s| {
+            (0..envs).map(move |e| {
+                let env = if e + 1 == envs { "prod".to_string() } else { format!("env{e}") };
+                format!("http://127.0.0.1:{port}/{env}/svc-{s}")
+            })
+        })
+        .collect();
+    (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            let read = rt.block_on(
+                futures::stream::iter(urls.iter().cloned())
+                    .map(|url| {
+                        let client = client.clone();
+                        async move {
+                            let body = client.get(url).send().await.ok()?.bytes().await.ok()?;
+                            serde_json::from_slice::<serde_json::Value>(&body).ok()
+                        }
+                    })
+                    .buffer_unordered(concurrency)
+                    .filter(|v| std::future::ready(v.is_some()))
+                    .count(),
+            );
+            assert_eq!(read, services * envs);
+            start.elapsed()
+        })
+        .collect()
+}
+
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let services = args.first().copied().unwrap_or(300);
@@ -81,11 +127,15 @@ fn main() {
             assert_eq!(json["cells"].as_array().map(Vec::len), Some(services * envs));
         }
         times.sort();
+        let mut plain = reference(&rt, port, services, envs, concurrency, runs);
+        plain.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "  concurrency {concurrency:>3}: min {:>7.1} ms  median {:>7.1} ms  max {:>7.1} ms  ({runs} runs)",
-            times[0].as_secs_f64() * 1e3,
-            times[runs / 2].as_secs_f64() * 1e3,
-            times[runs - 1].as_secs_f64() * 1e3,
+            "  concurrency {concurrency:>3}: check min {:>7.1} ms  median {:>7.1} ms  max {:>7.1} ms  ({runs} runs)   plain reqwest GETs median {:>7.1} ms",
+            ms(times[0]),
+            ms(times[runs / 2]),
+            ms(times[runs - 1]),
+            ms(plain[runs / 2]),
         );
     }
 }

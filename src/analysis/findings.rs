@@ -115,8 +115,8 @@ pub fn evaluate(fleet: &Fleet, matrix: &Matrix, now: Timestamp) -> Vec<Finding> 
     out
 }
 
-/// Until when a judgement holds as time passes, the cells unchanged: it
-/// holds while `now < until`; `None`, whatever the time.
+/// Until when a judgement holds as time passes, the cells unchanged: from
+/// the time it was made while `now < until`; `None`, whatever the time.
 pub(crate) type Until = Option<Timestamp>;
 
 /// The earlier of two bounds.
@@ -366,24 +366,31 @@ fn unreachable(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &m
         .iter()
         .filter_map(|o| o.error.as_ref().map(|f| format!("{}: {}", o.source, f.error)))
         .collect();
+    let mut until = None;
     let last = match cell.reading() {
         Some(seen) => format!(
             "; last known {} from {} ago",
             seen.reading.version.as_deref().unwrap_or("no deployment"),
-            crate::model::time::short_age(age(now, seen.fetched_at))
+            crate::model::time::short_age({
+                until = Some(crate::model::time::short_age_changes(seen.fetched_at, now));
+                age(now, seen.fetched_at)
+            })
         ),
         None => match cell.observations.iter().filter_map(|o| o.history.last()).max_by_key(|h| h.first_seen) {
             Some(h) => format!(
                 "; last seen {} (journal, first seen {} ago)",
                 h.version,
-                crate::model::time::short_age(age(now, h.first_seen))
+                crate::model::time::short_age({
+                    until = Some(crate::model::time::short_age_changes(h.first_seen, now));
+                    age(now, h.first_seen)
+                })
             ),
             None => "; never read".to_string(),
         },
     };
     push(out, FindingKind::Unreachable, key, format!("{service} in {env} unreachable ({}){last}", errors.join("; ")));
-    // It says how long ago.
-    EVERY_TIME
+    // It says how long ago, until that reads differently.
+    until
 }
 
 fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec<Finding>) -> Until {
@@ -422,8 +429,8 @@ fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec
             crate::model::time::short_age(limit)
         ),
     );
-    // It says how long ago.
-    EVERY_TIME
+    // It says how long ago, until that reads differently.
+    Some(crate::model::time::short_age_changes(since, now))
 }
 
 fn age(now: Timestamp, then: Timestamp) -> std::time::Duration {

@@ -24,7 +24,16 @@ struct Part {
     findings: Vec<Finding>,
     /// Its rollback row and triggers, when rollback is about it.
     rollback: Option<(Arc<ServiceRollback>, Vec<Arc<TriggerState>>)>,
+    /// When it was judged; with `until`, when it holds: from then until
+    /// `until` (an age it says reads the same), or always (`None`).
+    at: Timestamp,
     until: Until,
+}
+
+impl Part {
+    fn holds_at(&self, now: Timestamp) -> bool {
+        self.until.is_none_or(|until| self.at <= now && now < until)
+    }
 }
 
 /// The per-service judgements and what they were made with.
@@ -100,7 +109,7 @@ impl Judged {
             }
         }
         for (service, slot) in self.parts.iter_mut().enumerate() {
-            if slot.as_ref().is_some_and(|p| p.until.is_none_or(|u| now < u)) {
+            if slot.as_ref().is_some_and(|p| p.holds_at(now)) {
                 continue;
             }
             let mut found = Vec::new();
@@ -111,7 +120,7 @@ impl Judged {
                 until = findings::earlier(until, u);
                 (row, triggers)
             });
-            *slot = Some(Part { findings: found, rollback, until });
+            *slot = Some(Part { findings: found, rollback, at: now, until });
         }
         let findings = self.parts.iter().flatten().flat_map(|p| p.findings.iter().cloned()).collect();
         let mut rows = Vec::with_capacity(in_scope.len());

@@ -20,6 +20,24 @@ pub(crate) fn short_age(d: Duration) -> String {
     }
 }
 
+/// When [`short_age`] of the time since `since` next reads differently
+/// from what it reads at `now` (ages in whole seconds, as findings count
+/// them): the next second, minute, hour or day.
+pub(crate) fn short_age_changes(since: Timestamp, now: Timestamp) -> Timestamp {
+    let elapsed = now.as_second().saturating_sub(since.as_second()).max(0);
+    let step = if elapsed < 60 {
+        1
+    } else if elapsed < 3600 {
+        60
+    } else if elapsed < 172_800 {
+        3600
+    } else {
+        86_400
+    };
+    let next = (elapsed / step + 1) * step;
+    Timestamp::from_second(since.as_second().saturating_add(next)).unwrap_or(Timestamp::MAX)
+}
+
 /// RFC 3339, or seconds since the epoch.
 pub(crate) fn parse_time(raw: &str) -> Result<Timestamp, String> {
     let raw = raw.trim();
@@ -32,6 +50,20 @@ pub(crate) fn parse_time(raw: &str) -> Result<Timestamp, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_age_changes_at_the_next_unit_it_shows() {
+        let since = Timestamp::from_second(1_800_000_000).unwrap();
+        let age_at = |t: Timestamp| short_age(Duration::from_secs((t.as_second() - since.as_second()).max(0) as u64));
+        for elapsed in [-5, 0, 1, 59, 60, 61, 3599, 3600, 7199, 172_799, 172_800, 200_000] {
+            let now = Timestamp::from_second(since.as_second() + elapsed).unwrap();
+            let change = short_age_changes(since, now);
+            assert!(change > now, "{elapsed}");
+            let before = Timestamp::from_second(change.as_second() - 1).unwrap();
+            assert_eq!(age_at(before), age_at(now), "{elapsed}: still the same just before");
+            assert_ne!(age_at(change), age_at(now), "{elapsed}: reads differently then");
+        }
+    }
 
     #[test]
     fn short_ages() {
