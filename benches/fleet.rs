@@ -9,10 +9,13 @@
 //! Three runs, each a fresh process:
 //!
 //! - **start-up**: empty journals; process start → first frame, → first
-//!   full matrix (every cell read once), from the log's milestones.
+//!   full matrix (every cell read once), from the log's milestones; then
+//!   idle (`every = "1h"`) over the same window as the next run: the
+//!   reference for its CPU and peak RSS.
 //! - **idle**: `every = "1h"`, and an observation journal in which every
 //!   cell already has a full history (16 versions): after the first sweep
-//!   nothing changes; CPU over the window, peak RSS (VmHWM).
+//!   nothing changes; CPU over the window, peak RSS (VmHWM), and what the
+//!   journal adds to the reference's peak.
 //! - **busy**: the same, with `every = "10s"`: every cell re-read every 10 s.
 //!
 //! CPU is utime + stime of the process from `/proc/PID/stat`; the loopback
@@ -178,13 +181,18 @@ fn main() {
     let cells = services * envs;
     println!("fleet: the release binary in tmux 200×60, {services} services × {envs} environments = {cells} cells");
 
-    // Start-up from empty journals.
+    // Start-up from empty journals, then idle over the same window as the
+    // runs with a journal: the reference for their CPU and memory.
     let (dir, config) = run.prepare("1h", false);
     let cockpit = start(run.bin, dir.path(), &config);
     let (first, full) = run.startup(&cockpit);
-    let hwm = cockpit.mem_mb("VmHWM");
+    let (used, share) = run.cpu_window(&cockpit, secs);
+    let (empty_hwm, rss) = (cockpit.mem_mb("VmHWM"), cockpit.mem_mb("VmRSS"));
     cockpit.quit();
-    println!("  start-up, empty journal:    first frame {first} ms, first full matrix {full} ms, peak RSS {hwm:.1} MB");
+    println!("  start-up, empty journal:    first frame {first} ms, first full matrix {full} ms");
+    println!(
+        "       CPU over {secs} s: {used:.2} s = {share:.2}% of one core · peak RSS (VmHWM) {empty_hwm:.1} MB, RSS {rss:.1} MB"
+    );
 
     for (name, every) in [("idle", "1h"), ("busy", "10s")] {
         let (dir, config) = run.prepare(every, true);
@@ -202,7 +210,8 @@ fn main() {
             cells * DEPTH
         );
         println!(
-            "       CPU over {secs} s: {used:.2} s = {share:.2}% of one core · peak RSS (VmHWM) {hwm:.1} MB, RSS {rss:.1} MB · journal now {lines} lines"
+            "       CPU over {secs} s: {used:.2} s = {share:.2}% of one core · peak RSS (VmHWM) {hwm:.1} MB (empty journal, idle: {empty_hwm:.1} MB; the journal {:+.1} MB), RSS {rss:.1} MB · journal now {lines} lines",
+            hwm - empty_hwm
         );
     }
 }
