@@ -121,7 +121,33 @@ impl Cell {
         attempted_at: Timestamp,
         result: Result<Reading, FetchError>,
     ) -> Option<Change> {
+        self.record_judged(source, evidence, role, attempted_at, result).0
+    }
+
+    /// [`Cell::record_as`], and whether what the cell is judged on may have
+    /// changed: false only when the source said again what it said last
+    /// (the same reading, or the same error) and no other source of its
+    /// role competes with it (the freshest of two can change hands).
+    pub(crate) fn record_judged(
+        &mut self,
+        source: &std::sync::Arc<str>,
+        evidence: Evidence,
+        role: Role,
+        attempted_at: Timestamp,
+        result: Result<Reading, FetchError>,
+    ) -> (Option<Change>, bool) {
+        let existed = self.observations.iter().any(|o| o.source == *source);
+        let alone = self.observations.iter().filter(|o| o.role == role).count() <= 1;
         let obs = self.observation_mut(source, evidence);
+        let again = alone
+            && existed
+            && obs.evidence == evidence
+            && obs.role == role
+            && obs.last_attempt.is_some()
+            && match &result {
+                Ok(reading) => obs.error.is_none() && obs.last_ok.as_ref().is_some_and(|l| l.reading == *reading),
+                Err(error) => obs.error.as_ref().is_some_and(|f| f.error == *error),
+            };
         obs.evidence = evidence;
         obs.role = role;
         obs.last_attempt = Some(attempted_at);
@@ -146,12 +172,12 @@ impl Cell {
                     }
                 }
                 obs.last_ok = Some(FetchedReading { reading, fetched_at: attempted_at });
-                change
+                (change, !again)
             }
             Err(error) => {
                 let since = obs.error.as_ref().map_or(attempted_at, |f| f.since);
                 obs.error = Some(Failure { error, since });
-                None
+                (None, !again)
             }
         }
     }

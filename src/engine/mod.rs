@@ -212,11 +212,15 @@ impl Engine {
     /// reports a new version or build for the cell.
     pub fn apply(&mut self, update: SourceUpdate) -> Option<ObservationEvent> {
         self.matrix.get_mut(update.cell)?;
-        self.judged.touch(update.cell.service);
         let shows = |e: &Engine| e.shipping.config.as_ref().map(|_| shipping::shown_ref(&e.matrix, update.cell));
         let before = shows(self);
         let cell = self.matrix.get_mut(update.cell)?;
-        let change = cell.record_as(&update.source, update.evidence, update.role, update.attempted_at, update.result);
+        let (change, judged) =
+            cell.record_judged(&update.source, update.evidence, update.role, update.attempted_at, update.result);
+        // A source saying again what it said costs no judgement.
+        if judged {
+            self.judged.touch(update.cell.service);
+        }
         // What ships depends on the version and commit a cell shows: a new
         // one is new questions for the compare API.
         if before.is_some() && shows(self) != before {
