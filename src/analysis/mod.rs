@@ -172,7 +172,10 @@ impl Cell {
                     }
                 }
                 obs.last_ok = Some(FetchedReading { reading, fetched_at: attempted_at });
-                (change, !again)
+                // The same reading can still add to the history (after a
+                // journal entry came in between).
+                let judged = !again || change.is_some();
+                (change, judged)
             }
             Err(error) => {
                 let since = obs.error.as_ref().map_or(attempted_at, |f| f.since);

@@ -46,8 +46,9 @@ pub(crate) struct Judged {
     /// Environments reached, and the rehearsal, the parts were judged with.
     reached: Vec<bool>,
     rehearsal: Option<Rehearsal>,
-    /// Services × environments the parts are for.
-    shape: (usize, usize),
+    /// The fleet the parts were judged for: a fleet changed in place (its
+    /// plan, its limits, its methods) judges everything again.
+    fleet: Option<Fleet>,
 }
 
 /// What the judgement of every service adds up to.
@@ -77,13 +78,13 @@ impl Judged {
     /// Judge what needs it and add up every service.
     pub(crate) fn judge(&mut self, fleet: &Fleet, matrix: &Matrix, now: Timestamp, rehearsal: Rehearsal) -> Whole {
         let shape = (fleet.services.len(), fleet.environments.len());
-        if self.shape != shape || self.parts.len() != shape.0 {
+        if self.fleet.as_ref() != Some(fleet) || self.parts.len() != shape.0 {
             *self = Judged {
                 at_target: vec![None; shape.0],
                 parts: vec![None; shape.0],
                 reached: Vec::new(),
                 rehearsal: None,
-                shape,
+                fleet: Some(fleet.clone()),
             };
         }
         for (service, slot) in self.at_target.iter_mut().enumerate() {

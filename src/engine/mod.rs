@@ -109,7 +109,9 @@ impl Evaluation {
 /// The shared state every front end's judgement comes from.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    /// Swapped only through [`Engine::refleet`]: the kept judgement reads it.
+    /// The kept judgement compares it at every evaluation: a fleet changed
+    /// in place is judged again whole ([`Engine::refleet`] also resizes
+    /// the matrix).
     pub fleet: Fleet,
     pub sources: Vec<SourceInfo>,
     /// Changed only through the engine ([`Engine::apply`],

@@ -731,3 +731,64 @@ proptest::proptest! {
         }
     }
 }
+
+/// The engine's evaluation against a clone that judges everything again.
+fn same_as_full(e: &mut Engine, now: Timestamp) -> Evaluation {
+    let mut full = e.clone();
+    full.judged.forget();
+    let scope = Scope::all(&e.fleet);
+    let (kept, whole) = (e.evaluate(now, &scope), full.evaluate(now, &scope));
+    assert_eq!(said(&kept), said(&whole));
+    kept
+}
+
+#[test]
+fn a_fleet_changed_in_place_is_judged_again() {
+    let mut e = engine(ONE_SOURCE_TWO_CELLS, None);
+    for env in ["qa", "prod"] {
+        let update = deployed(&e, "payments", env, "1.4.0", Health::Up, at(0));
+        e.apply(update);
+    }
+    let before = same_as_full(&mut e, at(1));
+    assert!(!before.rollback.services[0].reasons.iter().any(|r| r.contains("irreversible")));
+    // A fixture declares a migration on the plan itself; no cell changes.
+    e.fleet.release.as_mut().unwrap().migrations = vec![(0, crate::model::rollback::Migration::Irreversible)];
+    let after = same_as_full(&mut e, at(2));
+    assert!(after.rollback.services[0].reasons.iter().any(|r| r.contains("irreversible")), "{:?}", after.rollback);
+}
+
+#[test]
+fn the_same_reading_after_a_journal_entry_is_judged_again() {
+    // `search` is outside the plan: rollback does not look at it, only
+    // the findings do.
+    let config = ONE_SOURCE_TWO_CELLS.replace("name = \"qa\"", "name = \"qa\"\nstale_after = \"1m\"").replace(
+        "[[services]]\nname = \"payments\"",
+        "[[services]]\nname = \"payments\"\n[[services]]\nname = \"search\"",
+    );
+    let mut e = engine(&config, None);
+    let qa = |e: &Engine, when| SourceUpdate {
+        result: Ok(Reading::version("1.4.0")),
+        ..deployed(e, "search", "qa", "1.4.0", Health::Up, when)
+    };
+    let update = qa(&e, at(0));
+    e.apply(update);
+    same_as_full(&mut e, at(10));
+    // Another seat's history arrives: an older version, seen after ours.
+    e.restore(vec![ObservationEvent {
+        at: at(20),
+        service: "search".into(),
+        environment: "qa".into(),
+        source: "endpoints".into(),
+        old: None,
+        old_build: None,
+        new: "1.3.0".into(),
+        build: None,
+    }]);
+    same_as_full(&mut e, at(25));
+    // The source says what it said last; the history gains 1.4.0 again.
+    let update = qa(&e, at(30));
+    assert!(e.apply(update).is_some());
+    same_as_full(&mut e, at(70));
+    let ev = same_as_full(&mut e, at(100));
+    assert!(ev.findings.iter().any(|f| f.kind == FindingKind::Stale), "{:?}", ev.findings);
+}
