@@ -177,9 +177,9 @@ pub(crate) fn reached_environments(fleet: &Fleet, matrix: &Matrix) -> Vec<bool> 
     };
     (0..fleet.environments.len())
         .map(|env| {
-            plan.targets.iter().any(|(service, target)| {
-                matrix.get(CellKey { service: *service, env }).version().is_some_and(|v| version::same(v, target))
-            })
+            plan.targets
+                .iter()
+                .any(|(service, target)| super::runs_target(matrix, CellKey { service: *service, env }, target))
         })
         .collect()
 }

@@ -297,22 +297,27 @@ pub struct EnvProgress {
 
 /// For each environment, how many planned services run their target there.
 pub fn progress(fleet: &Fleet, matrix: &Matrix) -> Vec<EnvProgress> {
+    progress_by(fleet, |service, env, target| runs_target(matrix, CellKey { service, env }, target))
+}
+
+/// Planned services at their target per environment, as `at_target` says
+/// for each planned service, environment and target.
+pub(crate) fn progress_by(fleet: &Fleet, at_target: impl Fn(ServiceIdx, EnvIdx, &str) -> bool) -> Vec<EnvProgress> {
     let Some(plan) = &fleet.release else {
         return Vec::new();
     };
     (0..fleet.environments.len())
         .map(|env| EnvProgress {
             env,
-            at_target: plan
-                .targets
-                .iter()
-                .filter(|(service, target)| {
-                    matrix.get(CellKey { service: *service, env }).version().is_some_and(|v| version::same(v, target))
-                })
-                .count(),
+            at_target: plan.targets.iter().filter(|(service, target)| at_target(*service, env, target)).count(),
             planned: plan.targets.len(),
         })
         .collect()
+}
+
+/// Whether a cell runs `target` (the same version, however written).
+pub(crate) fn runs_target(matrix: &Matrix, key: CellKey, target: &str) -> bool {
+    matrix.get(key).version().is_some_and(|v| version::same(v, target))
 }
 
 /// When the fleet was last swept: the oldest last attempt over all polled

@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use crate::analysis::findings::{self, Finding, Until};
 use crate::analysis::rollback::{self, Rehearsal, RollbackView, ServiceRollback, TriggerState};
 use crate::analysis::{EnvProgress, Matrix};
-use crate::model::{CellKey, Fleet, ServiceIdx, version};
+use crate::model::{CellKey, Fleet, ServiceIdx};
 
 /// What one service was judged to be, and until when that holds.
 #[derive(Debug, Clone)]
@@ -136,24 +136,11 @@ impl Judged {
         Whole { findings, rollback, progress }
     }
 
-    /// Planned services at their target, per environment.
+    /// Planned services at their target, per environment, from what is kept.
     fn progress(&self, fleet: &Fleet) -> Vec<EnvProgress> {
-        let Some(plan) = &fleet.release else {
-            return Vec::new();
-        };
-        (0..fleet.environments.len())
-            .map(|env| EnvProgress {
-                env,
-                at_target: plan
-                    .targets
-                    .iter()
-                    .filter(|(service, _)| {
-                        self.at_target.get(*service).and_then(Option::as_ref).and_then(|a| a.get(env)) == Some(&true)
-                    })
-                    .count(),
-                planned: plan.targets.len(),
-            })
-            .collect()
+        crate::analysis::progress_by(fleet, |service, env, _| {
+            self.at_target.get(service).and_then(Option::as_ref).and_then(|a| a.get(env)) == Some(&true)
+        })
     }
 }
 
@@ -164,6 +151,6 @@ fn at_target(fleet: &Fleet, matrix: &Matrix, service: ServiceIdx) -> Vec<bool> {
         return Vec::new();
     };
     (0..fleet.environments.len())
-        .map(|env| matrix.get(CellKey { service, env }).version().is_some_and(|v| version::same(v, target)))
+        .map(|env| crate::analysis::runs_target(matrix, CellKey { service, env }, target))
         .collect()
 }

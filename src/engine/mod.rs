@@ -194,8 +194,8 @@ impl Engine {
         {
             self.matrix = Matrix::new(&fleet);
         }
+        // The kept judgement sees the other fleet at the next evaluation.
         self.fleet = fleet;
-        self.judged.forget();
     }
 
     /// Judge every service again at the next evaluation, as a fresh engine
