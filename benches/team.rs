@@ -471,8 +471,8 @@ impl Team {
         let (config, active) = bench.config(release, every);
         let config = Arc::new(config);
         let names = Names {
-            services: config.fleet.services.iter().map(|s| s.name.clone()).collect(),
-            environments: config.fleet.environments.iter().map(|e| e.name.clone()).collect(),
+            services: config.fleet.services.iter().map(|s| s.name.to_string()).collect(),
+            environments: config.fleet.environments.iter().map(|e| e.name.to_string()).collect(),
             sources: active.iter().map(|a| a.name.clone()).collect(),
         };
         let mut seats = Vec::new();

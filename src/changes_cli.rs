@@ -174,7 +174,7 @@ fn client(changes: &ChangesConfig, command: &str) -> Result<ChangesClient, Strin
 /// `--from` and `--to` as points: an environment's name, or `target`.
 fn points(fleet: &Fleet, from: Option<&str>, to: Option<&str>) -> Result<(Point, Point), String> {
     let known = || {
-        let names: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
+        let names: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_ref()).collect();
         names.join(", ")
     };
     let point = |flag: &str, name: &str| -> Result<Point, String> {
@@ -218,7 +218,7 @@ fn points(fleet: &Fleet, from: Option<&str>, to: Option<&str>) -> Result<(Point,
 
 fn from_name(fleet: &Fleet, point: Point) -> &str {
     match point {
-        Point::Env(env) => fleet.environments.get(env).map_or("?", |e| e.name.as_str()),
+        Point::Env(env) => fleet.environments.get(env).map_or("?", |e| e.name.as_ref()),
         Point::Target => "target",
     }
 }
@@ -386,7 +386,7 @@ fn locate_ticket(engine: &Engine, key: &str) -> Result<TicketWhere, String> {
             }
         }
         if let (Some(repo), false) = (repo, commits.is_empty()) {
-            let name = engine.fleet.services[service].name.clone();
+            let name = engine.fleet.services[service].name.to_string();
             services.push((service, TicketService { service: name, repo, commits, places: Vec::new() }));
         }
     }

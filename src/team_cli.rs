@@ -55,8 +55,8 @@ pub(crate) fn seat_setup(
     }
     let url = DatabaseUrl::from_env(&team.database_url_env).map_err(|e| format!("[team] database_url_env: {e}"))?;
     let names = crate::journal::team_seat::Names {
-        services: config.fleet.services.iter().map(|s| s.name.clone()).collect(),
-        environments: config.fleet.environments.iter().map(|e| e.name.clone()).collect(),
+        services: config.fleet.services.iter().map(|s| s.name.to_string()).collect(),
+        environments: config.fleet.environments.iter().map(|e| e.name.to_string()).collect(),
         sources: active.iter().map(|a| a.name.clone()).collect(),
     };
     if !tokenless.is_empty() {

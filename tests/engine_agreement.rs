@@ -218,8 +218,8 @@ fn state_findings(state: &AppState) -> Findings {
             (
                 f.kind.as_str().to_string(),
                 f.severity.as_str().to_string(),
-                fleet.services[f.cell.service].name.clone(),
-                fleet.environments[f.cell.env].name.clone(),
+                fleet.services[f.cell.service].name.to_string(),
+                fleet.environments[f.cell.env].name.to_string(),
                 f.message.clone(),
             )
         })

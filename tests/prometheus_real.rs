@@ -326,7 +326,7 @@ error_rate = 'sum(rate(http_requests_total{{job="{{service}}",code="500"}}[3s]))
     let ctx = HttpContext::new().unwrap();
     let mut state = flightdeck::app::initial_state(&config, &active, jiff::Timestamp::now());
     let level = |state: &flightdeck::app::AppState| {
-        state.eval.rollback.triggers.iter().find(|t| t.name == "error_rate").map(|t| (t.state, (**t).clone()))
+        state.eval.rollback.triggers.iter().find(|t| &*t.name == "error_rate").map(|t| (t.state, (**t).clone()))
     };
     // Poll like the cockpit does (here every 200 ms) until `want`, or fail.
     async fn until(

@@ -185,7 +185,7 @@ pub(crate) fn reached_environments(fleet: &Fleet, matrix: &Matrix) -> Vec<bool> 
 }
 
 fn names(fleet: &Fleet, key: CellKey) -> (&str, &str) {
-    (fleet.services[key.service].name.as_str(), fleet.environments[key.env].name.as_str())
+    (fleet.services[key.service].name.as_ref(), fleet.environments[key.env].name.as_ref())
 }
 
 fn push(out: &mut Vec<Finding>, kind: FindingKind, cell: CellKey, message: String) {
@@ -477,15 +477,17 @@ mod tests {
 
     fn fleet(services: &[&str], targets: &[(&str, &str)]) -> Fleet {
         let services: Vec<Service> =
-            services.iter().map(|s| Service { name: s.to_string(), ..Service::default() }).collect();
-        let mut targets: Vec<_> =
-            targets.iter().map(|(s, v)| (services.iter().position(|x| x.name == *s).unwrap(), v.to_string())).collect();
+            services.iter().map(|s| Service { name: (*s).into(), ..Service::default() }).collect();
+        let mut targets: Vec<_> = targets
+            .iter()
+            .map(|(s, v)| (services.iter().position(|x| *x.name == **s).unwrap(), v.to_string()))
+            .collect();
         targets.sort_by_key(|(s, _)| *s);
         Fleet {
             environments: ENVS
                 .iter()
                 .map(|e| Environment {
-                    name: e.to_string(),
+                    name: (*e).into(),
                     stale_after: (*e == "prod").then(|| Duration::from_secs(30 * 86_400)),
                 })
                 .collect(),

@@ -22,7 +22,8 @@
 //! source feeding it (beside the last good value, if one is kept): such a
 //! trigger is not clear, and the verdict holds on it.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -135,14 +136,14 @@ impl Method {
 pub struct EnvRollback {
     #[serde(skip)]
     pub env: EnvIdx,
-    pub environment: String,
+    pub environment: Arc<str>,
     pub current: Option<String>,
     pub known_good: Option<KnownGood>,
     pub method: Option<Method>,
     /// Argo CD auto-sync is on for this cell.
     pub auto_sync: bool,
     pub readiness: Readiness,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Cow<'static, str>>,
     /// Where a rollback here goes, as the rollback banner says it.
     #[serde(skip)]
     pub target: RollbackTarget,
@@ -173,7 +174,7 @@ pub enum RollbackTarget {
     /// ("4.2.0, ran 1m: not proven good").
     Unproven { method: Method, caveat: String },
     /// No command can be given: why.
-    None(String),
+    None(Cow<'static, str>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -181,11 +182,11 @@ pub struct ServiceRollback {
     #[serde(skip)]
     pub service: ServiceIdx,
     #[serde(rename = "service")]
-    pub name: String,
+    pub name: Arc<str>,
     /// Readiness in the latest environment shown (prod first).
     pub readiness: Readiness,
     /// Why it is not READY there.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Cow<'static, str>>,
     pub migration: Option<Migration>,
     pub environments: Vec<EnvRollback>,
     /// Readiness where it matters on screen: the first environment shown.
@@ -201,12 +202,12 @@ pub struct ServiceRollback {
 pub struct TriggerState {
     #[serde(skip)]
     pub cell: CellKey,
-    pub service: String,
-    pub environment: String,
+    pub service: Arc<str>,
+    pub environment: Arc<str>,
     /// `health`, or the trigger's name (`error_rate`, …).
-    pub name: String,
+    pub name: Arc<str>,
     /// "down fires", "×10 baseline (min 0.01)", "≥ 0.9".
-    pub rule: String,
+    pub rule: Arc<str>,
     #[serde(serialize_with = "value_or_null")]
     pub live: Option<MetricValue>,
     #[serde(serialize_with = "value_or_null")]
@@ -215,7 +216,7 @@ pub struct TriggerState {
     pub threshold: Option<f64>,
     pub state: Level,
     /// What the level rests on, or why there is none ("NaN", "no baseline: …").
-    pub note: String,
+    pub note: Cow<'static, str>,
     /// The error of the last query of the metrics source feeding this
     /// trigger here (also when its last good value is kept); `None` for
     /// `health` and while the query answers. A trigger with an error is
@@ -226,7 +227,7 @@ pub struct TriggerState {
 impl TriggerState {
     /// "error_rate 0.12 (baseline 0.004, fires ≥ 0.04)", for the banner.
     pub fn measurement(&self) -> String {
-        if self.name == "health" {
+        if &*self.name == "health" {
             return format!("health {}", self.note);
         }
         let live = self.live.map_or_else(|| "—".into(), value_text);
@@ -543,6 +544,7 @@ pub(crate) fn of_service(
 const NO_METHOD: &str = "no rollback method: set `rollback` (a command or runbook link) in its [[services]] entry";
 const IRREVERSIBLE: &str = "irreversible migration in this release";
 const NOT_REHEARSED: &str = "rollback not rehearsed (checklist item rollback-tested not done)";
+const AUTO_SYNC: &str = "Argo CD auto-sync is on: pause it first, or a manual rollback is reverted";
 
 /// Readiness of one service in one environment.
 pub(crate) fn assess(
@@ -571,20 +573,26 @@ pub(crate) fn assess(
         })
     };
     let method = method_with(known_good.as_ref().map(|k| &k.artifact));
+    // Said twice at most (the target's reason and the readiness's), made once.
+    let mut why_none = None;
+    let mut no_known_good = || why_none.get_or_insert_with(|| no_known_good_reason(fleet, cell)).clone();
     let target = match (&method, &known_good) {
         (None, _) => RollbackTarget::None(NO_METHOD.into()),
         (Some(m), Some(k)) => match unfilled(svc.rollback.as_deref(), current.as_deref(), Some(&k.artifact)) {
             None => RollbackTarget::Ready(m.clone()),
-            Some(gap) => RollbackTarget::None(format!(
-                "back to {} (from {}), but the rollback method needs {{{gap}}}, which is not known for it",
-                k.artifact.version,
-                k.from.describe()
-            )),
+            Some(gap) => RollbackTarget::None(
+                format!(
+                    "back to {} (from {}), but the rollback method needs {{{gap}}}, which is not known for it",
+                    k.artifact.version,
+                    k.from.describe()
+                )
+                .into(),
+            ),
         },
         (Some(m), None) => {
             let previous =
                 previous_run(cell.shown().map(|o| o.history.as_slice()).unwrap_or_default(), current.as_deref(), now);
-            let why = no_known_good_reason(fleet, cell);
+            let why = no_known_good();
             match previous {
                 Some(p) => {
                     let artifact =
@@ -595,15 +603,15 @@ pub(crate) fn assess(
                         method_with(Some(&artifact)),
                     ) {
                         (None, Some(method)) => RollbackTarget::Unproven { method, caveat },
-                        (Some(gap), _) => RollbackTarget::None(format!(
-                            "{why}; the one before ({caveat}) has no {{{gap}}} for the rollback method"
-                        )),
+                        (Some(gap), _) => RollbackTarget::None(
+                            format!("{why}; the one before ({caveat}) has no {{{gap}}} for the rollback method").into(),
+                        ),
                         (None, None) => RollbackTarget::None(NO_METHOD.into()),
                     }
                 }
                 // A method that names no version (`rollout undo`) still works.
                 None => match unfilled(svc.rollback.as_deref(), current.as_deref(), None) {
-                    None => RollbackTarget::Unproven { method: m.clone(), caveat: why },
+                    None => RollbackTarget::Unproven { method: m.clone(), caveat: why.into_owned() },
                     Some(_) => RollbackTarget::None(why),
                 },
             }
@@ -611,16 +619,16 @@ pub(crate) fn assess(
     };
 
     let mut readiness = Readiness::Ready;
-    let mut reasons = Vec::new();
-    let mut flag = |level: Readiness, reason: String| {
+    let mut reasons: Vec<Cow<'static, str>> = Vec::new();
+    let mut flag = |level: Readiness, reason: Cow<'static, str>| {
         readiness = readiness.max(level);
         reasons.push(reason);
     };
     match &known_good {
-        None => flag(Readiness::NotReady, no_known_good_reason(fleet, cell)),
+        None => flag(Readiness::NotReady, no_known_good()),
         Some(k) if !k.artifact.identifiable() => flag(
             Readiness::AtRisk,
-            format!("{} cannot be pinned: no build, commit or digest known", k.artifact.version),
+            format!("{} cannot be pinned: no build, commit or digest known", k.artifact.version).into(),
         ),
         Some(_) => {}
     }
@@ -631,7 +639,7 @@ pub(crate) fn assess(
         flag(Readiness::NotReady, IRREVERSIBLE.into());
     }
     if auto_sync {
-        flag(Readiness::AtRisk, "Argo CD auto-sync is on: pause it first, or a manual rollback is reverted".into());
+        flag(Readiness::AtRisk, AUTO_SYNC.into());
     }
     let unrehearsed = readiness;
     if rehearsal == Rehearsal::NotDone {
@@ -654,7 +662,7 @@ pub(crate) fn assess(
     }
 }
 
-fn no_known_good_reason(fleet: &Fleet, cell: &Cell) -> String {
+fn no_known_good_reason(fleet: &Fleet, cell: &Cell) -> Cow<'static, str> {
     if cell.version().is_none() {
         return "no known-good version: nothing read here yet".into();
     }
@@ -662,6 +670,7 @@ fn no_known_good_reason(fleet: &Fleet, cell: &Cell) -> String {
         "no known-good version: no source history, and no earlier version in the journal ran {} without going down",
         crate::model::time::short_age(fleet.rollback.known_good_after)
     )
+    .into()
 }
 
 /// The version a rollback would return to.
@@ -743,12 +752,35 @@ pub(crate) fn fill(
     previous: Option<&Artifact>,
 ) -> String {
     const UNKNOWN: &str = "<unknown>";
-    template
-        .replace("{service}", service)
-        .replace("{env}", env)
-        .replace("{current}", current.unwrap_or(UNKNOWN))
-        .replace("{previous_ref}", previous.and_then(|p| p.reference.as_deref()).unwrap_or(UNKNOWN))
-        .replace("{previous}", previous.map_or(UNKNOWN, |p| p.version.as_str()))
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let value = match &after[..close] {
+                "service" => service,
+                "env" => env,
+                "current" => current.unwrap_or(UNKNOWN),
+                "previous_ref" => previous.and_then(|p| p.reference.as_deref()).unwrap_or(UNKNOWN),
+                "previous" => previous.map_or(UNKNOWN, |p| p.version.as_str()),
+                _ => return None,
+            };
+            Some((value, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The first placeholder `template` uses that has no value, if any: the
@@ -761,7 +793,12 @@ fn unfilled(template: Option<&str>, current: Option<&str>, previous: Option<&Art
         "previous_ref" => previous.and_then(|p| p.reference.as_ref()).is_none(),
         _ => false,
     };
-    PLACEHOLDERS.iter().copied().find(|p| template.contains(&format!("{{{p}}}")) && missing(p))
+    let uses = |name: &str| {
+        template
+            .match_indices('{')
+            .any(|(at, _)| template[at + 1..].strip_prefix(name).is_some_and(|after| after.starts_with('}')))
+    };
+    PLACEHOLDERS.iter().copied().find(|p| missing(p) && uses(p))
 }
 
 /// The version that ran in a cell before the current one, and for how long:
@@ -847,22 +884,23 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
     {
         return;
     }
-    let service = fleet.services[key.service].name.clone();
-    let environment = fleet.environments[key.env].name.clone();
-    let state = |name: String, rule: String, outcome: Outcome, live, baseline: Option<&MetricBaseline>| TriggerState {
-        cell: key,
-        service: service.clone(),
-        environment: environment.clone(),
-        name,
-        rule,
-        live,
-        baseline: baseline.and_then(|b| b.value),
-        baseline_at: baseline.map(|b| b.at),
-        threshold: outcome.threshold,
-        state: outcome.level,
-        note: outcome.note,
-        error: None,
-    };
+    let service = &fleet.services[key.service].name;
+    let environment = &fleet.environments[key.env].name;
+    let state =
+        |name: &Arc<str>, rule: &Arc<str>, outcome: Outcome, live, baseline: Option<&MetricBaseline>| TriggerState {
+            cell: key,
+            service: service.clone(),
+            environment: environment.clone(),
+            name: name.clone(),
+            rule: rule.clone(),
+            live,
+            baseline: baseline.and_then(|b| b.value),
+            baseline_at: baseline.map(|b| b.at),
+            threshold: outcome.threshold,
+            state: outcome.level,
+            note: outcome.note,
+            error: None,
+        };
     if cell.deployments().next().is_some() {
         // The worst health any deployment source reports, not only the
         // shown one's; and a service that stopped answering is no "up".
@@ -879,9 +917,11 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
         if cell.all_failing() && outcome.level < Level::Warn {
             let since = cell.deployments().filter_map(|o| o.error.as_ref().map(|f| f.since)).min();
             let since = since.map(|t| format!(" since {}", t.strftime("%H:%M:%S UTC"))).unwrap_or_default();
-            outcome = Outcome { level: Level::Warn, threshold: None, note: format!("not answering{since}") };
+            outcome = Outcome { level: Level::Warn, threshold: None, note: format!("not answering{since}").into() };
         }
-        out.push(state("health".into(), "down fires, degraded warns".into(), outcome, None, None));
+        static HEALTH: LazyLock<(Arc<str>, Arc<str>)> =
+            LazyLock::new(|| ("health".into(), "down fires, degraded warns".into()));
+        out.push(state(&HEALTH.0, &HEALTH.1, outcome, None, None));
     }
     for spec in &fleet.rollback.triggers {
         if spec.environments.as_ref().is_some_and(|envs| !envs.contains(&key.env)) {
@@ -896,7 +936,7 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
                 Some((seen.fetched_at, o, metric))
             })
             .max_by_key(|(at, _, _)| *at);
-        let rule = spec.rule.describe();
+        let rule = &spec.described;
         match found {
             // Not read here, but a metrics source that never answered is
             // failing: it may well be the one serving this metric (a query
@@ -905,16 +945,16 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
             None => match never_read_failing(cell, &spec.metric) {
                 Some((obs, f)) => {
                     let since = f.since.strftime("%H:%M:%S UTC");
-                    let outcome = Outcome::no_data(&format!("{} failing since {since}: no value yet", obs.source));
-                    let mut t = state(spec.name.clone(), rule, outcome, None, None);
+                    let outcome = Outcome::no_data(format!("{} failing since {since}: no value yet", obs.source));
+                    let mut t = state(&spec.name, rule, outcome, None, None);
                     t.error = Some(f.error.to_string());
                     out.push(t);
                 }
                 None if fleet.rollback.default_triggers => {}
                 None => out.push(state(
-                    spec.name.clone(),
+                    &spec.name,
                     rule,
-                    Outcome::no_data(&format!("no metrics source has read {} here yet", spec.metric)),
+                    Outcome::no_data(format!("no metrics source has read {} here yet", spec.metric)),
                     None,
                     None,
                 )),
@@ -926,9 +966,10 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
                     // keep the last value, say it is old, and carry the error.
                     let from = at.strftime("%H:%M:%S UTC");
                     let sep = if outcome.note.is_empty() { "" } else { "; " };
-                    outcome.note = format!("{}{sep}last value from {from}, {} failing", outcome.note, obs.source);
+                    outcome.note =
+                        format!("{}{sep}last value from {from}, {} failing", outcome.note, obs.source).into();
                 }
-                let mut t = state(spec.name.clone(), rule, outcome, Some(metric.value), metric.baseline.as_ref());
+                let mut t = state(&spec.name, rule, outcome, Some(metric.value), metric.baseline.as_ref());
                 t.error = obs.error.as_ref().map(|f| f.error.to_string());
                 out.push(t);
             }
@@ -950,12 +991,12 @@ fn never_read_failing<'a>(cell: &'a Cell, metric: &str) -> Option<(&'a super::Ob
 pub(crate) struct Outcome {
     pub level: Level,
     pub threshold: Option<f64>,
-    pub note: String,
+    pub note: Cow<'static, str>,
 }
 
 impl Outcome {
-    fn no_data(note: &str) -> Outcome {
-        Outcome { level: Level::NoData, threshold: None, note: note.to_string() }
+    fn no_data(note: impl Into<Cow<'static, str>>) -> Outcome {
+        Outcome { level: Level::NoData, threshold: None, note: note.into() }
     }
 }
 
@@ -966,7 +1007,7 @@ fn health_outcome(health: Option<Health>) -> Outcome {
         Some(Health::Up) => (Level::Ok, "up"),
         Some(Health::Unknown) | None => (Level::NoData, "not reported"),
     };
-    Outcome { level, threshold: None, note: note.into() }
+    Outcome { level, threshold: None, note: Cow::Borrowed(note) }
 }
 
 /// Hold a live value against a rule and its baseline. Pure.
@@ -990,7 +1031,7 @@ pub(crate) fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Opti
             let Some(baseline) = baseline else {
                 if let Some(m) = min {
                     let mut outcome = evaluate_rule(TriggerRule::Above(m), live_value, None);
-                    outcome.note = format!("no baseline: held against min; {}", outcome.note);
+                    outcome.note = format!("no baseline: held against min; {}", outcome.note).into();
                     return outcome;
                 }
                 return Outcome::no_data("no baseline");
@@ -1005,11 +1046,11 @@ pub(crate) fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Opti
                         (None, None) => "no baseline".to_string(),
                     };
                     let mut outcome = evaluate_rule(TriggerRule::Above(min.unwrap_or_default()), live_value, None);
-                    outcome.note = format!("{why}: held against min; {}", outcome.note);
+                    outcome.note = format!("{why}: held against min; {}", outcome.note).into();
                     return outcome;
                 }
-                (_, Some(e)) => return Outcome::no_data(&format!("no baseline: {e}")),
-                (Some(other), None) => return Outcome::no_data(&format!("baseline is {other}")),
+                (_, Some(e)) => return Outcome::no_data(format!("no baseline: {e}")),
+                (Some(other), None) => return Outcome::no_data(format!("baseline is {other}")),
                 (None, None) => return Outcome::no_data("no baseline"),
             };
             let scaled = (base > 0.0).then_some(base * factor);
@@ -1018,7 +1059,7 @@ pub(crate) fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Opti
                 (Some(s), None) => s,
                 (None, Some(m)) => m,
                 (None, None) => {
-                    return Outcome::no_data(&format!(
+                    return Outcome::no_data(format!(
                         "baseline is {}: a multiple of it means nothing; set `min`",
                         trim_float(base)
                     ));
@@ -1043,7 +1084,7 @@ pub(crate) fn evaluate_rule(rule: TriggerRule, live: MetricValue, baseline: Opti
         _ if threshold > from => format!("warns at {}", trim_float(warn_at)),
         _ => String::new(),
     };
-    Outcome { level, threshold: Some(threshold), note }
+    Outcome { level, threshold: Some(threshold), note: note.into() }
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ fn finding(state: &AppState, b: &Blocker) -> (Group, String, Option<Jump>) {
     };
     let service = &fleet.services[f.cell.service].name;
     let env = &fleet.environments[f.cell.env].name;
-    let before = f.cell.env.checked_sub(1).map_or("the environment before", |e| fleet.environments[e].name.as_str());
+    let before = f.cell.env.checked_sub(1).map_or("the environment before", |e| fleet.environments[e].name.as_ref());
     let clears = match f.kind {
         FindingKind::Missing => match fleet.release.as_ref().and_then(|p| p.target(f.cell.service)) {
             Some(target) => format!("{service} {target} deployed to {env}"),

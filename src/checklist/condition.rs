@@ -52,7 +52,7 @@ impl Condition {
     }
 
     pub fn display(&self, fleet: &Fleet) -> String {
-        let env = |e: &EnvIdx| fleet.environments.get(*e).map_or("?", |x| x.name.as_str()).to_string();
+        let env = |e: &EnvIdx| fleet.environments.get(*e).map_or("?", |x| x.name.as_ref()).to_string();
         match self {
             Condition::Deployed(e) => format!("deployed({})", env(e)),
             Condition::NoFindings(e) => format!("no_findings({})", env(e)),
@@ -78,7 +78,7 @@ fn resolve_env(arg: &str, fleet: &Fleet) -> Result<EnvIdx, String> {
         "$staging" if n > 1 => Ok(n - 2),
         "$staging" if n == 1 => Ok(0),
         _ => fleet.env_idx(arg).ok_or_else(|| {
-            let known: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
+            let known: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_ref()).collect();
             format!("unknown environment `{arg}` (known: {}, $prod, $staging)", known.join(", "))
         }),
     }

@@ -328,8 +328,8 @@ fn rollback_ready(facts: &Facts<'_>, env: usize) -> Truth {
         };
         let svc = &facts.fleet.services[service].name;
         match readiness {
-            Readiness::NotReady => not_ready.push_with(|| format!("{svc} ({})", first.map_or("", String::as_str))),
-            Readiness::AtRisk => at_risk.push_with(|| svc.clone()),
+            Readiness::NotReady => not_ready.push_with(|| format!("{svc} ({})", first.map_or("", |r| r.as_ref()))),
+            Readiness::AtRisk => at_risk.push_with(|| svc.to_string()),
             Readiness::Ready => {}
         }
     }
@@ -344,7 +344,7 @@ fn rollback_ready(facts: &Facts<'_>, env: usize) -> Truth {
 }
 
 fn truth(condition: &Condition, manual: &Manual, facts: &Facts<'_>) -> Truth {
-    let env_name = |e: usize| facts.fleet.environments[e].name.as_str();
+    let env_name = |e: usize| facts.fleet.environments[e].name.as_ref();
     match condition {
         Condition::Deployed(env) => {
             let Some(plan) = facts.fleet.release.as_ref().filter(|p| !p.targets.is_empty()) else {
@@ -584,7 +584,7 @@ condition = "signed_off(qa-lead)"
         Fleet {
             environments: ["staging", "prod"]
                 .iter()
-                .map(|e| Environment { name: e.to_string(), stale_after: None })
+                .map(|e| Environment { name: (*e).into(), stale_after: None })
                 .collect(),
             services: vec![Service { name: "web".into(), ..Service::default() }],
             release: Some(ReleasePlan {

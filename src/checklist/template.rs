@@ -234,7 +234,7 @@ mod tests {
 
     fn fleet(envs: &[&str]) -> Fleet {
         Fleet {
-            environments: envs.iter().map(|e| Environment { name: e.to_string(), stale_after: None }).collect(),
+            environments: envs.iter().map(|e| Environment { name: (*e).into(), stale_after: None }).collect(),
             ..Fleet::default()
         }
     }

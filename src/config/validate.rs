@@ -77,7 +77,7 @@ impl Config {
     pub(crate) fn env_indices(&self, names: &[String]) -> Result<Vec<EnvIdx>, String> {
         let unknown: Vec<&str> = names.iter().filter(|n| self.fleet.env_idx(n).is_none()).map(String::as_str).collect();
         if !unknown.is_empty() {
-            let known: Vec<&str> = self.fleet.environments.iter().map(|e| e.name.as_str()).collect();
+            let known: Vec<&str> = self.fleet.environments.iter().map(|e| e.name.as_ref()).collect();
             return Err(format!("unknown environment `{}` (known: {})", unknown.join("`, `"), known.join(", ")));
         }
         let mut idx: Vec<EnvIdx> = names.iter().filter_map(|n| self.fleet.env_idx(n)).collect();
@@ -137,7 +137,7 @@ pub fn validate(settings: &Settings, layers: &Layers, check_source: SourceCheck<
         } else if !seen.insert(env.name.as_str()) {
             errors.push(&path, format!("duplicate environment `{}`", env.name));
         }
-        environments.push(Environment { name: env.name.clone(), stale_after: env.stale_after.map(|d| d.0) });
+        environments.push(Environment { name: env.name.as_str().into(), stale_after: env.stale_after.map(|d| d.0) });
     }
 
     let mut services = Vec::new();
@@ -155,7 +155,7 @@ pub fn validate(settings: &Settings, layers: &Layers, check_source: SourceCheck<
             errors.push(&[Seg::Key("services"), Seg::Index(i), Seg::Key("rollback")], m);
         }
         services.push(Service {
-            name: svc.name.clone(),
+            name: svc.name.as_str().into(),
             owner: svc.owner.clone(),
             repo: svc.repo.clone(),
             rollback: svc.rollback.clone(),
@@ -576,7 +576,7 @@ fn rollback_policy(
         let environments = t.environments.as_ref().map(|_| {
             resolve(&t.environments, &fleet.environments, |e| &e.name, "environment", &tpath("environments"), errors)
         });
-        policy.triggers.push(TriggerSpec { name, metric: t.metric.clone(), rule, environments });
+        policy.triggers.push(TriggerSpec::new(&name, &t.metric, rule, environments));
     }
     policy
 }
@@ -584,7 +584,7 @@ fn rollback_policy(
 fn resolve<T>(
     names: &Option<Vec<String>>,
     all: &[T],
-    name_of: impl Fn(&T) -> &String,
+    name_of: impl Fn(&T) -> &str,
     what: &str,
     path: &[Seg<'_>],
     errors: &mut Errors<'_>,
@@ -594,7 +594,7 @@ fn resolve<T>(
         Some(names) => names
             .iter()
             .filter_map(|n| {
-                let idx = all.iter().position(|t| name_of(t) == n);
+                let idx = all.iter().position(|t| name_of(t) == n.as_str());
                 if idx.is_none() {
                     errors.push(path, format!("unknown {what} `{n}`"));
                 }

@@ -125,7 +125,7 @@ pub struct Engine {
     pub release_events: Vec<ReleaseEvent>,
     /// Triggers firing at the last evaluation: a trigger that loses its data
     /// keeps firing, and a new one rings the bell once.
-    firing: HashSet<(CellKey, String)>,
+    firing: HashSet<(CellKey, Arc<str>)>,
     /// Set when a trigger started firing; taken by [`Engine::take_bell`].
     bell: bool,
     /// What ships: `[changes]`, the compares asked and answered.
@@ -231,8 +231,8 @@ impl Engine {
         let change = change?;
         let event = ObservationEvent {
             at: change.new.first_seen,
-            service: self.fleet.services[update.cell.service].name.clone(),
-            environment: self.fleet.environments[update.cell.env].name.clone(),
+            service: self.fleet.services[update.cell.service].name.to_string(),
+            environment: self.fleet.environments[update.cell.env].name.to_string(),
             source: change.source.to_string(),
             old_build: change.old.as_ref().and_then(|o| o.build.clone()),
             old: change.old.map(|o| o.version),
@@ -266,7 +266,7 @@ impl Engine {
         // looked up in a map, not by a scan of the fleet.
         let mut services = HashMap::with_capacity(self.fleet.services.len());
         for (idx, s) in self.fleet.services.iter().enumerate() {
-            services.entry(s.name.as_str()).or_insert(idx);
+            services.entry(s.name.as_ref()).or_insert(idx);
         }
         for e in events {
             let (Some(&service), Some(env)) = (services.get(e.service.as_str()), self.fleet.env_idx(&e.environment))
@@ -336,14 +336,14 @@ impl Engine {
             if t.state == Level::NoData && self.firing.contains(&(t.cell, t.name.clone())) {
                 let t = std::sync::Arc::make_mut(t);
                 t.state = Level::Firing;
-                t.note = format!("was firing, no data now ({})", t.note);
+                t.note = format!("was firing, no data now ({})", t.note).into();
                 latched = true;
             }
         }
         if latched {
             rollback.settle();
         }
-        let firing: HashSet<(CellKey, String)> = rollback.firing().map(|t| (t.cell, t.name.clone())).collect();
+        let firing: HashSet<(CellKey, Arc<str>)> = rollback.firing().map(|t| (t.cell, t.name.clone())).collect();
         if firing.iter().any(|f| !self.firing.contains(f)) {
             self.bell = true;
         }

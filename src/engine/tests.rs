@@ -72,11 +72,15 @@ fn everything(e: &mut Engine, now: Timestamp) -> Evaluation {
 
 /// (kind, environment, message) of every finding, in the evaluation's order.
 fn findings_of(e: &Engine, ev: &Evaluation) -> Vec<(FindingKind, String, String)> {
-    ev.findings.iter().map(|f| (f.kind, e.fleet.environments[f.cell.env].name.clone(), f.message.clone())).collect()
+    ev.findings.iter().map(|f| (f.kind, e.fleet.environments[f.cell.env].name.to_string(), f.message.clone())).collect()
 }
 
 fn up_trigger(ev: &Evaluation) -> &TriggerState {
-    ev.rollback.triggers.iter().find(|t| t.name == "up").unwrap_or_else(|| panic!("no `up` trigger: {:?}", ev.rollback))
+    ev.rollback
+        .triggers
+        .iter()
+        .find(|t| &*t.name == "up")
+        .unwrap_or_else(|| panic!("no `up` trigger: {:?}", ev.rollback))
 }
 
 // ---------------------------------------------------------------------------
@@ -249,7 +253,7 @@ fn a_firing_trigger_that_loses_its_data_stays_firing_and_rings_once() {
     e.apply(gone);
     let ev = everything(&mut e, at(41));
     let up = up_trigger(&ev);
-    assert_eq!((up.state, up.note.as_str()), (Level::NoData, "no data"));
+    assert_eq!((up.state, up.note.as_ref()), (Level::NoData, "no data"));
     assert!(!e.take_bell());
 
     // Firing again rings again.
@@ -270,7 +274,7 @@ fn no_data_without_an_earlier_firing_is_not_firing() {
     e.apply(gone);
     let ev = everything(&mut e, at(2));
     let up = up_trigger(&ev);
-    assert_eq!((up.state, up.note.as_str()), (Level::NoData, "no data"));
+    assert_eq!((up.state, up.note.as_ref()), (Level::NoData, "no data"));
     assert_eq!(ev.rollback.firing().count(), 0);
     assert!(!e.take_bell());
 }
@@ -344,7 +348,11 @@ const MISSING_IN_PROD: &str = "checkout is not at 2.1.0 in prod (runs 2.0.0)";
 const DOWN_IN_QA: &str = "checkout in qa reports health down (endpoints)";
 
 fn trigger_rows(ev: &Evaluation) -> Vec<(String, String, String, Level)> {
-    ev.rollback.triggers.iter().map(|t| (t.service.clone(), t.environment.clone(), t.name.clone(), t.state)).collect()
+    ev.rollback
+        .triggers
+        .iter()
+        .map(|t| (t.service.to_string(), t.environment.to_string(), t.name.to_string(), t.state))
+        .collect()
 }
 
 fn row(service: &str, env: &str, name: &str, state: Level) -> (String, String, String, Level) {
@@ -400,7 +408,7 @@ fn a_scope_limits_findings_rollback_and_blockers_but_not_the_checklist() {
     assert_eq!(trigger_rows(&only_prod), vec![row("payments", "prod", "health", Level::Ok)]);
     assert_eq!(only_prod.rollback.envs, vec![prod]);
     for s in &only_prod.rollback.services {
-        let envs: Vec<&str> = s.environments.iter().map(|x| x.environment.as_str()).collect();
+        let envs: Vec<&str> = s.environments.iter().map(|x| x.environment.as_ref()).collect();
         assert_eq!(envs, vec!["prod"], "{}", s.name);
     }
     assert_eq!(only_prod.rollback.services.len(), 2);
@@ -499,7 +507,7 @@ fn a_failing_trigger_query_leaves_triggers_clear_unknown_and_the_verdict_not_go(
         checklist.item("clear-staging").unwrap().condition,
         Some(Truth::True("2 triggers clear in staging".into()))
     );
-    let up = ev.rollback.triggers.iter().find(|t| t.name == "up" && t.environment == "prod").unwrap();
+    let up = ev.rollback.triggers.iter().find(|t| &*t.name == "up" && &*t.environment == "prod").unwrap();
     assert_eq!((up.state, up.error.as_deref()), (Level::NoData, Some(TWO_SERIES)));
     assert_ne!(ev.judgement.verdict, Verdict::Go);
     assert_eq!(ev.judgement.verdict, Verdict::Hold);
@@ -672,8 +680,8 @@ fn take(e: &mut Engine, step: &Step, now: &mut Timestamp) {
         }
         Step::Journal { cell, version, ago } => e.restore(vec![ObservationEvent {
             at: at - SignedDuration::from_secs(*ago),
-            service: e.fleet.services[cell.0].name.clone(),
-            environment: e.fleet.environments[cell.1].name.clone(),
+            service: e.fleet.services[cell.0].name.to_string(),
+            environment: e.fleet.environments[cell.1].name.to_string(),
             source: "endpoints".into(),
             old: None,
             old_build: None,

@@ -8,6 +8,7 @@ pub mod time;
 pub mod version;
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use error::FetchError;
 pub use source::{OptionError, SourceSpec};
@@ -215,13 +216,13 @@ pub struct CellKey {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environment {
-    pub name: String,
+    pub name: Arc<str>,
     pub stale_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Service {
-    pub name: String,
+    pub name: Arc<str>,
     pub owner: Option<String>,
     pub repo: Option<String>,
     pub rollback: Option<String>,
@@ -310,10 +311,10 @@ impl Fleet {
     }
 
     pub fn service_idx(&self, name: &str) -> Option<ServiceIdx> {
-        self.services.iter().position(|s| s.name == name)
+        self.services.iter().position(|s| *s.name == *name)
     }
 
     pub fn env_idx(&self, name: &str) -> Option<EnvIdx> {
-        self.environments.iter().position(|e| e.name == name)
+        self.environments.iter().position(|e| *e.name == *name)
     }
 }

@@ -2,6 +2,7 @@
 //! back to, the release's migrations, and the policy that says when a
 //! measurement means "roll back".
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -126,12 +127,21 @@ pub(crate) fn trim_float(v: f64) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerSpec {
     /// What the pane and banner call it (default: the metric's name).
-    pub name: String,
+    pub name: Arc<str>,
     /// A query name of a `prometheus` source.
     pub metric: String,
     pub rule: TriggerRule,
     /// Only these environments; `None`: every environment.
     pub environments: Option<Vec<EnvIdx>>,
+    /// The rule as the pane says it (`TriggerRule::describe`), said once
+    /// here rather than for every cell at every judgement.
+    pub described: Arc<str>,
+}
+
+impl TriggerSpec {
+    pub fn new(name: &str, metric: &str, rule: TriggerRule, environments: Option<Vec<EnvIdx>>) -> TriggerSpec {
+        TriggerSpec { name: name.into(), metric: metric.into(), rule, environments, described: rule.describe().into() }
+    }
 }
 
 /// The rollback policy: `[rollback]` in the config.
@@ -157,18 +167,8 @@ impl RollbackPolicy {
     /// p95 latency at +50%.
     pub(crate) fn default_triggers() -> Vec<TriggerSpec> {
         vec![
-            TriggerSpec {
-                name: "error_rate".into(),
-                metric: "error_rate".into(),
-                rule: TriggerRule::Factor { factor: 10.0, min: Some(0.01) },
-                environments: None,
-            },
-            TriggerSpec {
-                name: "p95_latency".into(),
-                metric: "p95_latency".into(),
-                rule: TriggerRule::Factor { factor: 1.5, min: None },
-                environments: None,
-            },
+            TriggerSpec::new("error_rate", "error_rate", TriggerRule::Factor { factor: 10.0, min: Some(0.01) }, None),
+            TriggerSpec::new("p95_latency", "p95_latency", TriggerRule::Factor { factor: 1.5, min: None }, None),
         ]
     }
 }

@@ -145,7 +145,7 @@ impl Snapshot {
                 environment: clean_to(&t.environment, 64),
                 trigger: clean_to(&t.name, 64),
                 level: t.state,
-                value: if t.name == "health" {
+                value: if &*t.name == "health" {
                     Some(clean_to(&t.note, 60)).filter(|n| !n.is_empty())
                 } else {
                     t.live.map(value_text)
@@ -198,7 +198,7 @@ impl Snapshot {
                     environment: fleet
                         .environments
                         .get(p.env)
-                        .map_or_else(|| format!("#{}", p.env), |e| e.name.clone()),
+                        .map_or_else(|| format!("#{}", p.env), |e| e.name.to_string()),
                     at_target: p.at_target,
                     planned: p.planned,
                 })

@@ -77,7 +77,9 @@ impl ChangesView<'_> {
 /// A point as people name it: the environment's name, or `target`.
 pub fn point_name(engine: &Engine, point: Point) -> String {
     match point {
-        Point::Env(env) => engine.fleet.environments.get(env).map_or_else(|| format!("env {env}"), |e| e.name.clone()),
+        Point::Env(env) => {
+            engine.fleet.environments.get(env).map_or_else(|| format!("env {env}"), |e| e.name.to_string())
+        }
         Point::Target => "target".to_string(),
     }
 }
@@ -93,7 +95,7 @@ pub fn collect(
     let services = services
         .into_iter()
         .filter_map(|service| {
-            let name = engine.fleet.services.get(service)?.name.as_str();
+            let name = engine.fleet.services.get(service)?.name.as_ref();
             let repo = config.and_then(|c| c.repo_for(name));
             let (from_at, to_at) = (engine.locate(service, from), engine.locate(service, to));
             let state = match (&from_at, &to_at) {

@@ -185,8 +185,8 @@ fn read_cells<'a>(state: View<'a>) -> impl Iterator<Item = (CellKey, &'a Cell)> 
 }
 
 fn cell_json<'a>(state: View<'a>, key: CellKey, cell: &'a Cell) -> CellJson<'a> {
-    let service = state.engine.fleet.services[key.service].name.as_str();
-    let environment = state.engine.fleet.environments[key.env].name.as_str();
+    let service = state.engine.fleet.services[key.service].name.as_ref();
+    let environment = state.engine.fleet.environments[key.env].name.as_ref();
     let error_of = |o: &crate::analysis::Observation| o.error.as_ref().map(|f| f.error.to_string());
     match cell.shown() {
         Some(obs) => {
@@ -598,7 +598,7 @@ fn rollback_markdown(state: View<'_>, out: &mut String) {
                 t.service,
                 t.environment,
                 if t.state == crate::analysis::rollback::Level::Firing { "**FIRING**" } else { t.state.label() },
-                if t.name == "health" { esc(&t.note) } else { v(t.live) },
+                if &*t.name == "health" { esc(&t.note) } else { v(t.live) },
                 v(t.baseline),
                 t.threshold.map_or("—".to_string(), crate::model::rollback::trim_float),
                 t.error.as_deref().map_or("—".to_string(), esc)

@@ -221,8 +221,8 @@ pub(crate) fn attach(specs: &[SourceSpec], built: Vec<Arc<dyn Source>>, fleet: &
                 for &env in &spec.environments {
                     cells.push(CellTarget {
                         key: CellKey { service, env },
-                        service: fleet.services[service].name.clone(),
-                        env: fleet.environments[env].name.clone(),
+                        service: fleet.services[service].name.to_string(),
+                        env: fleet.environments[env].name.to_string(),
                     });
                 }
             }

@@ -25,9 +25,9 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
     let mut lines = Vec::new();
     let target = fleet.release.as_ref().and_then(|r| r.target(key.service));
     lines.push(Line::from(vec![
-        Span::styled(fleet.services[key.service].name.clone(), theme.title()),
+        Span::styled(fleet.services[key.service].name.to_string(), theme.title()),
         Span::raw(" in "),
-        Span::styled(fleet.environments[key.env].name.clone(), theme.title()),
+        Span::styled(fleet.environments[key.env].name.to_string(), theme.title()),
         Span::raw(match target {
             Some(t) => format!("   target {t}"),
             None => "   not in the release plan".to_string(),

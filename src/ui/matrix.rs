@@ -219,7 +219,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     }
     for env in &fleet.environments {
         widths.push(Constraint::Length(env_w));
-        header.push(Line::from(env.name.as_str()));
+        header.push(Line::from(env.name.as_ref()));
     }
 
     // Drawn straight into the buffer, a row at a time, in the columns a

@@ -119,7 +119,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let room = inner_w.saturating_sub(name_w + ready_w + 3);
     let back_w = |long: bool| services.iter().map(|s| width(&back(s, long))).max().unwrap_or(0);
     // The header names the environment, shorter as the column narrows.
-    let headers: Vec<String> = match latest.map(|e| state.engine.fleet.environments[e].name.as_str()) {
+    let headers: Vec<String> = match latest.map(|e| state.engine.fleet.environments[e].name.as_ref()) {
         Some(env) => vec![format!("{env}: back to ← now"), format!("{env}: back to"), format!("{env}: to")],
         None => vec!["back to".to_string()],
     };
@@ -205,7 +205,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 fn trigger_text(t: &TriggerState, width: usize) -> String {
     let glyph = t.state.glyph();
     let short = match t.live {
-        _ if t.name == "health" => t.measurement(),
+        _ if &*t.name == "health" => t.measurement(),
         Some(live) => format!("{} {}", t.name, value_text(live)),
         None => format!("{} —", t.name),
     };
@@ -260,7 +260,7 @@ pub(crate) fn render_full(frame: &mut Frame, area: Rect, state: &AppState, theme
         .envs
         .iter()
         .filter(|&&e| !reached(state, e))
-        .map(|&e| state.engine.fleet.environments[e].name.as_str())
+        .map(|&e| state.engine.fleet.environments[e].name.as_ref())
         .collect();
     if !hidden.is_empty() && !services.is_empty() {
         let text = if hidden.len() == state.eval.rollback.envs.len() {
@@ -307,7 +307,7 @@ fn service_lines<'a>(
     let readiness = s.headline;
     let name_style = if selected { theme.title().patch(theme.selected()) } else { theme.title() };
     out.push(Line::from(vec![
-        Span::styled(s.name.clone(), name_style),
+        Span::styled(s.name.to_string(), name_style),
         Span::raw("  "),
         Span::styled(readiness.label(), readiness_style(readiness, theme)),
         Span::raw(" · "),
@@ -325,7 +325,7 @@ fn service_lines<'a>(
         .environments
         .iter()
         .filter(|e| reached(state, e.env) && !envs.iter().any(|shown| shown.env == e.env))
-        .map(|e| e.environment.as_str())
+        .map(|e| e.environment.as_ref())
         .collect();
     if !not_yet.is_empty() {
         let text = format!("not deployed yet in {}: nothing to roll back there", not_yet.join(", "));
@@ -387,8 +387,8 @@ fn service_lines<'a>(
 
 fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme) -> Line<'a> {
     let live = t.live.map_or_else(|| "—".to_string(), value_text);
-    let detail = if t.name == "health" {
-        t.note.clone()
+    let detail = if &*t.name == "health" {
+        t.note.to_string()
     } else {
         let baseline = match t.baseline {
             Some(b) => format!(" · baseline {}", value_text(b)),
@@ -427,7 +427,7 @@ mod tests {
             baseline_at: None,
             threshold: live.map(|_| 0.5),
             state,
-            note: note.into(),
+            note: note.to_string().into(),
             error: error.map(str::to_string),
         }
     }

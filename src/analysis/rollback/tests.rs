@@ -59,7 +59,7 @@ fn nan_and_no_data_never_fire_and_are_never_zero() {
     assert_eq!(evaluate_rule(TEN_X, n(5.0), None).level, Level::NoData);
     let failed = MetricBaseline { at: t("2026-11-24T18:00:00Z"), value: None, error: Some("HTTP 422".into()) };
     let o = evaluate_rule(TEN_X, n(5.0), Some(&failed));
-    assert_eq!((o.level, o.note.as_str()), (Level::NoData, "no baseline: HTTP 422"));
+    assert_eq!((o.level, o.note.as_ref()), (Level::NoData, "no baseline: HTTP 422"));
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn fleet(rollback: Option<&str>) -> Fleet {
     Fleet {
         environments: ["staging", "prod"]
             .iter()
-            .map(|n| Environment { name: n.to_string(), stale_after: None })
+            .map(|n| Environment { name: (*n).into(), stale_after: None })
             .collect(),
         services: vec![Service {
             name: "payments".into(),
@@ -177,7 +177,7 @@ fn not_ready_without_known_good_method_or_with_an_irreversible_migration() {
     let mut m = Matrix::new(&f);
     read(&mut m, 1, "gh", NOW, r);
     let e = assess(&f, &m, 0, 1, t(NOW), Rehearsal::NotAsked);
-    assert_eq!((e.readiness, e.reasons.clone()), (Readiness::NotReady, vec![IRREVERSIBLE.to_string()]));
+    assert_eq!((e.readiness, e.reasons.clone()), (Readiness::NotReady, vec![Cow::Borrowed(IRREVERSIBLE)]));
     if let Some(plan) = f.release.as_mut() {
         plan.migrations = vec![(0, Migration::Reversible)];
     }
@@ -265,10 +265,10 @@ fn triggers_per_reached_environment_and_the_verdict_blocker() {
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
     assert_eq!(view.envs, vec![1, 0], "prod first");
     let prod: Vec<_> =
-        view.triggers.iter().filter(|t| t.environment == "prod").map(|t| (t.name.as_str(), t.state)).collect();
+        view.triggers.iter().filter(|t| &*t.environment == "prod").map(|t| (t.name.as_ref(), t.state)).collect();
     assert_eq!(prod, vec![("health", Level::Ok), ("error_rate", Level::Firing)]);
     // staging has no metrics: the default triggers are not shown there.
-    assert!(view.triggers.iter().filter(|t| t.environment == "staging").all(|t| t.name == "health"));
+    assert!(view.triggers.iter().filter(|t| &*t.environment == "staging").all(|t| &*t.name == "health"));
     let firing: Vec<_> = view.firing().collect();
     assert_eq!(firing.len(), 1);
     assert_eq!(firing[0].measurement(), "error_rate 0.2 (baseline 0.001, fires ≥ 0.01)");
@@ -293,17 +293,12 @@ fn triggers_per_reached_environment_and_the_verdict_blocker() {
 fn a_configured_trigger_without_data_says_so() {
     let mut f = fleet(Some("x"));
     f.rollback.default_triggers = false;
-    f.rollback.triggers = vec![TriggerSpec {
-        name: "errors".into(),
-        metric: "error_rate".into(),
-        rule: TriggerRule::Above(0.05),
-        environments: Some(vec![1]),
-    }];
+    f.rollback.triggers = vec![TriggerSpec::new("errors", "error_rate", TriggerRule::Above(0.05), Some(vec![1]))];
     let mut m = Matrix::new(&f);
     read(&mut m, 0, "endpoints", NOW, running("1.4.0"));
     read(&mut m, 1, "endpoints", NOW, running("1.4.0"));
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    let errors: Vec<_> = view.triggers.iter().filter(|t| t.name == "errors").collect();
+    let errors: Vec<_> = view.triggers.iter().filter(|t| &*t.name == "errors").collect();
     assert_eq!(errors.len(), 1, "only prod");
     assert_eq!(errors[0].state, Level::NoData);
     assert!(errors[0].note.contains("no metrics source has read error_rate"), "{}", errors[0].note);
@@ -330,7 +325,7 @@ fn health_down_fires() {
     read(&mut m, 1, "endpoints", NOW, r);
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
     let t0 = view.firing().next().unwrap();
-    assert_eq!((t0.name.as_str(), t0.environment.as_str(), t0.measurement()), ("health", "prod", "health down".into()));
+    assert_eq!((t0.name.as_ref(), t0.environment.as_ref(), t0.measurement()), ("health", "prod", "health down".into()));
 }
 
 // ---- the review's cases ----
@@ -357,7 +352,7 @@ fn a_service_that_stopped_answering_is_not_healthy() {
     let cell = m.get_mut(CellKey { service: 0, env: 1 }).unwrap();
     cell.record(&src, Evidence::Running, t(NOW), Err(crate::model::FetchError::Other("refused".into())));
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    let health = view.triggers.iter().find(|t| t.name == "health").unwrap();
+    let health = view.triggers.iter().find(|t| &*t.name == "health").unwrap();
     assert_eq!(health.state, Level::Warn, "{health:?}");
     assert!(health.note.starts_with("not answering since 18:30"), "{}", health.note);
 }
@@ -372,7 +367,7 @@ fn the_worst_health_of_any_source_counts() {
     let down = Reading { health: Some(Health::Down), ..running("1.4.0") };
     cell.record(&src, Evidence::Controller, t(NOW), Ok(down));
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    assert_eq!(view.triggers.iter().find(|t| t.name == "health").unwrap().state, Level::Firing);
+    assert_eq!(view.triggers.iter().find(|t| &*t.name == "health").unwrap().state, Level::Firing);
 }
 
 #[test]
@@ -395,10 +390,10 @@ fn check_env_scoping_recomputes_the_service_readiness() {
     read(&mut m, 0, "endpoints", NOW, running("1.4.0"));
     read(&mut m, 1, "endpoints", NOW, running("1.3.0"));
     let mut view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    assert_eq!(view.services[0].environments[0].environment, "prod");
+    assert_eq!(&*view.services[0].environments[0].environment, "prod");
     view.retain_envs(|e| e == 0);
     assert_eq!(view.services[0].environments.len(), 1);
-    assert_eq!(view.services[0].environments[0].environment, "staging");
+    assert_eq!(&*view.services[0].environments[0].environment, "staging");
     assert_eq!(view.services[0].reasons, view.services[0].environments[0].reasons);
 }
 
@@ -424,12 +419,7 @@ fn metrics_ok(matrix: &mut Matrix, env: usize, at: &str, name: &str, live: f64) 
 fn fleet_with_up_trigger() -> Fleet {
     let mut f = fleet(Some("x"));
     f.rollback.default_triggers = false;
-    f.rollback.triggers = vec![TriggerSpec {
-        name: "up".into(),
-        metric: "up".into(),
-        rule: TriggerRule::Above(0.5),
-        environments: Some(vec![1]),
-    }];
+    f.rollback.triggers = vec![TriggerSpec::new("up", "up", TriggerRule::Above(0.5), Some(vec![1]))];
     f
 }
 
@@ -450,11 +440,11 @@ fn a_metrics_source_failing_on_its_first_attempt_gives_the_trigger_its_error() {
 
     metrics_fail(&mut m, 1, NOW, TWO_SERIES);
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    let up: Vec<_> = view.triggers.iter().filter(|t| t.name == "up").collect();
+    let up: Vec<_> = view.triggers.iter().filter(|t| &*t.name == "up").collect();
     assert_eq!(up.len(), 1, "{:?}", view.triggers);
     let up = up[0];
     assert_eq!(up.error.as_deref(), Some(TWO_SERIES));
-    assert_eq!((up.state, up.live, up.environment.as_str()), (Level::NoData, None, "prod"));
+    assert_eq!((up.state, up.live, up.environment.as_ref()), (Level::NoData, None, "prod"));
     assert_eq!(up.note, "prom failing since 18:30:00 UTC: no value yet");
     assert!(!up.note.contains("no metrics source has read"), "{}", up.note);
     let json = serde_json::to_value(up).unwrap();
@@ -474,7 +464,7 @@ fn a_metrics_source_failing_on_its_first_attempt_gives_the_trigger_its_error() {
     // The query answers again: no error, and GO.
     metrics_ok(&mut m, 1, "2026-11-24T18:31:00Z", "up", 0.0);
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    let up = view.triggers.iter().find(|t| t.name == "up").unwrap();
+    let up = view.triggers.iter().find(|t| &*t.name == "up").unwrap();
     assert_eq!((up.state, up.error.as_deref()), (Level::Ok, None));
     assert_eq!(judge(&f, &m, &view).verdict, Verdict::Go);
 }
@@ -486,7 +476,7 @@ fn the_default_triggers_show_a_never_read_metrics_source_failing() {
     read(&mut m, 1, "endpoints", NOW, running("1.4.0"));
     metrics_fail(&mut m, 1, NOW, "error_rate: query returned 2 series; aggregate it with sum() or max()");
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    let names: Vec<_> = view.triggers.iter().map(|t| (t.name.as_str(), t.state, t.error.is_some())).collect();
+    let names: Vec<_> = view.triggers.iter().map(|t| (t.name.as_ref(), t.state, t.error.is_some())).collect();
     assert_eq!(
         names,
         vec![("health", Level::Ok, false), ("error_rate", Level::NoData, true), ("p95_latency", Level::NoData, true)]
@@ -506,7 +496,7 @@ fn a_flapping_metrics_source_keeps_the_last_value_and_carries_the_error() {
 
     metrics_fail(&mut m, 1, NOW, TWO_SERIES);
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    let up = view.triggers.iter().find(|t| t.name == "up").unwrap();
+    let up = view.triggers.iter().find(|t| &*t.name == "up").unwrap();
     // Both: the last good value and the error of the last query.
     assert_eq!((up.state, up.live, up.error.as_deref()), (Level::Ok, Some(n(0.1)), Some(TWO_SERIES)));
     assert_eq!(up.note, "warns at 0.25; last value from 18:29:00 UTC, prom failing");
@@ -518,7 +508,7 @@ fn a_flapping_metrics_source_keeps_the_last_value_and_carries_the_error() {
     metrics_ok(&mut m, 1, "2026-11-24T18:31:00Z", "up", 0.9);
     metrics_fail(&mut m, 1, "2026-11-24T18:32:00Z", TWO_SERIES);
     let view = evaluate(&f, &m, t(NOW), Rehearsal::NotAsked);
-    let up = view.triggers.iter().find(|t| t.name == "up").unwrap();
+    let up = view.triggers.iter().find(|t| &*t.name == "up").unwrap();
     assert_eq!((up.state, up.error.as_deref()), (Level::Firing, Some(TWO_SERIES)));
     let j = judge(&f, &m, &view);
     assert_eq!(j.verdict, Verdict::NoGo);
@@ -601,4 +591,32 @@ fn the_rollback_target_is_a_whole_command_or_says_why_there_is_none() {
     // No method at all: said so.
     let e = history(&fleet(None), &[(NOW, "1.3.2")]);
     assert_eq!(e.target, RollbackTarget::None(NO_METHOD.into()));
+}
+
+#[test]
+fn a_template_is_filled_in_one_pass() {
+    let previous = Artifact { version: "1.3.2".into(), reference: Some("v1.3.2".into()), ..Artifact::default() };
+    assert_eq!(
+        fill(
+            "deploy {service}@{previous} ({previous_ref}) to {env}, from {current}",
+            "pay",
+            "prod",
+            Some("1.4.0"),
+            Some(&previous)
+        ),
+        "deploy pay@1.3.2 (v1.3.2) to prod, from 1.4.0"
+    );
+    // What a value says is not read again as a placeholder.
+    assert_eq!(fill("{service} {env}", "a{env}", "prod", None, None), "a{env} prod");
+    // Unknown values read `<unknown>`, as the pane warns.
+    assert_eq!(
+        fill("undo {previous} {previous_ref} {current}", "s", "e", None, None),
+        "undo <unknown> <unknown> <unknown>"
+    );
+    // Braces that name no placeholder stay as written.
+    assert_eq!(fill("jq '{x}' {env}", "s", "e", None, None), "jq '{x}' e");
+    assert_eq!(unfilled(Some("undo {previous}"), Some("1"), None), Some("previous"));
+    assert_eq!(unfilled(Some("undo {previous_ref}"), Some("1"), Some(&previous)), None);
+    assert_eq!(unfilled(Some("undo {previous_ref}"), Some("1"), Some(&Artifact::default())), Some("previous_ref"));
+    assert_eq!(unfilled(Some("rollout undo {env}"), None, None), None);
 }
