@@ -8,6 +8,11 @@
 
 #![allow(dead_code)] // each bench uses its own part
 
+/// The allocator the shipped binary uses (`src/main.rs`): what a bench
+/// measures in process is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use axum::Router;
