@@ -5,6 +5,9 @@ pub mod findings;
 pub mod rollback;
 pub mod verdict;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use jiff::Timestamp;
 
 use crate::model::FetchError;
@@ -51,8 +54,9 @@ pub struct Failure {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRun {
-    pub version: String,
-    pub build: Option<String>,
+    /// Shared with every other run that names the same version ([`Names`]).
+    pub version: Arc<str>,
+    pub build: Option<Arc<str>>,
     pub first_seen: Timestamp,
     /// Reported down at least once while current (in this run): not a
     /// known-good version to roll back to.
@@ -62,8 +66,43 @@ pub struct VersionRun {
 }
 
 impl VersionRun {
-    pub fn new(version: impl Into<String>, build: Option<String>, first_seen: Timestamp) -> VersionRun {
+    pub fn new(version: impl Into<Arc<str>>, build: Option<Arc<str>>, first_seen: Timestamp) -> VersionRun {
         VersionRun { version: version.into(), build, first_seen, seen_down: false, deployed_at: None }
+    }
+}
+
+/// Version and build strings, each kept once however many histories name
+/// it: a fleet's cells run a few dozen versions between them, and a long
+/// journal names each of them thousands of times.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    set: HashSet<Arc<str>>,
+    /// How many there were after the last pruning.
+    kept: usize,
+}
+
+impl Names {
+    /// The shared copy of `s`.
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(name) = self.set.get(s) {
+            return name.clone();
+        }
+        // Names no history holds any more go when the set has doubled.
+        if self.set.len() >= 2 * self.kept.max(1024) {
+            self.set.retain(|name| Arc::strong_count(name) > 1);
+            self.kept = self.set.len();
+        }
+        let name: Arc<str> = s.into();
+        self.set.insert(name.clone());
+        name
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
     }
 }
 
@@ -121,7 +160,7 @@ impl Cell {
         attempted_at: Timestamp,
         result: Result<Reading, FetchError>,
     ) -> Option<Change> {
-        self.record_judged(source, evidence, role, attempted_at, result).0
+        self.record_judged(source, evidence, role, attempted_at, result, &mut Names::default()).0
     }
 
     /// [`Cell::record_as`], and whether what the cell is judged on may have
@@ -135,6 +174,7 @@ impl Cell {
         role: Role,
         attempted_at: Timestamp,
         result: Result<Reading, FetchError>,
+        names: &mut Names,
     ) -> (Option<Change>, bool) {
         let existed = self.observations.iter().any(|o| o.source == *source);
         let alone = self.observations.iter().filter(|o| o.role == role).count() <= 1;
@@ -157,10 +197,12 @@ impl Cell {
                 let mut change = None;
                 if let Some(v) = &reading.version {
                     let last = obs.history.last();
-                    if last.is_none_or(|last| last.version != *v || last.build != reading.build) {
+                    if last.is_none_or(|last| *last.version != **v || last.build.as_deref() != reading.build.as_deref())
+                    {
+                        let build = reading.build.as_deref().map(|b| names.get(b));
                         let new = VersionRun {
                             deployed_at: reading.deployed_at,
-                            ..VersionRun::new(v.clone(), reading.build.clone(), attempted_at)
+                            ..VersionRun::new(names.get(v), build, attempted_at)
                         };
                         change = Some(Change { source: source.clone(), old: last.cloned(), new: new.clone() });
                         push_history(&mut obs.history, new);
@@ -247,7 +289,7 @@ impl Cell {
     pub(crate) fn previous_version(&self) -> Option<&VersionRun> {
         let obs = self.shown()?;
         let current = obs.last_ok.as_ref()?.reading.version.as_deref()?;
-        obs.history.iter().rev().find(|h| h.version != current)
+        obs.history.iter().rev().find(|h| *h.version != *current)
     }
 }
 
@@ -365,7 +407,6 @@ pub(crate) fn filter_services(fleet: &Fleet, filter: &str) -> Vec<ServiceIdx> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn ts(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).unwrap()
@@ -391,6 +432,37 @@ mod tests {
     }
 
     #[test]
+    fn a_version_is_kept_once_however_many_histories_name_it() {
+        let mut names = Names::default();
+        let src: Arc<str> = Arc::from("gh");
+        let mut cells = vec![Cell::default(), Cell::default()];
+        for cell in &mut cells {
+            let mut r = Reading::version("1.4.0");
+            r.build = Some("77".into());
+            cell.record_judged(&src, Evidence::Running, Role::Deployment, ts(0), Ok(r), &mut names);
+        }
+        let [a, b] = [&cells[0], &cells[1]].map(|c| c.observations[0].history[0].clone());
+        assert!(Arc::ptr_eq(&a.version, &b.version), "one `1.4.0` for both cells");
+        assert!(Arc::ptr_eq(a.build.as_ref().unwrap(), b.build.as_ref().unwrap()));
+        assert_eq!((&*a.version, a.build.as_deref()), ("1.4.0", Some("77")));
+        assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn names_no_history_holds_are_let_go() {
+        let mut names = Names::default();
+        let held: Vec<Arc<str>> = (0..10).map(|i| names.get(&format!("held-{i}"))).collect();
+        for i in 0..5000 {
+            names.get(&format!("gone-{i}"));
+        }
+        // Pruned as it grew: what is held stays, the rest went.
+        assert!(names.len() < 3000, "{} kept", names.len());
+        for h in &held {
+            assert!(Arc::ptr_eq(h, &names.get(h)), "{h} is still the shared copy");
+        }
+    }
+
+    #[test]
     fn history_tracks_distinct_versions_and_previous() {
         let mut cell = Cell::default();
         let src: Arc<str> = Arc::from("s");
@@ -399,7 +471,7 @@ mod tests {
         cell.record(&src, Evidence::Running, ts(2), Ok(Reading::version("1.1")));
         let obs = &cell.observations[0];
         assert_eq!(obs.history.len(), 2);
-        assert_eq!(cell.previous_version().unwrap().version, "1.0");
+        assert_eq!(cell.previous_version().unwrap().version.as_ref(), "1.0");
         for i in 0..40 {
             cell.record(&src, Evidence::Running, ts(3 + i), Ok(Reading::version(format!("2.{i}"))));
         }

@@ -132,6 +132,8 @@ pub struct Engine {
     pub(crate) shipping: shipping::Shipping,
     /// The judgement kept per service between evaluations.
     judged: judged::Judged,
+    /// Version and build strings of every cell's history, each kept once.
+    names: analysis::Names,
 }
 
 impl Engine {
@@ -148,6 +150,7 @@ impl Engine {
             bell: false,
             shipping: shipping::Shipping::default(),
             judged: judged::Judged::default(),
+            names: analysis::Names::default(),
         }
     }
 
@@ -217,8 +220,14 @@ impl Engine {
         let shows = |e: &Engine| e.shipping.config.as_ref().map(|_| shipping::shown_ref(&e.matrix, update.cell));
         let before = shows(self);
         let cell = self.matrix.get_mut(update.cell)?;
-        let (change, judged) =
-            cell.record_judged(&update.source, update.evidence, update.role, update.attempted_at, update.result);
+        let (change, judged) = cell.record_judged(
+            &update.source,
+            update.evidence,
+            update.role,
+            update.attempted_at,
+            update.result,
+            &mut self.names,
+        );
         // A source saying again what it said costs no judgement.
         if judged {
             self.judged.touch(update.cell.service);
@@ -234,10 +243,10 @@ impl Engine {
             service: self.fleet.services[update.cell.service].name.to_string(),
             environment: self.fleet.environments[update.cell.env].name.to_string(),
             source: change.source.to_string(),
-            old_build: change.old.as_ref().and_then(|o| o.build.clone()),
-            old: change.old.map(|o| o.version),
-            new: change.new.version,
-            build: change.new.build,
+            old_build: change.old.as_ref().and_then(|o| o.build.as_deref().map(str::to_string)),
+            old: change.old.map(|o| o.version.to_string()),
+            new: change.new.version.to_string(),
+            build: change.new.build.as_deref().map(str::to_string),
         };
         self.push_event(event.clone());
         Some(event)
@@ -280,7 +289,8 @@ impl Engine {
             let (name, evidence) = (source.name.clone(), source.evidence);
             self.judged.touch(service);
             if let Some(cell) = self.matrix.get_mut(CellKey { service, env }) {
-                cell.remember(&name, evidence, VersionRun::new(e.new.clone(), e.build.clone(), e.at));
+                let build = e.build.as_deref().map(|b| self.names.get(b));
+                cell.remember(&name, evidence, VersionRun::new(self.names.get(&e.new), build, e.at));
             }
             Engine::keep_latest(&mut self.events, e);
         }
