@@ -92,6 +92,10 @@ pub struct Evaluation {
     /// Per cell (dense), the commits it gains from the environment before
     /// it, once the compare answered (`[changes]`).
     incoming: Vec<Option<usize>>,
+    /// Sources whose last attempt failed, with how many cells each failed
+    /// on, by name (`analysis::failing_sources`): said once here, not
+    /// counted over the fleet at every frame.
+    pub failing: Vec<(Arc<str>, usize)>,
 }
 
 impl Evaluation {
@@ -327,6 +331,7 @@ impl Engine {
             rollback: RollbackView::default(),
             progress: analysis::progress(&self.fleet, &self.matrix),
             incoming: vec![None; self.fleet.cell_count()],
+            failing: analysis::failing_sources(&self.matrix),
         }
     }
 
@@ -407,6 +412,7 @@ impl Engine {
             rollback,
             progress,
             incoming: self.incoming_counts(),
+            failing: analysis::failing_sources(&self.matrix),
         }
     }
 

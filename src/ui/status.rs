@@ -164,7 +164,7 @@ fn bar(state: &AppState, theme: &Theme) -> (Vec<Span<'static>>, Style) {
         spans.push(sep());
         spans.push(Span::raw(format!("⚠ journal: {err}")));
     }
-    let failing = crate::analysis::failing_sources(state.engine.matrix());
+    let failing = &state.eval.failing;
     let style = if failing.is_empty() {
         theme.status_bar()
     } else {
@@ -309,6 +309,13 @@ fn what_to_do(state: &AppState, t: &TriggerState) -> Vec<(String, bool)> {
 /// second, never cut (at most [`BANNER_LINES`] unless the command itself
 /// needs more).
 pub(crate) fn banner(state: &AppState, theme: &Theme, width: usize) -> Option<Vec<Line<'static>>> {
+    laid_out(state, theme, width, true)
+}
+
+/// The banner; `bounded`: only as many triggers laid out as its lines can
+/// show (what [`banner`] does: the same lines, without laying out
+/// thousands of triggers at every frame).
+fn laid_out(state: &AppState, theme: &Theme, width: usize, bounded: bool) -> Option<Vec<Line<'static>>> {
     let firing = firing(state);
     let first = *firing.first()?;
     let alert = theme.status_alert();
@@ -333,7 +340,7 @@ pub(crate) fn banner(state: &AppState, theme: &Theme, width: usize) -> Option<Ve
     if state.release_journal_error.is_some() {
         tail.push(chunk("⚠ release journal: NOT RECORDED".into(), false, false));
     }
-    let failing = crate::analysis::failing_sources(state.engine.matrix());
+    let failing = &state.eval.failing;
     if !failing.is_empty() {
         let names: Vec<&str> = failing.iter().map(|(n, _)| &**n).collect();
         tail.push(chunk(format!("⚠ failing: {}", names.join(", ")), false, false));
@@ -343,17 +350,32 @@ pub(crate) fn banner(state: &AppState, theme: &Theme, width: usize) -> Option<Ve
             head.iter().map(Chunk::copy).chain(triggers).chain(tail.iter().map(Chunk::copy)).collect();
         pack(&chunks, width, alert)
     };
-    let mut full = vec![chunk(format!("{lead}: {}", named(first)), false, false)];
-    full.extend(firing.iter().skip(1).map(|t| chunk(format!("▲ {}", named(t)), false, false)));
-    let (lines, _) = layout(full);
-    if lines.len() <= BANNER_LINES {
-        return Some(lines);
+    // Each trigger's chunk ("▲ s in e: …", 8 columns at least) takes 9
+    // columns of a line or more, or a line of its own: more triggers than
+    // that the banner's lines cannot hold, and are not laid out to see.
+    let room = BANNER_LINES * width;
+    if !bounded || firing.len() <= BANNER_LINES * (width / 9 + 1) {
+        let mut full = vec![chunk(format!("{lead}: {}", named(first)), false, false)];
+        full.extend(firing.iter().skip(1).map(|t| chunk(format!("▲ {}", named(t)), false, false)));
+        let (lines, _) = layout(full);
+        if lines.len() <= BANNER_LINES {
+            return Some(lines);
+        }
     }
     // Too much to say in full: every firing trigger still named, by where
-    // it fires and what, before the measurements.
-    let names: Vec<String> =
-        firing.iter().map(|t| format!("{} in {} ({})", t.service, t.environment, t.name)).collect();
-    let short = chunk(format!("{lead}: {}", names.join(", ")), false, false);
+    // it fires and what, before the measurements (as many as the lines
+    // can show: the rest would be cut).
+    let mut short = format!("{lead}: ");
+    for (i, t) in firing.iter().enumerate() {
+        if bounded && short.width() > room {
+            break;
+        }
+        if i > 0 {
+            short.push_str(", ");
+        }
+        short.push_str(&format!("{} in {} ({})", t.service, t.environment, t.name));
+    }
+    let short = chunk(short, false, false);
     let (mut lines, keep_short) = layout(vec![short]);
     lines.truncate(BANNER_LINES.max(keep_short));
     Some(lines)
@@ -463,6 +485,53 @@ mod tests {
 
     fn texts(lines: &[Line]) -> Vec<String> {
         lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    /// `n` services down in prod (each a firing health trigger) and in
+    /// staging, with the given name length.
+    fn down_fleet(n: usize, name_len: usize) -> AppState {
+        let services: String = (0..n).map(|i| format!("[[services]]\nname = \"s{i:0>name_len$}\"\n")).collect();
+        let config = crate::setup::from_toml_str(
+            &format!(
+                "[[environments]]\nname = \"staging\"\n[[environments]]\nname = \"prod\"\n{services}\
+                 [[sources]]\nname = \"endpoints\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/{{env}}/{{service}}\"\n"
+            ),
+            "test",
+        )
+        .unwrap();
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let now: jiff::Timestamp = "2026-11-24T18:30:00Z".parse().unwrap();
+        let mut s = crate::app::initial_state(&config, &active, now);
+        let source: std::sync::Arc<str> = "endpoints".into();
+        for service in 0..n {
+            for env in 0..2 {
+                let down = crate::model::Reading {
+                    health: Some(crate::model::Health::Down),
+                    ..crate::model::Reading::version("1.0.0")
+                };
+                let cell = s.engine.cell_mut(crate::model::CellKey { service, env }).unwrap();
+                cell.record(&source, crate::model::Evidence::Running, now, Ok(down));
+            }
+        }
+        s.reanalyze();
+        s
+    }
+
+    #[test]
+    fn the_banner_lays_out_only_what_it_can_show_and_shows_the_same() {
+        let theme = Theme::new(false);
+        for (n, name_len) in [(1, 3), (2, 3), (5, 1), (8, 30), (20, 1), (40, 1), (60, 1), (150, 1), (400, 2), (900, 3)]
+        {
+            let s = down_fleet(n, name_len);
+            assert_eq!(firing(&s).len(), 2 * n, "every down cell fires");
+            for width in [20, 40, 80, 100, 200, 300] {
+                let bounded = laid_out(&s, &theme, width, true).map(|l| texts(&l));
+                let whole = laid_out(&s, &theme, width, false).map(|l| texts(&l));
+                assert_eq!(bounded, whole, "{n} firing × {name_len}-character names at {width} columns");
+                let lines = bounded.unwrap_or_default();
+                assert!(lines.iter().take(2).any(|l| l.contains("ROLLBACK TRIGGER")), "{lines:#?}");
+            }
+        }
     }
 
     #[test]
