@@ -7,6 +7,7 @@
 //!   cargo bench --bench render -- 2000 6       # a bigger fleet against 100 × 6
 //!   cargo bench --bench render -- 1000 6 profile        # only the judgement, for `perf record`
 //!   cargo bench --bench render -- 1000 6 profile full   # only the full judgement
+//!   cargo bench --bench render -- 2000 10 profile frame # only frames
 //!
 //! The judgement's lines: the full judgement (every service judged again)
 //! and the judgement after one cell changes (one update applied, then
@@ -203,6 +204,13 @@ fn main() {
         let now = Timestamp::now();
         let mut s = state(services, envs, now);
         let full = std::env::args().any(|a| a == "full");
+        if std::env::args().any(|a| a == "frame") {
+            let mut terminal = Terminal::new(TestBackend::new(W, H)).unwrap();
+            for _ in 0..3000 {
+                terminal.draw(|f| ui::render(f, &s)).unwrap();
+            }
+            return;
+        }
         for _ in 0..if full { 30 } else { 1000 } {
             if full {
                 s.engine.forget_judgement();

@@ -288,11 +288,14 @@ pub struct RollbackView {
     /// order within each.
     #[serde(skip)]
     order: Vec<usize>,
+    /// Positions in `triggers` of those firing: every frame asks, few are.
+    #[serde(skip)]
+    firing: Vec<usize>,
 }
 
 impl RollbackView {
     pub fn firing(&self) -> impl Iterator<Item = &TriggerState> {
-        self.triggers.iter().map(|t| &**t).filter(|t| t.state == Level::Firing)
+        self.firing.iter().filter_map(|&i| self.triggers.get(i)).map(|t| &**t).filter(|t| t.state == Level::Firing)
     }
 
     pub fn service(&self, service: ServiceIdx) -> Option<&ServiceRollback> {
@@ -371,6 +374,7 @@ impl RollbackView {
             start = end;
         }
         self.index = index;
+        self.firing = (0..self.triggers.len()).filter(|&i| self.triggers[i].state == Level::Firing).collect();
     }
 }
 
@@ -474,6 +478,7 @@ pub(crate) fn assemble(
         index: Vec::new(),
         reached,
         order: Vec::new(),
+        firing: Vec::new(),
     };
     // Each row was marked by `of_service`.
     view.arrange();

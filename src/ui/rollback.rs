@@ -117,7 +117,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     };
     // Three column gaps; the triggers keep at least 16 columns.
     let room = inner_w.saturating_sub(name_w + ready_w + 3);
-    let back_w = |long: bool| services.iter().map(|s| width(&back(s, long))).max().unwrap_or(0);
+    // Sized to the rows shown, as the name column is.
+    let back_w = |long: bool| services.iter().take(shown).map(|s| width(&back(s, long))).max().unwrap_or(0);
     // The header names the environment, shorter as the column narrows.
     let headers: Vec<String> = match latest.map(|e| state.engine.fleet.environments[e].name.as_ref()) {
         Some(env) => vec![format!("{env}: back to ← now"), format!("{env}: back to"), format!("{env}: to")],
