@@ -279,7 +279,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 /// One cell: the worst finding's glyph, `version #build` on the left,
 /// `+commits evidence age health` on the right, as much of it as `detail`
 /// allows.
-pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: Detail, theme: &Theme) -> Line<'static> {
+pub(crate) fn cell_line<'a>(
+    state: &'a AppState,
+    key: CellKey,
+    width: usize,
+    detail: Detail,
+    theme: &Theme,
+) -> Line<'a> {
     let cell: &Cell = state.engine.matrix().get(key);
     let width = width.saturating_sub(1); // a column gap
     if cell.untried() {
@@ -339,11 +345,8 @@ pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: De
     // Room for the mark and the columns right of the version.
     let left_w = width.saturating_sub(2 + detail.width());
     let version = seen.reading.version.as_deref().unwrap_or(NOT_DEPLOYED);
-    let build = seen.reading.build.as_deref().map(|b| format!(" #{b}")).unwrap_or_default();
-    // When both do not fit, the version matters more than the build.
-    let full = format!("{version}{build}");
-    let left = if unicode_width::UnicodeWidthStr::width(full.as_str()) <= left_w { full } else { fit(version, left_w) };
-    let pad = left_w.saturating_sub(unicode_width::UnicodeWidthStr::width(left.as_str()));
+    let build = seen.reading.build.as_deref();
+    let width_of = unicode_width::UnicodeWidthStr::width;
     let age_style = if failing {
         theme.bad()
     } else if old {
@@ -356,13 +359,32 @@ pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: De
         Some(_) => theme.warn(),
         None => ratatui::style::Style::new(),
     };
-    let (vpart, bpart) = match left.find(" #") {
-        Some(i) => (left[..i].to_string(), left[i..].to_string()),
-        None => (left.clone(), String::new()),
+    // Borrowed from the reading where it can be: a frame draws hundreds.
+    let mut spans = Vec::with_capacity(8);
+    spans.push(mark);
+    // When both do not fit, the version matters more than the build.
+    let full_w = width_of(version) + build.map_or(0, |b| 2 + width_of(b));
+    let used = match build {
+        Some(b) if full_w <= left_w => {
+            spans.push(Span::styled(version, version_style));
+            spans.push(Span::styled(" #", theme.dim()));
+            spans.push(Span::styled(b, theme.dim()));
+            full_w
+        }
+        None if full_w <= left_w => {
+            spans.push(Span::styled(version, version_style));
+            full_w
+        }
+        _ => {
+            let cut = fit(version, left_w);
+            let w = width_of(cut.as_str());
+            spans.push(Span::styled(cut, version_style));
+            w
+        }
     };
-    let mut spans = vec![mark, Span::styled(vpart, version_style), Span::styled(bpart, theme.dim())];
+    let pad = left_w.saturating_sub(used);
     if detail != Detail::Bare {
-        spans.push(Span::raw(" ".repeat(pad + 1)));
+        spans.push(Span::raw(spaces(pad + 1)));
         if let Detail::Counts(count_w) = detail {
             let count = shown_count(state, key).map(count_label).unwrap_or_default();
             spans.push(Span::styled(format!("{count:>w$} ", w = count_w.saturating_sub(1)), theme.accent()));
@@ -371,6 +393,15 @@ pub(crate) fn cell_line(state: &AppState, key: CellKey, width: usize, detail: De
         spans.push(Span::styled(health_glyph, health_style));
     }
     Line::from(spans)
+}
+
+/// `n` spaces, borrowed when there are few enough.
+fn spaces(n: usize) -> std::borrow::Cow<'static, str> {
+    const SPACES: &str = "                                                                ";
+    match SPACES.get(..n) {
+        Some(s) => s.into(),
+        None => " ".repeat(n).into(),
+    }
 }
 
 /// The gist of an error for a narrow cell: `timeout`, `HTTP 500`, …
