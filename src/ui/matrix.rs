@@ -260,7 +260,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 if selected_row && env == state.ui.env && focused {
                     buf.set_style(area, theme.selected());
                 }
-                cell_line(state, CellKey { service, env }, env_w as usize, detail, theme).render(area, buf);
+                let (left, right) = cell_line(state, CellKey { service, env }, env_w as usize, detail, theme);
+                left.render(area, buf);
+                if let Some((at, right)) = right {
+                    let at = area.x.saturating_add(at).min(area.right());
+                    right.render(Rect { x: at, width: area.right() - at, ..area }, buf);
+                }
             }
         }
     }
@@ -285,15 +290,15 @@ pub(crate) fn cell_line<'a>(
     width: usize,
     detail: Detail,
     theme: &Theme,
-) -> Line<'a> {
+) -> (Line<'a>, Option<(u16, Line<'a>)>) {
     let cell: &Cell = state.engine.matrix().get(key);
     let width = width.saturating_sub(1); // a column gap
     if cell.untried() {
-        return Line::from(Span::styled("  …", theme.dim()));
+        return (Line::from(Span::styled("  …", theme.dim())), None);
     }
     if cell.deployments().next().is_none() {
         // Only metrics read this cell: nothing says what runs.
-        return Line::from(Span::styled(fit("  metrics only", width), theme.dim()));
+        return (Line::from(Span::styled(fit("  metrics only", width), theme.dim())), None);
     }
     let finding = state.eval.mark(key);
     let (mark, mark_style) = match finding {
@@ -302,6 +307,7 @@ pub(crate) fn cell_line<'a>(
         None => (' ', theme.dim()),
     };
     let mark = Span::styled(format!("{mark} "), mark_style);
+    let mark_w = mark.width();
     let Some(obs) = cell.shown() else {
         // Never read successfully: show why.
         let err = cell
@@ -310,10 +316,10 @@ pub(crate) fn cell_line<'a>(
             .find_map(|o| o.error.as_ref())
             .map(|f| short_error(&f.error.to_string()))
             .unwrap_or_default();
-        return Line::from(vec![mark, Span::styled(fit(&err, width.saturating_sub(2)), theme.bad())]);
+        return (Line::from(vec![mark, Span::styled(fit(&err, width.saturating_sub(2)), theme.bad())]), None);
     };
     let Some(seen) = &obs.last_ok else {
-        return Line::from("");
+        return (Line::from(""), None);
     };
     // The value shown comes from a source whose latest attempt failed.
     let failing = obs.error.is_some();
@@ -364,44 +370,29 @@ pub(crate) fn cell_line<'a>(
     spans.push(mark);
     // When both do not fit, the version matters more than the build.
     let full_w = width_of(version) + build.map_or(0, |b| 2 + width_of(b));
-    let used = match build {
+    match build {
         Some(b) if full_w <= left_w => {
             spans.push(Span::styled(version, version_style));
             spans.push(Span::styled(" #", theme.dim()));
             spans.push(Span::styled(b, theme.dim()));
-            full_w
         }
-        None if full_w <= left_w => {
-            spans.push(Span::styled(version, version_style));
-            full_w
-        }
-        _ => {
-            let cut = fit(version, left_w);
-            let w = width_of(cut.as_str());
-            spans.push(Span::styled(cut, version_style));
-            w
-        }
-    };
-    let pad = left_w.saturating_sub(used);
-    if detail != Detail::Bare {
-        spans.push(Span::raw(spaces(pad + 1)));
-        if let Detail::Counts(count_w) = detail {
-            let count = shown_count(state, key).map(count_label).unwrap_or_default();
-            spans.push(Span::styled(format!("{count:>w$} ", w = count_w.saturating_sub(1)), theme.accent()));
-        }
-        spans.push(Span::styled(right, age_style));
-        spans.push(Span::styled(health_glyph, health_style));
+        None if full_w <= left_w => spans.push(Span::styled(version, version_style)),
+        _ => spans.push(Span::styled(fit(version, left_w), version_style)),
     }
-    Line::from(spans)
-}
-
-/// `n` spaces, borrowed when there are few enough.
-fn spaces(n: usize) -> std::borrow::Cow<'static, str> {
-    const SPACES: &str = "                                                                ";
-    match SPACES.get(..n) {
-        Some(s) => s.into(),
-        None => " ".repeat(n).into(),
+    if detail == Detail::Bare {
+        return (Line::from(spans), None);
     }
+    // The right-hand part starts a column past the version's room (blank
+    // between: nothing drawn there).
+    let mut tail = Vec::with_capacity(3);
+    if let Detail::Counts(count_w) = detail {
+        let count = shown_count(state, key).map(count_label).unwrap_or_default();
+        tail.push(Span::styled(format!("{count:>w$} ", w = count_w.saturating_sub(1)), theme.accent()));
+    }
+    tail.push(Span::styled(right, age_style));
+    tail.push(Span::styled(health_glyph, health_style));
+    let at = u16::try_from(mark_w + left_w + 1).unwrap_or(u16::MAX);
+    (Line::from(spans), Some((at, Line::from(tail))))
 }
 
 /// The gist of an error for a narrow cell: `timeout`, `HTTP 500`, …
