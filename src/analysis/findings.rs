@@ -379,7 +379,7 @@ fn unreachable(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &m
         None => match cell.observations.iter().filter_map(|o| o.history.last()).max_by_key(|h| h.first_seen) {
             Some(h) => format!(
                 "; last seen {} (journal, first seen {} ago)",
-                h.version,
+                h.version(),
                 crate::model::time::short_age({
                     until = Some(crate::model::time::short_age_changes(h.first_seen, now));
                     age(now, h.first_seen)
@@ -405,7 +405,7 @@ fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec
             // history holds the journal's entries from earlier runs).
             // A rebuild of the same version is not a new deployment: take
             // the earliest of the latest run of entries with this version.
-            match obs.history.iter().rev().take_while(|h| version::same(&h.version, v)).last() {
+            match obs.history.iter().rev().take_while(|h| version::same(h.version(), v)).last() {
                 Some(h) => (h.first_seen, "first seen"),
                 None => return None,
             }

@@ -5,7 +5,6 @@ pub mod findings;
 pub mod rollback;
 pub mod verdict;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -52,57 +51,109 @@ pub struct Failure {
     pub since: Timestamp,
 }
 
+/// A version and its build as a history names them: one copy, shared by
+/// every entry of every cell that names the same pair ([`Names`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Named {
+    version: Box<str>,
+    build: Option<Box<str>>,
+}
+
+/// One run of a version in a cell. 40 bytes: a fleet keeps up to 16 per
+/// cell and source (96,000 at 6,000 cells).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRun {
-    /// Shared with every other run that names the same version ([`Names`]).
-    pub version: Arc<str>,
-    pub build: Option<Arc<str>>,
+    named: Arc<Named>,
     pub first_seen: Timestamp,
+    /// When the source says it was deployed (this run only), in nanoseconds
+    /// since the epoch; `i64::MIN`: not said (or out of range).
+    deployed_ns: i64,
     /// Reported down at least once while current (in this run): not a
     /// known-good version to roll back to.
     pub seen_down: bool,
-    /// When the source says it was deployed (this run only).
-    pub deployed_at: Option<Timestamp>,
 }
 
 impl VersionRun {
-    pub fn new(version: impl Into<Arc<str>>, build: Option<Arc<str>>, first_seen: Timestamp) -> VersionRun {
-        VersionRun { version: version.into(), build, first_seen, seen_down: false, deployed_at: None }
+    /// A run with its own copy of the names (see [`Names::run`] to share them).
+    pub fn new(version: &str, build: Option<&str>, first_seen: Timestamp) -> VersionRun {
+        VersionRun::of(Arc::new(Named { version: version.into(), build: build.map(Into::into) }), first_seen)
+    }
+
+    fn of(named: Arc<Named>, first_seen: Timestamp) -> VersionRun {
+        VersionRun { named, first_seen, deployed_ns: i64::MIN, seen_down: false }
+    }
+
+    pub fn version(&self) -> &str {
+        &self.named.version
+    }
+
+    pub fn build(&self) -> Option<&str> {
+        self.named.build.as_deref()
+    }
+
+    /// When the source says it was deployed (this run only).
+    pub fn deployed_at(&self) -> Option<Timestamp> {
+        (self.deployed_ns != i64::MIN).then(|| Timestamp::from_nanosecond(i128::from(self.deployed_ns)).ok()).flatten()
+    }
+
+    pub fn set_deployed_at(&mut self, at: Option<Timestamp>) {
+        self.deployed_ns =
+            at.and_then(|t| i64::try_from(t.as_nanosecond()).ok()).filter(|&ns| ns != i64::MIN).unwrap_or(i64::MIN);
+    }
+
+    /// Whether it names this version and build.
+    pub fn names(&self, version: &str, build: Option<&str>) -> bool {
+        self.version() == version && self.build() == build
+    }
+
+    /// The shared names, for a test to see that they are shared.
+    #[cfg(test)]
+    pub(crate) fn named(&self) -> &Arc<Named> {
+        &self.named
     }
 }
 
-/// Version and build strings, each kept once however many histories name
+/// Versions and builds, each pair kept once however many histories name
 /// it: a fleet's cells run a few dozen versions between them, and a long
 /// journal names each of them thousands of times.
 #[derive(Debug, Clone, Default)]
 pub struct Names {
-    set: HashSet<Arc<str>>,
+    table: hashbrown::HashTable<Arc<Named>>,
+    hasher: hashbrown::DefaultHashBuilder,
     /// How many there were after the last pruning.
     kept: usize,
 }
 
 impl Names {
-    /// The shared copy of `s`.
-    pub fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(name) = self.set.get(s) {
-            return name.clone();
+    /// The shared copy of this version and build.
+    pub fn get(&mut self, version: &str, build: Option<&str>) -> Arc<Named> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one((version, build));
+        if let Some(named) = self.table.find(hash, |n| &*n.version == version && n.build.as_deref() == build) {
+            return named.clone();
         }
         // Names no history holds any more go when the set has doubled.
-        if self.set.len() >= 2 * self.kept.max(1024) {
-            self.set.retain(|name| Arc::strong_count(name) > 1);
-            self.kept = self.set.len();
+        if self.table.len() >= 2 * self.kept.max(1024) {
+            self.table.retain(|n| Arc::strong_count(n) > 1);
+            self.kept = self.table.len();
         }
-        let name: Arc<str> = s.into();
-        self.set.insert(name.clone());
-        name
+        let named = Arc::new(Named { version: version.into(), build: build.map(Into::into) });
+        let hasher = &self.hasher;
+        self.table.insert_unique(hash, named.clone(), |n| hasher.hash_one((&*n.version, n.build.as_deref())));
+        named
+    }
+
+    /// A run of this version and build, its names shared.
+    pub fn run(&mut self, version: &str, build: Option<&str>, first_seen: Timestamp) -> VersionRun {
+        VersionRun::of(self.get(version, build), first_seen)
     }
 
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.table.is_empty()
     }
 }
 
@@ -197,13 +248,9 @@ impl Cell {
                 let mut change = None;
                 if let Some(v) = &reading.version {
                     let last = obs.history.last();
-                    if last.is_none_or(|last| *last.version != **v || last.build.as_deref() != reading.build.as_deref())
-                    {
-                        let build = reading.build.as_deref().map(|b| names.get(b));
-                        let new = VersionRun {
-                            deployed_at: reading.deployed_at,
-                            ..VersionRun::new(names.get(v), build, attempted_at)
-                        };
+                    if last.is_none_or(|last| !last.names(v, reading.build.as_deref())) {
+                        let mut new = names.run(v, reading.build.as_deref(), attempted_at);
+                        new.set_deployed_at(reading.deployed_at);
                         change = Some(Change { source: source.clone(), old: last.cloned(), new: new.clone() });
                         push_history(&mut obs.history, new);
                     }
@@ -230,7 +277,7 @@ impl Cell {
     /// Restore a version seen in an earlier run (from the journal).
     pub fn remember(&mut self, source: &std::sync::Arc<str>, evidence: Evidence, seen: VersionRun) {
         let obs = self.observation_mut(source, evidence);
-        if obs.history.last().is_none_or(|last| last.version != seen.version || last.build != seen.build) {
+        if obs.history.last().is_none_or(|last| !last.names(seen.version(), seen.build())) {
             push_history(&mut obs.history, seen);
         }
     }
@@ -289,7 +336,7 @@ impl Cell {
     pub(crate) fn previous_version(&self) -> Option<&VersionRun> {
         let obs = self.shown()?;
         let current = obs.last_ok.as_ref()?.reading.version.as_deref()?;
-        obs.history.iter().rev().find(|h| *h.version != *current)
+        obs.history.iter().rev().find(|h| *h.version() != *current)
     }
 }
 
@@ -442,23 +489,42 @@ mod tests {
             cell.record_judged(&src, Evidence::Running, Role::Deployment, ts(0), Ok(r), &mut names);
         }
         let [a, b] = [&cells[0], &cells[1]].map(|c| c.observations[0].history[0].clone());
-        assert!(Arc::ptr_eq(&a.version, &b.version), "one `1.4.0` for both cells");
-        assert!(Arc::ptr_eq(a.build.as_ref().unwrap(), b.build.as_ref().unwrap()));
-        assert_eq!((&*a.version, a.build.as_deref()), ("1.4.0", Some("77")));
-        assert_eq!(names.len(), 2);
+        assert!(Arc::ptr_eq(a.named(), b.named()), "one `1.4.0 #77` for both cells");
+        assert_eq!((a.version(), a.build()), ("1.4.0", Some("77")));
+        assert_eq!(names.len(), 1);
+        // Another build of the same version is another pair.
+        let other = names.run("1.4.0", Some("78"), ts(1));
+        assert!(!Arc::ptr_eq(a.named(), other.named()));
+        assert_eq!((other.version(), other.build(), names.len()), ("1.4.0", Some("78"), 2));
+    }
+
+    #[test]
+    fn a_run_keeps_when_it_was_deployed_to_the_nanosecond_in_40_bytes() {
+        let mut run = VersionRun::new("1.4.0", None, ts(0));
+        assert_eq!(run.deployed_at(), None);
+        let at: Timestamp = "2026-11-24T18:03:07.123456789Z".parse().unwrap();
+        run.set_deployed_at(Some(at));
+        assert_eq!(run.deployed_at(), Some(at));
+        // Beyond what 64-bit nanoseconds hold (year 2262): not said, never wrong.
+        run.set_deployed_at(Some("9000-01-01T00:00:00Z".parse().unwrap()));
+        assert_eq!(run.deployed_at(), None);
+        run.set_deployed_at(None);
+        assert_eq!(run.deployed_at(), None);
+        // 16 per cell and source: what the memory goal rests on.
+        assert!(std::mem::size_of::<VersionRun>() <= 40, "{} bytes", std::mem::size_of::<VersionRun>());
     }
 
     #[test]
     fn names_no_history_holds_are_let_go() {
         let mut names = Names::default();
-        let held: Vec<Arc<str>> = (0..10).map(|i| names.get(&format!("held-{i}"))).collect();
+        let held: Vec<Arc<Named>> = (0..10).map(|i| names.get(&format!("held-{i}"), None)).collect();
         for i in 0..5000 {
-            names.get(&format!("gone-{i}"));
+            names.get(&format!("gone-{i}"), Some("1"));
         }
         // Pruned as it grew: what is held stays, the rest went.
         assert!(names.len() < 3000, "{} kept", names.len());
         for h in &held {
-            assert!(Arc::ptr_eq(h, &names.get(h)), "{h} is still the shared copy");
+            assert!(Arc::ptr_eq(h, &names.get(&h.version, None)), "{h:?} is still the shared copy");
         }
     }
 
@@ -471,7 +537,7 @@ mod tests {
         cell.record(&src, Evidence::Running, ts(2), Ok(Reading::version("1.1")));
         let obs = &cell.observations[0];
         assert_eq!(obs.history.len(), 2);
-        assert_eq!(cell.previous_version().unwrap().version.as_ref(), "1.0");
+        assert_eq!(cell.previous_version().unwrap().version(), "1.0");
         for i in 0..40 {
             cell.record(&src, Evidence::Running, ts(3 + i), Ok(Reading::version(format!("2.{i}"))));
         }

@@ -506,7 +506,7 @@ pub(crate) fn of_service(
             let cell = matrix.get(CellKey { service, env });
             let shown = cell.shown();
             let current = shown.and_then(|o| o.last_ok.as_ref()).and_then(|s| s.reading.version.as_deref());
-            current.is_some_and(|c| shown.and_then(|o| o.history.last()).is_some_and(|h| *h.version != *c))
+            current.is_some_and(|c| shown.and_then(|o| o.history.last()).is_some_and(|h| *h.version() != *c))
         })
         .then_some(super::findings::EVERY_TIME)
         .flatten();
@@ -728,14 +728,14 @@ pub(crate) fn journal_known_good(
     for (i, seen) in history.iter().enumerate().rev() {
         // It ran from its deployment (when a source said), else from when
         // flightdeck first saw it.
-        let from = seen.deployed_at.filter(|d| *d < seen.first_seen).unwrap_or(seen.first_seen);
+        let from = seen.deployed_at().filter(|d| *d < seen.first_seen).unwrap_or(seen.first_seen);
         let ran = until.duration_since(from);
-        let is_current = i + 1 == history.len() && *seen.version == *current;
-        if !is_current && *seen.version != *current && !seen.seen_down && ran >= after {
+        let is_current = i + 1 == history.len() && *seen.version() == *current;
+        if !is_current && *seen.version() != *current && !seen.seen_down && ran >= after {
             return Some(KnownGood {
                 artifact: Artifact {
-                    version: seen.version.to_string(),
-                    build: seen.build.as_deref().map(str::to_string),
+                    version: seen.version().to_string(),
+                    build: seen.build().map(str::to_string),
                     deployed_at: Some(from),
                     ..Artifact::default()
                 },
@@ -837,12 +837,12 @@ pub(crate) fn previous_run(
     let current = current?;
     let mut until = now;
     for seen in history.iter().rev() {
-        if *seen.version != *current {
-            let from = seen.deployed_at.filter(|d| *d < seen.first_seen).unwrap_or(seen.first_seen);
+        if *seen.version() != *current {
+            let from = seen.deployed_at().filter(|d| *d < seen.first_seen).unwrap_or(seen.first_seen);
             let ran = Duration::try_from(until.duration_since(from)).unwrap_or_default();
             return Some(PreviousRun {
-                version: seen.version.to_string(),
-                build: seen.build.as_deref().map(str::to_string),
+                version: seen.version().to_string(),
+                build: seen.build().map(str::to_string),
                 ran,
                 seen_down: seen.seen_down,
             });

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use crate::analysis::findings::{self, Finding, FindingKind};
 use crate::analysis::rollback::{self, Level, Rehearsal, RollbackView};
 use crate::analysis::verdict::{self, Blocker, BlockerReason, Judgement, Verdict};
-use crate::analysis::{self, Matrix, VersionRun};
+use crate::analysis::{self, Matrix};
 use crate::checklist::{ChecklistState, Template};
 use crate::journal::ObservationEvent;
 use crate::journal::release::ReleaseEvent;
@@ -247,10 +247,10 @@ impl Engine {
             service: self.fleet.services[update.cell.service].name.to_string(),
             environment: self.fleet.environments[update.cell.env].name.to_string(),
             source: change.source.to_string(),
-            old_build: change.old.as_ref().and_then(|o| o.build.as_deref().map(str::to_string)),
-            old: change.old.map(|o| o.version.to_string()),
-            new: change.new.version.to_string(),
-            build: change.new.build.as_deref().map(str::to_string),
+            old_build: change.old.as_ref().and_then(|o| o.build().map(str::to_string)),
+            old: change.old.map(|o| o.version().to_string()),
+            new: change.new.version().to_string(),
+            build: change.new.build().map(str::to_string),
         };
         self.push_event(event.clone());
         Some(event)
@@ -293,8 +293,7 @@ impl Engine {
             let (name, evidence) = (source.name.clone(), source.evidence);
             self.judged.touch(service);
             if let Some(cell) = self.matrix.get_mut(CellKey { service, env }) {
-                let build = e.build.as_deref().map(|b| self.names.get(b));
-                cell.remember(&name, evidence, VersionRun::new(self.names.get(&e.new), build, e.at));
+                cell.remember(&name, evidence, self.names.run(&e.new, e.build.as_deref(), e.at));
             }
             Engine::keep_latest(&mut self.events, e);
         }

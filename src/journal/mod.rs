@@ -355,8 +355,8 @@ url = "http://127.0.0.1:9/{env}/{service}"
         for key in [CellKey { service: 0, env: 0 }, CellKey { service: 1, env: 1 }] {
             let history = &engine.matrix().get(key).observations[0].history;
             assert_eq!(history.len(), HISTORY_LEN);
-            assert_eq!(history.last().unwrap().version.to_string(), format!("1.{}.0", versions - 1));
-            assert_eq!(history[0].version.to_string(), format!("1.{}.0", versions - HISTORY_LEN));
+            assert_eq!(history.last().unwrap().version().to_string(), format!("1.{}.0", versions - 1));
+            assert_eq!(history[0].version().to_string(), format!("1.{}.0", versions - HISTORY_LEN));
         }
         for key in [CellKey { service: 0, env: 1 }, CellKey { service: 1, env: 0 }] {
             assert!(engine.matrix().get(key).observations.is_empty(), "no event for {key:?}");

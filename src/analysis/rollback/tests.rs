@@ -374,10 +374,8 @@ fn the_worst_health_of_any_source_counts() {
 fn the_journal_counts_from_the_deployment_when_a_source_says() {
     let hour = Duration::from_secs(3600);
     // First seen at 17:45 (the cockpit started then), deployed three weeks ago.
-    let old = VersionRun {
-        deployed_at: Some(t("2026-11-03T10:00:00Z")),
-        ..VersionRun::new("1.3.2", None, t("2026-11-24T17:45:00Z"))
-    };
+    let mut old = VersionRun::new("1.3.2", None, t("2026-11-24T17:45:00Z"));
+    old.set_deployed_at(Some(t("2026-11-03T10:00:00Z")));
     let history = [old, VersionRun::new("1.4.0", None, t("2026-11-24T18:30:00Z"))];
     let k = journal_known_good(&history, "1.4.0", hour, t(NOW)).expect("ran three weeks");
     assert_eq!(k.artifact.version, "1.3.2");
