@@ -500,7 +500,7 @@ fn running_since(engine: &Engine, key: CellKey) -> (Option<jiff::Timestamp>, Opt
         .rev()
         .take_while(|h| crate::model::version::same(h.version(), version))
         .last()
-        .map(|h| h.first_seen);
+        .map(|h| h.first_seen());
     (first, seen.reading.deployed_at)
 }
 

@@ -376,13 +376,13 @@ fn unreachable(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &m
                 age(now, seen.fetched_at)
             })
         ),
-        None => match cell.observations.iter().filter_map(|o| o.history.last()).max_by_key(|h| h.first_seen) {
+        None => match cell.observations.iter().filter_map(|o| o.history.last()).max_by_key(|h| h.first_seen()) {
             Some(h) => format!(
                 "; last seen {} (journal, first seen {} ago)",
                 h.version(),
                 crate::model::time::short_age({
-                    until = Some(crate::model::time::short_age_changes(h.first_seen, now));
-                    age(now, h.first_seen)
+                    until = Some(crate::model::time::short_age_changes(h.first_seen(), now));
+                    age(now, h.first_seen())
                 })
             ),
             None => "; never read".to_string(),
@@ -406,7 +406,7 @@ fn stale(fleet: &Fleet, cell: &Cell, key: CellKey, now: Timestamp, out: &mut Vec
             // A rebuild of the same version is not a new deployment: take
             // the earliest of the latest run of entries with this version.
             match obs.history.iter().rev().take_while(|h| version::same(h.version(), v)).last() {
-                Some(h) => (h.first_seen, "first seen"),
+                Some(h) => (h.first_seen(), "first seen"),
                 None => return None,
             }
         }

@@ -59,12 +59,13 @@ pub struct Named {
     build: Option<Box<str>>,
 }
 
-/// One run of a version in a cell. 40 bytes: a fleet keeps up to 16 per
+/// One run of a version in a cell. 32 bytes: a fleet keeps up to 16 per
 /// cell and source (96,000 at 6,000 cells).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRun {
     named: Arc<Named>,
-    pub first_seen: Timestamp,
+    /// When flightdeck first saw it, in nanoseconds since the epoch.
+    first_seen_ns: i64,
     /// When the source says it was deployed (this run only), in nanoseconds
     /// since the epoch; `i64::MIN`: not said (or out of range).
     deployed_ns: i64,
@@ -80,7 +81,12 @@ impl VersionRun {
     }
 
     fn of(named: Arc<Named>, first_seen: Timestamp) -> VersionRun {
-        VersionRun { named, first_seen, deployed_ns: i64::MIN, seen_down: false }
+        VersionRun { named, first_seen_ns: nanos(first_seen), deployed_ns: i64::MIN, seen_down: false }
+    }
+
+    /// When flightdeck first saw it (or the journal says it did).
+    pub fn first_seen(&self) -> Timestamp {
+        Timestamp::from_nanosecond(i128::from(self.first_seen_ns)).unwrap_or(Timestamp::UNIX_EPOCH)
     }
 
     pub fn version(&self) -> &str {
@@ -111,6 +117,12 @@ impl VersionRun {
     pub(crate) fn named(&self) -> &Arc<Named> {
         &self.named
     }
+}
+
+/// Nanoseconds since the epoch, held to what 64 bits hold (1677 to 2262):
+/// a clock outside that is wrong, and is read at the nearest end.
+fn nanos(t: Timestamp) -> i64 {
+    i64::try_from(t.as_nanosecond()).unwrap_or(if t < Timestamp::UNIX_EPOCH { i64::MIN + 1 } else { i64::MAX })
 }
 
 /// Versions and builds, each pair kept once however many histories name
@@ -499,7 +511,7 @@ mod tests {
     }
 
     #[test]
-    fn a_run_keeps_when_it_was_deployed_to_the_nanosecond_in_40_bytes() {
+    fn a_run_keeps_its_times_to_the_nanosecond_in_32_bytes() {
         let mut run = VersionRun::new("1.4.0", None, ts(0));
         assert_eq!(run.deployed_at(), None);
         let at: Timestamp = "2026-11-24T18:03:07.123456789Z".parse().unwrap();
@@ -510,8 +522,9 @@ mod tests {
         assert_eq!(run.deployed_at(), None);
         run.set_deployed_at(None);
         assert_eq!(run.deployed_at(), None);
+        assert_eq!(run.first_seen(), ts(0));
         // 16 per cell and source: what the memory goal rests on.
-        assert!(std::mem::size_of::<VersionRun>() <= 40, "{} bytes", std::mem::size_of::<VersionRun>());
+        assert!(std::mem::size_of::<VersionRun>() <= 32, "{} bytes", std::mem::size_of::<VersionRun>());
     }
 
     #[test]

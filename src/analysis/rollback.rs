@@ -728,7 +728,7 @@ pub(crate) fn journal_known_good(
     for (i, seen) in history.iter().enumerate().rev() {
         // It ran from its deployment (when a source said), else from when
         // flightdeck first saw it.
-        let from = seen.deployed_at().filter(|d| *d < seen.first_seen).unwrap_or(seen.first_seen);
+        let from = seen.deployed_at().filter(|d| *d < seen.first_seen()).unwrap_or(seen.first_seen());
         let ran = until.duration_since(from);
         let is_current = i + 1 == history.len() && *seen.version() == *current;
         if !is_current && *seen.version() != *current && !seen.seen_down && ran >= after {
@@ -742,7 +742,7 @@ pub(crate) fn journal_known_good(
                 from: KnownGoodFrom::Journal,
             });
         }
-        until = seen.first_seen;
+        until = seen.first_seen();
     }
     None
 }
@@ -838,7 +838,7 @@ pub(crate) fn previous_run(
     let mut until = now;
     for seen in history.iter().rev() {
         if *seen.version() != *current {
-            let from = seen.deployed_at().filter(|d| *d < seen.first_seen).unwrap_or(seen.first_seen);
+            let from = seen.deployed_at().filter(|d| *d < seen.first_seen()).unwrap_or(seen.first_seen());
             let ran = Duration::try_from(until.duration_since(from)).unwrap_or_default();
             return Some(PreviousRun {
                 version: seen.version().to_string(),
@@ -847,7 +847,7 @@ pub(crate) fn previous_run(
                 seen_down: seen.seen_down,
             });
         }
-        until = seen.first_seen;
+        until = seen.first_seen();
     }
     None
 }

@@ -243,7 +243,7 @@ impl Engine {
         }
         let change = change?;
         let event = ObservationEvent {
-            at: change.new.first_seen,
+            at: change.new.first_seen(),
             service: self.fleet.services[update.cell.service].name.to_string(),
             environment: self.fleet.environments[update.cell.env].name.to_string(),
             source: change.source.to_string(),

@@ -121,7 +121,7 @@ pub fn lines(state: &AppState, key: CellKey, theme: &Theme) -> Vec<Line<'static>
             .iter()
             .map(|h| {
                 let build = h.build().map(|b| format!(" #{b}")).unwrap_or_default();
-                format!("{}{build} (first seen {})", h.version(), h.first_seen.strftime("%H:%M:%SZ"))
+                format!("{}{build} (first seen {})", h.version(), h.first_seen().strftime("%H:%M:%SZ"))
             })
             .collect();
         lines.push(Line::from(vec![
