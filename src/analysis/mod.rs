@@ -127,7 +127,8 @@ fn nanos(t: Timestamp) -> i64 {
 
 /// Versions and builds, each pair kept once however many histories name
 /// it: a fleet's cells run a few dozen versions between them, and a long
-/// journal names each of them thousands of times.
+/// journal names each of them thousands of times. A clone (of an engine,
+/// in tests) shares the pairs: neither prunes what both hold.
 #[derive(Debug, Clone, Default)]
 pub struct Names {
     table: hashbrown::HashTable<Arc<Named>>,

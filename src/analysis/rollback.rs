@@ -941,7 +941,7 @@ fn cell_triggers(fleet: &Fleet, matrix: &Matrix, key: CellKey, out: &mut Vec<Tri
                 Some((seen.fetched_at, o, metric))
             })
             .max_by_key(|(at, _, _)| *at);
-        let rule = &spec.described;
+        let rule = spec.described();
         match found {
             // Not read here, but a metrics source that never answered is
             // failing: it may well be the one serving this metric (a query

@@ -93,8 +93,9 @@ pub struct Evaluation {
     /// it, once the compare answered (`[changes]`).
     incoming: Vec<Option<usize>>,
     /// Sources whose last attempt failed, with how many cells each failed
-    /// on, by name (`analysis::failing_sources`): said once here, not
-    /// counted over the fleet at every frame.
+    /// on, by name (`analysis::failing_sources`): counted once per
+    /// evaluation, not over the fleet at every frame. As of the evaluation:
+    /// in the cockpit at most `ANALYSIS_EVERY` (0.5 s) behind the matrix.
     pub failing: Vec<(Arc<str>, usize)>,
 }
 

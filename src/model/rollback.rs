@@ -134,13 +134,19 @@ pub struct TriggerSpec {
     /// Only these environments; `None`: every environment.
     pub environments: Option<Vec<EnvIdx>>,
     /// The rule as the pane says it (`TriggerRule::describe`), said once
-    /// here rather than for every cell at every judgement.
-    pub described: Arc<str>,
+    /// here rather than for every cell at every judgement; made only by
+    /// [`TriggerSpec::new`], so that it always says `rule`.
+    described: Arc<str>,
 }
 
 impl TriggerSpec {
     pub fn new(name: &str, metric: &str, rule: TriggerRule, environments: Option<Vec<EnvIdx>>) -> TriggerSpec {
         TriggerSpec { name: name.into(), metric: metric.into(), rule, environments, described: rule.describe().into() }
+    }
+
+    /// The rule as the pane says it ("×10 baseline, min 0.01").
+    pub fn described(&self) -> &Arc<str> {
+        &self.described
     }
 }
 
