@@ -306,7 +306,8 @@ pub(crate) fn cell_line<'a>(
         Some(kind) => (kind.glyph(), theme.warn()),
         None => (' ', theme.dim()),
     };
-    let mark = Span::styled(format!("{mark} "), mark_style);
+    // Most cells have no finding: their blank mark is borrowed.
+    let mark = if mark == ' ' { Span::styled("  ", mark_style) } else { Span::styled(format!("{mark} "), mark_style) };
     let mark_w = mark.width();
     let Some(obs) = cell.shown() else {
         // Never read successfully: show why.
@@ -342,7 +343,14 @@ pub(crate) fn cell_line<'a>(
     };
     let right = match detail {
         Detail::Counts(_) | Detail::Full => {
-            format!("{}{:>4}{} ", obs.evidence.glyph(), age(state.now, seen.fetched_at), freshness)
+            // `{glyph}{age:>4}{freshness} `, written into the age's own string.
+            let mut right = age(state.now, seen.fetched_at);
+            let pad = 4usize.saturating_sub(right.chars().count());
+            right.insert_str(0, &"    "[..pad]);
+            right.insert(0, obs.evidence.glyph());
+            right.push_str(freshness);
+            right.push(' ');
+            right
         }
         Detail::NoAge => format!("{}{freshness}", obs.evidence.glyph()),
         Detail::Health => freshness.to_string(),
