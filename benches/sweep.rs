@@ -6,6 +6,7 @@
 //!
 //!   cargo bench --bench sweep                  # 1000 × 6, 11 runs each, concurrency 16 and 64
 //!   cargo bench --bench sweep -- 300 5 5       # services, environments, runs
+//!   cargo bench --bench sweep -- 1000 6 20 profile 1   # one side only (0–3, as printed), for perf
 //!
 //! Both sides run on a 2-worker runtime, as the cockpit does; the runs
 //! alternate after one warm-up each, so every side finds its connection
@@ -90,7 +91,11 @@ async fn get_all(client: &reqwest::Client, urls: &[String], concurrency: usize) 
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    // `profile N` (after the numbers): sweep with side N only, for `perf record`.
+    let profile =
+        raw.iter().position(|a| a == "profile").map(|i| raw.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(0));
+    let args: Vec<usize> = raw.iter().take_while(|a| *a != "profile").filter_map(|a| a.parse().ok()).collect();
     let services = args.first().copied().unwrap_or(1000);
     let envs = args.get(1).copied().unwrap_or(6);
     let runs = args.get(2).copied().unwrap_or(11).max(1);
@@ -134,6 +139,15 @@ fn main() {
             Side::new("  flightdeck's client, plain GETs", || run(&rt, get_all(&ctx_plain.client, &urls, concurrency))),
             Side::new("plain reqwest (the limit)", || run(&rt, get_all(&plain, &urls, concurrency))),
         ];
+        if let Some(only) = profile {
+            // One side alone, for a profiler: `profile 0` is flightdeck's poller, `profile 3` plain reqwest.
+            let side = &mut sides[only.min(3)];
+            for _ in 0..=runs {
+                assert_eq!(side.time(), cells, "every cell read");
+            }
+            println!("  concurrency {concurrency}, {} only:\n{}", side.name, side.line());
+            continue;
+        }
         for side in sides.iter_mut() {
             assert_eq!((side.sweep)(), cells, "warm-up reads every cell");
         }

@@ -16,6 +16,11 @@ pub fn clean(input: &str) -> String {
 
 /// As [`clean`], with an explicit cap on the number of characters kept.
 pub fn clean_to(input: &str, max_chars: usize) -> String {
+    // Most of what sources send (versions, builds, hashes) is printable
+    // ASCII without spaces: nothing to strip, collapse or trim.
+    if input.len() <= max_chars && input.bytes().all(|b| b.is_ascii_graphic()) {
+        return input.to_owned();
+    }
     let mut out = String::with_capacity(input.len().min(max_chars));
     let mut chars = input.chars().peekable();
     let mut kept = 0usize;
@@ -137,6 +142,13 @@ mod tests {
     }
 
     proptest! {
+        /// The shortcut for plain ASCII gives what the full pass gives.
+        #[test]
+        fn printable_ascii_is_kept_as_the_full_pass_would(s in "[!-~]{0,20}", cap in 0usize..24) {
+            // A space in front takes the full pass, which trims it.
+            prop_assert_eq!(clean_to(&s, cap), clean_to(&format!(" {s}"), cap));
+        }
+
         #[test]
         fn never_emits_controls(s in any::<String>()) {
             let out = clean(&s);

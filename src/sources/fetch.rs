@@ -74,15 +74,21 @@ impl Response {
 
 /// GET `url`, reading at most `limit` bytes of body.
 pub(crate) async fn get_capped(req: reqwest::RequestBuilder, limit: usize) -> Result<Response, FetchError> {
-    let resp = req.send().await.map_err(classify)?;
+    let mut resp = req.send().await.map_err(classify)?;
     let status = resp.status();
-    let headers = resp.headers().clone();
+    let headers = std::mem::take(resp.headers_mut());
     let content_type =
-        resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| s.to_ascii_lowercase());
+        headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| s.to_ascii_lowercase());
     // An error response is reported by its status; only a snippet of its body is kept.
     let error_snippet = !status.is_success();
     if !error_snippet && resp.content_length().is_some_and(|len| len > limit as u64) {
         return Err(FetchError::TooLarge { limit });
+    }
+    // A declared length within the limit is the whole body (the framing
+    // holds the server to it): read it in one piece.
+    if !error_snippet && resp.content_length().is_some() {
+        let body = resp.bytes().await.map_err(classify)?;
+        return Ok(Response { status, content_type, headers, body: body.into() });
     }
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();

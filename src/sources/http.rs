@@ -10,6 +10,7 @@
 //! version = "/version"
 //! ```
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -131,7 +132,8 @@ impl Fields {
 
 pub(crate) struct HttpSource {
     url: UrlTemplate,
-    fields: Fields,
+    /// Shared with every fetch in flight.
+    fields: Arc<Fields>,
 }
 
 impl HttpSource {
@@ -140,7 +142,7 @@ impl HttpSource {
         let fields = options.fields.unwrap_or_default();
         let mut errors = fields.problems();
         match UrlTemplate::parse(&options.url) {
-            Ok(url) if errors.is_empty() => Ok(Arc::new(HttpSource { url, fields })),
+            Ok(url) if errors.is_empty() => Ok(Arc::new(HttpSource { url, fields: Arc::new(fields) })),
             Ok(_) => Err(errors),
             Err(m) => {
                 errors.insert(0, OptionError::new("url", m));
@@ -159,7 +161,7 @@ impl Source for HttpSource {
         let url = self.url.render(&cell.service, &cell.env);
         let request =
             ctx.client.get(url).header(reqwest::header::ACCEPT, "application/json, text/plain;q=0.9, */*;q=0.5");
-        let fields = self.fields.clone();
+        let fields = Arc::clone(&self.fields);
         async move {
             let resp = fetch::get_capped(request, fetch::MAX_BODY).await?;
             if !resp.status.is_success() {
@@ -182,14 +184,23 @@ pub(crate) fn parse_options<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// A URL with `{service}` and `{env}` placeholders, checked at load time.
+/// A URL with `{service}` and `{env}` placeholders, checked at load time
+/// and split there, so filling it in per cell is one allocation.
 #[derive(Debug, Clone)]
-pub(crate) struct UrlTemplate(String);
+pub(crate) struct UrlTemplate(Vec<Piece>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Service,
+    Env,
+}
 
 impl UrlTemplate {
     pub fn parse(raw: &str) -> Result<UrlTemplate, String> {
         super::check_placeholders(raw, "URL template")?;
-        let sample = UrlTemplate(raw.to_string()).render("svc", "env");
+        let template = UrlTemplate::split(raw);
+        let sample = template.render("svc", "env");
         let url = url::Url::parse(&sample).map_err(|e| format!("invalid URL template `{raw}`: {e}"))?;
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(format!("invalid URL template `{raw}`: scheme must be http or https"));
@@ -200,11 +211,55 @@ impl UrlTemplate {
         // On the template as written: filled in and parsed, `http:///{env}/x`
         // would have `env` for its host.
         check_authority(raw).map_err(|m| format!("invalid URL template `{raw}`: {m}"))?;
-        Ok(UrlTemplate(raw.to_string()))
+        Ok(template)
+    }
+
+    /// Text and placeholders, in order; only `{service}` and `{env}` are
+    /// placeholders (anything else in braces is text, as `str::replace` would leave it).
+    fn split(raw: &str) -> UrlTemplate {
+        let mut pieces = Vec::new();
+        let mut text = String::new();
+        let mut rest = raw;
+        while !rest.is_empty() {
+            let (piece, len) = if rest.starts_with("{service}") {
+                (Some(Piece::Service), "{service}".len())
+            } else if rest.starts_with("{env}") {
+                (Some(Piece::Env), "{env}".len())
+            } else {
+                (None, rest.chars().next().map_or(1, char::len_utf8))
+            };
+            match piece {
+                Some(piece) => {
+                    if !text.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    }
+                    pieces.push(piece);
+                }
+                None => text.push_str(&rest[..len]),
+            }
+            rest = &rest[len..];
+        }
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text));
+        }
+        UrlTemplate(pieces)
     }
 
     pub fn render(&self, service: &str, env: &str) -> String {
-        self.0.replace("{service}", service).replace("{env}", env)
+        let part = |p: &Piece| match p {
+            Piece::Text(t) => t.len(),
+            Piece::Service => service.len(),
+            Piece::Env => env.len(),
+        };
+        let mut url = String::with_capacity(self.0.iter().map(part).sum());
+        for piece in &self.0 {
+            url.push_str(match piece {
+                Piece::Text(t) => t,
+                Piece::Service => service,
+                Piece::Env => env,
+            });
+        }
+        url
     }
 }
 
@@ -239,8 +294,12 @@ pub fn decode(body: &[u8], content_type: Option<&str>, fields: &Fields) -> Resul
     let declared_text = content_type.is_some_and(|ct| ct.starts_with("text/"));
     let looks_json = matches!(trimmed.first(), Some(b'{' | b'[' | b'"'));
     if declared_json || (!declared_text && looks_json) {
-        let value: Value = serde_json::from_slice(trimmed)
-            .map_err(|e| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100)))?;
+        let malformed = |e: serde_json::Error| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100));
+        if trimmed.first() == Some(&b'{') && fields.pointers().all(|(_, p)| !p.is_empty()) {
+            let members = Members::read(trimmed, fields).map_err(malformed)?;
+            return decode_fields(None, |pointer| members.at(pointer), fields);
+        }
+        let value: Value = serde_json::from_slice(trimmed).map_err(malformed)?;
         return decode_json(&value, fields);
     }
     decode_text(trimmed)
@@ -265,24 +324,37 @@ fn decode_text(body: &[u8]) -> Result<Reading, FetchError> {
 }
 
 fn decode_json(value: &Value, fields: &Fields) -> Result<Reading, FetchError> {
-    let version = match value {
+    // A bare JSON string is the version.
+    let whole = match value {
         Value::String(s) => Some(sanitize::clean(s)),
-        _ => scalar_at(value, &fields.version),
-    }
-    .filter(|v| !v.is_empty())
-    .ok_or_else(|| FetchError::Field(format!("no version at `{}`", sanitize::clean(&fields.version))))?;
-    let field = |p: &Option<String>| p.as_deref().and_then(|p| scalar_at(value, p)).filter(|s| !s.is_empty());
-    let health = fields.health.as_deref().and_then(|p| value.pointer(p)).and_then(|v| match v {
-        Value::Bool(true) => Some(Health::Up),
-        Value::Bool(false) => Some(Health::Down),
-        Value::String(s) => Some(Health::parse(s)),
+        _ => None,
+    };
+    decode_fields(whole, |p| value.pointer(p).map(Json::from), fields)
+}
+
+/// A reading from what `at` finds at each pointer; `whole` is the version
+/// when the document itself is one.
+fn decode_fields<'v>(
+    whole: Option<String>,
+    at: impl Fn(&str) -> Option<Json<'v>>,
+    fields: &Fields,
+) -> Result<Reading, FetchError> {
+    let version = whole
+        .or_else(|| at(&fields.version)?.scalar())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| FetchError::Field(format!("no version at `{}`", sanitize::clean(&fields.version))))?;
+    let field = |p: &Option<String>| p.as_deref().and_then(|p| at(p)?.scalar()).filter(|s| !s.is_empty());
+    let health = fields.health.as_deref().and_then(&at).and_then(|v| match v {
+        Json::Bool(true) => Some(Health::Up),
+        Json::Bool(false) => Some(Health::Down),
+        Json::Text(s) => Some(Health::parse(s)),
         // Spring Boot style: {"health": {"status": "UP"}}
-        Value::Object(o) => o.get("status").and_then(Value::as_str).map(Health::parse),
+        Json::Tree(Value::Object(o)) => o.get("status").and_then(Value::as_str).map(Health::parse),
         _ => None,
     });
-    let deployed_at = fields.deployed_at.as_deref().and_then(|p| value.pointer(p)).and_then(|v| match v {
-        Value::String(s) => crate::model::time::parse_time(s).ok(),
-        Value::Number(n) => n.as_i64().and_then(|s| jiff::Timestamp::from_second(s).ok()),
+    let deployed_at = fields.deployed_at.as_deref().and_then(&at).and_then(|v| match v {
+        Json::Text(s) => crate::model::time::parse_time(s).ok(),
+        Json::Number(n) => n.as_i64().and_then(|s| jiff::Timestamp::from_second(s).ok()),
         _ => None,
     });
     Ok(Reading {
@@ -298,13 +370,198 @@ fn decode_json(value: &Value, fields: &Fields) -> Result<Reading, FetchError> {
     })
 }
 
-/// A string, number or boolean at `pointer`, as clean text.
-fn scalar_at(value: &Value, pointer: &str) -> Option<String> {
-    match value.pointer(pointer)? {
-        Value::String(s) => Some(sanitize::clean(s)),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// A JSON value as a reading looks at it, borrowed from a parsed document
+/// or from the members [`Members`] kept.
+#[derive(Debug, Clone, Copy)]
+enum Json<'a> {
+    Text(&'a str),
+    Number(&'a serde_json::Number),
+    Bool(bool),
+    Null,
+    /// An object or an array.
+    Tree(&'a Value),
+}
+
+impl<'a> From<&'a Value> for Json<'a> {
+    fn from(value: &'a Value) -> Json<'a> {
+        match value {
+            Value::String(s) => Json::Text(s),
+            Value::Number(n) => Json::Number(n),
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Null => Json::Null,
+            Value::Array(_) | Value::Object(_) => Json::Tree(value),
+        }
+    }
+}
+
+impl Json<'_> {
+    /// A string, number or boolean, as clean text.
+    fn scalar(self) -> Option<String> {
+        match self {
+            Json::Text(s) => Some(sanitize::clean(s)),
+            Json::Number(n) => Some(n.to_string()),
+            Json::Bool(b) => Some(b.to_string()),
+            Json::Null | Json::Tree(_) => None,
+        }
+    }
+}
+
+/// A JSON object read only as far as the pointers reach: the members they
+/// start with are kept (text borrowed from the body where it has no
+/// escapes), every other member is checked and skipped. At thousands of
+/// cells a sweep, building the whole document (every key and value
+/// allocated, hashed and dropped) was most of a source's own work; the
+/// document must still be valid JSON throughout.
+struct Members<'a, 'f> {
+    /// Each pointer split once: the pointer, its first token, the rest.
+    pointers: Vec<(&'f str, Cow<'f, str>, &'f str)>,
+    /// Top-level members a pointer starts with, in document order.
+    found: Vec<(Cow<'a, str>, Member<'a>)>,
+}
+
+impl<'a, 'f> Members<'a, 'f> {
+    fn read(body: &'a [u8], fields: &'f Fields) -> Result<Members<'a, 'f>, serde_json::Error> {
+        use serde::de::DeserializeSeed;
+        let pointers: Vec<_> =
+            fields.pointers().filter_map(|(_, p)| first_token(p).map(|(token, rest)| (p, token, rest))).collect();
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let found = WantedMembers(&pointers).deserialize(&mut de)?;
+        de.end()?;
+        Ok(Members { pointers, found })
+    }
+
+    /// What is at `pointer` (non-empty). A key given twice is read as its
+    /// last occurrence, as a whole-document parse would.
+    fn at(&self, pointer: &str) -> Option<Json<'_>> {
+        let (_, token, rest) = self.pointers.iter().find(|(p, _, _)| *p == pointer)?;
+        let member = &self.found.iter().rev().find(|(key, _)| key == token)?.1;
+        match member {
+            Member::Text(s) if rest.is_empty() => Some(Json::Text(s)),
+            Member::Number(n) if rest.is_empty() => Some(Json::Number(n)),
+            Member::Bool(b) if rest.is_empty() => Some(Json::Bool(*b)),
+            Member::Null if rest.is_empty() => Some(Json::Null),
+            Member::Tree(v) => v.pointer(rest).map(Json::from),
+            _ => None,
+        }
+    }
+}
+
+/// A pointer's first reference token, unescaped, and the pointer after it:
+/// `/health/status` is `health` and `/status`; `/a~1b` is `a/b` and ``.
+fn first_token(pointer: &str) -> Option<(Cow<'_, str>, &str)> {
+    let after = pointer.strip_prefix('/')?;
+    let (token, rest) = after.split_at(after.find('/').unwrap_or(after.len()));
+    let token = if token.contains('~') {
+        Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Cow::Borrowed(token)
+    };
+    Some((token, rest))
+}
+
+/// Reads a JSON object keeping only the members a pointer starts with
+/// (the second of each triple).
+struct WantedMembers<'w, 'f>(&'w [(&'f str, Cow<'f, str>, &'f str)]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for WantedMembers<'_, '_> {
+    type Value = Vec<(Cow<'de, str>, Member<'de>)>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for WantedMembers<'_, '_> {
+    type Value = Vec<(Cow<'de, str>, Member<'de>)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = Vec::with_capacity(self.0.len());
+        while let Some(Text(key)) = map.next_key()? {
+            if self.0.iter().any(|(_, token, _)| *token == key) {
+                found.push((key, map.next_value()?));
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A member's value, as far as a reading needs it.
+#[derive(Debug)]
+enum Member<'a> {
+    Text(Cow<'a, str>),
+    Number(serde_json::Number),
+    Bool(bool),
+    Null,
+    /// An object or an array, parsed whole: a pointer may go into it.
+    Tree(Value),
+}
+
+impl<'de> serde::Deserialize<'de> for Member<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct MemberVisitor;
+        impl<'de> serde::de::Visitor<'de> for MemberVisitor {
+            type Value = Member<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Member<'de>, E> {
+                Ok(Member::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Member<'de>, E> {
+                Ok(Member::Text(Cow::Owned(v.to_owned())))
+            }
+            // The number kinds as `Value` reads them, so both print alike.
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Member<'de>, E> {
+                Ok(Member::Number(v.into()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Member<'de>, E> {
+                Ok(Member::Number(v.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Member<'de>, E> {
+                Ok(serde_json::Number::from_f64(v).map_or(Member::Null, Member::Number))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Member<'de>, E> {
+                Ok(Member::Bool(v))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Member<'de>, E> {
+                Ok(Member::Null)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Member<'de>, A::Error> {
+                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Member::Tree)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Member<'de>, A::Error> {
+                serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Member::Tree)
+            }
+        }
+        de.deserialize_any(MemberVisitor)
+    }
+}
+
+/// An object key, borrowed from the body unless it has escapes.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> serde::de::Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        de.deserialize_str(TextVisitor)
     }
 }
 
@@ -487,7 +744,93 @@ mod tests {
         );
     }
 
+    /// The whole document parsed, then read with pointers: what `decode`
+    /// did before it read only the members it needs, and must still agree with.
+    fn decode_whole(body: &[u8], fields: &Fields) -> Result<Reading, FetchError> {
+        let value: Value = serde_json::from_slice(body.trim_ascii())
+            .map_err(|e| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100)))?;
+        decode_json(&value, fields)
+    }
+
+    #[test]
+    fn members_a_pointer_does_not_reach_are_skipped_but_still_checked() {
+        let ok = br#"{"big":{"a":[1,2,{"b":null}],"c":"\u00e9"},"version":"1.2.0","build":7}"#;
+        let r = decode(ok, Some("application/json"), &fields()).unwrap();
+        assert_eq!((r.version.as_deref(), r.build.as_deref()), (Some("1.2.0"), Some("7")));
+        for bad in [
+            &br#"{"version":"1.2.0","big":[1,}"#[..],
+            br#"{"version":"1.2.0"} trailing"#,
+            br#"{"version":"1.2.0","x":tru}"#,
+            br#"{"version":"1.2.0" "build":1}"#,
+        ] {
+            let err = decode(bad, Some("application/json"), &fields()).unwrap_err();
+            assert!(matches!(err, FetchError::Malformed(_)), "{err}");
+            assert_eq!(Err(err), decode_whole(bad, &fields()), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_read_as_its_last_and_escaped_keys_are_matched() {
+        let fields = Fields { version: "/app~1v".into(), build: Some("/meta/build~0n".into()), ..Fields::default() };
+        let body = br#"{"app/v":"1.0.0","meta":{"build~n":3},"app\/v":"2.0.0","health":{"status":"DOWN"}}"#;
+        let r = decode(body, Some("application/json"), &fields).unwrap();
+        assert_eq!(r.version.as_deref(), Some("2.0.0"));
+        assert_eq!(r.build.as_deref(), Some("3"));
+        assert_eq!(r.health, Some(Health::Down));
+        assert_eq!(Ok(r), decode_whole(body, &fields));
+    }
+
+    #[test]
+    fn a_template_fills_each_placeholder_once() {
+        let t = UrlTemplate::parse("https://{service}.{env}.example/{env}/v?s={service}").unwrap();
+        assert_eq!(t.render("api", "prod"), "https://api.prod.example/prod/v?s=api");
+        // A name that looks like a placeholder is text, not filled in again.
+        assert_eq!(t.render("{env}", "qa"), "https://{env}.qa.example/qa/v?s={env}");
+        assert_eq!(UrlTemplate::parse("http://h:8080/version").unwrap().render("a", "b"), "http://h:8080/version");
+    }
+
+    /// A JSON value of up to two levels, with the keys the pointers look for.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key =
+            proptest::sample::select(vec!["version", "build", "commit", "health", "deployed_at", "status", "a/b", "x"]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "[ -~\\u{e9}\\u{1b}]{0,12}".prop_map(Value::String),
+            Just(Value::String("2026-11-24T18:00:00Z".into())),
+            Just(Value::String("UP".into())),
+        ];
+        leaf.prop_recursive(2, 16, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..5)
+                    .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+    }
+
     proptest::proptest! {
+        #[test]
+        fn reading_only_the_members_needed_agrees_with_reading_the_whole_document(
+            members in proptest::collection::vec((proptest::sample::select(vec!["version", "build", "commit", "digest", "health", "deployed_at", "a/b", "x"]), json_value()), 0..8),
+            nested in proptest::bool::ANY,
+        ) {
+            // Written by hand so that a key may come twice.
+            let body = format!(
+                "{{{}}}",
+                members.iter().map(|(k, v)| format!("{}: {v}", Value::from(*k))).collect::<Vec<_>>().join(", ")
+            );
+            let fields = if nested {
+                Fields { version: "/a~1b/version".into(), health: Some("/health/status".into()), ..Fields::default() }
+            } else {
+                Fields::default()
+            };
+            proptest::prop_assert_eq!(decode(body.as_bytes(), Some("application/json"), &fields), decode_whole(body.as_bytes(), &fields), "{}", body);
+        }
+
         #[test]
         fn decode_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512), json in proptest::bool::ANY) {
             let _ = decode(&body, if json { Some("application/json") } else { None }, &fields());
