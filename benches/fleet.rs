@@ -16,7 +16,9 @@
 //!   cell already has a full history (16 versions): after the first sweep
 //!   nothing changes; CPU over the window, peak RSS (VmHWM), and what the
 //!   journal adds to the reference's peak.
-//! - **busy**: the same, with `every = "10s"`: every cell re-read every 10 s.
+//! - **busy**: the same, with `every = "10s"`: every cell re-read every 10 s;
+//!   then its reference: a plain reqwest client in this process (threads of
+//!   its own, counted alone) making the same GETs on the same schedule.
 //!
 //! CPU is utime + stime of the process from `/proc/PID/stat`; the loopback
 //! server runs in this process and is not counted.
@@ -119,6 +121,61 @@ impl Cockpit {
     }
 }
 
+/// CPU (s) used so far by this process's threads named `name`.
+fn threads_cpu(name: &str) -> f64 {
+    let mut ticks = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task").flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        if !head.ends_with(&format!("({name}")) {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        ticks += fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    }
+    ticks / clock_ticks()
+}
+
+/// The busy run's reference: a plain reqwest client (its own 2-worker
+/// runtime, as the cockpit has) making the same GETs on the same schedule,
+/// every cell every 10 s with 16 in flight, reading every body; its CPU over
+/// the same window, counted on its own threads (this process also runs the
+/// server). What the cockpit uses beyond it is flightdeck's own work.
+fn reference(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
+    const NAME: &str = "fd-reference";
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(NAME).enable_all().build().unwrap();
+    let names = common::env_names(envs);
+    let urls: std::sync::Arc<[String]> = (0..services)
+        .flat_map(|n| names.iter().map(move |e| format!("http://127.0.0.1:{port}/{e}/{}", common::service_name(n))))
+        .collect();
+    rt.spawn(async move {
+        use futures::StreamExt;
+        let client = reqwest::Client::new();
+        let mut every = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            every.tick().await;
+            futures::stream::iter(0..urls.len())
+                .map(|i| {
+                    let (client, urls) = (client.clone(), urls.clone());
+                    async move {
+                        let resp = client.get(&urls[i]).send().await.expect("plain GET");
+                        resp.bytes().await.expect("plain body").len()
+                    }
+                })
+                .buffer_unordered(16)
+                .for_each(|_| async {})
+                .await;
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2)); // as the cockpit's window: after the first sweep
+    let before = threads_cpu(NAME);
+    std::thread::sleep(Duration::from_secs(secs));
+    let used = threads_cpu(NAME) - before;
+    rt.shutdown_background();
+    (used, 100.0 * used / secs as f64)
+}
+
 fn clock_ticks() -> f64 {
     let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
@@ -194,6 +251,7 @@ fn main() {
         "       CPU over {secs} s: {used:.2} s = {share:.2}% of one core · peak RSS (VmHWM) {empty_hwm:.1} MB, RSS {rss:.1} MB"
     );
 
+    let mut busy_share = 0.0;
     for (name, every) in [("idle", "1h"), ("busy", "10s")] {
         let (dir, config) = run.prepare(every, true);
         let cockpit = start(run.bin, dir.path(), &config);
@@ -204,6 +262,7 @@ fn main() {
         let journal = flightdeck::journal::observations_path(&dir.path().join("d/flightdeck"));
         let lines = std::fs::read_to_string(&journal).map(|t| t.lines().count()).unwrap_or(0);
         cockpit.quit();
+        busy_share = share;
         assert!(screen.contains("Environment matrix"), "the cockpit is drawing:\n{screen}");
         println!(
             "  {name:<4} (every = {every:>3}, {} journal events): first frame {first} ms, first full matrix {full} ms",
@@ -214,4 +273,12 @@ fn main() {
             hwm - empty_hwm
         );
     }
+    // Right after the busy run, under the same load on the machine.
+    let (used, share) = reference(port, services, envs, secs);
+    println!(
+        "  reference for busy: plain reqwest, the same GETs every 10 s, 16 in flight: CPU over {secs} s: {used:.2} s = \
+         {share:.2}% of one core · the cockpit busy {:.2}× it, {:+.2} points",
+        busy_share / share.max(f64::EPSILON),
+        busy_share - share
+    );
 }

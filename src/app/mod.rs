@@ -384,13 +384,13 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
 
     state.reanalyze();
 
-    let mut events = EventStream::new();
+    let mut input = terminal_input();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Another cockpit on this release may append: look twice a second.
     let mut journal_poll = tokio::time::interval(Duration::from_millis(500));
     journal_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut batch = Vec::with_capacity(256);
+    let mut batch = Vec::with_capacity(pacing::READ_MAX);
     let mut sources_open = true;
     let mut full_matrix = false;
     // Frames drawn, logged every FRAMES_PERIOD (and in total at the end):
@@ -483,8 +483,9 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                 tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first full matrix drawn");
             }
         }
+        let reading = pace.reads_open(tokio::time::Instant::now());
         let effect = tokio::select! {
-            event = events.next() => match event {
+            event = input.recv() => match event {
                 Some(Ok(event)) => {
                     if let crossterm::event::Event::Resize(w, h) = event {
                         let area = ratatui::layout::Rect::new(0, 0, w, h);
@@ -495,7 +496,12 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                 Some(Err(e)) => return Err(e).context("reading terminal input"),
                 None => Effect::Quit,
             },
-            received = rx.recv_many(&mut batch, 256), if sources_open => {
+            received = rx.recv_many(&mut batch, pacing::READ_MAX), if sources_open && reading => {
+                // Until every cell has been read once, answers are read as
+                // they come: the first full matrix is what everyone waits for.
+                if full_matrix {
+                    pace.read(tokio::time::Instant::now(), received);
+                }
                 if received == 0 {
                     // No source task is left (none configured): keep drawing.
                     sources_open = false;
@@ -680,6 +686,24 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     tracing::info!(total = frames_total + frames, over_s = launched.elapsed().as_secs(), "frames drawn in total");
     tracing::info!(programs_ended = ended, "cockpit stopped");
     Ok(ending)
+}
+
+/// Terminal input, read by a task of its own. crossterm's stream asks the
+/// terminal (a lock and a system call) each time it is polled, and the app
+/// loop's `select!` polls every branch on every turn: at hundreds of source
+/// answers a second that was most of the loop's own work. Polled here, the
+/// stream is only asked when the terminal has something.
+fn terminal_input() -> tokio::sync::mpsc::Receiver<std::io::Result<crossterm::event::Event>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(event) = events.next().await {
+            if tx.send(event).await.is_err() {
+                break; // the app loop is gone
+            }
+        }
+    });
+    rx
 }
 
 #[cfg(test)]

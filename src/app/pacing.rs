@@ -3,7 +3,8 @@
 //! A key (or the clock) asks for a frame within [`MIN_FRAME`]; source
 //! updates are analysed at most every [`ANALYSIS_EVERY`] and drawn at most
 //! every [`DATA_FRAME`], so a storm of updates is batched instead of drawn
-//! one by one. Pure bookkeeping over instants passed in: tested without a
+//! one by one; and they are read in gulps ([`GATHER`]), so a steady trickle
+//! of answers does not wake the loop for each. Pure bookkeeping over instants passed in: tested without a
 //! terminal or a runtime clock.
 
 use std::time::Duration;
@@ -20,6 +21,16 @@ pub(crate) const ANALYSIS_EVERY: Duration = Duration::from_millis(500);
 /// known-good ages), or at once when it crosses a window, blackout or due time.
 pub(crate) const SLOW_ANALYSIS: Duration = Duration::from_secs(15);
 
+/// After a read of source updates that took all there was, the next read
+/// waits this long: answers trickling in (every cell every 10 s is hundreds
+/// a second) wake the loop ten times a second, not once each. Well within a
+/// data frame. Answers coming faster than [`READ_MAX`] a gather (a sweep at
+/// start-up) are read on at once: the channel never fills while we wait.
+pub(crate) const GATHER: Duration = Duration::from_millis(100);
+
+/// Most source updates taken in one read.
+pub(crate) const READ_MAX: usize = 256;
+
 /// What is due, and when it was last done.
 #[derive(Debug, Clone)]
 pub(crate) struct Pacing {
@@ -31,6 +42,9 @@ pub(crate) struct Pacing {
     analysis_due: bool,
     last_draw: Instant,
     last_analysis: Instant,
+    /// Source updates are not read before this (see [`GATHER`]).
+    read_after: Option<Instant>,
+    last_read: Instant,
 }
 
 impl Pacing {
@@ -42,7 +56,28 @@ impl Pacing {
             analysis_due: false,
             last_draw: now.checked_sub(MIN_FRAME).unwrap_or(now),
             last_analysis: now,
+            read_after: None,
+            last_read: now,
         }
+    }
+
+    /// `received` source updates were read at `now`. The next read waits a
+    /// gather when this one took all there was and, at the pace they came
+    /// since the last read, a gather brings fewer than [`READ_MAX`].
+    pub fn read(&mut self, now: Instant, received: usize) {
+        let since = now.duration_since(self.last_read).max(Duration::from_millis(1));
+        let per_gather = received as f64 * GATHER.as_secs_f64() / since.as_secs_f64();
+        let trickle = received < READ_MAX && per_gather < READ_MAX as f64;
+        self.read_after = trickle.then(|| now + GATHER);
+        self.last_read = now;
+    }
+
+    /// Whether source updates may be read at `now`.
+    pub(crate) fn reads_open(&mut self, now: Instant) -> bool {
+        if self.read_after.is_some_and(|at| now >= at) {
+            self.read_after = None;
+        }
+        self.read_after.is_none()
     }
 
     /// A key or the clock changed the screen.
@@ -99,10 +134,7 @@ impl Pacing {
             None
         };
         let analysis = self.analysis_due.then(|| self.last_analysis + ANALYSIS_EVERY);
-        match (frame, analysis) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [frame, analysis, self.read_after].into_iter().flatten().min()
     }
 }
 
@@ -135,6 +167,33 @@ mod tests {
         assert!(!p.frame_ready(t0 + ms(60) + MIN_FRAME));
         assert!(p.frame_ready(t0 + ms(60) + DATA_FRAME));
         assert_eq!(p.next_due(), Some(t0 + ms(60) + DATA_FRAME));
+    }
+
+    #[test]
+    fn answers_are_read_in_gulps_and_a_burst_at_once() {
+        let t0 = Instant::now();
+        let mut p = Pacing::new(t0);
+        p.drew(t0);
+        assert!(p.reads_open(t0), "the first read at once");
+        // Every cell every 10 s: 600 a second, 60 a gather.
+        p.read(t0 + GATHER, 60);
+        let t1 = t0 + GATHER;
+        assert!(!p.reads_open(t1 + ms(50)), "a trickle waits");
+        assert_eq!(p.next_due(), Some(t1 + GATHER), "and the loop wakes for it");
+        assert!(p.reads_open(t1 + GATHER));
+        assert_eq!(p.next_due(), None, "once open, nothing more is due");
+        // A full read: read on at once.
+        p.read(t1 + GATHER, READ_MAX);
+        assert!(p.reads_open(t1 + GATHER));
+        // The rest of a sweep, 20 that came in 2 ms (1,000 a gather): at once too.
+        let t2 = t1 + GATHER + ms(2);
+        p.read(t2, 20);
+        assert!(p.reads_open(t2), "a sweep is never held up");
+        // Then one that came in 50 ms: a trickle again.
+        p.read(t2 + ms(50), 1);
+        assert!(!p.reads_open(t2 + ms(60)));
+        // Never later than a data frame: a trickle is drawn as soon as before.
+        assert!(GATHER < DATA_FRAME);
     }
 
     #[test]
