@@ -151,11 +151,14 @@ const VERSION_ROOM_AT_MOST: usize = 24;
 pub(crate) fn columns(state: &AppState, area: Rect) -> Columns {
     let fleet = &state.engine.fleet;
     let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
-    let mut name_w = fleet.services.iter().map(|s| width(&s.name)).max().unwrap_or(7).clamp(7, 24) as u16 + 1;
+    // Every name and target, every frame (the columns must not change as
+    // the rows scroll): printable ASCII, as nearly all are, is as wide as it is long.
+    let name_width = |s: &str| if s.bytes().all(|b| (0x20..0x7f).contains(&b)) { s.len() } else { width(s) };
+    let mut name_w = fleet.services.iter().map(|s| name_width(&s.name)).max().unwrap_or(7).clamp(7, 24) as u16 + 1;
     let target_w = fleet
         .release
         .as_ref()
-        .map(|r| r.targets.iter().map(|(_, v)| width(v)).max().unwrap_or(6).clamp(6, 14) as u16 + 1)
+        .map(|r| r.targets.iter().map(|(_, v)| name_width(v)).max().unwrap_or(6).clamp(6, 14) as u16 + 1)
         .unwrap_or(0);
     let envs = fleet.environments.len().max(1) as u16;
     let inner_w = area.width.saturating_sub(2);

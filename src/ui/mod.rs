@@ -131,7 +131,8 @@ pub fn matrix_rows(area: Rect, envs: usize, services: usize) -> usize {
 pub fn render(frame: &mut Frame, state: &AppState) {
     let theme = Theme::new(state.ui.color);
     let (envs, services) = (state.engine.fleet.environments.len(), state.engine.fleet.services.len());
-    let mut areas = layout_with_status(frame.area(), envs, services, status::height(state, frame.area().width));
+    let bar = status::lay_out(state, &theme, frame.area().width);
+    let mut areas = layout_with_status(frame.area(), envs, services, bar.height());
     // The focused pane below the matrix is drawn in `lower` (the release
     // progress without a checklist stays in its place).
     let in_lower = match state.ui.focus {
@@ -142,7 +143,7 @@ pub fn render(frame: &mut Frame, state: &AppState) {
     if in_lower {
         grow_lower(&mut areas);
     }
-    status::render(frame, areas.status, state, &theme);
+    status::draw(frame, areas.status, bar);
     matrix::render(frame, areas.matrix, state, &theme);
     if state.ui.focus == Pane::Checklist && state.eval.checklist.is_some() {
         checklist::render(frame, areas.lower, state, &theme);

@@ -78,8 +78,14 @@ fn shown_envs(s: &ServiceRollback) -> Vec<&EnvRollback> {
 /// The services the pane lists (those the service filter shows), in the
 /// engine's order: firing first, then NOT READY, AT RISK, READY.
 pub(crate) fn ordered(state: &AppState) -> Vec<&ServiceRollback> {
-    // `visible` is in fleet order.
-    state.eval.rollback.ordered().filter(|s| state.visible.binary_search(&s.service).is_ok()).collect()
+    listed(state).collect()
+}
+
+/// As [`ordered`], lazily: the summary takes only the rows it shows.
+fn listed(state: &AppState) -> impl Iterator<Item = &ServiceRollback> {
+    // `visible` is in fleet order; with no filter it is every service.
+    let all = state.visible.len() >= state.engine.fleet.services.len();
+    state.eval.rollback.ordered().filter(move |s| all || state.visible.binary_search(&s.service).is_ok())
 }
 
 /// The summary in its place beside the checklist: one row per service,
@@ -93,16 +99,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let block = Block::bordered()
         .title(Span::styled(title(state, area.width), theme.title()))
         .border_style(theme.border(focused));
-    let services = ordered(state);
+    // At 2,000 services only the rows that fit are gathered; the rest are counted.
+    let total = listed(state).count();
+    let services: Vec<&ServiceRollback> = listed(state).take(usize::from(area.height)).collect();
     let width = |s: &str| unicode_width::UnicodeWidthStr::width(s) as u16;
     let inner_w = area.width.saturating_sub(2);
     // Too short for a header, a service and the count of the rest: the
     // header goes, the first service (the worst) stays.
-    let with_header = area.height >= 5 || services.len() <= 1;
+    let with_header = area.height >= 5 || total <= 1;
     let rows_fit = area.height.saturating_sub(if with_header { 3 } else { 2 }) as usize;
     // A last row says how many more there are, rather than cutting them off silently.
-    let shown = if services.len() > rows_fit { rows_fit.saturating_sub(1) } else { services.len() };
-    let more = services.len() - shown;
+    let shown = if total > rows_fit { rows_fit.saturating_sub(1) } else { total };
+    let more = total - shown;
     let name_w = services.iter().take(shown).map(|s| width(&s.name)).max().unwrap_or(7).clamp(7, 20).min(inner_w / 4);
     let ready_w = width(Readiness::NotReady.label());
     // The latest environment the release has reached: what a rollback now

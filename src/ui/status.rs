@@ -29,40 +29,53 @@ const BANNER_LINES: usize = 3;
 /// is a fetch that has not come back: hanging.
 const HANG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Rows the status bar takes at `width`: one, or the rollback banner's.
-pub fn height(state: &AppState, width: u16) -> u16 {
-    let theme = Theme::new(false);
-    if let Some(lines) = banner(state, &theme, usize::from(width)) {
-        return lines.len() as u16;
-    }
-    match budget_warning(state) {
-        Some(warning) if !fits_beside(&bar(state, &theme).0, &warning, width) => 2,
-        _ => 1,
+/// The status bar laid out for one width: its lines and the style behind
+/// them. Laid out once a frame (the layout needs its height, and at
+/// thousands of firing triggers the banner is the bar's dearest part).
+pub struct Status {
+    lines: Vec<Line<'static>>,
+    style: Style,
+}
+
+impl Status {
+    /// Rows the bar takes: one, the rollback banner's, or two when a budget
+    /// warning does not fit beside the bar.
+    pub fn height(&self) -> u16 {
+        u16::try_from(self.lines.len()).unwrap_or(u16::MAX)
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+/// Lay the status bar out at `width`.
+pub fn lay_out(state: &AppState, theme: &Theme, width: u16) -> Status {
     // A firing trigger turns the whole bar into the rollback banner.
-    if let Some(lines) = banner(state, theme, usize::from(area.width)) {
-        frame.render_widget(Paragraph::new(lines).style(theme.status_alert()), area);
-        return;
+    if let Some(lines) = banner(state, theme, usize::from(width)) {
+        return Status { lines, style: theme.status_alert() };
     }
     let (mut spans, style) = bar(state, theme);
     // A budget that will not hold goes at the end of the bar, or on a line
     // of its own when it does not fit there.
     let lines = match budget_warning(state) {
-        Some(warning) if fits_beside(&spans, &warning, area.width) => {
+        Some(warning) if fits_beside(&spans, &warning, width) => {
             spans.push(Span::raw(" │ "));
             spans.push(Span::raw(warning));
             vec![Line::from(spans)]
         }
         Some(warning) => {
-            let room = usize::from(area.width).saturating_sub(1);
+            let room = usize::from(width).saturating_sub(1);
             vec![Line::from(spans), Line::from(format!(" {}", fit(&warning, room)))]
         }
         None => vec![Line::from(spans)],
     };
-    frame.render_widget(Paragraph::new(lines).style(style), area);
+    Status { lines, style }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    draw(frame, area, lay_out(state, theme, area.width));
+}
+
+/// Draw a bar laid out by [`lay_out`].
+pub fn draw(frame: &mut Frame, area: Rect, status: Status) {
+    frame.render_widget(Paragraph::new(status.lines).style(status.style), area);
 }
 
 /// Whether `warning` fits at the end of the bar's one line.
