@@ -130,6 +130,9 @@ impl Fields {
     }
 }
 
+/// What the `http` source asks for: JSON, or a version as plain text.
+const ACCEPT: &str = "application/json, text/plain;q=0.9, */*;q=0.5";
+
 pub(crate) struct HttpSource {
     url: UrlTemplate,
     /// Shared with every fetch in flight.
@@ -160,7 +163,7 @@ impl Source for HttpSource {
     fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
         let url = self.url.render(&cell.service, &cell.env);
         let request =
-            ctx.client.get(url).header(reqwest::header::ACCEPT, "application/json, text/plain;q=0.9, */*;q=0.5");
+            ctx.client.get(url).header(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static(ACCEPT));
         let fields = Arc::clone(&self.fields);
         async move {
             let resp = fetch::get_capped(request, fetch::MAX_BODY).await?;
