@@ -483,7 +483,11 @@ impl<'de> serde::de::Visitor<'de> for WantedMembers<'_, '_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = Vec::with_capacity(self.0.len());
-        while let Some(Text(key)) = map.next_key()? {
+        // A key reads as text, borrowed from the body unless it has escapes.
+        while let Some(key) = map.next_key::<Member<'de>>()? {
+            let Member::Text(key) = key else {
+                return Err(serde::de::Error::custom("an object key that is not a string"));
+            };
             if self.0.iter().any(|(_, token, _)| *token == key) {
                 found.push((key, map.next_value()?));
             } else {
@@ -543,28 +547,6 @@ impl<'de> serde::Deserialize<'de> for Member<'de> {
             }
         }
         de.deserialize_any(MemberVisitor)
-    }
-}
-
-/// An object key, borrowed from the body unless it has escapes.
-struct Text<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Text<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> serde::de::Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-        }
-        de.deserialize_str(TextVisitor)
     }
 }
 
