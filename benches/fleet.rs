@@ -149,7 +149,11 @@ fn reference(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
     let urls: std::sync::Arc<[String]> = (0..services)
         .flat_map(|n| names.iter().map(move |e| format!("http://127.0.0.1:{port}/{e}/{}", common::service_name(n))))
         .collect();
-    rt.spawn(async move {
+    // A failed GET is counted, not a panic in a task nobody watches: a
+    // reference that did not read is no reference.
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failures = failed.clone();
+    let task = rt.spawn(async move {
         use futures::StreamExt;
         let client = reqwest::Client::new();
         let mut every = tokio::time::interval(Duration::from_secs(10));
@@ -157,10 +161,15 @@ fn reference(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
             every.tick().await;
             futures::stream::iter(0..urls.len())
                 .map(|i| {
-                    let (client, urls) = (client.clone(), urls.clone());
+                    let (client, urls, failures) = (client.clone(), urls.clone(), failures.clone());
                     async move {
-                        let resp = client.get(&urls[i]).send().await.expect("plain GET");
-                        resp.bytes().await.expect("plain body").len()
+                        let read = match client.get(&urls[i]).send().await {
+                            Ok(resp) if resp.status().is_success() => resp.bytes().await.is_ok(),
+                            _ => false,
+                        };
+                        if !read {
+                            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                     }
                 })
                 .buffer_unordered(16)
@@ -172,6 +181,9 @@ fn reference(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
     let before = threads_cpu(NAME);
     std::thread::sleep(Duration::from_secs(secs));
     let used = threads_cpu(NAME) - before;
+    assert!(!task.is_finished(), "the reference stopped before the window ended");
+    let failed = failed.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(failed, 0, "the reference's GETs failed {failed} times: its CPU is no reference");
     rt.shutdown_background();
     (used, 100.0 * used / secs as f64)
 }

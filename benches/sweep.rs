@@ -142,7 +142,8 @@ fn main() {
         if let Some(only) = profile {
             // One side alone, for a profiler: `profile 0` is flightdeck's poller, `profile 3` plain reqwest.
             let side = &mut sides[only.min(3)];
-            for _ in 0..=runs {
+            assert_eq!((side.sweep)(), cells, "warm-up reads every cell");
+            for _ in 0..runs {
                 assert_eq!(side.time(), cells, "every cell read");
             }
             println!("  concurrency {concurrency}, {} only:\n{}", side.name, side.line());

@@ -306,7 +306,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     // Before anything starts: a signal during start-up is handled too.
     let mut signals = signals::Signals::install()?;
     let ctx = HttpContext::new().context("setting up the HTTP client")?;
-    let (tx, mut rx) = mpsc::channel::<SourceUpdate>(1024);
+    let (tx, mut rx) = mpsc::channel::<SourceUpdate>(pacing::CHANNEL);
     // Team mode with one poll load: the poller runs only while this seat
     // leads (the seat says when); otherwise from the start.
     let mut seat = options.seat.map(crate::journal::team_seat::Seat::spawn);
@@ -384,7 +384,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
 
     state.reanalyze();
 
-    let mut input = terminal_input();
+    let mut input = TerminalInput::start();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Another cockpit on this release may append: look twice a second.
@@ -483,9 +483,10 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                 tracing::info!(elapsed_ms = launched.elapsed().as_millis() as u64, "first full matrix drawn");
             }
         }
-        let reading = pace.reads_open(tokio::time::Instant::now());
+        // Read early when something else woke the loop and a full read waits.
+        let reading = pace.reads_open(tokio::time::Instant::now()) || rx.len() >= pacing::READ_MAX;
         let effect = tokio::select! {
-            event = input.recv() => match event {
+            event = input.events.recv() => match event {
                 Some(Ok(event)) => {
                     if let crossterm::event::Event::Resize(w, h) = event {
                         let area = ratatui::layout::Rect::new(0, 0, w, h);
@@ -677,6 +678,8 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     }
     drop(poller);
     drop(seat);
+    // No key is read once the terminal is handed back.
+    drop(input);
     drop(guard);
     // Appends already sent finish on the journal thread (each is fsync'd);
     // wait briefly for their answers so a tick made just before `q` is kept
@@ -692,18 +695,32 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
 /// terminal (a lock and a system call) each time it is polled, and the app
 /// loop's `select!` polls every branch on every turn: at hundreds of source
 /// answers a second that was most of the loop's own work. Polled here, the
-/// stream is only asked when the terminal has something.
-fn terminal_input() -> tokio::sync::mpsc::Receiver<std::io::Result<crossterm::event::Event>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move {
-        let mut events = EventStream::new();
-        while let Some(event) = events.next().await {
-            if tx.send(event).await.is_err() {
-                break; // the app loop is gone
+/// stream is only asked when the terminal has something. Dropped, the task
+/// stops (before the terminal is restored: keys typed after belong to the shell).
+struct TerminalInput {
+    events: tokio::sync::mpsc::Receiver<std::io::Result<crossterm::event::Event>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TerminalInput {
+    fn start() -> TerminalInput {
+        let (tx, events) = tokio::sync::mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            let mut stream = EventStream::new();
+            while let Some(event) = stream.next().await {
+                if tx.send(event).await.is_err() {
+                    break; // the app loop is gone
+                }
             }
-        }
-    });
-    rx
+        });
+        TerminalInput { events, task }
+    }
+}
+
+impl Drop for TerminalInput {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 #[cfg(test)]

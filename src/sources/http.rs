@@ -411,7 +411,7 @@ impl Json<'_> {
 
 /// A JSON object read only as far as the pointers reach: the members they
 /// start with are kept (text borrowed from the body where it has no
-/// escapes), every other member is checked and skipped. At thousands of
+/// escapes), every other member is read and dropped. At thousands of
 /// cells a sweep, building the whole document (every key and value
 /// allocated, hashed and dropped) was most of a source's own work; the
 /// document must still be valid JSON throughout.
@@ -491,7 +491,11 @@ impl<'de> serde::de::Visitor<'de> for WantedMembers<'_, '_> {
             if self.0.iter().any(|(_, token, _)| *token == key) {
                 found.push((key, map.next_value()?));
             } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
+                // Read in full and dropped, not skipped: serde_json checks a
+                // skipped value's grammar only (not its UTF-8, escapes, number
+                // range or depth), and the body must be refused as a whole
+                // parse would refuse it. Unescaped text is borrowed: no copy.
+                map.next_value::<Member<'de>>()?;
             }
         }
         Ok(found)
@@ -738,15 +742,22 @@ mod tests {
     }
 
     #[test]
-    fn members_a_pointer_does_not_reach_are_skipped_but_still_checked() {
+    fn members_a_pointer_does_not_reach_are_read_and_checked_as_a_whole_parse_would() {
         let ok = br#"{"big":{"a":[1,2,{"b":null}],"c":"\u00e9"},"version":"1.2.0","build":7}"#;
         let r = decode(ok, Some("application/json"), &fields()).unwrap();
         assert_eq!((r.version.as_deref(), r.build.as_deref()), (Some("1.2.0"), Some("7")));
+        let deep = format!(r#"{{"version":"1.2.0","x":{}1{}}}"#, "[".repeat(200), "]".repeat(200));
+        let bad_utf8 = [&br#"{"version":"1.2.0","x":""#[..], &[0xff, 0xfe], br#""}"#].concat();
         for bad in [
             &br#"{"version":"1.2.0","big":[1,}"#[..],
             br#"{"version":"1.2.0"} trailing"#,
             br#"{"version":"1.2.0","x":tru}"#,
             br#"{"version":"1.2.0" "build":1}"#,
+            // What a grammar-only skip would let through.
+            br#"{"version":"1.2.0","x":"\ud800"}"#,
+            br#"{"version":"1.2.0","x":1e400}"#,
+            deep.as_bytes(),
+            &bad_utf8,
         ] {
             let err = decode(bad, Some("application/json"), &fields()).unwrap_err();
             assert!(matches!(err, FetchError::Malformed(_)), "{err}");
