@@ -4,8 +4,8 @@
 //! updates are analysed at most every [`ANALYSIS_EVERY`] and drawn at most
 //! every [`DATA_FRAME`], so a storm of updates is batched instead of drawn
 //! one by one; and they are read in gulps ([`GATHER`]), so a steady trickle
-//! of answers does not wake the loop for each. Pure bookkeeping over instants passed in: tested without a
-//! terminal or a runtime clock.
+//! of answers does not wake the loop for each. Pure bookkeeping over
+//! instants passed in: tested without a terminal or a runtime clock.
 
 use std::time::Duration;
 
