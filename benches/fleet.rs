@@ -5,6 +5,7 @@
 //!   cargo bench --bench fleet                  # 1000 × 6, 60 s per CPU window
 //!   cargo bench --bench fleet -- 1000 6 20     # services, environments, seconds
 //!   FD_BENCH_BIN=/path/to/flightdeck cargo bench --bench fleet   # another build
+//!   cargo bench --bench fleet -- 1000 6 30 poller   # only the poller alone beside its reference
 //!
 //! Three runs, each a fresh process:
 //!
@@ -188,6 +189,41 @@ fn reference(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
     (used, 100.0 * used / secs as f64)
 }
 
+/// Between the two: flightdeck's own poller in this process (its 2-worker
+/// runtime, threads of its own), on the busy run's config, its updates
+/// received and dropped. What it uses beyond the reference is the poller's
+/// and the sources' share of the cockpit's; the rest is the cockpit's own
+/// (judging, the journal, drawing).
+fn poller_alone(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
+    const NAME: &str = "fd-poller";
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(NAME).enable_all().build().unwrap();
+    let text = common::config(port, services, envs, "10s", 16);
+    let config = flightdeck::setup::from_toml_str(&text, "bench").unwrap();
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failures = failed.clone();
+    let task = rt.spawn(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+        let ctx = flightdeck::sources::HttpContext::new().expect("an HTTP client");
+        let _poller = flightdeck::poller::Poller::spawn(active, config.poller, ctx, tx);
+        while let Some(update) = rx.recv().await {
+            if update.result.is_err() {
+                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let before = threads_cpu(NAME);
+    std::thread::sleep(Duration::from_secs(secs));
+    let used = threads_cpu(NAME) - before;
+    assert!(!task.is_finished(), "the poller stopped before the window ended");
+    let failed = failed.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(failed, 0, "the poller's fetches failed {failed} times");
+    rt.shutdown_background();
+    (used, 100.0 * used / secs as f64)
+}
+
 fn clock_ticks() -> f64 {
     let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
@@ -234,7 +270,10 @@ impl Run<'_> {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    // `poller` (after the numbers): only the busy reference and the poller alone, twice, alternating.
+    let poller_only = raw.iter().any(|a| a == "poller");
+    let args: Vec<u64> = raw.iter().filter_map(|a| a.parse().ok()).collect();
     let services = args.first().copied().unwrap_or(1000) as usize;
     let envs = args.get(1).copied().unwrap_or(6) as usize;
     let secs = args.get(2).copied().unwrap_or(60);
@@ -248,6 +287,18 @@ fn main() {
     let port = common::serve(&server, services, envs);
     let run = Run { bin, port, services, envs };
     let cells = services * envs;
+    if poller_only {
+        println!("fleet: flightdeck's poller alone beside plain reqwest, {cells} cells every 10 s, {secs} s windows");
+        for _ in 0..2 {
+            let (_, reference) = reference(port, services, envs, secs);
+            let (_, poller) = poller_alone(port, services, envs, secs);
+            println!(
+                "  plain reqwest {reference:.2}% · flightdeck's poller {poller:.2}% of one core ({:.2}×)",
+                poller / reference.max(f64::EPSILON)
+            );
+        }
+        return;
+    }
     println!("fleet: the release binary in tmux 200×60, {services} services × {envs} environments = {cells} cells");
 
     // Start-up from empty journals, then idle over the same window as the
@@ -292,5 +343,11 @@ fn main() {
          {share:.2}% of one core · the cockpit busy {:.2}× it, {:+.2} points",
         busy_share / share.max(f64::EPSILON),
         busy_share - share
+    );
+    let (used, poller_share) = poller_alone(port, services, envs, secs);
+    println!(
+        "    of which the poller: flightdeck's poller alone, the same config: CPU over {secs} s: {used:.2} s = \
+         {poller_share:.2}% of one core ({:.2}× the reference)",
+        poller_share / share.max(f64::EPSILON)
     );
 }

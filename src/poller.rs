@@ -1,7 +1,11 @@
 //! The poller: one tokio task per source, each cell on its own schedule.
 //!
-//! A cell is fetched every `every`; after failures it waits longer,
-//! exponentially with jitter, up to `max_backoff`. The global bound on
+//! A cell is fetched every `every`, on its source's beat: the cells that
+//! read well are due together, at the same instants `every` apart (not each
+//! `every` after its own last answer, which would scatter them over the
+//! interval as answers come back at different times, one wake-up per cell
+//! instead of one per sweep). After failures a cell waits longer,
+//! exponentially with jitter, up to `max_backoff`, then rejoins the beat. The global bound on
 //! fetches in flight is split evenly between sources, and each fetch has the
 //! source's timeout, so a slow or hanging source only ever holds its own
 //! share and its own cells: it never delays the others.
@@ -103,6 +107,8 @@ struct SourceTask {
 impl SourceTask {
     async fn run(mut self) {
         let start = Instant::now();
+        // The source's beat: `start`, then every `every`; "refresh now" starts it anew.
+        let mut beat = start;
         let n = self.source.cells.len();
         // Cells not in flight, by when they are next due.
         let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..n).map(|i| Reverse((start, i))).collect();
@@ -130,21 +136,22 @@ impl SourceTask {
                 Some((i, update)) = running.next(), if !running.is_empty() => {
                     let asked = update.result.as_ref().err().and_then(FetchError::retry_after).map(|d| d.min(MAX_RETRY_AFTER));
                     not_before[i] = asked.and_then(|d| Instant::now().checked_add(d));
-                    let delay = match update.result {
+                    let now = Instant::now();
+                    let next = match update.result {
                         Ok(_) => {
                             failures[i] = 0;
-                            self.source.every
+                            next_beat(beat, self.source.every, now)
                         }
                         Err(ref e) => {
                             failures[i] = failures[i].saturating_add(1);
                             let wait = backoff(self.source.every, failures[i], self.max_backoff, fastrand::f64());
                             // A source that says when to come back is obeyed, even past
                             // max_backoff, up to an hour: a header is not trusted further.
-                            e.retry_after().map_or(wait, |asked| asked.min(MAX_RETRY_AFTER).max(wait))
+                            let wait = e.retry_after().map_or(wait, |asked| asked.min(MAX_RETRY_AFTER).max(wait));
+                            now.checked_add(wait).unwrap_or(now + MAX_RETRY_AFTER)
                         }
                     };
-                    let now = Instant::now();
-                    due.push(Reverse((now.checked_add(delay).unwrap_or(now + MAX_RETRY_AFTER), i)));
+                    due.push(Reverse((next, i)));
                     if self.tx.send(update).await.is_err() {
                         return; // the app loop is gone
                     }
@@ -155,12 +162,26 @@ impl SourceTask {
                         return;
                     }
                     let now = Instant::now();
+                    beat = now;
                     let waiting: Vec<usize> = due.drain().map(|Reverse((_, i))| i).collect();
                     due.extend(waiting.into_iter().map(|i| Reverse((not_before[i].map_or(now, |t| t.max(now)), i))));
                 }
             }
         }
     }
+}
+
+/// The first beat after `now` of a source whose beat started at `beat` and
+/// comes every `every`: where a cell that has just read well is due next.
+/// A fetch that took less than `every` lands on the beat after the one it
+/// started on; a cell back from a backoff joins the next beat.
+fn next_beat(beat: Instant, every: Duration, now: Instant) -> Instant {
+    let every_ns = every.as_nanos().max(1);
+    let beats = now.saturating_duration_since(beat).as_nanos() / every_ns + 1;
+    u64::try_from(beats * every_ns)
+        .ok()
+        .and_then(|ns| beat.checked_add(Duration::from_nanos(ns)))
+        .unwrap_or_else(|| now + every)
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -419,6 +440,62 @@ mod tests {
         assert_eq!(cells.len(), 40, "every cell read");
         assert!(updates >= 80, "cells read again on schedule: {updates} updates");
         assert_eq!(counts.1.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn a_cell_that_read_well_is_due_on_the_next_beat() {
+        let beat = Instant::now();
+        let every = Duration::from_secs(10);
+        let at = |ms: u64| beat + Duration::from_millis(ms);
+        // Answered 0.3 s or 9.9 s into the beat: due on the next one.
+        assert_eq!(next_beat(beat, every, at(300)), at(10_000));
+        assert_eq!(next_beat(beat, every, at(9_900)), at(10_000));
+        // Exactly on a beat: the one after.
+        assert_eq!(next_beat(beat, every, at(10_000)), at(20_000));
+        // Back from a backoff 37.2 s in: the beat at 40 s.
+        assert_eq!(next_beat(beat, every, at(37_200)), at(40_000));
+        // Before the beat started (a refresh moved it): its first beat after.
+        assert_eq!(next_beat(at(5_000), every, at(4_000)), at(15_000));
+        // However long the cockpit has run, no overflow.
+        assert_eq!(next_beat(beat, Duration::from_millis(100), at(86_400_000 * 400 + 50)), at(86_400_000 * 400 + 100));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cells_that_answer_at_different_speeds_are_read_again_together() {
+        use axum::extract::{Path, State};
+        // Service sN answers after N × 40 ms; the server notes when each request arrives.
+        type Arrivals = Arc<std::sync::Mutex<Vec<(usize, Instant)>>>;
+        let arrivals = Arrivals::default();
+        let handler = |State(arrivals): State<Arrivals>, Path((_env, service)): Path<(String, String)>| async move {
+            let n: usize = service.trim_start_matches('s').parse().unwrap();
+            arrivals.lock().unwrap().push((n, Instant::now()));
+            tokio::time::sleep(Duration::from_millis(40 * n as u64)).await;
+            "1.0.0"
+        };
+        let app =
+            axum::Router::new().route("/{env}/{service}", axum::routing::get(handler)).with_state(arrivals.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut config = fleet_config(addr, 4, 16);
+        config.sources[0].every = Duration::from_millis(400);
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let (tx, mut rx) = mpsc::channel(64);
+        let _poller = Poller::spawn(active, config.poller, HttpContext::new().unwrap(), tx);
+        // Two rounds of 8 cells: the first answers spread over 120 ms.
+        for _ in 0..16 {
+            let update = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+            assert!(update.result.is_ok(), "{:?}", update.result);
+        }
+        let arrivals = arrivals.lock().unwrap().clone();
+        let second: Vec<Instant> = arrivals[8..16].iter().map(|(_, at)| *at).collect();
+        let spread = *second.iter().max().unwrap() - *second.iter().min().unwrap();
+        assert!(
+            spread < Duration::from_millis(60),
+            "the second round's requests arrive together, not as the first round's answers came back: {spread:?}"
+        );
+        let gap = *second.iter().min().unwrap() - arrivals[0].1;
+        assert!(gap >= Duration::from_millis(390), "a beat is `every` long: the second round came after {gap:?}");
     }
 
     #[test]

@@ -219,7 +219,7 @@ async fn once(active: &[ActiveSource]) -> Result<Reading, FetchError> {
 
 /// Results by service name.
 async fn by_service(active: &[ActiveSource]) -> HashMap<String, Result<Reading, FetchError>> {
-    let names: Vec<String> = active[0].cells.iter().map(|c| c.service.clone()).collect();
+    let names: Vec<String> = active[0].cells.iter().map(|c| c.service.to_string()).collect();
     let cells = active[0].cells.clone();
     sweep(active)
         .await

@@ -55,8 +55,9 @@ pub trait Source: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct CellTarget {
     pub key: CellKey,
-    pub service: String,
-    pub env: String,
+    /// Shared with the fleet's names: a cell keeps no copy of its own.
+    pub service: Arc<str>,
+    pub env: Arc<str>,
 }
 
 /// Fill the exact placeholders `{service}` and `{env}` of a template;
@@ -221,8 +222,8 @@ pub(crate) fn attach(specs: &[SourceSpec], built: Vec<Arc<dyn Source>>, fleet: &
                 for &env in &spec.environments {
                     cells.push(CellTarget {
                         key: CellKey { service, env },
-                        service: fleet.services[service].name.to_string(),
-                        env: fleet.environments[env].name.to_string(),
+                        service: Arc::clone(&fleet.services[service].name),
+                        env: Arc::clone(&fleet.environments[env].name),
                     });
                 }
             }
