@@ -411,11 +411,15 @@ fn trigger_line<'a>(t: &TriggerState, env_w: usize, width: usize, theme: &Theme)
         format!("{live}{baseline}{fires} ({}){error}{note}", t.rule)
     };
     let label = format!("{} {:<7}", t.state.glyph(), t.state.label());
+    let indent = format!("  {:<env_w$}   ", "");
+    // What is left after the indent, the label and a space: a detail cut to
+    // it ends in "…" on screen, not at the pane's edge.
+    let room = width.saturating_sub(indent.chars().count() + label.chars().count() + 1);
     Line::from(vec![
-        Span::raw(format!("  {:<env_w$}   ", "")),
+        Span::raw(indent),
         Span::styled(label, level_style(t.state, theme)),
         Span::raw(" "),
-        Span::raw(fit(&format!("{} {detail}", t.name), width.saturating_sub(env_w + 14))),
+        Span::raw(fit(&format!("{} {detail}", t.name), room)),
     ])
 }
 
@@ -443,6 +447,22 @@ mod tests {
 
     fn text(line: &Line<'_>) -> String {
         line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_long_trigger_line_fits_its_width_and_says_it_was_cut() {
+        let theme = Theme::new(false);
+        let t = trigger(
+            Level::Firing,
+            Some(MetricValue::Number(0.93)),
+            "a note long enough that no 80-column pane can hold the whole line of this trigger",
+            None,
+        );
+        for (env_w, width) in [(4, 78), (10, 78), (4, 40)] {
+            let line = text(&trigger_line(&t, env_w, width, &theme));
+            assert_eq!(line.chars().count(), width, "the line fills its {width} columns, no more: {line:?}");
+            assert!(line.ends_with('…'), "a cut detail ends in an ellipsis: {line:?}");
+        }
     }
 
     #[test]
