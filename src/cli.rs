@@ -616,9 +616,10 @@ pub(crate) fn evaluate_once(
     // Earlier runs' observations give "first seen" and previous versions.
     let journal_path = data_dir(&config, paths).map(|d| crate::journal::observations_path(&d));
     if let Some(path) = &journal_path {
-        match crate::journal::read::<crate::journal::ObservationEvent>(path) {
-            Ok((events, _)) => engine.restore(events),
-            Err(e) => eprintln!("flightdeck {command}: warning: cannot read the journal {}: {e}", path.display()),
+        // Folded as it is read, as the cockpit does: never whole in memory.
+        let read = crate::journal::read_each::<crate::journal::ObservationEvent>(path, |events| engine.restore(events));
+        if let Err(e) = read {
+            eprintln!("flightdeck {command}: warning: cannot read the journal {}: {e}", path.display());
         }
     }
     // Team mode with one poll load: what the leading seat last wrote, with
@@ -766,19 +767,19 @@ fn report(paths: &Paths, files: &ConfigFiles, format: ReportFormat, retry: crate
             Err(stopped) => return stopped.exit(),
         };
     // The whole observation journal (the cockpit keeps only the latest 500),
-    // limited to the release: from T-24h to a day after the window.
-    let all = match &journal_path {
-        Some(path) => match crate::journal::read::<crate::journal::ObservationEvent>(path) {
-            Ok((events, _)) => events,
-            Err(e) => {
-                eprintln!("flightdeck report: cannot read the journal {}: {e}", path.display());
-                return ExitCode::from(EXIT_USAGE);
-            }
-        },
-        None => Vec::new(),
-    };
+    // limited to the release (from T-24h to a day after the window) as it is
+    // read: only those events are kept.
     let view = View::new(&engine, &evaluation);
-    let changes = crate::report::record::changes_for(view, all);
+    let mut changes = Vec::new();
+    if let Some(path) = &journal_path {
+        let read = crate::journal::read_each::<crate::journal::ObservationEvent>(path, |events| {
+            changes = crate::report::record::changes_for(view, events);
+        });
+        if let Err(e) = read {
+            eprintln!("flightdeck report: cannot read the journal {}: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     let out = match format {
         ReportFormat::Markdown => crate::report::record::markdown(view, &operator, &changes),
         ReportFormat::Text => crate::report::record::text(view, &operator, &changes),

@@ -114,6 +114,24 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> io::Result<(Vec<T>, LoadReport)
     }
 }
 
+/// [`read`], folded as it is read: `take` is handed the records one at a
+/// time, so a long journal never lives in memory whole (absent file: no
+/// records). A read error ends the records and is returned after `take`.
+pub(crate) fn read_each<T: DeserializeOwned>(
+    path: &Path,
+    take: impl FnOnce(&mut Records<BufReader<File>, T>),
+) -> io::Result<LoadReport> {
+    match File::open(path) {
+        Ok(file) => {
+            let mut records = Records::new(BufReader::new(file));
+            take(&mut records);
+            records.finish()
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(LoadReport::default()),
+        Err(e) => Err(e),
+    }
+}
+
 fn read_records<T: DeserializeOwned>(file: &mut File) -> io::Result<(Vec<T>, LoadReport)> {
     file.seek(SeekFrom::Start(0))?;
     let mut records = Records::new(BufReader::new(file));
@@ -230,6 +248,33 @@ mod tests {
         let (loaded, report) = read::<ObservationEvent>(&path).unwrap();
         assert_eq!(loaded, vec![event(1), event(2), event(3)]);
         assert_eq!(report.skipped, 1, "the torn line stays skipped, not glued to the next record");
+    }
+
+    #[test]
+    fn read_each_hands_over_what_read_loads_one_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.jsonl");
+        let mut text = String::new();
+        for n in 1..=3 {
+            text += &serde_json::to_string(&event(n)).unwrap();
+            text += if n == 2 { "\nnot a record\n" } else { "\n" };
+        }
+        std::fs::write(&path, text).unwrap();
+        let mut seen = Vec::new();
+        let report = read_each::<ObservationEvent>(&path, |events| seen.extend(events)).unwrap();
+        let (loaded, whole) = read::<ObservationEvent>(&path).unwrap();
+        assert_eq!(seen, vec![event(1), event(2), event(3)]);
+        assert_eq!(seen, loaded);
+        assert_eq!((report.skipped, report.torn_tail), (1, false));
+        assert_eq!((whole.skipped, whole.torn_tail), (1, false));
+        // No journal yet: no records, no error.
+        let mut none = 0;
+        read_each::<ObservationEvent>(&dir.path().join("absent.jsonl"), |events| none = events.count()).unwrap();
+        assert_eq!(none, 0);
+        // A directory where the journal should be: the error, with nothing handed over.
+        let err = read_each::<ObservationEvent>(dir.path(), |events| none = events.count());
+        assert!(err.is_err(), "reading a directory is an error: {err:?}");
+        assert_eq!(none, 0);
     }
 
     #[test]

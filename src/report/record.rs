@@ -28,7 +28,10 @@ struct RecordJson<'a> {
 /// The changes that belong to the release record, oldest first: first
 /// sightings left out; with a window, from a day before it opens (the
 /// T-24h phase) to a day after it closes.
-pub(crate) fn changes_for(state: View<'_>, events: Vec<ObservationEvent>) -> Vec<ObservationEvent> {
+pub(crate) fn changes_for(
+    state: View<'_>,
+    events: impl IntoIterator<Item = ObservationEvent>,
+) -> Vec<ObservationEvent> {
     let day = jiff::SignedDuration::from_hours(24);
     let span = state.engine.fleet.release.as_ref().and_then(|r| r.window).map(|w| (w.start - day, w.end + day));
     let mut out: Vec<ObservationEvent> = events
