@@ -228,6 +228,11 @@ mod tests {
         }
     }
 
+    /// Events 1 to 3 as journal lines, each followed by `after(n)`.
+    fn three_events(after: impl Fn(u32) -> &'static str) -> String {
+        (1..=3).map(|n| serde_json::to_string(&event(n)).unwrap() + after(n)).collect()
+    }
+
     #[test]
     fn survives_reopen_and_tolerates_a_torn_last_line() {
         let dir = tempfile::tempdir().unwrap();
@@ -254,12 +259,7 @@ mod tests {
     fn read_each_hands_over_what_read_loads_one_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.jsonl");
-        let mut text = String::new();
-        for n in 1..=3 {
-            text += &serde_json::to_string(&event(n)).unwrap();
-            text += if n == 2 { "\nnot a record\n" } else { "\n" };
-        }
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, three_events(|n| if n == 2 { "\nnot a record\n" } else { "\n" })).unwrap();
         let mut seen = Vec::new();
         let report = read_each::<ObservationEvent>(&path, |events| seen.extend(events)).unwrap();
         let (loaded, whole) = read::<ObservationEvent>(&path).unwrap();
@@ -292,12 +292,7 @@ mod tests {
     fn records_stream_what_open_loads_and_appends_go_on_after_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.jsonl");
-        let mut text = String::new();
-        for n in 1..=3 {
-            text += &serde_json::to_string(&event(n)).unwrap();
-            text += "\n";
-            text += "not json\n\n";
-        }
+        let mut text = three_events(|_| "\nnot json\n\n");
         text += r#"{"at":"2027-01-15T08:00:00Z","serv"#;
         std::fs::write(&path, text).unwrap();
 
