@@ -590,7 +590,22 @@ pub(crate) fn evaluate_once(
     let ctx = crate::sources::HttpContext::new()
         .map_err(|e| format!("flightdeck {command}: cannot set up the HTTP client: {e}"))?;
     let template = crate::checklist::resolve(&config.fleet, paths.config_dir()).map_err(|e| e.to_string())?;
-    let mut engine = Engine::for_config(&config, &active, template);
+    let mut engine = Engine::for_config(&config, &active, template.clone());
+    // Earlier runs' observations give "first seen" and previous versions,
+    // folded as they are read (never whole in memory).
+    let journal_path = data_dir(&config, paths).map(|d| crate::journal::observations_path(&d));
+    if let Some(path) = &journal_path {
+        let read = crate::journal::read_each::<crate::journal::ObservationEvent>(path, |events| engine.restore(events));
+        if let Err(e) = read {
+            eprintln!(
+                "flightdeck {command}: warning: cannot read the journal {}: {e}; going on without its history",
+                path.display()
+            );
+            // Half a history would have this sweep report changes that
+            // never happened (from a version the journal had moved past): none.
+            engine = Engine::for_config(&config, &active, template);
+        }
+    }
     // The release journal: ticks, sign-offs and decisions made in cockpits.
     // Read only: a data dir this user cannot write still gives a full
     // evaluation (only the cockpit's own ticks and sign-offs need writing).
@@ -612,15 +627,6 @@ pub(crate) fn evaluate_once(
             );
         }
         engine.take_release_events(events);
-    }
-    // Earlier runs' observations give "first seen" and previous versions.
-    let journal_path = data_dir(&config, paths).map(|d| crate::journal::observations_path(&d));
-    if let Some(path) = &journal_path {
-        // Folded as it is read, as the cockpit does: never whole in memory.
-        let read = crate::journal::read_each::<crate::journal::ObservationEvent>(path, |events| engine.restore(events));
-        if let Err(e) = read {
-            eprintln!("flightdeck {command}: warning: cannot read the journal {}: {e}", path.display());
-        }
     }
     // Team mode with one poll load: what the leading seat last wrote, with
     // its ages, and the shared history; no source is asked.
