@@ -19,7 +19,9 @@
 //!   journal adds to the reference's peak.
 //! - **busy**: the same, with `every = "10s"`: every cell re-read every 10 s;
 //!   then its reference: a plain reqwest client in this process (threads of
-//!   its own, counted alone) making the same GETs on the same schedule.
+//!   its own, counted alone) making the same GETs on the same schedule; then
+//!   flightdeck's poller alone in this process, on the busy run's config
+//!   (threads of its own): the poller's part of the busy figure.
 //!
 //! CPU is utime + stime of the process from `/proc/PID/stat`; the loopback
 //! server runs in this process and is not counted.

@@ -773,8 +773,7 @@ fn report(paths: &Paths, files: &ConfigFiles, format: ReportFormat, retry: crate
             Err(stopped) => return stopped.exit(),
         };
     // The whole observation journal (the cockpit keeps only the latest 500),
-    // limited to the release (from T-24h to a day after the window) as it is
-    // read: only those events are kept.
+    // as it is read: only the changes the record lists are kept (`changes_for`).
     let view = View::new(&engine, &evaluation);
     let mut changes = Vec::new();
     if let Some(path) = &journal_path {
