@@ -22,8 +22,8 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::config::PollerSettings;
 use crate::model::{CellKey, Evidence, Reading, Role};
-use crate::sources::{ActiveSource, FetchError, HttpContext};
+use crate::sources::{ActiveSource, FetchError, Fetched, HttpContext};
 
 /// The longest a source may ask us to wait (`Retry-After`, a reset time).
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -118,44 +118,63 @@ impl SourceTask {
         // When a source asked us to wait (Retry-After, a rate-limit reset),
         // not even "refresh now" asks earlier.
         let mut not_before: Vec<Option<Instant>> = vec![None; n];
-        let mut running = FuturesUnordered::new();
-        loop {
+        let (source, ctx, share) = (&self.source, &self.ctx, self.share);
+        // Start what is due, earliest first, while there is room; the rest
+        // waits in `due` until a fetch finishes.
+        let start_due = |running: &mut FuturesUnordered<_>, due: &mut BinaryHeap<Reverse<(Instant, usize)>>| {
             let now = Instant::now();
-            // Start what is due, earliest first, while there is room; the
-            // rest waits in `due` until a fetch finishes.
-            while running.len() < self.share {
+            while running.len() < share {
                 match due.peek() {
                     Some(Reverse((at, _))) if *at <= now => {}
                     _ => break,
                 }
                 let Some(Reverse((_, i))) = due.pop() else { break };
-                running.push(fetch_cell(&self.source, i, &self.ctx));
+                running.push(fetch_cell(source, i, ctx));
             }
+        };
+        let mut running = FuturesUnordered::new();
+        let mut answered = Vec::new();
+        loop {
+            start_due(&mut running, &mut due);
             // A timer only when a due cell could start: at capacity, the
             // next finished fetch wakes the loop (else it would spin).
             let next_due = (running.len() < self.share).then(|| due.peek().map(|Reverse((at, _))| *at)).flatten();
             tokio::select! {
-                Some((i, update)) = running.next(), if !running.is_empty() => {
-                    let asked = update.result.as_ref().err().and_then(FetchError::retry_after).map(|d| d.min(MAX_RETRY_AFTER));
-                    not_before[i] = asked.and_then(|d| Instant::now().checked_add(d));
-                    let now = Instant::now();
-                    let next = match update.result {
-                        Ok(_) => {
-                            failures[i] = 0;
-                            next_beat(beat, self.source.every, now)
+                Some(first) = running.next(), if !running.is_empty() => {
+                    // The requests waiting for the slots these answers freed go
+                    // out before any answer's body is read: polling the fetches
+                    // sends them, and hands over whatever else has come meanwhile.
+                    answered.push(first);
+                    while answered.len() < GULP {
+                        start_due(&mut running, &mut due);
+                        match std::future::poll_fn(|cx| std::task::Poll::Ready(running.poll_next_unpin(cx))).await {
+                            std::task::Poll::Ready(Some(more)) => answered.push(more),
+                            _ => break,
                         }
-                        Err(ref e) => {
-                            failures[i] = failures[i].saturating_add(1);
-                            let wait = backoff(self.source.every, failures[i], self.max_backoff, fastrand::f64());
-                            // A source that says when to come back is obeyed, even past
-                            // max_backoff, up to an hour: a header is not trusted further.
-                            let wait = e.retry_after().map_or(wait, |asked| asked.min(MAX_RETRY_AFTER).max(wait));
-                            now.checked_add(wait).unwrap_or(now + MAX_RETRY_AFTER)
+                    }
+                    for attempt in answered.drain(..) {
+                        let (i, update) = finish(&self.source, attempt);
+                        let asked = update.result.as_ref().err().and_then(FetchError::retry_after).map(|d| d.min(MAX_RETRY_AFTER));
+                        not_before[i] = asked.and_then(|d| Instant::now().checked_add(d));
+                        let now = Instant::now();
+                        let next = match update.result {
+                            Ok(_) => {
+                                failures[i] = 0;
+                                next_beat(beat, self.source.every, now)
+                            }
+                            Err(ref e) => {
+                                failures[i] = failures[i].saturating_add(1);
+                                let wait = backoff(self.source.every, failures[i], self.max_backoff, fastrand::f64());
+                                // A source that says when to come back is obeyed, even past
+                                // max_backoff, up to an hour: a header is not trusted further.
+                                let wait = e.retry_after().map_or(wait, |asked| asked.min(MAX_RETRY_AFTER).max(wait));
+                                now.checked_add(wait).unwrap_or(now + MAX_RETRY_AFTER)
+                            }
+                        };
+                        due.push(Reverse((next, i)));
+                        if self.tx.send(update).await.is_err() {
+                            return; // the app loop is gone
                         }
-                    };
-                    due.push(Reverse((next, i)));
-                    if self.tx.send(update).await.is_err() {
-                        return; // the app loop is gone
                     }
                 }
                 () = sleep_until(next_due), if next_due.is_some() => {}
@@ -193,37 +212,53 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// One fetch's outcome, its body (if it brought one) not yet read.
+struct Attempt {
+    i: usize,
+    attempted_at: Timestamp,
+    result: Result<Fetched, FetchError>,
+}
+
 /// Fetch one cell under the source's timeout. The caller keeps the bound:
 /// it only starts a fetch when its source has a slot free.
-async fn fetch_cell(source: &ActiveSource, i: usize, ctx: &HttpContext) -> (usize, SourceUpdate) {
+async fn fetch_cell(source: &ActiveSource, i: usize, ctx: &HttpContext) -> Attempt {
     fetch_cell_within(source, i, ctx, source.timeout).await
 }
 
-async fn fetch_cell_within(
-    source: &ActiveSource,
-    i: usize,
-    ctx: &HttpContext,
-    timeout: Duration,
-) -> (usize, SourceUpdate) {
-    let cell = &source.cells[i];
-    let future = source.source.fetch(ctx, cell);
-    let name = source.name.clone();
-    let evidence = source.evidence;
-    let role = source.role;
-    let key = cell.key;
+async fn fetch_cell_within(source: &ActiveSource, i: usize, ctx: &HttpContext, timeout: Duration) -> Attempt {
+    let future = source.source.fetch(ctx, &source.cells[i]);
     let attempted_at = Timestamp::now();
     let result = match tokio::time::timeout(timeout, future).await {
         Ok(Err(FetchError::Timeout(_))) | Err(_) => Err(FetchError::Timeout(timeout)),
         Ok(result) => result,
     };
-    // Whatever a server echoed back, no token of any source reaches a cell; and
-    // whatever an error quotes (a server's words, a config string), no
-    // control sequence reaches the screen.
-    let result = source.secrets.scrub_result(result).map_err(|e| e.map_text(|text| crate::sanitize::clean(&text)));
+    Attempt { i, attempted_at, result }
+}
+
+/// An attempt as the update the app loop gets: its body read by its
+/// source, then no token of any source in it (whatever a server echoed
+/// back) and no control sequence in an error's text (a server's words, a
+/// config string) on its way to the screen or the log.
+fn finish(source: &ActiveSource, attempt: Attempt) -> (usize, SourceUpdate) {
+    let Attempt { i, attempted_at, result } = attempt;
+    let cell = &source.cells[i];
+    let result = cleaned(source, result.and_then(|fetched| fetched.read_with(&*source.source)));
     if let Err(e) = &result {
-        tracing::debug!(source = %name, service = %cell.service, env = %cell.env, error = %e, "fetch failed");
+        tracing::debug!(source = %source.name, service = %cell.service, env = %cell.env, error = %e, "fetch failed");
     }
-    (i, SourceUpdate { source: name, evidence, role, cell: key, attempted_at, result })
+    let update = SourceUpdate {
+        source: source.name.clone(),
+        evidence: source.evidence,
+        role: source.role,
+        cell: cell.key,
+        attempted_at,
+        result,
+    };
+    (i, update)
+}
+
+fn cleaned(source: &ActiveSource, result: Result<Reading, FetchError>) -> Result<Reading, FetchError> {
+    source.secrets.scrub_result(result).map_err(|e| e.map_text(|text| crate::sanitize::clean(&text)))
 }
 
 /// Fetches each source may have in flight: the global bound split evenly,
@@ -273,18 +308,20 @@ impl Retry {
 /// and the last error stands.
 const MIN_RETRY_WINDOW: Duration = Duration::from_millis(100);
 
-/// Fetch a cell, retrying transient failures as `retry` says.
+/// Fetch a cell, retrying transient failures as `retry` says. Only a
+/// fetch fails transiently (a body that does not decode stays wrong), so
+/// the body is read after, by the caller.
 async fn fetch_cell_retrying(
     source: &ActiveSource,
     i: usize,
     ctx: &HttpContext,
     retry: Retry,
     until: Option<Instant>,
-) -> (usize, SourceUpdate) {
+) -> Attempt {
     let mut done = fetch_cell(source, i, ctx).await;
     let mut attempt = 0;
     loop {
-        let Err(e) = &done.1.result else { return done };
+        let Err(e) = &done.result else { return done };
         if attempt >= retry.retries || !e.is_transient() {
             return done;
         }
@@ -295,8 +332,11 @@ async fn fetch_cell_retrying(
         if left < MIN_RETRY_WINDOW {
             return done;
         }
-        tracing::debug!(source = %source.name, service = %source.cells[i].service, env = %source.cells[i].env,
-            attempt, wait_ms = wait.as_millis() as u64, error = %e, "retrying a transient failure");
+        // As the update would say it: no token, no control sequence.
+        if let Err(said) = cleaned(source, Err(e.clone())) {
+            tracing::debug!(source = %source.name, service = %source.cells[i].service, env = %source.cells[i].env,
+                attempt, wait_ms = wait.as_millis() as u64, error = %said, "retrying a transient failure");
+        }
         tokio::time::sleep(wait).await;
         done = fetch_cell_within(source, i, ctx, source.timeout.min(left)).await;
     }
@@ -325,19 +365,28 @@ pub async fn sweep_retrying(
     let share = fair_share(settings.concurrency, sources.len());
     let total: usize = sources.iter().map(|s| s.cells.len()).sum();
     // Each source its own share, in flight at once; a fetch (and its
-    // request) is only made when a slot is free.
-    let mut running = futures::stream::select_all(sources.iter().map(|s| {
-        futures::stream::iter(0..s.cells.len())
-            .map(move |i| fetch_cell_retrying(s, i, ctx, retry, until))
+    // request) is only made when a slot is free. Answers are taken in
+    // gulps: taking one polls the fetches again, which sends the requests
+    // waiting for the slots it freed, and the bodies are read after.
+    let mut running = futures::stream::select_all(sources.iter().enumerate().map(|(s, source)| {
+        futures::stream::iter(0..source.cells.len())
+            .map(move |i| fetch_cell_retrying(source, i, ctx, retry, until).map(move |attempt| (s, attempt)))
             .buffer_unordered(share)
-    }));
+    }))
+    .ready_chunks(GULP);
     let mut updates = Vec::with_capacity(total);
-    while let Some((_, update)) = running.next().await {
-        updates.push(update);
-        progress(updates.len(), total);
+    while let Some(answered) = running.next().await {
+        for (s, attempt) in answered {
+            updates.push(finish(&sources[s], attempt).1);
+            progress(updates.len(), total);
+        }
     }
     updates
 }
+
+/// Most answers read in one go: enough that a burst of answers is read
+/// after its requests went out, few enough that progress keeps moving.
+const GULP: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -402,6 +451,97 @@ mod tests {
             "[poller]\nconcurrency = {concurrency}\n[[sources]]\nname = \"e\"\nkind = \"http\"\nurl = \"http://{addr}/{{env}}/{{service}}\"\nevery = \"100ms\"\n"
         ));
         crate::setup::from_toml_str(&text, "test").unwrap()
+    }
+
+    /// A source that hands back bodies and writes down, in order, when each
+    /// cell's request went out and when its body was read.
+    struct Diary(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl crate::sources::Source for Diary {
+        fn default_evidence(&self) -> Evidence {
+            Evidence::Running
+        }
+
+        fn fetch(
+            &self,
+            _: &HttpContext,
+            cell: &crate::sources::CellTarget,
+        ) -> futures::future::BoxFuture<'static, Result<Fetched, FetchError>> {
+            let (diary, service) = (self.0.clone(), cell.service.clone());
+            Box::pin(async move {
+                diary.lock().unwrap().push(format!("sent {service}"));
+                // The answer comes later, as a server's would.
+                tokio::task::yield_now().await;
+                Ok(Fetched::Body(crate::sources::fetch::Response {
+                    status: reqwest::StatusCode::OK,
+                    content_type: Some("text/plain".into()),
+                    headers: reqwest::header::HeaderMap::new(),
+                    body: service.as_bytes().to_vec(),
+                }))
+            })
+        }
+
+        fn read(&self, body: crate::sources::fetch::Response) -> Result<Reading, FetchError> {
+            let service = String::from_utf8_lossy(&body.body).into_owned();
+            self.0.lock().unwrap().push(format!("read {service}"));
+            Ok(Reading::version(format!("1.0.0-{service}")))
+        }
+    }
+
+    /// Three cells of one `Diary` source, one fetch at a time.
+    fn diary_source(diary: &Arc<std::sync::Mutex<Vec<String>>>) -> ActiveSource {
+        let cells = (0..3)
+            .map(|n| crate::sources::CellTarget {
+                key: CellKey { service: n, env: 0 },
+                service: Arc::from(format!("s{n}")),
+                env: Arc::from("prod"),
+            })
+            .collect();
+        ActiveSource {
+            name: Arc::from("diary"),
+            evidence: Evidence::Running,
+            role: Role::Deployment,
+            every: Duration::from_secs(3600),
+            timeout: Duration::from_secs(5),
+            cells,
+            source: Arc::new(Diary(diary.clone())),
+            secrets: crate::sources::auth::Secrets::default(),
+        }
+    }
+
+    /// Each cell's body is read only after the next cell's request went out.
+    fn next_request_before_the_read(diary: &[String]) {
+        let at =
+            |what: &str| diary.iter().position(|e| e == what).unwrap_or_else(|| panic!("no `{what}` in {diary:?}"));
+        for n in 0..2 {
+            assert!(at(&format!("sent s{}", n + 1)) < at(&format!("read s{n}")), "{diary:?}");
+        }
+        assert_eq!(diary.len(), 6, "each cell sent and read once: {diary:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_poller_sends_the_next_request_before_it_reads_a_body() {
+        let diary = Arc::default();
+        let (tx, mut rx) = mpsc::channel(16);
+        let settings = PollerSettings { concurrency: 1, max_backoff: Duration::from_secs(60) };
+        let _poller = Poller::spawn(vec![diary_source(&diary)], settings, HttpContext::new().unwrap(), tx);
+        let mut versions = Vec::new();
+        for _ in 0..3 {
+            let update = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+            versions.push(update.result.unwrap().version.unwrap());
+        }
+        assert_eq!(versions, ["1.0.0-s0", "1.0.0-s1", "1.0.0-s2"]);
+        next_request_before_the_read(&diary.lock().unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sweep_sends_the_next_request_before_it_reads_a_body() {
+        let diary = Arc::default();
+        let settings = PollerSettings { concurrency: 1, max_backoff: Duration::from_secs(60) };
+        let updates = sweep_once(&[diary_source(&diary)], settings, &HttpContext::new().unwrap(), |_, _| {}).await;
+        let versions: Vec<_> = updates.into_iter().map(|u| u.result.unwrap().version.unwrap()).collect();
+        assert_eq!(versions, ["1.0.0-s0", "1.0.0-s1", "1.0.0-s2"]);
+        next_request_before_the_read(&diary.lock().unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

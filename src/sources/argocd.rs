@@ -41,7 +41,7 @@ use super::auth;
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::{UrlTemplate, parse_options};
 use super::kubernetes::{ImageRef, NameTemplate};
-use super::{CellTarget, OptionError, Source};
+use super::{CellTarget, Fetched, OptionError, Source};
 use crate::model::SourceSpec;
 use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Health, Reading};
@@ -166,23 +166,27 @@ impl Source for ArgoCdSource {
         self.token.as_ref()
     }
 
-    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Fetched, FetchError>> {
         let prepared = self
             .app
             .render_name(&cell.service, &cell.env)
             .map_err(|m| FetchError::Other(format!("{m} (set `app`)")))
             .and_then(|app| Ok((self.request(ctx, &app, cell)?, app)));
         let project = self.project.clone();
-        let options = self.decode.clone();
         async move {
             let (request, app) = prepared?;
             let resp = fetch::get_capped(request, fetch::MAX_BODY).await?;
             if !resp.status.is_success() {
                 return Err(classify_error(&resp, &app, project.as_deref()));
             }
-            decode(&resp.body, &options)
+            // Decoded in `read`, once the poller has sent the next request.
+            Ok(Fetched::Body(resp))
         }
         .boxed()
+    }
+
+    fn read(&self, body: fetch::Response) -> Result<Reading, FetchError> {
+        decode(&body.body, &self.decode)
     }
 }
 

@@ -35,7 +35,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use super::auth::{self, Token};
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::{self as http_source, Fields, parse_options};
-use super::{CellTarget, OptionError, Source};
+use super::{CellTarget, Fetched, OptionError, Source};
 use crate::model::SourceSpec;
 use crate::model::{Evidence, Reading};
 use crate::sanitize;
@@ -160,7 +160,7 @@ impl Source for CommandSource {
         Evidence::Recorded
     }
 
-    fn fetch(&self, _ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+    fn fetch(&self, _ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Fetched, FetchError>> {
         let mut command = tokio::process::Command::new(&*self.program);
         let inherited = INHERITED.iter().copied().chain(self.token_env.as_deref());
         command
@@ -186,6 +186,7 @@ impl Source for CommandSource {
             }
             decode_output(&output.stdout, fields.as_ref()).map_err(|e| with_stderr(e, &stderr))
         }
+        .map(|read| read.map(Fetched::Reading))
         .boxed()
     }
 }

@@ -47,7 +47,7 @@ use serde_json::Value;
 use super::budget;
 use super::fetch::{self, FetchError, HttpContext, Response};
 use super::http::parse_options;
-use super::{CellTarget, OptionError, Source, auth};
+use super::{CellTarget, Fetched, OptionError, Source, auth};
 use crate::model::SourceSpec;
 use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Reading};
@@ -229,7 +229,7 @@ impl Source for GithubSource {
         Evidence::Recorded
     }
 
-    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Fetched, FetchError>> {
         let inner = self.inner.clone();
         let client = ctx.client.clone();
         let cell = cell.clone();
@@ -240,6 +240,7 @@ impl Source for GithubSource {
                 None => e,
             })
         }
+        .map(|read| read.map(Fetched::Reading))
         .boxed()
     }
 }

@@ -36,7 +36,7 @@ use serde_json::Value;
 use super::fetch::{self, FetchError, HttpContext, Response};
 use super::github::{RateState, shared_budget};
 use super::http::parse_options;
-use super::{CellTarget, OptionError, Source, auth};
+use super::{CellTarget, Fetched, OptionError, Source, auth};
 use crate::model::SourceSpec;
 use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Reading};
@@ -189,7 +189,7 @@ impl Source for GitlabSource {
         Evidence::Recorded
     }
 
-    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Fetched, FetchError>> {
         let inner = self.inner.clone();
         let client = ctx.client.clone();
         let cell = cell.clone();
@@ -200,6 +200,7 @@ impl Source for GitlabSource {
                 None => e,
             })
         }
+        .map(|read| read.map(Fetched::Reading))
         .boxed()
     }
 }

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fetch::{self, FetchError, HttpContext};
-use super::{CellTarget, OptionError, Source};
+use super::{CellTarget, Fetched, OptionError, Source};
 use crate::model::SourceSpec;
 use crate::model::{Evidence, Health, Reading};
 use crate::sanitize;
@@ -135,8 +135,7 @@ const ACCEPT: &str = "application/json, text/plain;q=0.9, */*;q=0.5";
 
 pub(crate) struct HttpSource {
     url: UrlTemplate,
-    /// Shared with every fetch in flight.
-    fields: Arc<Fields>,
+    fields: Fields,
 }
 
 impl HttpSource {
@@ -145,7 +144,7 @@ impl HttpSource {
         let fields = options.fields.unwrap_or_default();
         let mut errors = fields.problems();
         match UrlTemplate::parse(&options.url) {
-            Ok(url) if errors.is_empty() => Ok(Arc::new(HttpSource { url, fields: Arc::new(fields) })),
+            Ok(url) if errors.is_empty() => Ok(Arc::new(HttpSource { url, fields })),
             Ok(_) => Err(errors),
             Err(m) => {
                 errors.insert(0, OptionError::new("url", m));
@@ -160,19 +159,23 @@ impl Source for HttpSource {
         Evidence::Running
     }
 
-    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Fetched, FetchError>> {
         let url = self.url.render(&cell.service, &cell.env);
         let request =
             ctx.client.get(url).header(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static(ACCEPT));
-        let fields = Arc::clone(&self.fields);
         async move {
             let resp = fetch::get_capped(request, fetch::MAX_BODY).await?;
             if !resp.status.is_success() {
                 return Err(fetch::classify_status(&resp, None));
             }
-            decode(&resp.body, resp.content_type.as_deref(), &fields)
+            // Decoded in `read`, once the poller has sent the next request.
+            Ok(Fetched::Body(resp))
         }
         .boxed()
+    }
+
+    fn read(&self, body: fetch::Response) -> Result<Reading, FetchError> {
+        decode(&body.body, body.content_type.as_deref(), &self.fields)
     }
 }
 

@@ -47,7 +47,7 @@ use serde_json::Value;
 use super::auth;
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::parse_options;
-use super::{CellTarget, OptionError, Source};
+use super::{CellTarget, Fetched, OptionError, Source};
 use crate::model::SourceSpec;
 use crate::model::rollback::Artifact;
 use crate::model::{Evidence, Health, Reading};
@@ -240,7 +240,7 @@ impl Source for KubernetesSource {
         self.token.as_ref()
     }
 
-    fn fetch(&self, _ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+    fn fetch(&self, _ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Fetched, FetchError>> {
         let namespace = self.namespace.render_name(&cell.service, &cell.env).map_err(|m| (m, "namespace"));
         let name = self.deployment.render_name(&cell.service, &cell.env).map_err(|m| (m, "deployment"));
         let cluster = self.cluster.clone();
@@ -264,6 +264,7 @@ impl Source for KubernetesSource {
             }
             Ok(reading)
         }
+        .map(|read| read.map(Fetched::Reading))
         .boxed()
     }
 }

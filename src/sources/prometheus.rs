@@ -30,7 +30,7 @@ use serde_json::Value;
 use super::auth::{self, Token};
 use super::fetch::{self, FetchError, HttpContext};
 use super::http::{UrlTemplate, parse_options};
-use super::{CellTarget, OptionError, Source};
+use super::{CellTarget, Fetched, OptionError, Source};
 use crate::model::SourceSpec;
 use crate::model::rollback::BaselineAt;
 use crate::model::{Evidence, Metric, MetricBaseline, MetricValue, Reading, Role};
@@ -210,7 +210,7 @@ impl Source for PrometheusSource {
         self.token.as_ref()
     }
 
-    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Reading, FetchError>> {
+    fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Fetched, FetchError>> {
         let api_url = self.api_url.render(&cell.service, &cell.env);
         let client = ctx.client.clone();
         let token = self.token.clone();
@@ -240,6 +240,7 @@ impl Source for PrometheusSource {
             }
             Ok(Reading { metrics, ..Reading::default() })
         }
+        .map(|read| read.map(Fetched::Reading))
         .boxed()
     }
 }
