@@ -21,7 +21,11 @@
 //!   then its reference: a plain reqwest client in this process (threads of
 //!   its own, counted alone) making the same GETs on the same schedule; then
 //!   flightdeck's poller alone in this process, on the busy run's config
-//!   (threads of its own): the poller's part of the busy figure.
+//!   (threads of its own): the poller's part of the busy figure. The busy
+//!   run's window is also split by thread (the app loop is `flightdeck`,
+//!   the poller and HTTP `tokio-rt-worker`), CPU and context switches:
+//!   each switch is a thread put to sleep and woken again; so is the
+//!   start-up, up to the first full matrix.
 //!
 //! CPU is utime + stime of the process from `/proc/PID/stat`; the loopback
 //! server runs in this process and is not counted.
@@ -107,6 +111,34 @@ impl Cockpit {
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .expect("a memory figure");
         kb / 1024.0
+    }
+
+    /// Per thread name: CPU (s) and context switches (voluntary and not)
+    /// so far, summed over the threads that bear it.
+    fn threads(&self) -> std::collections::BTreeMap<String, (f64, u64)> {
+        let mut by_name = std::collections::BTreeMap::new();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else { return by_name };
+        for task in tasks.flatten() {
+            let (Ok(stat), Ok(status)) = (
+                std::fs::read_to_string(task.path().join("stat")),
+                std::fs::read_to_string(task.path().join("status")),
+            ) else {
+                continue; // the thread ended meanwhile
+            };
+            let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+            let name = head.split_once('(').map_or("?", |(_, n)| n).to_string();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let cpu = (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / clock_ticks();
+            let switches: u64 = status
+                .lines()
+                .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum();
+            let entry = by_name.entry(name).or_insert((0.0, 0));
+            entry.0 += cpu;
+            entry.1 += switches;
+        }
+        by_name
     }
 
     fn screen(&self) -> String {
@@ -233,6 +265,22 @@ fn poller_alone(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64
     in_window(rt, NAME, secs, &task, &failed, "the poller")
 }
 
+/// Each thread name's CPU and context switches in `now` since `before`.
+fn by_thread(
+    now: &std::collections::BTreeMap<String, (f64, u64)>,
+    before: &std::collections::BTreeMap<String, (f64, u64)>,
+) -> String {
+    now.iter()
+        .map(|(name, (cpu, switches))| {
+            let (cpu0, switches0) = before.get(name).copied().unwrap_or_default();
+            (name, cpu - cpu0, switches.saturating_sub(switches0))
+        })
+        .filter(|(_, cpu, switches)| *cpu > 0.0 || *switches > 0)
+        .map(|(name, cpu, switches)| format!("{name} {cpu:.2} s, {switches} switches"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 fn clock_ticks() -> f64 {
     let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
@@ -258,23 +306,26 @@ impl Run<'_> {
         (dir, config)
     }
 
-    fn startup(&self, cockpit: &Cockpit) -> (u64, u64) {
+    /// Milliseconds to the first frame and the first full matrix, and
+    /// what each thread had used by then (CPU, context switches).
+    fn startup(&self, cockpit: &Cockpit) -> (u64, u64, String) {
         let first = cockpit.milestone("first frame drawn", Duration::from_secs(60)).unwrap_or_else(|| {
             panic!("no first frame logged within 60 s; the screen:\n{}", cockpit.screen());
         });
         let full = cockpit.milestone("first full matrix drawn", Duration::from_secs(120)).unwrap_or_else(|| {
             panic!("no full matrix within 120 s; the screen:\n{}", cockpit.screen());
         });
-        (first, full)
+        (first, full, by_thread(&cockpit.threads(), &Default::default()))
     }
 
-    /// CPU share of one core over `secs`, from after the first sweep.
-    fn cpu_window(&self, cockpit: &Cockpit, secs: u64) -> (f64, f64) {
+    /// CPU share of one core over `secs`, from after the first sweep, and
+    /// where it went: each thread name's CPU and context switches.
+    fn cpu_window(&self, cockpit: &Cockpit, secs: u64) -> (f64, f64, String) {
         std::thread::sleep(Duration::from_secs(2)); // let the first sweep's work settle
-        let before = cockpit.cpu();
+        let (before, threads_before) = (cockpit.cpu(), cockpit.threads());
         std::thread::sleep(Duration::from_secs(secs));
         let used = cockpit.cpu() - before;
-        (used, 100.0 * used / secs as f64)
+        (used, 100.0 * used / secs as f64, by_thread(&cockpit.threads(), &threads_before))
     }
 }
 
@@ -320,11 +371,12 @@ fn main() {
     // runs with a journal: the reference for their CPU and memory.
     let (dir, config) = run.prepare("1h", false);
     let cockpit = start(run.bin, dir.path(), &config);
-    let (first, full) = run.startup(&cockpit);
-    let (used, share) = run.cpu_window(&cockpit, secs);
+    let (first, full, started) = run.startup(&cockpit);
+    let (used, share, _) = run.cpu_window(&cockpit, secs);
     let (empty_hwm, rss) = (cockpit.mem_mb("VmHWM"), cockpit.mem_mb("VmRSS"));
     cockpit.quit();
     println!("  start-up, empty journal:    first frame {first} ms, first full matrix {full} ms");
+    println!("       by thread until the first full matrix: {started}");
     println!(
         "       CPU over {secs} s: {used:.2} s = {share:.2}% of one core · peak RSS (VmHWM) {empty_hwm:.1} MB, RSS {rss:.1} MB"
     );
@@ -333,8 +385,8 @@ fn main() {
     for (name, every) in [("idle", "1h"), ("busy", "10s")] {
         let (dir, config) = run.prepare(every, true);
         let cockpit = start(run.bin, dir.path(), &config);
-        let (first, full) = run.startup(&cockpit);
-        let (used, share) = run.cpu_window(&cockpit, secs);
+        let (first, full, _) = run.startup(&cockpit);
+        let (used, share, threads) = run.cpu_window(&cockpit, secs);
         let (hwm, rss) = (cockpit.mem_mb("VmHWM"), cockpit.mem_mb("VmRSS"));
         let screen = cockpit.screen();
         let journal = flightdeck::journal::observations_path(&dir.path().join("d/flightdeck"));
@@ -350,6 +402,9 @@ fn main() {
             "       CPU over {secs} s: {used:.2} s = {share:.2}% of one core · peak RSS (VmHWM) {hwm:.1} MB (empty journal, idle: {empty_hwm:.1} MB; the journal {:+.1} MB), RSS {rss:.1} MB · journal now {lines} lines",
             hwm - empty_hwm
         );
+        if every == "10s" {
+            println!("       by thread over the window: {threads}");
+        }
     }
     // Right after the busy run, under the same load on the machine.
     let (used, share) = reference(port, services, envs, secs);

@@ -498,11 +498,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                 None => Effect::Quit,
             },
             received = rx.recv_many(&mut batch, pacing::READ_MAX), if sources_open && reading => {
-                // Until every cell has been read once, answers are read as
-                // they come: the first full matrix is what everyone waits for.
-                if full_matrix {
-                    pace.read(tokio::time::Instant::now(), received);
-                }
+                pace.read(tokio::time::Instant::now(), received, !full_matrix);
                 if received == 0 {
                     // No source task is left (none configured): keep drawing.
                     sources_open = false;

@@ -3,8 +3,9 @@
 //! A key (or the clock) asks for a frame within [`MIN_FRAME`]; source
 //! updates are analysed at most every [`ANALYSIS_EVERY`] and drawn at most
 //! every [`DATA_FRAME`], so a storm of updates is batched instead of drawn
-//! one by one; and they are read in gulps ([`GATHER`]), so a steady trickle
-//! of answers does not wake the loop for each. Pure bookkeeping over
+//! one by one; and they are read in gulps ([`GATHER`], [`BURST_GATHER`]),
+//! so neither a steady trickle of answers nor a sweep's burst wakes the
+//! loop for each. Pure bookkeeping over
 //! instants passed in: tested without a terminal or a runtime clock.
 
 use std::time::Duration;
@@ -25,11 +26,19 @@ pub(crate) const SLOW_ANALYSIS: Duration = Duration::from_secs(15);
 /// waits this long: answers trickling in (every cell every 10 s is hundreds
 /// a second) wake the loop ten times a second, not once each. An answer is
 /// drawn up to this much later than it would be without it (within a data
-/// frame). Answers coming faster than [`READ_MAX`] a gather are read on at
-/// once; the first answers of a burst may wait one gather, for which the
-/// channel has room ([`CHANNEL`]), and the loop reads early when another
-/// event wakes it and the backlog is a full read.
+/// frame). Answers coming faster than [`READ_MAX`] a gather are read
+/// every [`BURST_GATHER`]; the first answers of a burst may wait one
+/// gather, for which the channel has room ([`CHANNEL`]), and the loop reads
+/// early when another event wakes it and the backlog is a full read.
 pub(crate) const GATHER: Duration = Duration::from_millis(100);
+
+/// In a burst (answers faster than a full read a gather), a read that took
+/// all there was waits this long before the next. Read as they come, a
+/// sweep's answers woke the loop every few answers: each wake-up costs the
+/// poller's thread a system call and the loop a context switch, more than
+/// taking the answers in. Now the loop wakes fifty times a second while a
+/// sweep pours in; the channel holds what comes meanwhile ([`CHANNEL`]).
+pub(crate) const BURST_GATHER: Duration = Duration::from_millis(20);
 
 /// Most source updates taken in one read.
 pub(crate) const READ_MAX: usize = 256;
@@ -69,14 +78,18 @@ impl Pacing {
         }
     }
 
-    /// `received` source updates were read at `now`. The next read waits a
-    /// gather when this one took all there was and, at the pace they came
-    /// since the last read, a gather brings fewer than [`READ_MAX`].
-    pub fn read(&mut self, now: Instant, received: usize) {
+    /// `received` source updates were read at `now`. A full read is
+    /// followed by the next at once; otherwise the next read waits a gather
+    /// when, at the pace they came since the last read, a gather brings
+    /// fewer than [`READ_MAX`] (a trickle), and [`BURST_GATHER`] when it
+    /// brings more. Until every cell has been read once (`first_sweep`) no
+    /// read waits longer than a burst's: the first full matrix is what
+    /// everyone waits for.
+    pub fn read(&mut self, now: Instant, received: usize, first_sweep: bool) {
         let since = now.duration_since(self.last_read).max(Duration::from_millis(1));
         let per_gather = received as f64 * GATHER.as_secs_f64() / since.as_secs_f64();
-        let trickle = received < READ_MAX && per_gather < READ_MAX as f64;
-        self.read_after = trickle.then(|| now + GATHER);
+        let trickle = per_gather < READ_MAX as f64 && !first_sweep;
+        self.read_after = (received < READ_MAX).then(|| now + if trickle { GATHER } else { BURST_GATHER });
         self.last_read = now;
     }
 
@@ -178,31 +191,50 @@ mod tests {
     }
 
     #[test]
-    fn answers_are_read_in_gulps_and_a_burst_at_once() {
+    fn answers_are_read_in_gulps_and_a_burst_in_short_ones() {
         let t0 = Instant::now();
         let mut p = Pacing::new(t0);
         p.drew(t0);
         assert!(p.reads_open(t0), "the first read at once");
         // Every cell every 10 s: 600 a second, 60 a gather.
-        p.read(t0 + GATHER, 60);
+        p.read(t0 + GATHER, 60, false);
         let t1 = t0 + GATHER;
         assert!(!p.reads_open(t1 + ms(50)), "a trickle waits");
         assert_eq!(p.next_due(), Some(t1 + GATHER), "and the loop wakes for it");
         assert!(p.reads_open(t1 + GATHER));
         assert_eq!(p.next_due(), None, "once open, nothing more is due");
         // A full read: read on at once.
-        p.read(t1 + GATHER, READ_MAX);
+        p.read(t1 + GATHER, READ_MAX, false);
         assert!(p.reads_open(t1 + GATHER));
-        // The rest of a sweep, 20 that came in 2 ms (1,000 a gather): at once too.
+        // The rest of a sweep, 20 that came in 2 ms (1,000 a gather): a
+        // burst, read again after a burst's gather, not a trickle's.
         let t2 = t1 + GATHER + ms(2);
-        p.read(t2, 20);
-        assert!(p.reads_open(t2), "a sweep is never held up");
+        p.read(t2, 20, false);
+        assert!(!p.reads_open(t2 + ms(5)), "a burst gathers too");
+        assert_eq!(p.next_due(), Some(t2 + BURST_GATHER));
+        assert!(p.reads_open(t2 + BURST_GATHER));
         // Then one that came in 50 ms: a trickle again.
-        p.read(t2 + ms(50), 1);
+        p.read(t2 + ms(50), 1, false);
         assert!(!p.reads_open(t2 + ms(60)));
-        // A gather is shorter than a data frame, and a burst's gather fits the channel.
-        assert!(GATHER < DATA_FRAME);
+        assert_eq!(p.next_due(), Some(t2 + ms(50) + GATHER));
+        // A gather is shorter than a data frame, and what a burst brings in
+        // either gather fits the channel.
+        assert!(BURST_GATHER < GATHER && GATHER < DATA_FRAME);
         assert!(CHANNEL as f64 >= 30_000.0 * GATHER.as_secs_f64());
+    }
+
+    #[test]
+    fn until_every_cell_was_read_a_trickle_waits_no_longer_than_a_burst() {
+        let t0 = Instant::now();
+        let mut p = Pacing::new(t0);
+        p.drew(t0);
+        // Slow sources in the first sweep: 3 answers in 100 ms.
+        p.read(t0 + GATHER, 3, true);
+        assert_eq!(p.next_due(), Some(t0 + GATHER + BURST_GATHER));
+        assert!(p.reads_open(t0 + GATHER + BURST_GATHER));
+        // A full read still reads on at once.
+        p.read(t0 + GATHER + BURST_GATHER, READ_MAX, true);
+        assert!(p.reads_open(t0 + GATHER + BURST_GATHER));
     }
 
     #[test]
