@@ -25,7 +25,10 @@
 //!   run's window is also split by thread (the app loop is `flightdeck`,
 //!   the poller and HTTP `tokio-rt-worker`), CPU and context switches:
 //!   each switch is a thread put to sleep and woken again; so is the
-//!   start-up, up to the first full matrix.
+//!   start-up, up to the first full matrix. Threads are grouped by their
+//!   (kernel-shortened) name, so tokio's blocking-pool threads count with
+//!   the workers, and a thread that ended between the two readings is
+//!   left out of the difference.
 //!
 //! CPU is utime + stime of the process from `/proc/PID/stat`; the loopback
 //! server runs in this process and is not counted.

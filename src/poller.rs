@@ -143,9 +143,11 @@ impl SourceTask {
                 Some(first) = running.next(), if !running.is_empty() => {
                     // The requests waiting for the slots these answers freed go
                     // out before any answer's body is read: polling the fetches
-                    // sends them, and hands over whatever else has come meanwhile.
+                    // sends them, and hands over whatever else has come meanwhile
+                    // (up to a gulp: when more than that are ready at once, the
+                    // last requests may go out after this gulp is read).
                     answered.push(first);
-                    while answered.len() < GULP {
+                    while answered.len() < gulp(share) {
                         start_due(&mut running, &mut due);
                         match std::future::poll_fn(|cx| std::task::Poll::Ready(running.poll_next_unpin(cx))).await {
                             std::task::Poll::Ready(Some(more)) => answered.push(more),
@@ -373,7 +375,7 @@ pub async fn sweep_retrying(
             .map(move |i| fetch_cell_retrying(source, i, ctx, retry, until).map(move |attempt| (s, attempt)))
             .buffer_unordered(share)
     }))
-    .ready_chunks(GULP);
+    .ready_chunks(gulp(settings.concurrency));
     let mut updates = Vec::with_capacity(total);
     while let Some(answered) = running.next().await {
         for (s, attempt) in answered {
@@ -387,6 +389,14 @@ pub async fn sweep_retrying(
 /// Most answers read in one go: enough that a burst of answers is read
 /// after its requests went out, few enough that progress keeps moving.
 const GULP: usize = 64;
+
+/// Answers read in one go with `in_flight` fetches at once: at most twice
+/// that (and [`GULP`]), so the bodies waiting to be read (up to
+/// [`MAX_BODY`](crate::sources::fetch::MAX_BODY) each) stay within a small
+/// multiple of what is in flight anyway.
+fn gulp(in_flight: usize) -> usize {
+    in_flight.saturating_mul(2).clamp(1, GULP)
+}
 
 #[cfg(test)]
 mod tests {
@@ -409,6 +419,15 @@ mod tests {
         let max = Duration::from_secs(300);
         assert_eq!(backoff(every, 2, max, 0.0), Duration::from_secs(16));
         assert_eq!(backoff(every, 2, max, 1.0), Duration::from_secs(24));
+    }
+
+    #[test]
+    fn a_gulp_is_twice_what_is_in_flight_at_most_sixty_four() {
+        assert_eq!(gulp(0), 1);
+        assert_eq!(gulp(1), 2);
+        assert_eq!(gulp(16), 32);
+        assert_eq!(gulp(64), GULP);
+        assert_eq!(gulp(usize::MAX), GULP);
     }
 
     #[test]

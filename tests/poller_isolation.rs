@@ -155,3 +155,42 @@ async fn an_echoed_token_is_redacted_for_every_kind() {
     assert!(err.contains("proxy rejected Bearer [redacted]"), "{err}");
     assert!(!err.contains(&format!("Bearer {token}")), "{err}");
 }
+
+/// A body that reads (HTTP 200) is decoded after the fetch, by the source:
+/// a token it echoes is still taken out of what reaches the cell, whether
+/// the decode fails quoting it or the body is the token itself.
+#[tokio::test]
+async fn a_token_echoed_in_a_body_that_reads_never_reaches_the_cell() {
+    let token = env!("CARGO_PKG_NAME");
+    let app = Router::new()
+        .route("/quoted", get(move || async move { format!("deployed by {token}\nsee the log") }))
+        .route("/bare", get(move || async move { token.to_string() }));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    // The Argo CD source is there for its token: every source's token is
+    // taken out of what any source sends back.
+    let text = format!(
+        "[[environments]]\nname = \"prod\"\n[[services]]\nname = \"quoted\"\n[[services]]\nname = \"bare\"\n\
+         [[sources]]\nname = \"endpoints\"\nkind = \"http\"\nurl = \"http://{addr}/{{service}}\"\n\
+         [[sources]]\nname = \"argo\"\nkind = \"argocd\"\napi_url = \"http://{addr}\"\ntoken_env = \"CARGO_PKG_NAME\"\n"
+    );
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap();
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
+    let ctx = flightdeck::sources::HttpContext::new().unwrap();
+    let updates = flightdeck::poller::sweep_once(&active, config.poller, &ctx, |_, _| {}).await;
+    let error_of = |service: &str| {
+        let update = updates
+            .iter()
+            .find(|u| {
+                &*u.source == "endpoints" && active[0].cells.iter().any(|c| c.key == u.cell && &*c.service == service)
+            })
+            .unwrap_or_else(|| panic!("no update for {service}"));
+        update.result.clone().unwrap_err().to_string()
+    };
+    let quoted = error_of("quoted");
+    assert!(quoted.contains("deployed by [redacted]"), "{quoted}");
+    assert!(!quoted.contains(token), "{quoted}");
+    let bare = error_of("bare");
+    assert!(bare.contains("looks like the source's token"), "{bare}");
+}
