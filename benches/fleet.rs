@@ -100,9 +100,7 @@ impl Cockpit {
     /// utime + stime, in seconds.
     fn cpu(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).expect("the cockpit is running");
-        let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / clock_ticks()
+        stat_cpu(&stat).expect("a stat line").1
     }
 
     /// A `/proc/PID/status` line's value in MB (`VmHWM`, `VmRSS`).
@@ -128,16 +126,13 @@ impl Cockpit {
             ) else {
                 continue; // the thread ended meanwhile
             };
-            let Some((head, rest)) = stat.rsplit_once(')') else { continue };
-            let name = head.split_once('(').map_or("?", |(_, n)| n).to_string();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let cpu = (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / clock_ticks();
+            let Some((name, cpu)) = stat_cpu(&stat) else { continue };
             let switches: u64 = status
                 .lines()
                 .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
                 .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
                 .sum();
-            let entry = by_name.entry(name).or_insert((0.0, 0));
+            let entry = by_name.entry(name.to_string()).or_insert((0.0, 0));
             entry.0 += cpu;
             entry.1 += switches;
         }
@@ -159,19 +154,23 @@ impl Cockpit {
     }
 }
 
+/// A `/proc/…/stat` line's command name and CPU (utime + stime, in seconds).
+fn stat_cpu(stat: &str) -> Option<(&str, f64)> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(').map_or("?", |(_, n)| n);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((name, ticks / clock_ticks()))
+}
+
 /// CPU (s) used so far by this process's threads named `name`.
 fn threads_cpu(name: &str) -> f64 {
-    let mut ticks = 0.0;
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task").flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
-        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
-        if !head.ends_with(&format!("({name}")) {
-            continue;
-        }
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        ticks += fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    }
-    ticks / clock_ticks()
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+        .filter_map(|stat| stat_cpu(&stat).filter(|(n, _)| *n == name).map(|(_, cpu)| cpu))
+        .sum()
 }
 
 /// The busy run's reference: a plain reqwest client (its own 2-worker
@@ -284,9 +283,13 @@ fn by_thread(
         .join(" · ")
 }
 
+/// Clock ticks a second (`getconf CLK_TCK`), asked once.
 fn clock_ticks() -> f64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
+    })
 }
 
 struct Run<'a> {

@@ -149,7 +149,7 @@ impl SourceTask {
                     answered.push(first);
                     while answered.len() < gulp(share) {
                         start_due(&mut running, &mut due);
-                        match std::future::poll_fn(|cx| std::task::Poll::Ready(running.poll_next_unpin(cx))).await {
+                        match futures::poll!(running.next()) {
                             std::task::Poll::Ready(Some(more)) => answered.push(more),
                             _ => break,
                         }

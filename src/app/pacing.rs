@@ -34,10 +34,11 @@ pub(crate) const GATHER: Duration = Duration::from_millis(100);
 
 /// In a burst (answers faster than a full read a gather), a read that took
 /// all there was waits this long before the next. Read as they come, a
-/// sweep's answers woke the loop every few answers: each wake-up costs the
-/// poller's thread a system call and the loop a context switch, more than
-/// taking the answers in. Now the loop wakes fifty times a second while a
-/// sweep pours in; the channel holds what comes meanwhile ([`CHANNEL`]).
+/// sweep's answers would wake the loop every few answers, and each wake-up
+/// costs the poller's thread a system call and the loop a context switch,
+/// more than taking the answers in; gathered, the loop wakes fifty times a
+/// second while a sweep pours in, and the channel holds what comes
+/// meanwhile ([`CHANNEL`]).
 pub(crate) const BURST_GATHER: Duration = Duration::from_millis(20);
 
 /// Most source updates taken in one read.

@@ -107,11 +107,9 @@ impl Jsonl {
 
 /// Load a journal without opening it for writing (absent file: empty).
 pub fn read<T: DeserializeOwned>(path: &Path) -> io::Result<(Vec<T>, LoadReport)> {
-    match File::open(path) {
-        Ok(mut file) => read_records(&mut file),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((Vec::new(), LoadReport::default())),
-        Err(e) => Err(e),
-    }
+    let mut loaded = Vec::new();
+    let report = read_each(path, |records| loaded.extend(records))?;
+    Ok((loaded, report))
 }
 
 /// [`read`], folded as it is read: `take` is handed the records one at a

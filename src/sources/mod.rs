@@ -62,8 +62,7 @@ pub trait Source: Send + Sync + 'static {
     /// Decode a response `fetch` handed back as [`Fetched::Body`]. Pure:
     /// bytes in, reading out. A source whose `fetch` never does keeps this
     /// default, which says so rather than guess.
-    fn read(&self, body: fetch::Response) -> Result<Reading, FetchError> {
-        let _ = body;
+    fn read(&self, _body: fetch::Response) -> Result<Reading, FetchError> {
         Err(FetchError::Other("this source does not read response bodies (a bug: please report it)".into()))
     }
 }
