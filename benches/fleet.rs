@@ -173,15 +173,89 @@ fn threads_cpu(name: &str) -> f64 {
         .sum()
 }
 
-/// The busy run's reference: a plain reqwest client (its own 2-worker
-/// runtime, as the cockpit has) making the same GETs on the same schedule,
-/// every cell every 10 s with 16 in flight, reading every body; its CPU over
-/// the same window, counted on its own threads (this process also runs the
-/// server). What the cockpit uses beyond it is flightdeck's own work.
-fn reference(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
-    const NAME: &str = "fd-reference";
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(NAME).enable_all().build().unwrap();
+/// How a reference runs its client: on a 2-worker runtime (tokio's
+/// multi-thread default on this machine, what a plain reqwest program
+/// gets from `#[tokio::main]`), or on one thread with a runtime of its own,
+/// as flightdeck's poller does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    TwoWorkers,
+    OneThread,
+}
+
+/// Work running on threads of this process named `name`: a future on a
+/// runtime of the given flavor, until stopped.
+struct Running {
+    name: &'static str,
+    stop: tokio::sync::oneshot::Sender<()>,
+    done: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Run `work` (made on the runtime, so a client made there is its own)
+    /// on threads named `name`, until `stop` is called; `work` ending early
+    /// is a failure of the bench.
+    fn start<W, F>(name: &'static str, flavor: Flavor, work: W) -> Running
+    where
+        W: FnOnce() -> F + Send + 'static,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let mut builder = match flavor {
+                    Flavor::TwoWorkers => tokio::runtime::Builder::new_multi_thread(),
+                    Flavor::OneThread => tokio::runtime::Builder::new_current_thread(),
+                };
+                if flavor == Flavor::TwoWorkers {
+                    builder.worker_threads(2);
+                }
+                let rt = builder.thread_name(name).enable_all().build().unwrap();
+                // On two workers the work is a task on them (as last rounds
+                // measured it); on one thread, what that thread runs.
+                let work = async move {
+                    tokio::select! {
+                        () = work() => panic!("{name} stopped before the window ended"),
+                        _ = stopped => {}
+                    }
+                };
+                match flavor {
+                    Flavor::TwoWorkers => {
+                        let _ = rt.block_on(rt.spawn(work));
+                    }
+                    Flavor::OneThread => rt.block_on(work),
+                }
+                rt.shutdown_background();
+            })
+            .unwrap();
+        Running { name, stop, done }
+    }
+
+    /// CPU over `secs`, from 2 s on (as the cockpit's window: after the
+    /// first sweep), then stopped. `failed` must be 0: work that failed
+    /// measured nothing worth comparing.
+    fn window(self, secs: u64, failed: &std::sync::atomic::AtomicUsize, also: &[&str]) -> (f64, f64) {
+        let cpu = || threads_cpu(self.name) + also.iter().map(|n| threads_cpu(n)).sum::<f64>();
+        std::thread::sleep(Duration::from_secs(2));
+        let before = cpu();
+        std::thread::sleep(Duration::from_secs(secs));
+        let used = cpu() - before;
+        assert!(!self.done.is_finished(), "{} stopped before the window ended", self.name);
+        let failed = failed.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(failed, 0, "{} failed {failed} reads: its CPU is no figure", self.name);
+        let _ = self.stop.send(());
+        self.done.join().unwrap();
+        (used, 100.0 * used / secs as f64)
+    }
+}
+
+/// The busy run's reference: a plain reqwest client making the same GETs
+/// on the same schedule, every cell every 10 s with 16 in flight, reading
+/// every body; its CPU over the same window, counted on its own threads
+/// (this process also runs the server). What the cockpit uses beyond it is
+/// flightdeck's own work.
+fn reference(port: u16, services: usize, envs: usize, secs: u64, flavor: Flavor) -> (f64, f64) {
     let names = common::env_names(envs);
     let urls: std::sync::Arc<[String]> = (0..services)
         .flat_map(|n| names.iter().map(move |e| format!("http://127.0.0.1:{port}/{e}/{}", common::service_name(n))))
@@ -190,7 +264,11 @@ fn reference(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
     // reference that did not read is no reference.
     let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let failures = failed.clone();
-    let task = rt.spawn(async move {
+    let name = match flavor {
+        Flavor::TwoWorkers => "fd-reference",
+        Flavor::OneThread => "fd-reference-1",
+    };
+    let running = Running::start(name, flavor, move || async move {
         use futures::StreamExt;
         let client = reqwest::Client::new();
         let mut every = tokio::time::interval(Duration::from_secs(10));
@@ -214,57 +292,33 @@ fn reference(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
                 .await;
         }
     });
-    in_window(rt, NAME, secs, &task, &failed, "the reference")
+    running.window(secs, &failed, &[])
 }
 
-/// CPU of this process's threads named `name` over `secs`, from 2 s on (as
-/// the cockpit's window: after the first sweep), then `rt` shut down. `task`
-/// must still be running and `failed` must be 0: one that stopped or failed
-/// measured nothing worth comparing (`who` names it in the message).
-fn in_window(
-    rt: tokio::runtime::Runtime,
-    name: &str,
-    secs: u64,
-    task: &tokio::task::JoinHandle<()>,
-    failed: &std::sync::atomic::AtomicUsize,
-    who: &str,
-) -> (f64, f64) {
-    std::thread::sleep(Duration::from_secs(2));
-    let before = threads_cpu(name);
-    std::thread::sleep(Duration::from_secs(secs));
-    let used = threads_cpu(name) - before;
-    assert!(!task.is_finished(), "{who} stopped before the window ended");
-    let failed = failed.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(failed, 0, "{who} failed {failed} reads: its CPU is no figure");
-    rt.shutdown_background();
-    (used, 100.0 * used / secs as f64)
-}
-
-/// Between the two: flightdeck's own poller in this process (its 2-worker
-/// runtime, threads of its own), on the busy run's config, its updates
-/// received and dropped. What it uses beyond the reference is the poller's
-/// and the sources' share of the cockpit's; the rest is the cockpit's own
-/// (judging, the journal, drawing).
+/// Between the two: flightdeck's own poller in this process (on its own
+/// thread, `poller`, as in the cockpit), on the busy run's config, its
+/// updates received on a thread of their own and dropped: both counted.
+/// What it uses beyond the reference is the poller's and the sources'
+/// share of the cockpit's; the rest is the cockpit's own (judging, the
+/// journal, drawing).
 fn poller_alone(port: u16, services: usize, envs: usize, secs: u64) -> (f64, f64) {
-    const NAME: &str = "fd-poller";
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name(NAME).enable_all().build().unwrap();
     let text = common::config(port, services, envs, "10s", 16);
     let config = flightdeck::setup::from_toml_str(&text, "bench").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let failures = failed.clone();
-    let task = rt.spawn(async move {
+    let running = Running::start("fd-receiver", Flavor::OneThread, move || async move {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
         let ctx = flightdeck::sources::HttpContext::new().expect("an HTTP client");
-        let _poller = flightdeck::poller::Poller::spawn(active, config.poller, ctx, tx);
+        let thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
+        let _poller = flightdeck::poller::Poller::spawn(&thread, active, config.poller, ctx, tx);
         while let Some(update) = rx.recv().await {
             if update.result.is_err() {
                 failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     });
-    in_window(rt, NAME, secs, &task, &failed, "the poller")
+    running.window(secs, &failed, &["poller", "poller-blocking"])
 }
 
 /// Each thread name's CPU and context switches in `now` since `before`.
@@ -362,11 +416,13 @@ fn main() {
     if poller_only {
         println!("fleet: flightdeck's poller alone beside plain reqwest, {cells} cells every 10 s, {secs} s windows");
         for _ in 0..2 {
-            let (_, reference) = reference(port, services, envs, secs);
+            let (_, two) = reference(port, services, envs, secs, Flavor::TwoWorkers);
+            let (_, one) = reference(port, services, envs, secs, Flavor::OneThread);
             let (_, poller) = poller_alone(port, services, envs, secs);
             println!(
-                "  plain reqwest {reference:.2}% · flightdeck's poller {poller:.2}% of one core ({:.2}×)",
-                poller / reference.max(f64::EPSILON)
+                "  plain reqwest {two:.2}% (one thread: {one:.2}%) · flightdeck's poller {poller:.2}% of one core ({:.2}×; {:.2}× one thread)",
+                poller / two.max(f64::EPSILON),
+                poller / one.max(f64::EPSILON)
             );
         }
         return;
@@ -413,12 +469,18 @@ fn main() {
         }
     }
     // Right after the busy run, under the same load on the machine.
-    let (used, share) = reference(port, services, envs, secs);
+    let (used, share) = reference(port, services, envs, secs, Flavor::TwoWorkers);
     println!(
         "  reference for busy: plain reqwest, the same GETs every 10 s, 16 in flight: CPU over {secs} s: {used:.2} s = \
          {share:.2}% of one core · the cockpit busy {:.2}× it, {:+.2} points",
         busy_share / share.max(f64::EPSILON),
         busy_share - share
+    );
+    let (used, one) = reference(port, services, envs, secs, Flavor::OneThread);
+    println!(
+        "    the same on one thread (a current-thread runtime, as flightdeck's poller): {used:.2} s = {one:.2}% of one core \
+         · the cockpit busy {:.2}× it",
+        busy_share / one.max(f64::EPSILON)
     );
     let (used, poller_share) = poller_alone(port, services, envs, secs);
     println!(

@@ -6,16 +6,21 @@
 //!
 //!   cargo bench --bench sweep                  # 1000 × 6, 11 runs each, concurrency 16 and 64
 //!   cargo bench --bench sweep -- 300 5 5       # services, environments, runs
-//!   cargo bench --bench sweep -- 1000 6 20 profile 1   # one side only (0–3, as printed), for perf
+//!   cargo bench --bench sweep -- 1000 6 20 profile 1   # one side only (0–4, as printed), for perf
 //!
-//! Both sides run on a 2-worker runtime, as the cockpit does; the runs
-//! alternate after one warm-up each, so every side finds its connection
-//! pool warm and shares any noise on the machine. Besides wall time, each
-//! line gives the CPU the whole process (server included) used per sweep:
-//! on a busy machine that is the steadier figure. Two steps in between say
-//! where a difference goes: the app's HTTP client doing plain GETs, and the
-//! source's own `fetch` (GET, capped read, JSON decode, sanitizing) under
-//! the same `buffer_unordered`, each body decoded as it comes.
+//! flightdeck sweeps on the runtime `check` and the cockpit's poller use
+//! (`poller::runtime`: one thread). Plain reqwest runs twice: on that same
+//! runtime (the same GETs with the same threads: flightdeck's overhead),
+//! and on a 2-worker runtime, what `#[tokio::main]` gives a plain reqwest
+//! program on this machine (the reference of the rounds before this one).
+//! The runs alternate after one warm-up each, so every side finds its
+//! connection pool warm and shares any noise on the machine. Besides wall
+//! time, each line gives the CPU the whole process (server included) used
+//! per sweep: on a busy machine that is the steadier figure. Two steps in
+//! between say where a difference goes: the app's HTTP client doing plain
+//! GETs, and the source's own `fetch` (GET, capped read, JSON decode,
+//! sanitizing) under the same `buffer_unordered`, each body decoded as it
+//! comes; both on one thread.
 
 mod common;
 
@@ -103,7 +108,9 @@ fn main() {
 
     let server = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let port = common::serve(&server, services, envs);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    // flightdeck's own runtime (one thread), and a plain program's.
+    let rt = flightdeck::poller::runtime().unwrap();
+    let two = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     println!("sweep: {services} services × {envs} environments = {cells} cells, loopback HTTP, {runs} runs each");
     for concurrency in [16, 64] {
@@ -118,6 +125,7 @@ fn main() {
         let ctx_plain = rt.block_on(async { flightdeck::sources::HttpContext::new() }).unwrap();
         let ctx_fetch = rt.block_on(async { flightdeck::sources::HttpContext::new() }).unwrap();
         let plain = reqwest::Client::new();
+        let plain_two = reqwest::Client::new();
 
         fn run<F: Future<Output = usize>>(rt: &tokio::runtime::Runtime, f: F) -> usize {
             rt.block_on(f)
@@ -139,11 +147,12 @@ fn main() {
                 )
             }),
             Side::new("  flightdeck's client, plain GETs", || run(&rt, get_all(&ctx_plain.client, &urls, concurrency))),
-            Side::new("plain reqwest (the limit)", || run(&rt, get_all(&plain, &urls, concurrency))),
+            Side::new("plain reqwest, one thread", || run(&rt, get_all(&plain, &urls, concurrency))),
+            Side::new("plain reqwest, 2-worker runtime", || run(&two, get_all(&plain_two, &urls, concurrency))),
         ];
         if let Some(only) = profile {
             // One side alone, for a profiler: `profile 0` is flightdeck's poller, `profile 3` plain reqwest.
-            let side = &mut sides[only.min(3)];
+            let side = &mut sides[only.min(4)];
             assert_eq!((side.sweep)(), cells, "warm-up reads every cell");
             for _ in 0..runs {
                 assert_eq!(side.time(), cells, "every cell read");
@@ -163,18 +172,20 @@ fn main() {
         for side in &sides {
             println!("{}", side.line());
         }
-        let (ours, limit) = (&sides[0], &sides[3]);
-        // Each round's two sweeps ran back to back, under the same load.
-        let mut paired: Vec<f64> =
-            ours.wall.iter().zip(&limit.wall).map(|(o, l)| o.as_secs_f64() / l.as_secs_f64()).collect();
-        paired.sort_by(f64::total_cmp);
-        println!(
-            "    ratio to the limit: {:.2}× (median of rounds), medians {:.2}×, minima {:.2}×, cpu {:.2}× · {:.0} cells/s",
-            paired[paired.len() / 2],
-            ours.median() / limit.median(),
-            ours.min() / limit.min(),
-            ours.cpu / limit.cpu,
-            cells as f64 / (ours.median() / 1e3)
-        );
+        for (limit, what) in [(&sides[3], "plain reqwest, one thread"), (&sides[4], "plain reqwest, 2 workers")] {
+            let ours = &sides[0];
+            // Each round's sweeps ran back to back, under the same load.
+            let mut paired: Vec<f64> =
+                ours.wall.iter().zip(&limit.wall).map(|(o, l)| o.as_secs_f64() / l.as_secs_f64()).collect();
+            paired.sort_by(f64::total_cmp);
+            println!(
+                "    against {what}: {:.2}× (median of rounds), medians {:.2}×, minima {:.2}×, cpu {:.2}×",
+                paired[paired.len() / 2],
+                ours.median() / limit.median(),
+                ours.min() / limit.min(),
+                ours.cpu / limit.cpu,
+            );
+        }
+        println!("    flightdeck: {:.0} cells/s", cells as f64 / (sides[0].median() / 1e3));
     }
 }

@@ -361,6 +361,7 @@ async fn cockpit(
     hints: std_mpsc::Sender<()>,
 ) {
     let mut engine = Engine::for_config(&config, &active, None);
+    let poller_thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
     let mut seat = Seat::spawn(setup);
     let (tx, mut rx) = mpsc::channel::<SourceUpdate>(1024);
     let mut poller: Option<Poller> = None;
@@ -391,7 +392,7 @@ async fn cockpit(
                     SeatNews::Role(role) => {
                         let leading = role == SeatRole::Leading;
                         if leading && poller.is_none() {
-                            poller = Some(Poller::spawn(active.clone(), config.poller, ctx.clone(), tx.clone()));
+                            poller = Some(Poller::spawn(&poller_thread, active.clone(), config.poller, ctx.clone(), tx.clone()));
                             me.ever_led.store(true, Ordering::Relaxed);
                         } else if !leading {
                             poller = None;
@@ -615,7 +616,8 @@ fn solo(bench: &Bench, secs: u64) -> Window {
         let ctx = HttpContext::new().expect("an HTTP client");
         let mut engine = Engine::for_config(&config, &active, None);
         let (tx, mut rx) = mpsc::channel::<SourceUpdate>(1024);
-        let _poller = Poller::spawn(active.clone(), config.poller, ctx, tx);
+        let poller_thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
+        let _poller = Poller::spawn(&poller_thread, active.clone(), config.poller, ctx, tx);
         let mut batch = Vec::with_capacity(256);
         while rx.recv_many(&mut batch, 256).await > 0 {
             counted.fetch_add(batch.len() as u64, Ordering::Relaxed);

@@ -406,7 +406,10 @@ fn man() -> ExitCode {
     }
 }
 
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+/// The cockpit's runtime: the app loop on the main thread, and what serves
+/// it (the demo's server, notifications, compare calls) on two workers. The
+/// poller has a thread of its own ([`crate::poller::PollerThread`]).
+fn cockpit_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
 
@@ -425,7 +428,7 @@ fn cockpit(paths: &Paths, files: &ConfigFiles, demo_speed: Option<f64>, launched
     // No config anywhere → the demo, and say so.
     let fell_back = demo_speed.is_none() && layers.is_empty();
     let demo_speed = demo_speed.or_else(|| fell_back.then_some(1.0));
-    let rt = match runtime() {
+    let rt = match cockpit_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("flightdeck: cannot start the async runtime: {e}");
@@ -586,7 +589,9 @@ pub(crate) fn evaluate_once(
     let active = loaded.activate();
     let config = loaded.config;
     let extra = extra(&config)?;
-    let rt = runtime().map_err(|e| format!("flightdeck {command}: cannot start the async runtime: {e}"))?;
+    // The sweep, on this thread: the poller's own runtime.
+    let rt =
+        crate::poller::runtime().map_err(|e| format!("flightdeck {command}: cannot start the async runtime: {e}"))?;
     let ctx = crate::sources::HttpContext::new()
         .map_err(|e| format!("flightdeck {command}: cannot set up the HTTP client: {e}"))?;
     let template = crate::checklist::resolve(&config.fleet, paths.config_dir()).map_err(|e| e.to_string())?;

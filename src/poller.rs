@@ -16,6 +16,13 @@
 //! A fetch is only started when its source has room for it: cells waiting
 //! for a slot stay in the schedule, not as thousands of parked requests
 //! (a sweep of 6,000 cells keeps at most `share` requests alive per source).
+//!
+//! The poller runs on a thread of its own ([`PollerThread`]), one tokio
+//! runtime with one thread: its tasks, the HTTP connections they open and
+//! their timers. Requests, answers and the bookkeeping between them then
+//! never cross threads, which on a two-worker runtime (an answer read on
+//! one worker waking the task on the other) cost a third more CPU; and the
+//! cockpit's drawing, on its own thread, never delays a request.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -47,15 +54,68 @@ pub struct SourceUpdate {
     pub result: Result<Reading, FetchError>,
 }
 
+/// The runtime the poller's work runs on: one thread, timers and I/O.
+/// The headless commands sweep on it too.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().thread_name("poller-blocking").enable_all().build()
+}
+
+/// The poller's thread: [`runtime`] run on a thread named `poller`, for
+/// [`Poller`]s to spawn their tasks on. It lives until its last clone (a
+/// running `Poller` holds one) is dropped. The connections the poller's
+/// requests open live on it, and so does anything a source starts lazily
+/// (a Kubernetes client), so one thread serves every `Poller` a cockpit
+/// starts: a connection pool shared with other runtimes must not outlive
+/// the runtime its connections run on.
+#[derive(Clone, Debug)]
+pub struct PollerThread {
+    handle: tokio::runtime::Handle,
+    /// Dropped with the last clone, which ends the thread.
+    _stop: Arc<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl PollerThread {
+    /// Start the thread and its runtime.
+    pub fn start() -> std::io::Result<PollerThread> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (started, handle) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new().name("poller".into()).spawn(move || {
+            // Built here, so that the runtime is never dropped on a thread
+            // that is itself running async code (tokio forbids it).
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = started.send(Err(e));
+                    return;
+                }
+            };
+            if started.send(Ok(rt.handle().clone())).is_err() {
+                return;
+            }
+            // `Err` once the last `PollerThread` is dropped: time to stop.
+            let _ = rt.block_on(stopped);
+            // A blocking lookup still running (DNS) is not waited for.
+            rt.shutdown_background();
+        })?;
+        let handle = handle
+            .recv()
+            .map_err(|_| std::io::Error::other("the poller thread ended before its runtime started"))??;
+        Ok(PollerThread { handle, _stop: Arc::new(stop) })
+    }
+}
+
 /// Handle to the running poller tasks; dropping it stops them.
 pub struct Poller {
     refresh: watch::Sender<u64>,
     tasks: Vec<JoinHandle<()>>,
+    /// Keeps the thread the tasks run on.
+    _thread: PollerThread,
 }
 
 impl Poller {
-    /// Start one task per source. Updates go to `tx`.
+    /// Start one task per source on `thread`. Updates go to `tx`.
     pub fn spawn(
+        thread: &PollerThread,
         sources: Vec<ActiveSource>,
         settings: PollerSettings,
         ctx: HttpContext,
@@ -76,10 +136,10 @@ impl Poller {
                     refresh: refresh.subscribe(),
                     max_backoff: settings.max_backoff,
                 };
-                tokio::spawn(task.run())
+                thread.handle.spawn(task.run())
             })
             .collect();
-        Poller { refresh, tasks }
+        Poller { refresh, tasks, _thread: thread.clone() }
     }
 
     /// Fetch every cell now, failing ones included.
@@ -543,7 +603,8 @@ mod tests {
         let diary = Arc::default();
         let (tx, mut rx) = mpsc::channel(16);
         let settings = PollerSettings { concurrency: 1, max_backoff: Duration::from_secs(60) };
-        let _poller = Poller::spawn(vec![diary_source(&diary)], settings, HttpContext::new().unwrap(), tx);
+        let thread = PollerThread::start().unwrap();
+        let _poller = Poller::spawn(&thread, vec![diary_source(&diary)], settings, HttpContext::new().unwrap(), tx);
         let mut versions = Vec::new();
         for _ in 0..3 {
             let update = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
@@ -551,6 +612,74 @@ mod tests {
         }
         assert_eq!(versions, ["1.0.0-s0", "1.0.0-s1", "1.0.0-s2"]);
         next_request_before_the_read(&diary.lock().unwrap());
+    }
+
+    /// A source that answers with the name of the thread its fetch ran on.
+    struct WhereAmI;
+
+    impl crate::sources::Source for WhereAmI {
+        fn default_evidence(&self) -> Evidence {
+            Evidence::Running
+        }
+
+        fn fetch(
+            &self,
+            _: &HttpContext,
+            _: &crate::sources::CellTarget,
+        ) -> futures::future::BoxFuture<'static, Result<Fetched, FetchError>> {
+            Box::pin(async {
+                let name = std::thread::current().name().unwrap_or("unnamed").to_string();
+                Ok(Fetched::Reading(Reading::version(name)))
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_poller_runs_on_its_own_thread() {
+        let mut source = diary_source(&Arc::default());
+        source.source = Arc::new(WhereAmI);
+        let (tx, mut rx) = mpsc::channel(16);
+        let settings = PollerSettings { concurrency: 4, max_backoff: Duration::from_secs(60) };
+        let thread = PollerThread::start().unwrap();
+        let _poller = Poller::spawn(&thread, vec![source], settings, HttpContext::new().unwrap(), tx);
+        for _ in 0..3 {
+            let update = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+            assert_eq!(update.result.unwrap().version.as_deref(), Some("poller"), "not on this test's threads");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_poller_started_again_on_the_same_thread_keeps_the_connections_it_had() {
+        // As team mode does when a seat stops leading and leads again: the
+        // connections the first poller opened live on the thread, not the
+        // poller, so the next one reads through them (no new handshakes; a
+        // pool shared with a runtime that is gone would be broken instead).
+        use axum::serve::ListenerExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        let app = axum::Router::new().route("/{env}/{service}", axum::routing::get(|| async { "1.0.0" }));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listener = listener.tap_io(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = fleet_config(addr, 3, 2);
+        let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+        let thread = PollerThread::start().unwrap();
+        let ctx = HttpContext::new().unwrap();
+        for round in 0..3 {
+            let (tx, mut rx) = mpsc::channel(64);
+            let poller = Poller::spawn(&thread, active.clone(), config.poller, ctx.clone(), tx);
+            for _ in 0..6 {
+                let update = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+                assert!(update.result.is_ok(), "round {round}: {:?}", update.result);
+            }
+            drop(poller);
+        }
+        let accepted = accepted.load(Ordering::SeqCst);
+        assert!(accepted <= 2, "three pollers, two fetches at a time: {accepted} connections opened");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -589,7 +718,8 @@ mod tests {
         let config = fleet_config(addr, 20, 4);
         let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
         let (tx, mut rx) = mpsc::channel(64);
-        let _poller = Poller::spawn(active, config.poller, HttpContext::new().unwrap(), tx);
+        let _poller =
+            Poller::spawn(&PollerThread::start().unwrap(), active, config.poller, HttpContext::new().unwrap(), tx);
         let mut cells = std::collections::HashSet::new();
         let mut updates = 0;
         let deadline = Instant::now() + Duration::from_millis(800);
@@ -645,7 +775,8 @@ mod tests {
         config.sources[0].every = Duration::from_millis(400);
         let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
         let (tx, mut rx) = mpsc::channel(64);
-        let _poller = Poller::spawn(active, config.poller, HttpContext::new().unwrap(), tx);
+        let _poller =
+            Poller::spawn(&PollerThread::start().unwrap(), active, config.poller, HttpContext::new().unwrap(), tx);
         // Two rounds of 8 cells: the first answers spread over 120 ms.
         for _ in 0..16 {
             let update = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();

@@ -345,7 +345,8 @@ async fn next(rx: &mut mpsc::Receiver<SourceUpdate>) -> SourceUpdate {
 
 fn start_poller(config: &flightdeck::config::Config, tx: mpsc::Sender<SourceUpdate>) -> Poller {
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
-    Poller::spawn(active, config.poller, HttpContext::new().expect("http client"), tx)
+    let thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
+    Poller::spawn(&thread, active, config.poller, HttpContext::new().expect("http client"), tx)
 }
 
 #[tokio::test]

@@ -62,7 +62,13 @@ environments = ["prod"]
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let (tx, mut rx) = mpsc::channel(256);
     let ctx = flightdeck::sources::HttpContext::new().unwrap();
-    let _poller = flightdeck::poller::Poller::spawn(active, config.poller, ctx, tx);
+    let _poller = flightdeck::poller::Poller::spawn(
+        &flightdeck::poller::PollerThread::start().unwrap(),
+        active,
+        config.poller,
+        ctx,
+        tx,
+    );
 
     // The healthy source polls every 200 ms: in 1.5 s it must have been
     // read several times although every hanging fetch is still in flight.
@@ -102,8 +108,13 @@ async fn an_absurd_retry_after_does_not_kill_the_source() {
     let config = flightdeck::setup::from_toml_str(&text, "test").unwrap();
     let active = flightdeck::sources::activate(&config.sources, &config.fleet).unwrap();
     let (tx, mut rx) = mpsc::channel(64);
-    let poller =
-        flightdeck::poller::Poller::spawn(active, config.poller, flightdeck::sources::HttpContext::new().unwrap(), tx);
+    let poller = flightdeck::poller::Poller::spawn(
+        &flightdeck::poller::PollerThread::start().unwrap(),
+        active,
+        config.poller,
+        flightdeck::sources::HttpContext::new().unwrap(),
+        tx,
+    );
     let mut limited = 0;
     let mut fine = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(1200);

@@ -44,10 +44,19 @@ pub(crate) const BURST_GATHER: Duration = Duration::from_millis(20);
 /// Most source updates taken in one read.
 pub(crate) const READ_MAX: usize = 256;
 
-/// Source updates the channel to the loop holds: a gather of a burst at the
-/// sweep rates measured (13,000–30,000 answers a second: 3,000 in 100 ms)
-/// fits, so the pollers are not held up while the loop waits.
+/// Source updates the channel to the loop holds at least: a gather of a
+/// burst at the sweep rates measured (13,000–30,000 answers a second: 3,000
+/// in 100 ms) fits, so the pollers are not held up while the loop waits.
 pub(crate) const CHANNEL: usize = 4096;
+
+/// The channel for a fleet of `cells`: a whole sweep's answers fit too. The
+/// first sweep starts before the loop has read the observation journal
+/// (320,000 events at 20,000 cells take it most of a second), and it goes
+/// on meanwhile rather than stop when the channel is full: the answers
+/// wait, a few hundred bytes each, once.
+pub(crate) fn channel(cells: usize) -> usize {
+    CHANNEL.max(cells)
+}
 
 /// What is due, and when it was last done.
 #[derive(Debug, Clone)]
