@@ -617,3 +617,85 @@ fn options_are_strict() {
     assert!(check("context = \"loopback\"\nin_cluster = true").unwrap_err().contains("leave out `context`"));
     assert!(check("context = \"{env}\"").unwrap_err().contains("one source per cluster"));
 }
+
+/// A kubeconfig whose user gets its token from a credential plugin (as
+/// `aws eks get-token` or `gke-gcloud-auth-plugin` do) that takes `secs`.
+fn write_exec_kubeconfig(dir: &tempfile::TempDir, addr: SocketAddr, secs: u32) -> String {
+    let credential = format!(
+        r#"{{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{{"token":"{KUBE_TOKEN}","expirationTimestamp":"2099-01-01T00:00:00Z"}}}}"#
+    );
+    let script = dir.path().join("credential-plugin");
+    std::fs::write(&script, format!("#!/bin/sh\nsleep {secs}\ncat <<'END'\n{credential}\nEND\n"))
+        .expect("write plugin");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod plugin");
+    let text = format!(
+        r#"apiVersion: v1
+kind: Config
+clusters:
+- name: loopback-cluster
+  cluster:
+    server: http://{addr}
+contexts:
+- name: loopback
+  context:
+    cluster: loopback-cluster
+    user: plugin
+current-context: loopback
+users:
+- name: plugin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: {}
+      interactiveMode: Never
+"#,
+        script.display()
+    );
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_credential_plugin_does_not_hold_up_the_other_sources() {
+    // The plugin runs when the client is made (the first fetch); it must
+    // not stop the poller's thread, where every other source's cells are read.
+    let fake = FakeApiServer::new().deployment("prod", "payments", &deployment("prod"));
+    let (addr, _fake) = serve(fake).await;
+    let versions = Router::new().route("/{env}/{service}", get(|| async { "2.0.0" }));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let http_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, versions).await });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = write_exec_kubeconfig(&dir, addr, 1);
+    let text = format!(
+        r#"{}
+[[sources]]
+name = "endpoint"
+kind = "http"
+url = "http://{http_addr}/{{env}}/{{service}}"
+every = "100ms"
+"#,
+        config_text(&kubeconfig, &["prod"], "context = \"loopback\"")
+    );
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
+    let thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let _poller = flightdeck::poller::Poller::spawn(&thread, active, config.poller, HttpContext::new().unwrap(), tx);
+    // When each of the endpoint's answers came, until the cluster's.
+    let mut endpoint = Vec::new();
+    let cluster = loop {
+        let update = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("an update").expect("open");
+        match &*update.source {
+            "cluster" => break update,
+            _ => endpoint.push(std::time::Instant::now()),
+        }
+    };
+    let reading = cluster.result.expect("the cluster reads with the plugin's token");
+    assert_eq!(reading.version.as_deref(), Some("1.4.0"));
+    // Read every 100 ms all along: no gap of the plugin's second.
+    let gap = endpoint.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
+    assert!(endpoint.len() >= 5, "the endpoint was read {} times while the plugin ran", endpoint.len());
+    assert!(gap < Duration::from_millis(500), "the endpoint waited {gap:?} between two reads");
+}

@@ -222,12 +222,18 @@ impl Cluster {
             config.auth_info = kube::config::AuthInfo::default();
             config.headers.push((AUTHORIZATION, value.clone()));
         }
-        kube::Client::try_from(config).map_err(|e| {
+        let cannot = |e: &dyn std::fmt::Display| {
             FetchError::Other(format!(
                 "cannot set up the Kubernetes client: {}",
-                sanitize::clean_to(&error_chain(&e), 160)
+                sanitize::clean_to(&e.to_string(), 160)
             ))
-        })
+        };
+        // A credential plugin (`exec`: `aws eks get-token`, `gke-gcloud-auth-plugin`)
+        // runs here, and may take seconds: off the poller's thread, where
+        // every other source's cells are read.
+        tokio::task::spawn_blocking(move || kube::Client::try_from(config).map_err(|e| cannot(&error_chain(&e))))
+            .await
+            .map_err(|e| cannot(&e))?
     }
 }
 
