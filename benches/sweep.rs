@@ -151,7 +151,7 @@ fn main() {
             Side::new("plain reqwest, 2-worker runtime", || run(&two, get_all(&plain_two, &urls, concurrency))),
         ];
         if let Some(only) = profile {
-            // One side alone, for a profiler: `profile 0` is flightdeck's poller, `profile 3` plain reqwest.
+            // One side alone, for a profiler: `profile 0` is flightdeck's poller, 3 and 4 plain reqwest (one thread, two workers).
             let side = &mut sides[only.min(4)];
             assert_eq!((side.sweep)(), cells, "warm-up reads every cell");
             for _ in 0..runs {

@@ -552,6 +552,9 @@ fn no_extra(
     Ok(Vec::new())
 }
 
+/// What [`evaluate_once`] gives: the engine, its evaluation, the operator, the observation journal's path.
+type Evaluated = (Engine, Evaluation, String, Option<std::path::PathBuf>);
+
 /// One sweep of every source, evaluated with the journals: what `check`,
 /// `report`, `changes` and `where` print. `Err` carries the message for an exit 2.
 pub(crate) fn evaluate_once(
@@ -561,7 +564,27 @@ pub(crate) fn evaluate_once(
     command: &str,
     retry: crate::poller::Retry,
     extra: ExtraRanges<'_>,
-) -> Result<(Engine, Evaluation, String, Option<std::path::PathBuf>), Stopped> {
+) -> Result<Evaluated, Stopped> {
+    // The sweep runs on this thread: the poller's own kind of runtime.
+    let rt =
+        crate::poller::runtime().map_err(|e| format!("flightdeck {command}: cannot start the async runtime: {e}"))?;
+    let evaluated = evaluate_on(&rt, paths, files, envs, command, retry, extra);
+    // Blocking work still running (a DNS lookup, a credential plugin past
+    // its fetch's timeout) is not waited for: the answer is ready, or a
+    // signal asked to stop.
+    rt.shutdown_background();
+    evaluated
+}
+
+fn evaluate_on(
+    rt: &tokio::runtime::Runtime,
+    paths: &Paths,
+    files: &ConfigFiles,
+    envs: &[String],
+    command: &str,
+    retry: crate::poller::Retry,
+    extra: ExtraRanges<'_>,
+) -> Result<Evaluated, Stopped> {
     let layers = match config::read_layers(paths, files) {
         Ok(layers) if layers.is_empty() => {
             return Err(Stopped::Usage(no_config(command, paths)));
@@ -589,9 +612,6 @@ pub(crate) fn evaluate_once(
     let active = loaded.activate();
     let config = loaded.config;
     let extra = extra(&config)?;
-    // The sweep, on this thread: the poller's own runtime.
-    let rt =
-        crate::poller::runtime().map_err(|e| format!("flightdeck {command}: cannot start the async runtime: {e}"))?;
     let ctx = crate::sources::HttpContext::new()
         .map_err(|e| format!("flightdeck {command}: cannot set up the HTTP client: {e}"))?;
     let template = crate::checklist::resolve(&config.fleet, paths.config_dir()).map_err(|e| e.to_string())?;
@@ -649,7 +669,7 @@ pub(crate) fn evaluate_once(
             for (ask, answer) in team.answers {
                 engine.take_answer(ask, answer);
             }
-            ship(&rt, &mut engine, &config, &ctx, command, &extra);
+            ship(rt, &mut engine, &config, &ctx, command, &extra);
             let scope = Scope::new(&engine.fleet, scope);
             let evaluation = engine.evaluate(jiff::Timestamp::now(), &scope);
             let operator =
@@ -692,7 +712,7 @@ pub(crate) fn evaluate_once(
             eprintln!("flightdeck {command}: warning: cannot write the journal {}: {e}", path.display());
         }
     }
-    ship(&rt, &mut engine, &config, &ctx, command, &extra);
+    ship(rt, &mut engine, &config, &ctx, command, &extra);
     let scope = Scope::new(&engine.fleet, scope);
     let evaluation = engine.evaluate(jiff::Timestamp::now(), &scope);
     let operator = config.operator.clone().unwrap_or_else(|| "nobody named (set `operator` in the config)".into());

@@ -20,9 +20,9 @@
 //! The poller runs on a thread of its own ([`PollerThread`]), one tokio
 //! runtime with one thread: its tasks, the HTTP connections they open and
 //! their timers. Requests, answers and the bookkeeping between them then
-//! never cross threads, which on a two-worker runtime (an answer read on
-//! one worker waking the task on the other) cost a third more CPU; and the
-//! cockpit's drawing, on its own thread, never delays a request.
+//! do not hop between threads, which on a two-worker runtime (an answer
+//! read on one worker waking the task on the other) cost a third more CPU;
+//! and the cockpit's drawing, on its own thread, never delays a request.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -652,8 +652,10 @@ mod tests {
     async fn a_poller_started_again_on_the_same_thread_keeps_the_connections_it_had() {
         // As team mode does when a seat stops leading and leads again: the
         // connections the first poller opened live on the thread, not the
-        // poller, so the next one reads through them (no new handshakes; a
-        // pool shared with a runtime that is gone would be broken instead).
+        // poller, so the next one reads through them (no new handshakes).
+        // Were each poller's runtime its own, they would end with it (six
+        // connections here), and a pool shared with a runtime that is gone
+        // can fail a request ("runtime dropped the dispatch task").
         use axum::serve::ListenerExt;
         use std::sync::atomic::{AtomicUsize, Ordering};
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -665,7 +667,9 @@ mod tests {
             counted.fetch_add(1, Ordering::SeqCst);
         });
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let config = fleet_config(addr, 3, 2);
+        let mut config = fleet_config(addr, 3, 2);
+        // One read of each cell per poller: none in flight when it is dropped.
+        config.sources[0].every = Duration::from_secs(3600);
         let active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
         let thread = PollerThread::start().unwrap();
         let ctx = HttpContext::new().unwrap();

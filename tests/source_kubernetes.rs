@@ -625,8 +625,14 @@ fn write_exec_kubeconfig(dir: &tempfile::TempDir, addr: SocketAddr, secs: u32) -
         r#"{{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{{"token":"{KUBE_TOKEN}","expirationTimestamp":"2099-01-01T00:00:00Z"}}}}"#
     );
     let script = dir.path().join("credential-plugin");
-    std::fs::write(&script, format!("#!/bin/sh\nsleep {secs}\ncat <<'END'\n{credential}\nEND\n"))
-        .expect("write plugin");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> {}\nsleep {secs}\ncat <<'END'\n{credential}\nEND\n",
+            dir.path().join("runs").display()
+        ),
+    )
+    .expect("write plugin");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod plugin");
     let text = format!(
         r#"apiVersion: v1
@@ -698,4 +704,74 @@ every = "100ms"
     let gap = endpoint.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
     assert!(endpoint.len() >= 5, "the endpoint was read {} times while the plugin ran", endpoint.len());
     assert!(gap < Duration::from_millis(500), "the endpoint waited {gap:?} between two reads");
+}
+
+/// How many times the plugin `write_exec_kubeconfig` wrote in `dir` ran.
+fn plugin_runs(dir: &tempfile::TempDir) -> usize {
+    std::fs::read_to_string(dir.path().join("runs")).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_plugin_slower_than_the_timeout_still_gives_a_client() {
+    let fake = FakeApiServer::new().deployment("prod", "payments", &deployment("prod"));
+    let (addr, _fake) = serve(fake).await;
+    // What making one client takes of a plugin that answers at once.
+    let quick = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = write_exec_kubeconfig(&quick, addr, 0);
+    let updates = sweep(&config_text(&kubeconfig, &["prod"], "context = \"loopback\"")).await;
+    assert!(updates[0].result.is_ok(), "{:?}", updates[0].result);
+    let one_client = plugin_runs(&quick);
+    assert!(one_client >= 1, "the plugin ran");
+    // A plugin that takes a second a run, each fetch cut off after one.
+    let slow = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = write_exec_kubeconfig(&slow, addr, 1);
+    let text = config_text(&kubeconfig, &["prod"], "context = \"loopback\"\ntimeout = \"1s\"\nevery = \"200ms\"");
+    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
+    let thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let _poller = flightdeck::poller::Poller::spawn(&thread, active, config.poller, HttpContext::new().unwrap(), tx);
+    let mut timeouts = 0;
+    loop {
+        let update =
+            tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("a reading in time").expect("open");
+        match update.result {
+            Ok(reading) => {
+                assert_eq!(reading.version.as_deref(), Some("1.4.0"));
+                break;
+            }
+            Err(FetchError::Timeout(_)) => timeouts += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(timeouts >= 1, "the first fetch was cut off while the plugin ran");
+    assert_eq!(plugin_runs(&slow), one_client, "the plugin ran for one client, not once per fetch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_does_not_wait_for_a_credential_plugin_past_its_timeout() {
+    let fake = FakeApiServer::new().deployment("prod", "payments", &deployment("prod"));
+    let (addr, _fake) = serve(fake).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Three seconds a run (kube runs it more than once for a client).
+    let kubeconfig = write_exec_kubeconfig(&dir, addr, 3);
+    let config = dir.path().join("flightdeck.toml");
+    std::fs::write(&config, config_text(&kubeconfig, &["prod"], "context = \"loopback\"\ntimeout = \"1s\""))
+        .expect("write config");
+    let started = std::time::Instant::now();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .arg("--config")
+        .arg(&config)
+        .args(["check", "--retries", "0", "--format", "json"])
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .output()
+        .await
+        .expect("check runs");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("timed out"), "the cell's fetch timed out: {stdout}");
+    assert!(took < Duration::from_millis(2500), "check waited for the plugin: {took:?}");
 }

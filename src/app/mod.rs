@@ -306,8 +306,11 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     // Before anything starts: a signal during start-up is handled too.
     let mut signals = signals::Signals::install()?;
     let ctx = HttpContext::new().context("setting up the HTTP client")?;
-    // Every poller this cockpit starts (team mode starts and stops them) runs there.
+    // Every poller this cockpit starts (team mode starts and stops them) runs
+    // there, with a client of its own: its connections are that thread's,
+    // and a sweep keeps its work from the compare calls and notifications.
     let poller_thread = PollerThread::start().context("starting the poller's thread")?;
+    let poll_ctx = HttpContext::new().context("setting up the poller's HTTP client")?;
     let cells = active.iter().map(|s| s.cells.len()).sum();
     let (tx, mut rx) = mpsc::channel::<SourceUpdate>(pacing::channel(cells));
     // Team mode with one poll load: the poller runs only while this seat
@@ -315,7 +318,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
     let mut seat = options.seat.map(crate::journal::team_seat::Seat::spawn);
     let mut poller = match seat {
         Some(_) => None,
-        None => Some(Poller::spawn(&poller_thread, active.clone(), config.poller, ctx.clone(), tx.clone())),
+        None => Some(Poller::spawn(&poller_thread, active.clone(), config.poller, poll_ctx.clone(), tx.clone())),
     };
     // The loop keeps a sender only in team mode (the poller comes and goes);
     // one seat's channel closes when no source task is left.
@@ -535,7 +538,7 @@ pub async fn run(config: Config, active: Vec<sources::ActiveSource>, options: Ru
                         let leading = role == SeatRole::Leading;
                         if leading && poller.is_none() && let Some(tx) = &tx {
                             tracing::info!("leading: polling the sources for the team");
-                            poller = Some(Poller::spawn(&poller_thread, active.clone(), config.poller, ctx.clone(), tx.clone()));
+                            poller = Some(Poller::spawn(&poller_thread, active.clone(), config.poller, poll_ctx.clone(), tx.clone()));
                             // Compare answers this seat holds go to the team again
                             // (some may have come while it could not write).
                             let held = state.engine.answers();

@@ -199,8 +199,19 @@ fn expand_home(path: &str) -> PathBuf {
 }
 
 impl Cluster {
-    async fn client(&self) -> Result<kube::Client, FetchError> {
-        self.client.get_or_try_init(|| self.connect()).await.cloned()
+    /// The cluster's client, made once. It is made in a task of its own:
+    /// a fetch that times out while a credential plugin runs must not throw
+    /// the plugin's work away (and run it again on the next try, forever
+    /// when the plugin is slower than the timeout); the next fetch finds it
+    /// made, or waits for the one being made.
+    async fn client(self: &Arc<Cluster>) -> Result<kube::Client, FetchError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client.clone());
+        }
+        let cluster = self.clone();
+        tokio::spawn(async move { cluster.client.get_or_try_init(|| cluster.connect()).await.cloned() })
+            .await
+            .map_err(|e| FetchError::Other(format!("setting up the Kubernetes client failed: {e}")))?
     }
 
     async fn connect(&self) -> Result<kube::Client, FetchError> {
