@@ -182,6 +182,11 @@ async fn serve(fake: FakeApiServer) -> (SocketAddr, Arc<FakeApiServer>) {
 /// Write a kubeconfig with two contexts: `loopback` (the fake server, with
 /// a token) and `elsewhere` (never used).
 fn write_kubeconfig(dir: &tempfile::TempDir, addr: SocketAddr) -> String {
+    write_kubeconfig_with(dir, addr, &format!("    token: {KUBE_TOKEN}\n"))
+}
+
+/// As [`write_kubeconfig`], the user's credentials given as its `user:` mapping's lines.
+fn write_kubeconfig_with(dir: &tempfile::TempDir, addr: SocketAddr, credentials: &str) -> String {
     let text = format!(
         r#"apiVersion: v1
 kind: Config
@@ -206,8 +211,7 @@ current-context: elsewhere
 users:
 - name: tester
   user:
-    token: {KUBE_TOKEN}
-"#
+{credentials}"#
     );
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, text).expect("write kubeconfig");
@@ -634,32 +638,11 @@ fn write_exec_kubeconfig(dir: &tempfile::TempDir, addr: SocketAddr, secs: u32) -
     )
     .expect("write plugin");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod plugin");
-    let text = format!(
-        r#"apiVersion: v1
-kind: Config
-clusters:
-- name: loopback-cluster
-  cluster:
-    server: http://{addr}
-contexts:
-- name: loopback
-  context:
-    cluster: loopback-cluster
-    user: plugin
-current-context: loopback
-users:
-- name: plugin
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: {}
-      interactiveMode: Never
-"#,
+    let credentials = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      interactiveMode: Never\n",
         script.display()
     );
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path.display().to_string()
+    write_kubeconfig_with(dir, addr, &credentials)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
