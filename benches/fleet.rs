@@ -205,12 +205,13 @@ impl Running {
             .name(name.into())
             .spawn(move || {
                 let mut builder = match flavor {
-                    Flavor::TwoWorkers => tokio::runtime::Builder::new_multi_thread(),
+                    Flavor::TwoWorkers => {
+                        let mut two = tokio::runtime::Builder::new_multi_thread();
+                        two.worker_threads(2);
+                        two
+                    }
                     Flavor::OneThread => tokio::runtime::Builder::new_current_thread(),
                 };
-                if flavor == Flavor::TwoWorkers {
-                    builder.worker_threads(2);
-                }
                 let rt = builder.thread_name(name).enable_all().build().unwrap();
                 // On two workers the work is a task on them (as last rounds
                 // measured it); on one thread, what that thread runs.

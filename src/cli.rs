@@ -407,8 +407,9 @@ fn man() -> ExitCode {
 }
 
 /// The cockpit's runtime: the app loop on the main thread, and what serves
-/// it (the demo's server, notifications, compare calls) on two workers. The
-/// poller has a thread of its own ([`crate::poller::PollerThread`]).
+/// it (terminal input, the team seat, the demo's server, notifications,
+/// compare calls) on two workers. The poller has a thread of its own
+/// ([`crate::poller::PollerThread`]).
 fn cockpit_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }

@@ -244,6 +244,16 @@ async fn sweep(text: &str) -> Vec<SourceUpdate> {
     updates
 }
 
+/// The cockpit's poller on `text`'s sources, on a poller thread of its own.
+fn poll(text: &str) -> (flightdeck::poller::Poller, tokio::sync::mpsc::Receiver<SourceUpdate>) {
+    let config = flightdeck::setup::from_toml_str(text, "test").unwrap_or_else(|e| panic!("config: {e}"));
+    let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
+    let thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let poller = flightdeck::poller::Poller::spawn(&thread, active, config.poller, HttpContext::new().unwrap(), tx);
+    (poller, rx)
+}
+
 /// Serve `fake`, read the cells of `envs` through context `loopback`.
 async fn read(fake: FakeApiServer, envs: &[&str], extra: &str) -> (Vec<SourceUpdate>, Arc<FakeApiServer>) {
     let (addr, fake) = serve(fake).await;
@@ -667,11 +677,7 @@ every = "100ms"
 "#,
         config_text(&kubeconfig, &["prod"], "context = \"loopback\"")
     );
-    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
-    let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
-    let thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
-    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-    let _poller = flightdeck::poller::Poller::spawn(&thread, active, config.poller, HttpContext::new().unwrap(), tx);
+    let (_poller, mut rx) = poll(&text);
     // When each of the endpoint's answers came, until the cluster's.
     let mut endpoint = Vec::new();
     let cluster = loop {
@@ -709,11 +715,7 @@ async fn a_credential_plugin_slower_than_the_timeout_still_gives_a_client() {
     let slow = tempfile::tempdir().expect("temp dir");
     let kubeconfig = write_exec_kubeconfig(&slow, addr, 1);
     let text = config_text(&kubeconfig, &["prod"], "context = \"loopback\"\ntimeout = \"1s\"\nevery = \"200ms\"");
-    let config = flightdeck::setup::from_toml_str(&text, "test").unwrap_or_else(|e| panic!("config: {e}"));
-    let active = flightdeck::sources::activate(&config.sources, &config.fleet).expect("activate");
-    let thread = flightdeck::poller::PollerThread::start().expect("the poller's thread");
-    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    let _poller = flightdeck::poller::Poller::spawn(&thread, active, config.poller, HttpContext::new().unwrap(), tx);
+    let (_poller, mut rx) = poll(&text);
     let mut timeouts = 0;
     loop {
         let update =
