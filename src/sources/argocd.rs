@@ -137,9 +137,11 @@ impl ArgoCdSource {
 
     /// `{api_url}/api/v1/applications/{name}[?project=P]`, never `refresh`.
     fn request(&self, ctx: &HttpContext, app: &str, cell: &CellTarget) -> Result<reqwest::RequestBuilder, FetchError> {
-        let raw = self.api_url.render(&cell.service, &cell.env);
-        let bad = |why: String| FetchError::Other(format!("invalid api_url `{}`: {why}", sanitize::clean_to(&raw, 80)));
-        let mut url = url::Url::parse(&raw).map_err(|e| bad(e.to_string()))?;
+        let bad = |why: String| {
+            let raw = self.api_url.render(&cell.service, &cell.env);
+            FetchError::Other(format!("invalid api_url `{}`: {why}", sanitize::clean_to(&raw, 80)))
+        };
+        let mut url = self.api_url.url(&cell.service, &cell.env).map_err(|e| bad(e.to_string()))?;
         url.path_segments_mut().map_err(|()| bad("not a base URL".into()))?.pop_if_empty().extend([
             "api",
             "v1",

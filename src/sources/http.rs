@@ -136,6 +136,7 @@ const ACCEPT: &str = "application/json, text/plain;q=0.9, */*;q=0.5";
 pub(crate) struct HttpSource {
     url: UrlTemplate,
     fields: Fields,
+    pointers: Pointers,
 }
 
 impl HttpSource {
@@ -144,7 +145,10 @@ impl HttpSource {
         let fields = options.fields.unwrap_or_default();
         let mut errors = fields.problems();
         match UrlTemplate::parse(&options.url) {
-            Ok(url) if errors.is_empty() => Ok(Arc::new(HttpSource { url, fields })),
+            Ok(url) if errors.is_empty() => {
+                let pointers = Pointers::of(&fields);
+                Ok(Arc::new(HttpSource { url, fields, pointers }))
+            }
             Ok(_) => Err(errors),
             Err(m) => {
                 errors.insert(0, OptionError::new("url", m));
@@ -160,7 +164,13 @@ impl Source for HttpSource {
     }
 
     fn fetch(&self, ctx: &HttpContext, cell: &CellTarget) -> BoxFuture<'static, Result<Fetched, FetchError>> {
-        let url = self.url.render(&cell.service, &cell.env);
+        let url = match self.url.url(&cell.service, &cell.env) {
+            Ok(url) => url,
+            Err(e) => {
+                let raw = sanitize::clean_to(&self.url.render(&cell.service, &cell.env), 80);
+                return futures::future::ready(Err(FetchError::Other(format!("invalid URL `{raw}`: {e}")))).boxed();
+            }
+        };
         let request =
             ctx.client.get(url).header(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static(ACCEPT));
         async move {
@@ -175,7 +185,7 @@ impl Source for HttpSource {
     }
 
     fn read(&self, body: fetch::Response) -> Result<Reading, FetchError> {
-        decode(&body.body, body.content_type.as_deref(), &self.fields)
+        decode_with(&body.body, body.content_type.as_deref(), &self.fields, Some(&self.pointers))
     }
 }
 
@@ -193,7 +203,19 @@ pub(crate) fn parse_options<T: serde::de::DeserializeOwned>(
 /// A URL with `{service}` and `{env}` placeholders, checked at load time
 /// and split there, so filling it in per cell is one allocation.
 #[derive(Debug, Clone)]
-pub(crate) struct UrlTemplate(Vec<Piece>);
+pub(crate) struct UrlTemplate {
+    pieces: Vec<Piece>,
+    /// When only the path has placeholders: the URL parsed at load time and
+    /// the path's pieces, so a cell's URL is that one with its path set
+    /// (scheme, host and query are not parsed again for every request).
+    path_only: Option<PathOnly>,
+}
+
+#[derive(Debug, Clone)]
+struct PathOnly {
+    base: url::Url,
+    path: Vec<Piece>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
@@ -205,8 +227,8 @@ enum Piece {
 impl UrlTemplate {
     pub fn parse(raw: &str) -> Result<UrlTemplate, String> {
         super::check_placeholders(raw, "URL template")?;
-        let template = UrlTemplate::split(raw);
-        let sample = template.render("svc", "env");
+        let pieces = split(raw);
+        let sample = render(&pieces, "svc", "env");
         let url = url::Url::parse(&sample).map_err(|e| format!("invalid URL template `{raw}`: {e}"))?;
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(format!("invalid URL template `{raw}`: scheme must be http or https"));
@@ -217,56 +239,119 @@ impl UrlTemplate {
         // On the template as written: filled in and parsed, `http:///{env}/x`
         // would have `env` for its host.
         check_authority(raw).map_err(|m| format!("invalid URL template `{raw}`: {m}"))?;
-        Ok(template)
+        let path_only = PathOnly::of(raw, url);
+        Ok(UrlTemplate { pieces, path_only })
     }
 
-    /// Text and placeholders, in order; only `{service}` and `{env}` are
-    /// placeholders (anything else in braces is text, as `str::replace` would leave it).
-    fn split(raw: &str) -> UrlTemplate {
-        let mut pieces = Vec::new();
-        let mut text = String::new();
-        let mut rest = raw;
-        while !rest.is_empty() {
-            let (piece, len) = if rest.starts_with("{service}") {
-                (Some(Piece::Service), "{service}".len())
-            } else if rest.starts_with("{env}") {
-                (Some(Piece::Env), "{env}".len())
-            } else {
-                (None, rest.chars().next().map_or(1, char::len_utf8))
-            };
-            match piece {
-                Some(piece) => {
-                    if !text.is_empty() {
-                        pieces.push(Piece::Text(std::mem::take(&mut text)));
-                    }
-                    pieces.push(piece);
-                }
-                None => text.push_str(&rest[..len]),
-            }
-            rest = &rest[len..];
-        }
-        if !text.is_empty() {
-            pieces.push(Piece::Text(text));
-        }
-        UrlTemplate(pieces)
-    }
-
+    /// The template filled in for one cell, as text.
     pub fn render(&self, service: &str, env: &str) -> String {
-        let part = |p: &Piece| match p {
-            Piece::Text(t) => t.len(),
-            Piece::Service => service.len(),
-            Piece::Env => env.len(),
-        };
-        let mut url = String::with_capacity(self.0.iter().map(part).sum());
-        for piece in &self.0 {
-            url.push_str(match piece {
-                Piece::Text(t) => t,
-                Piece::Service => service,
-                Piece::Env => env,
-            });
-        }
-        url
+        render(&self.pieces, service, env)
     }
+
+    /// The URL for one cell: exactly what parsing [`render`](Self::render)'s
+    /// text gives. When only the path has placeholders and the names need no
+    /// escaping (letters, digits, `-._~`: what service and environment names
+    /// are), that is the URL parsed at load time with the path set, a
+    /// fraction of the cost of a full parse (which reqwest would otherwise
+    /// do again for every request).
+    pub fn url(&self, service: &str, env: &str) -> Result<url::Url, url::ParseError> {
+        if let Some(fast) = &self.path_only
+            && plain_name(service)
+            && plain_name(env)
+        {
+            let mut url = fast.base.clone();
+            url.set_path(&render(&fast.path, service, env));
+            return Ok(url);
+        }
+        url::Url::parse(&self.render(service, env))
+    }
+}
+
+/// A name the path setter and a full parse treat alike: unreserved URL
+/// characters only, nothing to escape, nothing that ends a path.
+fn plain_name(name: &str) -> bool {
+    name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+impl PathOnly {
+    /// The fast path for `raw` (parsed as `url`), if every placeholder is in
+    /// its path and the path's own text is plain printable ASCII; else none,
+    /// and every cell's URL is parsed whole.
+    fn of(raw: &str, url: url::Url) -> Option<PathOnly> {
+        if raw.trim() != raw {
+            return None;
+        }
+        let after = raw.find("://")? + 3;
+        let start = after + raw[after..].find(['/', '\\', '?', '#'])?;
+        if !raw[start..].starts_with('/') {
+            return None;
+        }
+        let end = raw[start..].find(['?', '#']).map_or(raw.len(), |i| start + i);
+        let only_text = |text: &str| split(text).iter().all(|p| matches!(p, Piece::Text(_)));
+        if !only_text(&raw[..start]) || !only_text(&raw[end..]) {
+            return None;
+        }
+        let path = split(&raw[start..end]);
+        let plain_text = |p: &Piece| match p {
+            Piece::Text(t) => t.bytes().all(|b| b.is_ascii_graphic() && b != b'\\'),
+            Piece::Service | Piece::Env => true,
+        };
+        if !path.iter().all(plain_text) {
+            return None;
+        }
+        let fast = PathOnly { base: url, path };
+        // The sample it was parsed from comes back the same way.
+        let mut check = fast.base.clone();
+        check.set_path(&render(&fast.path, "svc", "env"));
+        (check == fast.base).then_some(fast)
+    }
+}
+
+/// Text and placeholders, in order; only `{service}` and `{env}` are
+/// placeholders (anything else in braces is text, as `str::replace` would leave it).
+fn split(raw: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let (piece, len) = if rest.starts_with("{service}") {
+            (Some(Piece::Service), "{service}".len())
+        } else if rest.starts_with("{env}") {
+            (Some(Piece::Env), "{env}".len())
+        } else {
+            (None, rest.chars().next().map_or(1, char::len_utf8))
+        };
+        match piece {
+            Some(piece) => {
+                if !text.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                }
+                pieces.push(piece);
+            }
+            None => text.push_str(&rest[..len]),
+        }
+        rest = &rest[len..];
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
+}
+
+/// Pieces filled in with a cell's names.
+fn render(pieces: &[Piece], service: &str, env: &str) -> String {
+    fn part<'a>(p: &'a Piece, service: &'a str, env: &'a str) -> &'a str {
+        match p {
+            Piece::Text(t) => t,
+            Piece::Service => service,
+            Piece::Env => env,
+        }
+    }
+    let mut out = String::with_capacity(pieces.iter().map(|p| part(p, service, env).len()).sum());
+    for piece in pieces {
+        out.push_str(part(piece, service, env));
+    }
+    out
 }
 
 /// Check that an http(s) URL, as written, has `//` and then a host after its
@@ -295,6 +380,17 @@ pub(crate) fn check_authority(raw: &str) -> Result<(), String> {
 
 /// Decode a response body into a reading. Pure: bytes in, reading out.
 pub fn decode(body: &[u8], content_type: Option<&str>, fields: &Fields) -> Result<Reading, FetchError> {
+    decode_with(body, content_type, fields, None)
+}
+
+/// As [`decode`], with `fields`' pointers split already (by a source that
+/// reads thousands of bodies with the same fields), or split here.
+fn decode_with(
+    body: &[u8],
+    content_type: Option<&str>,
+    fields: &Fields,
+    split: Option<&Pointers>,
+) -> Result<Reading, FetchError> {
     let trimmed = body.trim_ascii();
     let declared_json = content_type.is_some_and(|ct| ct.contains("json"));
     let declared_text = content_type.is_some_and(|ct| ct.starts_with("text/"));
@@ -302,7 +398,15 @@ pub fn decode(body: &[u8], content_type: Option<&str>, fields: &Fields) -> Resul
     if declared_json || (!declared_text && looks_json) {
         let malformed = |e: serde_json::Error| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100));
         if trimmed.first() == Some(&b'{') && fields.pointers().all(|(_, p)| !p.is_empty()) {
-            let members = Members::read(trimmed, fields).map_err(malformed)?;
+            let here;
+            let pointers = match split {
+                Some(pointers) => pointers,
+                None => {
+                    here = Pointers::of(fields);
+                    &here
+                }
+            };
+            let members = Members::read(trimmed, pointers).map_err(malformed)?;
             return decode_fields(None, |pointer| members.at(pointer), fields);
         }
         let value: Value = serde_json::from_slice(trimmed).map_err(malformed)?;
@@ -419,19 +523,42 @@ impl Json<'_> {
 /// allocated, hashed and dropped) was most of a source's own work; the
 /// document must still be valid JSON throughout.
 struct Members<'a, 'f> {
-    /// Each pointer split once: the pointer, its first token, the rest.
-    pointers: Vec<(&'f str, Cow<'f, str>, &'f str)>,
+    pointers: &'f Pointers,
     /// Top-level members a pointer starts with, in document order.
     found: Vec<(Cow<'a, str>, Member<'a>)>,
 }
 
+/// Each non-empty pointer of a [`Fields`], split once into its first
+/// reference token (unescaped) and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pointers(Vec<Split>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Split {
+    pointer: String,
+    token: String,
+    rest: String,
+}
+
+impl Pointers {
+    pub(crate) fn of(fields: &Fields) -> Pointers {
+        Pointers(
+            fields
+                .pointers()
+                .filter_map(|(_, p)| {
+                    let (token, rest) = first_token(p)?;
+                    Some(Split { pointer: p.to_owned(), token: token.into_owned(), rest: rest.to_owned() })
+                })
+                .collect(),
+        )
+    }
+}
+
 impl<'a, 'f> Members<'a, 'f> {
-    fn read(body: &'a [u8], fields: &'f Fields) -> Result<Members<'a, 'f>, serde_json::Error> {
+    fn read(body: &'a [u8], pointers: &'f Pointers) -> Result<Members<'a, 'f>, serde_json::Error> {
         use serde::de::DeserializeSeed;
-        let pointers: Vec<_> =
-            fields.pointers().filter_map(|(_, p)| first_token(p).map(|(token, rest)| (p, token, rest))).collect();
         let mut de = serde_json::Deserializer::from_slice(body);
-        let found = WantedMembers(&pointers).deserialize(&mut de)?;
+        let found = WantedMembers(pointers).deserialize(&mut de)?;
         de.end()?;
         Ok(Members { pointers, found })
     }
@@ -439,7 +566,7 @@ impl<'a, 'f> Members<'a, 'f> {
     /// What is at `pointer` (non-empty). A key given twice is read as its
     /// last occurrence, as a whole-document parse would.
     fn at(&self, pointer: &str) -> Option<Json<'_>> {
-        let (_, token, rest) = self.pointers.iter().find(|(p, _, _)| *p == pointer)?;
+        let Split { token, rest, .. } = self.pointers.0.iter().find(|s| s.pointer == pointer)?;
         let member = &self.found.iter().rev().find(|(key, _)| key == token)?.1;
         match member {
             Member::Text(s) if rest.is_empty() => Some(Json::Text(s)),
@@ -465,11 +592,10 @@ fn first_token(pointer: &str) -> Option<(Cow<'_, str>, &str)> {
     Some((token, rest))
 }
 
-/// Reads a JSON object keeping only the members a pointer starts with
-/// (the second of each triple).
-struct WantedMembers<'w, 'f>(&'w [(&'f str, Cow<'f, str>, &'f str)]);
+/// Reads a JSON object keeping only the members a pointer starts with.
+struct WantedMembers<'w>(&'w Pointers);
 
-impl<'de> serde::de::DeserializeSeed<'de> for WantedMembers<'_, '_> {
+impl<'de> serde::de::DeserializeSeed<'de> for WantedMembers<'_> {
     type Value = Vec<(Cow<'de, str>, Member<'de>)>;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
@@ -477,7 +603,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for WantedMembers<'_, '_> {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for WantedMembers<'_, '_> {
+impl<'de> serde::de::Visitor<'de> for WantedMembers<'_> {
     type Value = Vec<(Cow<'de, str>, Member<'de>)>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -485,13 +611,13 @@ impl<'de> serde::de::Visitor<'de> for WantedMembers<'_, '_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = Vec::with_capacity(self.0.len());
+        let mut found = Vec::with_capacity(self.0.0.len());
         // A key reads as text, borrowed from the body unless it has escapes.
         while let Some(key) = map.next_key::<Member<'de>>()? {
             let Member::Text(key) = key else {
                 return Err(serde::de::Error::custom("an object key that is not a string"));
             };
-            if self.0.iter().any(|(_, token, _)| *token == key) {
+            if self.0.0.iter().any(|s| s.token == key) {
                 found.push((key, map.next_value()?));
             } else {
                 // Read in full and dropped, not skipped: serde_json checks a
@@ -621,6 +747,41 @@ mod tests {
         assert!(UrlTemplate::parse("ftp://x/{service}").unwrap_err().contains("scheme"));
         assert!(UrlTemplate::parse("not a url").is_err());
         assert!(UrlTemplate::parse("http://x/{service").unwrap_err().contains("unclosed"));
+    }
+
+    #[test]
+    fn only_a_path_with_placeholders_skips_the_full_parse() {
+        for raw in [
+            "http://127.0.0.1:8080/{env}/{service}",
+            "https://deploy.example/v1/{service}/version?format=json",
+            "https://deploy.example:8443/{service}-{env}/info#top",
+        ] {
+            let t = UrlTemplate::parse(raw).unwrap();
+            assert!(t.path_only.is_some(), "{raw}");
+            assert_eq!(t.url("api", "prod").unwrap(), url::Url::parse(&t.render("api", "prod")).unwrap());
+        }
+        for raw in [
+            "https://{service}.{env}.example/version",
+            "http://h.example/version?s={service}",
+            "http://h.example/v#{env}",
+            "http://h.example/a b/{service}",
+            " http://h.example/{service}",
+        ] {
+            assert!(UrlTemplate::parse(raw).unwrap().path_only.is_none(), "{raw}");
+        }
+        let t = UrlTemplate::parse("http://h.example/{env}/{service}").unwrap();
+        assert_eq!(t.url("api", "prod").unwrap().as_str(), "http://h.example/prod/api");
+        // A name with characters to escape takes the full parse, as it would.
+        assert_eq!(t.url("a b?c", "prod").unwrap().as_str(), "http://h.example/prod/a%20b?c");
+    }
+
+    #[tokio::test]
+    async fn a_cell_whose_url_does_not_parse_says_so() {
+        let source = HttpSource::build(&spec(serde_json::json!({"url": "http://{service}.example/version"}))).unwrap();
+        let key = crate::model::CellKey { service: 0, env: 0 };
+        let cell = CellTarget { service: "bad host".into(), env: "prod".into(), key };
+        let err = source.fetch(&HttpContext::new().unwrap(), &cell).await.unwrap_err();
+        assert_eq!(err.to_string(), "invalid URL `http://bad host.example/version`: invalid international domain name");
     }
 
     #[test]
@@ -811,6 +972,8 @@ mod tests {
         })
     }
 
+    use proptest::strategy::Strategy as _;
+
     proptest::proptest! {
         #[test]
         fn reading_only_the_members_needed_agrees_with_reading_the_whole_document(
@@ -828,6 +991,31 @@ mod tests {
                 Fields::default()
             };
             proptest::prop_assert_eq!(decode(body.as_bytes(), Some("application/json"), &fields), decode_whole(body.as_bytes(), &fields), "{}", body);
+        }
+
+        #[test]
+        fn a_cell_url_is_what_parsing_the_filled_in_text_gives(
+            scheme in proptest::sample::select(vec!["http", "https"]),
+            host in proptest::sample::select(vec!["127.0.0.1:8080", "api.example", "[::1]:9", "{env}.example", "h.example:443"]),
+            segments in proptest::collection::vec(proptest::sample::select(vec![
+                "{service}", "{env}", "version", ".", "..", "%2e", "%2E%2e", "x%20y", "{service}-{env}", "v1.{env}",
+                "a:b", "~u", "", "a;b=c", "@", "%", "{svc}x", "a b", "\\t", "\\\\",
+            ]), 0..5),
+            query in proptest::sample::select(vec!["", "?s={service}", "?x=1&y=2", "?", "#frag", "?q={env}#f", "#{service}"]),
+            service in proptest::prop_oneof![
+                proptest::sample::select(vec![".", "..", "api", "a.b", "~x", "-", "x_y"]).prop_map(String::from),
+                proptest::string::string_regex("[a-zA-Z0-9._~ /?#%\\\\:@\u{e9}\t-]{0,8}").unwrap(),
+            ],
+            env in proptest::prop_oneof![
+                proptest::sample::select(vec!["prod", ".", "..", "eu-1"]).prop_map(String::from),
+                proptest::string::string_regex("[a-z0-9./?#% -]{0,6}").unwrap(),
+            ],
+        ) {
+            let raw = format!("{scheme}://{host}/{}{query}", segments.join("/"));
+            // `{svc}` is not a placeholder: such templates are refused at load.
+            let Ok(template) = UrlTemplate::parse(&raw) else { return Ok(()) };
+            let whole = url::Url::parse(&template.render(&service, &env));
+            proptest::prop_assert_eq!(template.url(&service, &env), whole, "{} with {:?} {:?}", raw, service, env);
         }
 
         #[test]
