@@ -14,13 +14,15 @@
 //! and on a 2-worker runtime, what `#[tokio::main]` gives a plain reqwest
 //! program on this machine (the reference of the rounds before this one).
 //! The runs alternate after one warm-up each, so every side finds its
-//! connection pool warm and shares any noise on the machine. Besides wall
+//! connection pool warm and shares any noise on the machine; each round
+//! starts one side later, so no side always runs after the same one. Besides wall
 //! time, each line gives the CPU the whole process (server included) used
-//! per sweep: on a busy machine that is the steadier figure. Two steps in
-//! between say where a difference goes: the app's HTTP client doing plain
-//! GETs, and the source's own `fetch` (GET, capped read, JSON decode,
-//! sanitizing) under the same `buffer_unordered`, each body decoded as it
-//! comes; both on one thread.
+//! per sweep, on a busy machine the steadier figure, and the client's part
+//! of it (every thread but the server's). Two steps in between say where a
+//! difference goes: the app's HTTP client doing plain GETs, and the
+//! source's own `fetch` (GET, capped read, JSON decode, sanitizing) under
+//! the same `buffer_unordered`, each body decoded as it comes; both on one
+//! thread.
 
 mod common;
 
@@ -29,11 +31,28 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-/// utime + stime of this process, in seconds.
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+/// utime + stime in seconds from a `/proc/…/stat` line.
+fn stat_cpu(stat: &str) -> f64 {
     let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
     (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
+}
+
+/// Name of the loopback server's threads: everything else is the client's.
+const SERVER_THREADS: &str = "bench-server";
+
+/// CPU seconds of this process, and of its server threads.
+fn cpu_secs() -> (f64, f64) {
+    let all = stat_cpu(&std::fs::read_to_string("/proc/self/stat").unwrap());
+    let mut server = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        // A thread may end between the listing and the read.
+        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else { continue };
+        let comm = stat.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map_or("", |(c, _)| c);
+        if comm == SERVER_THREADS {
+            server += stat_cpu(&stat);
+        }
+    }
+    (all, server)
 }
 
 /// One way of sweeping the fleet, and what its sweeps took.
@@ -42,19 +61,23 @@ struct Side<'a> {
     /// One sweep; returns the cells read.
     sweep: Box<dyn FnMut() -> usize + 'a>,
     wall: Vec<Duration>,
+    /// CPU seconds: the whole process, and the client's part (not the server's threads).
     cpu: f64,
+    client_cpu: f64,
 }
 
 impl<'a> Side<'a> {
     fn new(name: &'static str, sweep: impl FnMut() -> usize + 'a) -> Side<'a> {
-        Side { name, sweep: Box::new(sweep), wall: Vec::new(), cpu: 0.0 }
+        Side { name, sweep: Box::new(sweep), wall: Vec::new(), cpu: 0.0, client_cpu: 0.0 }
     }
     fn time(&mut self) -> usize {
-        let cpu = cpu_secs();
+        let (cpu, server) = cpu_secs();
         let start = Instant::now();
         let cells = (self.sweep)();
         self.wall.push(start.elapsed());
-        self.cpu += cpu_secs() - cpu;
+        let (cpu_after, server_after) = cpu_secs();
+        self.cpu += cpu_after - cpu;
+        self.client_cpu += (cpu_after - cpu) - (server_after - server);
         cells
     }
     fn min(&self) -> f64 {
@@ -72,12 +95,13 @@ impl<'a> Side<'a> {
     fn line(&self) -> String {
         let s = self.sorted();
         format!(
-            "    {:<34} min {:>6.1} ms  median {:>6.1} ms  max {:>6.1} ms  cpu {:>6.1} ms/sweep",
+            "    {:<34} min {:>6.1} ms  median {:>6.1} ms  max {:>6.1} ms  cpu {:>6.1} ms/sweep (client {:>5.1})",
             self.name,
             s[0],
             s[s.len() / 2],
             s[s.len() - 1],
-            self.cpu * 1e3 / self.wall.len() as f64
+            self.cpu * 1e3 / self.wall.len() as f64,
+            self.client_cpu * 1e3 / self.wall.len() as f64
         )
     }
 }
@@ -106,7 +130,12 @@ fn main() {
     let runs = args.get(2).copied().unwrap_or(11).max(1);
     let cells = services * envs;
 
-    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(SERVER_THREADS)
+        .enable_all()
+        .build()
+        .unwrap();
     let port = common::serve(&server, services, envs);
     // flightdeck's own runtime (one thread), and a plain program's.
     let rt = flightdeck::poller::runtime().unwrap();
@@ -163,9 +192,11 @@ fn main() {
         for side in sides.iter_mut() {
             assert_eq!((side.sweep)(), cells, "warm-up reads every cell");
         }
-        for _ in 0..runs {
-            for side in sides.iter_mut() {
-                assert_eq!(side.time(), cells, "every cell read");
+        // Each round starts one side later, so no side always follows the same one.
+        let n = sides.len();
+        for round in 0..runs {
+            for k in 0..n {
+                assert_eq!(sides[(round + k) % n].time(), cells, "every cell read");
             }
         }
         println!("  concurrency {concurrency}:");
@@ -179,11 +210,12 @@ fn main() {
                 ours.wall.iter().zip(&limit.wall).map(|(o, l)| o.as_secs_f64() / l.as_secs_f64()).collect();
             paired.sort_by(f64::total_cmp);
             println!(
-                "    against {what}: {:.2}× (median of rounds), medians {:.2}×, minima {:.2}×, cpu {:.2}×",
+                "    against {what}: {:.2}× (median of rounds), medians {:.2}×, minima {:.2}×, cpu {:.2}× (client threads {:.2}×)",
                 paired[paired.len() / 2],
                 ours.median() / limit.median(),
                 ours.min() / limit.min(),
                 ours.cpu / limit.cpu,
+                ours.client_cpu / limit.client_cpu,
             );
         }
         println!("    flightdeck: {:.0} cells/s", cells as f64 / (sides[0].median() / 1e3));

@@ -426,19 +426,40 @@ pub async fn sweep_retrying(
     let until = Instant::now().checked_add(retry.deadline);
     let share = fair_share(settings.concurrency, sources.len());
     let total: usize = sources.iter().map(|s| s.cells.len()).sum();
-    // Each source its own share, in flight at once; a fetch (and its
-    // request) is only made when a slot is free. Answers are taken in
-    // gulps: taking one polls the fetches again, which sends the requests
-    // waiting for the slots it freed, and the bodies are read after.
-    let mut running = futures::stream::select_all(sources.iter().enumerate().map(|(s, source)| {
-        futures::stream::iter(0..source.cells.len())
-            .map(move |i| fetch_cell_retrying(source, i, ctx, retry, until).map(move |attempt| (s, attempt)))
-            .buffer_unordered(share)
-    }))
-    .ready_chunks(gulp(settings.concurrency));
+    // Each source its own share, in flight at once, all in one set; a
+    // fetch (and its request) is only made when a slot of its source is
+    // free. Answers are taken in gulps: each one taken starts the next
+    // fetch of its source, the set is polled again (which sends those
+    // requests) and whatever else has come meanwhile is taken too; the
+    // bodies are read after.
+    let mut waiting: Vec<std::ops::Range<usize>> = sources.iter().map(|s| 0..s.cells.len()).collect();
+    let mut running = FuturesUnordered::new();
+    let mut start_next = |s: usize, running: &mut FuturesUnordered<_>| {
+        if let Some(i) = waiting[s].next() {
+            running.push(fetch_cell_retrying(&sources[s], i, ctx, retry, until).map(move |attempt| (s, attempt)));
+        }
+    };
+    for s in 0..sources.len() {
+        for _ in 0..share {
+            start_next(s, &mut running);
+        }
+    }
+    let gulp = gulp(settings.concurrency);
+    let mut answered = Vec::with_capacity(gulp);
     let mut updates = Vec::with_capacity(total);
-    while let Some(answered) = running.next().await {
-        for (s, attempt) in answered {
+    while let Some(first) = running.next().await {
+        start_next(first.0, &mut running);
+        answered.push(first);
+        while answered.len() < gulp {
+            match futures::poll!(running.next()) {
+                std::task::Poll::Ready(Some(more)) => {
+                    start_next(more.0, &mut running);
+                    answered.push(more);
+                }
+                _ => break,
+            }
+        }
+        for (s, attempt) in answered.drain(..) {
             updates.push(finish(&sources[s], attempt).1);
             progress(updates.len(), total);
         }

@@ -117,6 +117,11 @@ impl Default for Fields {
 impl Fields {
     /// Each configured pointer with its field name (`version`, `build`, …).
     pub fn pointers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.each().into_iter().filter_map(|(k, p)| p.map(|p| (k, p)))
+    }
+
+    /// Every field's name and pointer, configured or not, in [`Field`] order.
+    fn each(&self) -> [(&'static str, Option<&str>); FIELDS] {
         [
             ("version", Some(self.version.as_str())),
             ("build", self.build.as_deref()),
@@ -125,10 +130,25 @@ impl Fields {
             ("deployed_at", self.deployed_at.as_deref()),
             ("health", self.health.as_deref()),
         ]
-        .into_iter()
-        .filter_map(|(k, p)| p.map(|p| (k, p)))
+    }
+
+    fn pointer(&self, field: Field) -> Option<&str> {
+        self.each()[field as usize].1
     }
 }
+
+/// The fields of a reading a pointer can point at, in [`Fields::each`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Version,
+    Build,
+    Commit,
+    Digest,
+    DeployedAt,
+    Health,
+}
+
+const FIELDS: usize = 6;
 
 /// What the `http` source asks for: JSON, or a version as plain text.
 const ACCEPT: &str = "application/json, text/plain;q=0.9, */*;q=0.5";
@@ -407,7 +427,7 @@ fn decode_with(
                 }
             };
             let members = Members::read(trimmed, pointers).map_err(malformed)?;
-            return decode_fields(None, |pointer| members.at(pointer), fields);
+            return decode_fields(None, |field| members.at(field), fields);
         }
         let value: Value = serde_json::from_slice(trimmed).map_err(malformed)?;
         return decode_json(&value, fields);
@@ -439,22 +459,23 @@ fn decode_json(value: &Value, fields: &Fields) -> Result<Reading, FetchError> {
         Value::String(s) => Some(sanitize::clean(s)),
         _ => None,
     };
-    decode_fields(whole, |p| value.pointer(p).map(Json::from), fields)
+    decode_fields(whole, |field| value.pointer(fields.pointer(field)?).map(Json::from), fields)
 }
 
 /// A reading from what `at` finds at each pointer; `whole` is the version
 /// when the document itself is one.
 fn decode_fields<'v>(
     whole: Option<String>,
-    at: impl Fn(&str) -> Option<Json<'v>>,
+    at: impl Fn(Field) -> Option<Json<'v>>,
     fields: &Fields,
 ) -> Result<Reading, FetchError> {
+    // `at` finds nothing for a field with no pointer.
     let version = whole
-        .or_else(|| at(&fields.version)?.scalar())
+        .or_else(|| at(Field::Version)?.scalar())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| FetchError::Field(format!("no version at `{}`", sanitize::clean(&fields.version))))?;
-    let field = |p: &Option<String>| p.as_deref().and_then(|p| at(p)?.scalar()).filter(|s| !s.is_empty());
-    let health = fields.health.as_deref().and_then(&at).and_then(|v| match v {
+    let field = |f: Field| at(f)?.scalar().filter(|s| !s.is_empty());
+    let health = at(Field::Health).and_then(|v| match v {
         Json::Bool(true) => Some(Health::Up),
         Json::Bool(false) => Some(Health::Down),
         Json::Text(s) => Some(Health::parse(s)),
@@ -462,16 +483,16 @@ fn decode_fields<'v>(
         Json::Tree(Value::Object(o)) => o.get("status").and_then(Value::as_str).map(Health::parse),
         _ => None,
     });
-    let deployed_at = fields.deployed_at.as_deref().and_then(&at).and_then(|v| match v {
+    let deployed_at = at(Field::DeployedAt).and_then(|v| match v {
         Json::Text(s) => crate::model::time::parse_time(s).ok(),
         Json::Number(n) => n.as_i64().and_then(|s| jiff::Timestamp::from_second(s).ok()),
         _ => None,
     });
     Ok(Reading {
         version: Some(version),
-        build: field(&fields.build),
-        commit: field(&fields.commit),
-        digest: field(&fields.digest),
+        build: field(Field::Build),
+        commit: field(Field::Commit),
+        digest: field(Field::Digest),
         deployed_at,
         health,
         metrics: Vec::new(),
@@ -524,33 +545,41 @@ impl Json<'_> {
 /// document must still be valid JSON throughout.
 struct Members<'a, 'f> {
     pointers: &'f Pointers,
-    /// Top-level members a pointer starts with, in document order.
-    found: Vec<(Cow<'a, str>, Member<'a>)>,
+    /// The member each distinct first token names, at the slot of the
+    /// first field whose pointer starts with it.
+    found: [Option<Member<'a>>; FIELDS],
 }
 
-/// Each non-empty pointer of a [`Fields`], split once into its first
-/// reference token (unescaped) and the rest.
+/// Each configured, non-empty pointer of a [`Fields`], split once into its
+/// first reference token (unescaped) and the rest, by [`Field`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Pointers(Vec<Split>);
+pub(crate) struct Pointers([Option<Split>; FIELDS]);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Split {
-    pointer: String,
     token: String,
     rest: String,
+    /// The first field whose pointer starts with the same token: where its member is kept.
+    slot: usize,
 }
 
 impl Pointers {
     pub(crate) fn of(fields: &Fields) -> Pointers {
-        Pointers(
-            fields
-                .pointers()
-                .filter_map(|(_, p)| {
-                    let (token, rest) = first_token(p)?;
-                    Some(Split { pointer: p.to_owned(), token: token.into_owned(), rest: rest.to_owned() })
-                })
-                .collect(),
-        )
+        let mut splits: [Option<Split>; FIELDS] = Default::default();
+        for (i, (_, pointer)) in fields.each().into_iter().enumerate() {
+            let Some((token, rest)) = pointer.and_then(first_token) else { continue };
+            let slot = splits[..i].iter().flatten().find(|s| s.token == token).map_or(i, |s| s.slot);
+            splits[i] = Some(Split { token: token.into_owned(), rest: rest.to_owned(), slot });
+        }
+        Pointers(splits)
+    }
+
+    /// The slot that keeps the member named `key`, if a pointer starts with it.
+    fn slot_of(&self, key: &str) -> Option<usize> {
+        self.0
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| s.as_ref().filter(|s| s.slot == i && s.token == key).map(|s| s.slot))
     }
 }
 
@@ -563,12 +592,11 @@ impl<'a, 'f> Members<'a, 'f> {
         Ok(Members { pointers, found })
     }
 
-    /// What is at `pointer` (non-empty). A key given twice is read as its
-    /// last occurrence, as a whole-document parse would.
-    fn at(&self, pointer: &str) -> Option<Json<'_>> {
-        let Split { token, rest, .. } = self.pointers.0.iter().find(|s| s.pointer == pointer)?;
-        let member = &self.found.iter().rev().find(|(key, _)| key == token)?.1;
-        match member {
+    /// What is at `field`'s pointer (non-empty). A key given twice is read
+    /// as its last occurrence, as a whole-document parse would.
+    fn at(&self, field: Field) -> Option<Json<'_>> {
+        let Split { rest, slot, .. } = self.pointers.0[field as usize].as_ref()?;
+        match self.found[*slot].as_ref()? {
             Member::Text(s) if rest.is_empty() => Some(Json::Text(s)),
             Member::Number(n) if rest.is_empty() => Some(Json::Number(n)),
             Member::Bool(b) if rest.is_empty() => Some(Json::Bool(*b)),
@@ -596,7 +624,7 @@ fn first_token(pointer: &str) -> Option<(Cow<'_, str>, &str)> {
 struct WantedMembers<'w>(&'w Pointers);
 
 impl<'de> serde::de::DeserializeSeed<'de> for WantedMembers<'_> {
-    type Value = Vec<(Cow<'de, str>, Member<'de>)>;
+    type Value = [Option<Member<'de>>; FIELDS];
 
     fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
         de.deserialize_map(self)
@@ -604,21 +632,21 @@ impl<'de> serde::de::DeserializeSeed<'de> for WantedMembers<'_> {
 }
 
 impl<'de> serde::de::Visitor<'de> for WantedMembers<'_> {
-    type Value = Vec<(Cow<'de, str>, Member<'de>)>;
+    type Value = [Option<Member<'de>>; FIELDS];
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = Vec::with_capacity(self.0.0.len());
+        let mut found: [Option<Member<'de>>; FIELDS] = Default::default();
         // A key reads as text, borrowed from the body unless it has escapes.
         while let Some(key) = map.next_key::<Member<'de>>()? {
             let Member::Text(key) = key else {
                 return Err(serde::de::Error::custom("an object key that is not a string"));
             };
-            if self.0.0.iter().any(|s| s.token == key) {
-                found.push((key, map.next_value()?));
+            if let Some(slot) = self.0.slot_of(&key) {
+                found[slot] = Some(map.next_value()?);
             } else {
                 // Read in full and dropped, not skipped: serde_json checks a
                 // skipped value's grammar only (not its UTF-8, escapes, number
@@ -930,6 +958,30 @@ mod tests {
     }
 
     #[test]
+    fn several_pointers_may_start_with_one_member() {
+        let fields = Fields {
+            version: "/meta/version".into(),
+            build: Some("/meta/build".into()),
+            commit: Some("/meta".into()),
+            health: Some("/meta/health/status".into()),
+            ..Fields::default()
+        };
+        let body = br#"{"meta":{"version":"2.0.0","build":41,"health":{"status":"DOWN"}},"meta":{"version":"2.1.0","build":42,"health":{"status":"UP"}}}"#;
+        let r = decode(body, Some("application/json"), &fields).unwrap();
+        assert_eq!((r.version.as_deref(), r.build.as_deref(), r.commit.as_deref()), (Some("2.1.0"), Some("42"), None));
+        assert_eq!(r.health, Some(Health::Up));
+        assert_eq!(Ok(r), decode_whole(body, &fields));
+        let fields = Fields {
+            version: "/version".into(),
+            build: Some("/meta/build".into()),
+            commit: Some("/meta".into()),
+            ..fields
+        };
+        let r = decode(br#"{"version":"1.0.0","meta":"abc"}"#, Some("application/json"), &fields).unwrap();
+        assert_eq!((r.build, r.commit.as_deref()), (None, Some("abc")));
+    }
+
+    #[test]
     fn a_key_given_twice_is_read_as_its_last_and_escaped_keys_are_matched() {
         let fields = Fields { version: "/app~1v".into(), build: Some("/meta/build~0n".into()), ..Fields::default() };
         let body = br#"{"app/v":"1.0.0","meta":{"build~n":3},"app\/v":"2.0.0","health":{"status":"DOWN"}}"#;
@@ -952,8 +1004,17 @@ mod tests {
     /// A JSON value of up to two levels, with the keys the pointers look for.
     fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
-        let key =
-            proptest::sample::select(vec!["version", "build", "commit", "health", "deployed_at", "status", "a/b", "x"]);
+        let key = proptest::sample::select(vec![
+            "version",
+            "build",
+            "commit",
+            "health",
+            "deployed_at",
+            "status",
+            "a/b",
+            "x",
+            "meta",
+        ]);
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
@@ -977,18 +1038,26 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn reading_only_the_members_needed_agrees_with_reading_the_whole_document(
-            members in proptest::collection::vec((proptest::sample::select(vec!["version", "build", "commit", "digest", "health", "deployed_at", "a/b", "x"]), json_value()), 0..8),
-            nested in proptest::bool::ANY,
+            members in proptest::collection::vec((proptest::sample::select(vec!["version", "build", "commit", "digest", "health", "deployed_at", "a/b", "x", "meta"]), json_value()), 0..8),
+            which in 0..3usize,
         ) {
             // Written by hand so that a key may come twice.
             let body = format!(
                 "{{{}}}",
                 members.iter().map(|(k, v)| format!("{}: {v}", Value::from(*k))).collect::<Vec<_>>().join(", ")
             );
-            let fields = if nested {
-                Fields { version: "/a~1b/version".into(), health: Some("/health/status".into()), ..Fields::default() }
-            } else {
-                Fields::default()
+            let fields = match which {
+                0 => Fields::default(),
+                1 => Fields { version: "/a~1b/version".into(), health: Some("/health/status".into()), ..Fields::default() },
+                // Several pointers into one member, one of them the member itself.
+                _ => Fields {
+                    version: "/version".into(),
+                    build: Some("/meta/build".into()),
+                    commit: Some("/meta".into()),
+                    health: Some("/meta/health".into()),
+                    deployed_at: Some("/x/deployed_at".into()),
+                    ..Fields::default()
+                },
             };
             proptest::prop_assert_eq!(decode(body.as_bytes(), Some("application/json"), &fields), decode_whole(body.as_bytes(), &fields), "{}", body);
         }
