@@ -271,7 +271,7 @@ impl UrlTemplate {
     /// The URL for one cell: exactly what parsing [`render`](Self::render)'s
     /// text gives. When only the path has placeholders and the names need no
     /// escaping (letters, digits, `-._~`: what service and environment names
-    /// are), that is the URL parsed at load time with the path set, a
+    /// usually are), that is the URL parsed at load time with the path set, a
     /// fraction of the cost of a full parse (which reqwest would otherwise
     /// do again for every request).
     pub fn url(&self, service: &str, env: &str) -> Result<url::Url, url::ParseError> {
