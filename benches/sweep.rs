@@ -15,13 +15,14 @@
 //! program on this machine (the reference of the rounds before this one).
 //! The runs alternate after one warm-up each, so every side finds its
 //! connection pool warm and shares any noise on the machine; each round
-//! starts one side later, so no side always runs after the same one. Besides wall
+//! starts one side later and steps through the sides by a different stride,
+//! so no side always runs after the same one. Besides wall
 //! time, each line gives the CPU the whole process (server included) used
 //! per sweep, on a busy machine the steadier figure, and the client's part
 //! of it (every thread but the server's). Two steps in between say where a
 //! difference goes: the app's HTTP client doing plain GETs, and the
 //! source's own `fetch` (GET, capped read, JSON decode, sanitizing) under
-//! the same `buffer_unordered`, each body decoded as it comes; both on one
+//! a `buffer_unordered` as plain reqwest's, each body decoded as it comes; both on one
 //! thread.
 
 mod common;
@@ -192,11 +193,14 @@ fn main() {
         for side in sides.iter_mut() {
             assert_eq!((side.sweep)(), cells, "warm-up reads every cell");
         }
-        // Each round starts one side later, so no side always follows the same one.
+        // Each round starts one side later and steps through the sides by
+        // 1, 2, … n-1 in turn (n = 5 is prime: every step visits all), so no
+        // side always follows the same one.
         let n = sides.len();
         for round in 0..runs {
+            let step = 1 + round % (n - 1);
             for k in 0..n {
-                assert_eq!(sides[(round + k) % n].time(), cells, "every cell read");
+                assert_eq!(sides[(round + k * step) % n].time(), cells, "every cell read");
             }
         }
         println!("  concurrency {concurrency}:");

@@ -431,7 +431,8 @@ pub async fn sweep_retrying(
     // free. Answers are taken in gulps: each one taken starts the next
     // fetch of its source, the set is polled again (which sends those
     // requests) and whatever else has come meanwhile is taken too; the
-    // bodies are read after.
+    // bodies are read after (the request started for a gulp's last answer
+    // goes out once they are).
     let mut waiting: Vec<std::ops::Range<usize>> = sources.iter().map(|s| 0..s.cells.len()).collect();
     let mut running = FuturesUnordered::new();
     let mut start_next = |s: usize, running: &mut FuturesUnordered<_>| {
