@@ -409,7 +409,7 @@ fn decode_with(
     body: &[u8],
     content_type: Option<&str>,
     fields: &Fields,
-    split: Option<&Pointers>,
+    pointers: Option<&Pointers>,
 ) -> Result<Reading, FetchError> {
     let trimmed = body.trim_ascii();
     let declared_json = content_type.is_some_and(|ct| ct.contains("json"));
@@ -419,7 +419,7 @@ fn decode_with(
         let malformed = |e: serde_json::Error| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100));
         if trimmed.first() == Some(&b'{') && fields.pointers().all(|(_, p)| !p.is_empty()) {
             let here;
-            let pointers = match split {
+            let pointers = match pointers {
                 Some(pointers) => pointers,
                 None => {
                     here = Pointers::of(fields);
