@@ -737,6 +737,106 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sweep_of_several_sources_keeps_each_ones_share_and_reads_each_cell_once() {
+        // Two sources on servers of their own, one slow and one quick, and
+        // between them one with no cells: each keeps its own share in
+        // flight (a slot freed by one must not start a fetch of another),
+        // and every cell is read once, under its own source's name.
+        use std::collections::BTreeSet;
+        let (slow_addr, slow) = counting_server(Duration::from_millis(20)).await;
+        let (quick_addr, quick) = counting_server(Duration::from_millis(2)).await;
+        let named = |config: crate::config::Config, name: &str| {
+            let mut active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
+            let mut source = active.remove(0);
+            source.name = Arc::from(name);
+            source
+        };
+        let a = named(fleet_config(slow_addr, 10, 6), "slow");
+        let b = named(fleet_config(quick_addr, 4, 6), "quick");
+        let mut empty = a.clone();
+        empty.name = Arc::from("empty");
+        empty.cells.clear();
+        let expected: BTreeSet<(String, CellKey)> =
+            [&a, &b].iter().flat_map(|s| s.cells.iter().map(|c| (s.name.to_string(), c.key))).collect();
+        let sources = [a, empty, b];
+        // Six at once over three sources: two each.
+        let settings = PollerSettings { concurrency: 6, max_backoff: Duration::from_secs(60) };
+        let mut seen = Vec::new();
+        let updates =
+            sweep_once(&sources, settings, &HttpContext::new().unwrap(), |done, total| seen.push((done, total))).await;
+        assert!(updates.iter().all(|u| u.result.is_ok()), "{updates:?}");
+        let read: Vec<(String, CellKey)> = updates.iter().map(|u| (u.source.to_string(), u.cell)).collect();
+        assert_eq!(read.len(), 28, "each cell once: {read:?}");
+        assert_eq!(read.iter().cloned().collect::<BTreeSet<_>>(), expected);
+        assert_eq!(seen, (1..=28).map(|done| (done, 28)).collect::<Vec<_>>());
+        use std::sync::atomic::Ordering::SeqCst;
+        assert_eq!(slow.1.load(SeqCst), 2, "the slow source: its share in flight, no more");
+        assert_eq!(quick.1.load(SeqCst), 2, "the quick source: its share in flight, no more");
+    }
+
+    /// A source whose answers all come at once, one turn after their
+    /// requests, counting how many of its fetches are in flight.
+    struct Tally(InFlight);
+
+    impl crate::sources::Source for Tally {
+        fn default_evidence(&self) -> Evidence {
+            Evidence::Running
+        }
+
+        fn fetch(
+            &self,
+            _: &HttpContext,
+            cell: &crate::sources::CellTarget,
+        ) -> futures::future::BoxFuture<'static, Result<Fetched, FetchError>> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let (counts, service) = (self.0.clone(), cell.service.clone());
+            Box::pin(async move {
+                let in_flight = counts.0.fetch_add(1, SeqCst) + 1;
+                counts.1.fetch_max(in_flight, SeqCst);
+                tokio::task::yield_now().await;
+                counts.0.fetch_sub(1, SeqCst);
+                Ok(Fetched::Reading(Reading::version(service.to_string())))
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn answers_taken_in_gulps_start_the_next_fetch_of_their_own_source() {
+        // Every answer of a turn is ready together, so they are taken in
+        // gulps; each one must start its own source's next fetch.
+        let tallied = |name: &str, cells: usize| {
+            let counts = InFlight::default();
+            let mut source = diary_source(&Arc::default());
+            source.name = Arc::from(name);
+            source.source = Arc::new(Tally(counts.clone()));
+            source.cells = (0..cells)
+                .map(|n| crate::sources::CellTarget {
+                    key: CellKey { service: n, env: 0 },
+                    service: Arc::from(format!("{name}{n}")),
+                    env: Arc::from("prod"),
+                })
+                .collect();
+            (source, counts)
+        };
+        let (a, a_counts) = tallied("a", 30);
+        let (mut empty, _) = tallied("empty", 0);
+        empty.cells.clear();
+        let (b, b_counts) = tallied("b", 7);
+        let settings = PollerSettings { concurrency: 9, max_backoff: Duration::from_secs(60) };
+        let updates = sweep_once(&[a, empty, b], settings, &HttpContext::new().unwrap(), |_, _| {}).await;
+        let mut read: Vec<String> =
+            updates.into_iter().map(|u| format!("{} {}", u.source, u.result.unwrap().version.unwrap())).collect();
+        read.sort();
+        let mut expected: Vec<String> =
+            (0..30).map(|n| format!("a a{n}")).chain((0..7).map(|n| format!("b b{n}"))).collect();
+        expected.sort();
+        assert_eq!(read, expected, "each cell once, under its own source");
+        use std::sync::atomic::Ordering::SeqCst;
+        assert_eq!(a_counts.1.load(SeqCst), 3, "three each: nine over three sources");
+        assert_eq!(b_counts.1.load(SeqCst), 3, "three each: nine over three sources");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_poller_keeps_the_bound_while_everything_is_due() {
         // 40 cells due every 100 ms, each fetch taking 20 ms, 4 at a time:
         // always more due than room.
