@@ -412,7 +412,7 @@ fn decode_with(
     pointers: Option<&Pointers>,
 ) -> Result<Reading, FetchError> {
     let trimmed = body.trim_ascii();
-    let declared_json = content_type.is_some_and(|ct| ct.contains("json"));
+    let declared_json = content_type.is_some_and(mentions_json);
     let declared_text = content_type.is_some_and(|ct| ct.starts_with("text/"));
     let looks_json = matches!(trimmed.first(), Some(b'{' | b'[' | b'"'));
     if declared_json || (!declared_text && looks_json) {
@@ -433,6 +433,13 @@ fn decode_with(
         return decode_json(&value, fields);
     }
     decode_text(trimmed)
+}
+
+/// Whether a content type says JSON anywhere (`application/json`,
+/// `application/vnd.api+json`, …). A short scan: the standard substring
+/// search sets up more than a content type is long.
+fn mentions_json(content_type: &str) -> bool {
+    content_type.as_bytes().windows(4).any(|w| w == b"json")
 }
 
 fn decode_text(body: &[u8]) -> Result<Reading, FetchError> {
@@ -585,11 +592,23 @@ impl Pointers {
 
 impl<'a, 'f> Members<'a, 'f> {
     fn read(body: &'a [u8], pointers: &'f Pointers) -> Result<Members<'a, 'f>, serde_json::Error> {
+        // Text checked as UTF-8 once is read without checking each string
+        // again (that check was most of reading a small body's strings);
+        // a body that is not UTF-8 is read from its bytes, so it is refused
+        // where and as a whole parse would refuse it.
+        let mut members = Members { pointers, found: Default::default() };
+        match std::str::from_utf8(body) {
+            Ok(text) => members.fill(serde_json::Deserializer::from_str(text))?,
+            Err(_) => members.fill(serde_json::Deserializer::from_slice(body))?,
+        }
+        Ok(members)
+    }
+
+    /// Read the object into the slots, where they stay (no copies of them).
+    fn fill<R: serde_json::de::Read<'a>>(&mut self, mut de: serde_json::Deserializer<R>) -> serde_json::Result<()> {
         use serde::de::DeserializeSeed;
-        let mut de = serde_json::Deserializer::from_slice(body);
-        let found = WantedMembers(pointers).deserialize(&mut de)?;
-        de.end()?;
-        Ok(Members { pointers, found })
+        WantedMembers { pointers: self.pointers, found: &mut self.found }.deserialize(&mut de)?;
+        de.end()
     }
 
     /// What is at `field`'s pointer (non-empty). A key given twice is read
@@ -620,33 +639,36 @@ fn first_token(pointer: &str) -> Option<(Cow<'_, str>, &str)> {
     Some((token, rest))
 }
 
-/// Reads a JSON object keeping only the members a pointer starts with.
-struct WantedMembers<'w>(&'w Pointers);
+/// Reads a JSON object keeping only the members a pointer starts with,
+/// each in its slot of `found`.
+struct WantedMembers<'w, 'de> {
+    pointers: &'w Pointers,
+    found: &'w mut [Option<Member<'de>>; FIELDS],
+}
 
-impl<'de> serde::de::DeserializeSeed<'de> for WantedMembers<'_> {
-    type Value = [Option<Member<'de>>; FIELDS];
+impl<'de> serde::de::DeserializeSeed<'de> for WantedMembers<'_, 'de> {
+    type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
         de.deserialize_map(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for WantedMembers<'_> {
-    type Value = [Option<Member<'de>>; FIELDS];
+impl<'de> serde::de::Visitor<'de> for WantedMembers<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found: [Option<Member<'de>>; FIELDS] = Default::default();
         // A key reads as text, borrowed from the body unless it has escapes.
         while let Some(key) = map.next_key::<Member<'de>>()? {
             let Member::Text(key) = key else {
                 return Err(serde::de::Error::custom("an object key that is not a string"));
             };
-            if let Some(slot) = self.0.slot_of(&key) {
-                found[slot] = Some(map.next_value()?);
+            if let Some(slot) = self.pointers.slot_of(&key) {
+                self.found[slot] = Some(map.next_value()?);
             } else {
                 // Read in full and dropped, not skipped: serde_json checks a
                 // skipped value's grammar only (not its UTF-8, escapes, number
@@ -655,7 +677,7 @@ impl<'de> serde::de::Visitor<'de> for WantedMembers<'_> {
                 map.next_value::<Member<'de>>()?;
             }
         }
-        Ok(found)
+        Ok(())
     }
 }
 
@@ -667,7 +689,9 @@ enum Member<'a> {
     Bool(bool),
     Null,
     /// An object or an array, parsed whole: a pointer may go into it.
-    Tree(Value),
+    /// Boxed: a `Value` is several times the size of the other kinds, and
+    /// most bodies are flat.
+    Tree(Box<Value>),
 }
 
 impl<'de> serde::Deserialize<'de> for Member<'de> {
@@ -701,10 +725,12 @@ impl<'de> serde::Deserialize<'de> for Member<'de> {
                 Ok(Member::Null)
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Member<'de>, A::Error> {
-                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Member::Tree)
+                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|v| Member::Tree(Box::new(v)))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Member<'de>, A::Error> {
-                serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Member::Tree)
+                serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(|v| Member::Tree(Box::new(v)))
             }
         }
         de.deserialize_any(MemberVisitor)
@@ -737,6 +763,22 @@ mod tests {
         assert_eq!(r, Reading::version("v2.0.1"));
         let r = decode(b"3.1.0", None, &fields()).unwrap();
         assert_eq!(r.version.as_deref(), Some("3.1.0"));
+    }
+
+    #[test]
+    fn the_content_type_says_whether_a_body_is_json() {
+        // A JSON string body: its text is the version when read as JSON,
+        // the quoted text when read as plain text.
+        let quoted = br#""1.4.0""#;
+        for json in ["application/json", "application/vnd.api+json; charset=utf-8", "text/json", "json"] {
+            assert_eq!(decode(quoted, Some(json), &fields()), Ok(Reading::version("1.4.0")), "{json}");
+        }
+        for text in ["text/plain", "text/plain; charset=jso", "text/jsn"] {
+            assert_eq!(decode(quoted, Some(text), &fields()), Ok(Reading::version(r#""1.4.0""#)), "{text}");
+        }
+        // Neither said: a body that looks like JSON is read as JSON.
+        assert_eq!(decode(quoted, None, &fields()), Ok(Reading::version("1.4.0")));
+        assert_eq!(decode(quoted, Some("application/octet-stream"), &fields()), Ok(Reading::version("1.4.0")));
     }
 
     #[test]
