@@ -72,11 +72,18 @@ pub enum Health {
 impl Health {
     /// Interpret the many spellings services use for their health.
     pub fn parse(raw: &str) -> Health {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "up" | "pass" | "ok" | "healthy" | "true" | "green" | "ready" | "serving" => Health::Up,
-            "warn" | "warning" | "degraded" | "progressing" | "yellow" => Health::Degraded,
-            "down" | "fail" | "failed" | "failing" | "out_of_service" | "unhealthy" | "false" | "red"
-            | "not_serving" | "critical" => Health::Down,
+        // Lowercased on the stack: every spelling known fits, and anything
+        // longer is none of them (a reading parses one per cell).
+        let raw = raw.trim().as_bytes();
+        let mut buf = [0u8; 16];
+        let Some(lower) = buf.get_mut(..raw.len()) else { return Health::Unknown };
+        lower.copy_from_slice(raw);
+        lower.make_ascii_lowercase();
+        match &*lower {
+            b"up" | b"pass" | b"ok" | b"healthy" | b"true" | b"green" | b"ready" | b"serving" => Health::Up,
+            b"warn" | b"warning" | b"degraded" | b"progressing" | b"yellow" => Health::Degraded,
+            b"down" | b"fail" | b"failed" | b"failing" | b"out_of_service" | b"unhealthy" | b"false" | b"red"
+            | b"not_serving" | b"critical" => Health::Down,
             _ => Health::Unknown,
         }
     }
@@ -316,5 +323,53 @@ impl Fleet {
 
     pub fn env_idx(&self, name: &str) -> Option<EnvIdx> {
         self.environments.iter().position(|e| *e.name == *name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What `Health::parse` says, the plain way: lowercase a copy, match it.
+    fn health_by_copy(raw: &str) -> Health {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "up" | "pass" | "ok" | "healthy" | "true" | "green" | "ready" | "serving" => Health::Up,
+            "warn" | "warning" | "degraded" | "progressing" | "yellow" => Health::Degraded,
+            "down" | "fail" | "failed" | "failing" | "out_of_service" | "unhealthy" | "false" | "red"
+            | "not_serving" | "critical" => Health::Down,
+            _ => Health::Unknown,
+        }
+    }
+
+    #[test]
+    fn health_reads_the_usual_spellings_in_any_case() {
+        for (raw, health) in [
+            ("UP", Health::Up),
+            (" Serving\n", Health::Up),
+            ("Degraded", Health::Degraded),
+            ("\tOUT_OF_SERVICE ", Health::Down),
+            ("Not_Serving", Health::Down),
+            ("critical", Health::Down),
+            ("", Health::Unknown),
+            ("upp", Health::Unknown),
+            ("out_of_service_now", Health::Unknown),
+            ("Ünhealthy", Health::Unknown),
+        ] {
+            assert_eq!(Health::parse(raw), health, "{raw:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn health_is_read_as_a_lowercased_copy_would_be(
+            raw in prop_oneof![
+                "[ \t]{0,2}(up|Pass|OK|healthy|TRUE|green|ready|serving|warn|Warning|degraded|progressing|yellow|down|fail|failed|failing|Out_Of_Service|unhealthy|false|red|not_serving|CRITICAL)[ \n]{0,2}",
+                "\\PC{0,20}",
+                "[a-zA-Z_ ]{0,18}",
+            ]
+        ) {
+            prop_assert_eq!(Health::parse(&raw), health_by_copy(&raw), "{:?}", raw);
+        }
     }
 }

@@ -417,7 +417,7 @@ fn decode_with(
     let looks_json = matches!(trimmed.first(), Some(b'{' | b'[' | b'"'));
     if declared_json || (!declared_text && looks_json) {
         let malformed = |e: serde_json::Error| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100));
-        if trimmed.first() == Some(&b'{') && fields.pointers().all(|(_, p)| !p.is_empty()) {
+        if trimmed.first() == Some(&b'{') {
             let here;
             let pointers = match pointers {
                 Some(pointers) => pointers,
@@ -426,8 +426,10 @@ fn decode_with(
                     &here
                 }
             };
-            let members = Members::read(trimmed, pointers).map_err(malformed)?;
-            return decode_fields(None, |field| members.at(field), fields);
+            if pointers.members_only {
+                let members = Members::read(trimmed, pointers).map_err(malformed)?;
+                return decode_fields(None, |field| members.at(field), fields);
+            }
         }
         let value: Value = serde_json::from_slice(trimmed).map_err(malformed)?;
         return decode_json(&value, fields);
@@ -560,7 +562,14 @@ struct Members<'a, 'f> {
 /// Each configured, non-empty pointer of a [`Fields`], split once into its
 /// first reference token (unescaped) and the rest, by [`Field`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Pointers([Option<Split>; FIELDS]);
+pub(crate) struct Pointers {
+    splits: [Option<Split>; FIELDS],
+    /// Each distinct first token, with the slot its member is kept in.
+    keys: Vec<(String, usize)>,
+    /// No configured pointer is empty (the whole document): the members
+    /// the pointers start with are all a reading needs.
+    members_only: bool,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Split {
@@ -573,20 +582,24 @@ struct Split {
 impl Pointers {
     pub(crate) fn of(fields: &Fields) -> Pointers {
         let mut splits: [Option<Split>; FIELDS] = Default::default();
+        let mut keys: Vec<(String, usize)> = Vec::new();
         for (i, (_, pointer)) in fields.each().into_iter().enumerate() {
             let Some((token, rest)) = pointer.and_then(first_token) else { continue };
-            let slot = splits[..i].iter().flatten().find(|s| s.token == token).map_or(i, |s| s.slot);
+            let slot = match keys.iter().find(|(key, _)| *key == token) {
+                Some(&(_, slot)) => slot,
+                None => {
+                    keys.push((token.clone().into_owned(), i));
+                    i
+                }
+            };
             splits[i] = Some(Split { token: token.into_owned(), rest: rest.to_owned(), slot });
         }
-        Pointers(splits)
+        Pointers { splits, keys, members_only: fields.pointers().all(|(_, p)| !p.is_empty()) }
     }
 
     /// The slot that keeps the member named `key`, if a pointer starts with it.
     fn slot_of(&self, key: &str) -> Option<usize> {
-        self.0
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| s.as_ref().filter(|s| s.slot == i && s.token == key).map(|s| s.slot))
+        self.keys.iter().find(|(token, _)| token == key).map(|&(_, slot)| slot)
     }
 }
 
@@ -614,7 +627,7 @@ impl<'a, 'f> Members<'a, 'f> {
     /// What is at `field`'s pointer (non-empty). A key given twice is read
     /// as its last occurrence, as a whole-document parse would.
     fn at(&self, field: Field) -> Option<Json<'_>> {
-        let Split { rest, slot, .. } = self.pointers.0[field as usize].as_ref()?;
+        let Split { rest, slot, .. } = self.pointers.splits[field as usize].as_ref()?;
         match self.found[*slot].as_ref()? {
             Member::Text(s) if rest.is_empty() => Some(Json::Text(s)),
             Member::Number(n) if rest.is_empty() => Some(Json::Number(n)),
