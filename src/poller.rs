@@ -122,7 +122,7 @@ impl Poller {
         tx: mpsc::Sender<SourceUpdate>,
     ) -> Poller {
         let (refresh, _) = watch::channel(0u64);
-        let share = fair_share(settings.concurrency, sources.len());
+        let share = fair_share(settings.concurrency, with_cells(&sources));
         let tasks = sources
             .into_iter()
             .map(|source| {
@@ -323,11 +323,17 @@ fn cleaned(source: &ActiveSource, result: Result<Reading, FetchError>) -> Result
     source.secrets.scrub_result(result).map_err(|e| e.map_text(|text| crate::sanitize::clean(&text)))
 }
 
-/// Fetches each source may have in flight: the global bound split evenly,
-/// at least one each (so the total stays within the bound unless there are
-/// more sources than the bound).
+/// Fetches each source may have in flight: the global bound split evenly
+/// over the sources that have cells to read, at least one each (so the
+/// total stays within the bound unless there are more sources than the bound).
 pub(crate) fn fair_share(concurrency: usize, sources: usize) -> usize {
     (concurrency / sources.max(1)).max(1)
+}
+
+/// Sources with cells to read: one with none (its services all filtered
+/// out) takes no share of the bound.
+fn with_cells(sources: &[ActiveSource]) -> usize {
+    sources.iter().filter(|s| !s.cells.is_empty()).count()
 }
 
 /// Wait before retrying a cell after `failures` consecutive failures:
@@ -424,7 +430,7 @@ pub async fn sweep_retrying(
     mut progress: impl FnMut(usize, usize),
 ) -> Vec<SourceUpdate> {
     let until = Instant::now().checked_add(retry.deadline);
-    let share = fair_share(settings.concurrency, sources.len());
+    let share = fair_share(settings.concurrency, with_cells(sources));
     let total: usize = sources.iter().map(|s| s.cells.len()).sum();
     // Each source its own share, in flight at once, all in one set; a
     // fetch (and its request) is only made when a slot of its source is
@@ -739,12 +745,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_sweep_of_several_sources_keeps_each_ones_share_and_reads_each_cell_once() {
         // Two sources on servers of their own, one slow and one quick, and
-        // between them one with no cells: each keeps its own share in
-        // flight (a slot freed by one must not start a fetch of another),
-        // and every cell is read once, under its own source's name.
+        // between them one with no cells (it takes no share): each keeps
+        // its own share in flight (a slot freed by one must not start a
+        // fetch of another), and every cell is read once, under its own
+        // source's name.
         use std::collections::BTreeSet;
-        let (slow_addr, slow) = counting_server(Duration::from_millis(20)).await;
-        let (quick_addr, quick) = counting_server(Duration::from_millis(2)).await;
+        let (slow_addr, slow) = counting_server(Duration::from_millis(30)).await;
+        let (quick_addr, quick) = counting_server(Duration::from_millis(15)).await;
         let named = |config: crate::config::Config, name: &str| {
             let mut active = crate::sources::activate(&config.sources, &config.fleet).unwrap();
             let mut source = active.remove(0);
@@ -759,7 +766,7 @@ mod tests {
         let expected: BTreeSet<(String, CellKey)> =
             [&a, &b].iter().flat_map(|s| s.cells.iter().map(|c| (s.name.to_string(), c.key))).collect();
         let sources = [a, empty, b];
-        // Six at once over three sources: two each.
+        // Six at once over the two sources with cells: three each.
         let settings = PollerSettings { concurrency: 6, max_backoff: Duration::from_secs(60) };
         let mut seen = Vec::new();
         let updates =
@@ -770,8 +777,8 @@ mod tests {
         assert_eq!(read.iter().cloned().collect::<BTreeSet<_>>(), expected);
         assert_eq!(seen, (1..=28).map(|done| (done, 28)).collect::<Vec<_>>());
         use std::sync::atomic::Ordering::SeqCst;
-        assert_eq!(slow.1.load(SeqCst), 2, "the slow source: its share in flight, no more");
-        assert_eq!(quick.1.load(SeqCst), 2, "the quick source: its share in flight, no more");
+        assert_eq!(slow.1.load(SeqCst), 3, "the slow source: its share in flight, no more");
+        assert_eq!(quick.1.load(SeqCst), 3, "the quick source: its share in flight, no more");
     }
 
     /// A source whose answers all come at once, one turn after their
@@ -819,8 +826,7 @@ mod tests {
             (source, counts)
         };
         let (a, a_counts) = tallied("a", 30);
-        let (mut empty, _) = tallied("empty", 0);
-        empty.cells.clear();
+        let (empty, _) = tallied("empty", 0);
         let (b, b_counts) = tallied("b", 7);
         let settings = PollerSettings { concurrency: 9, max_backoff: Duration::from_secs(60) };
         let updates = sweep_once(&[a, empty, b], settings, &HttpContext::new().unwrap(), |_, _| {}).await;
@@ -832,8 +838,8 @@ mod tests {
         expected.sort();
         assert_eq!(read, expected, "each cell once, under its own source");
         use std::sync::atomic::Ordering::SeqCst;
-        assert_eq!(a_counts.1.load(SeqCst), 3, "three each: nine over three sources");
-        assert_eq!(b_counts.1.load(SeqCst), 3, "three each: nine over three sources");
+        assert_eq!(a_counts.1.load(SeqCst), 4, "four each: nine over the two sources with cells");
+        assert_eq!(b_counts.1.load(SeqCst), 4, "four each: nine over the two sources with cells");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,23 +69,55 @@ pub enum Health {
     Unknown,
 }
 
+/// The spellings services use for their health, lowercase.
+const HEALTH_SPELLINGS: &[(&str, Health)] = &[
+    ("up", Health::Up),
+    ("pass", Health::Up),
+    ("ok", Health::Up),
+    ("healthy", Health::Up),
+    ("true", Health::Up),
+    ("green", Health::Up),
+    ("ready", Health::Up),
+    ("serving", Health::Up),
+    ("warn", Health::Degraded),
+    ("warning", Health::Degraded),
+    ("degraded", Health::Degraded),
+    ("progressing", Health::Degraded),
+    ("yellow", Health::Degraded),
+    ("down", Health::Down),
+    ("fail", Health::Down),
+    ("failed", Health::Down),
+    ("failing", Health::Down),
+    ("out_of_service", Health::Down),
+    ("unhealthy", Health::Down),
+    ("false", Health::Down),
+    ("red", Health::Down),
+    ("not_serving", Health::Down),
+    ("critical", Health::Down),
+];
+
+/// Room for the longest spelling: a longer text is none of them.
+const LONGEST_SPELLING: usize = 16;
+const _: () = {
+    let mut i = 0;
+    while i < HEALTH_SPELLINGS.len() {
+        assert!(HEALTH_SPELLINGS[i].0.len() <= LONGEST_SPELLING, "a health spelling longer than the buffer");
+        i += 1;
+    }
+};
+
 impl Health {
-    /// Interpret the many spellings services use for their health.
+    /// Interpret the many spellings services use for their health (any
+    /// case, surrounding whitespace ignored).
     pub fn parse(raw: &str) -> Health {
-        // Lowercased on the stack: every spelling known fits, and anything
-        // longer is none of them (a reading parses one per cell).
+        // Lowercased on the stack, not in a new string: called for every
+        // cell of every sweep, and no spelling is longer than the buffer.
         let raw = raw.trim().as_bytes();
-        let mut buf = [0u8; 16];
+        let mut buf = [0u8; LONGEST_SPELLING];
         let Some(lower) = buf.get_mut(..raw.len()) else { return Health::Unknown };
         lower.copy_from_slice(raw);
         lower.make_ascii_lowercase();
-        match &*lower {
-            b"up" | b"pass" | b"ok" | b"healthy" | b"true" | b"green" | b"ready" | b"serving" => Health::Up,
-            b"warn" | b"warning" | b"degraded" | b"progressing" | b"yellow" => Health::Degraded,
-            b"down" | b"fail" | b"failed" | b"failing" | b"out_of_service" | b"unhealthy" | b"false" | b"red"
-            | b"not_serving" | b"critical" => Health::Down,
-            _ => Health::Unknown,
-        }
+        HEALTH_SPELLINGS.iter().find(|(spelling, _)| spelling.as_bytes() == lower).map_or(Health::Unknown, |&(_, h)| h)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -331,15 +363,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// What `Health::parse` says, the plain way: lowercase a copy, match it.
+    /// What `Health::parse` says, the plain way: lowercase a copy, look it up.
     fn health_by_copy(raw: &str) -> Health {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "up" | "pass" | "ok" | "healthy" | "true" | "green" | "ready" | "serving" => Health::Up,
-            "warn" | "warning" | "degraded" | "progressing" | "yellow" => Health::Degraded,
-            "down" | "fail" | "failed" | "failing" | "out_of_service" | "unhealthy" | "false" | "red"
-            | "not_serving" | "critical" => Health::Down,
-            _ => Health::Unknown,
-        }
+        let lower = raw.trim().to_ascii_lowercase();
+        HEALTH_SPELLINGS.iter().find(|(spelling, _)| *spelling == lower).map_or(Health::Unknown, |&(_, h)| h)
     }
 
     #[test]
@@ -355,6 +382,8 @@ mod tests {
             ("upp", Health::Unknown),
             ("out_of_service_now", Health::Unknown),
             ("Ünhealthy", Health::Unknown),
+            // Whitespace beyond ASCII is trimmed too.
+            ("\u{a0}UP\u{2003}", Health::Up),
         ] {
             assert_eq!(Health::parse(raw), health, "{raw:?}");
         }
@@ -363,13 +392,24 @@ mod tests {
     proptest! {
         #[test]
         fn health_is_read_as_a_lowercased_copy_would_be(
-            raw in prop_oneof![
-                "[ \t]{0,2}(up|Pass|OK|healthy|TRUE|green|ready|serving|warn|Warning|degraded|progressing|yellow|down|fail|failed|failing|Out_Of_Service|unhealthy|false|red|not_serving|CRITICAL)[ \n]{0,2}",
-                "\\PC{0,20}",
-                "[a-zA-Z_ ]{0,18}",
-            ]
+            spelling in proptest::sample::select(HEALTH_SPELLINGS.iter().map(|(s, _)| *s).collect::<Vec<_>>()),
+            upper in proptest::collection::vec(any::<bool>(), 16),
+            around in "[ \t\n\u{a0}]{0,2}",
+            other in prop_oneof!["\\PC{0,20}", "[a-zA-Z_ ]{0,18}"],
+            known in any::<bool>(),
         ) {
+            // A known spelling in random case with whitespace around it, or any text.
+            let raw = if known {
+                let cased: String =
+                    spelling.chars().zip(&upper).map(|(c, &up)| if up { c.to_ascii_uppercase() } else { c }).collect();
+                format!("{around}{cased}{around}")
+            } else {
+                other
+            };
             prop_assert_eq!(Health::parse(&raw), health_by_copy(&raw), "{:?}", raw);
+            if known {
+                prop_assert_ne!(Health::parse(&raw), Health::Unknown, "{:?}", raw);
+            }
         }
     }
 }

@@ -417,7 +417,8 @@ fn decode_with(
     let looks_json = matches!(trimmed.first(), Some(b'{' | b'[' | b'"'));
     if declared_json || (!declared_text && looks_json) {
         let malformed = |e: serde_json::Error| FetchError::Malformed(sanitize::clean_to(&e.to_string(), 100));
-        if trimmed.first() == Some(&b'{') {
+        let members_only = pointers.map_or_else(|| members_only(fields), |p| p.members_only);
+        if trimmed.first() == Some(&b'{') && members_only {
             let here;
             let pointers = match pointers {
                 Some(pointers) => pointers,
@@ -426,15 +427,19 @@ fn decode_with(
                     &here
                 }
             };
-            if pointers.members_only {
-                let members = Members::read(trimmed, pointers).map_err(malformed)?;
-                return decode_fields(None, |field| members.at(field), fields);
-            }
+            let members = Members::read(trimmed, pointers).map_err(malformed)?;
+            return decode_fields(None, |field| members.at(field), fields);
         }
         let value: Value = serde_json::from_slice(trimmed).map_err(malformed)?;
         return decode_json(&value, fields);
     }
     decode_text(trimmed)
+}
+
+/// No configured pointer of `fields` is empty (the whole document): the
+/// members its pointers start with are all a reading needs.
+fn members_only(fields: &Fields) -> bool {
+    fields.pointers().all(|(_, p)| !p.is_empty())
 }
 
 /// Whether a content type says JSON anywhere (`application/json`,
@@ -561,7 +566,7 @@ struct Members<'a, 'f> {
 
 /// Each configured, non-empty pointer of a [`Fields`], split once into its
 /// first reference token (unescaped) and the rest, by [`Field`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pointers {
     splits: [Option<Split>; FIELDS],
     /// Each distinct first token, with the slot its member is kept in.
@@ -571,9 +576,9 @@ pub(crate) struct Pointers {
     members_only: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 struct Split {
-    token: String,
+    /// The pointer after its first token.
     rest: String,
     /// The first field whose pointer starts with the same token: where its member is kept.
     slot: usize,
@@ -588,13 +593,13 @@ impl Pointers {
             let slot = match keys.iter().find(|(key, _)| *key == token) {
                 Some(&(_, slot)) => slot,
                 None => {
-                    keys.push((token.clone().into_owned(), i));
+                    keys.push((token.into_owned(), i));
                     i
                 }
             };
-            splits[i] = Some(Split { token: token.into_owned(), rest: rest.to_owned(), slot });
+            splits[i] = Some(Split { rest: rest.to_owned(), slot });
         }
-        Pointers { splits, keys, members_only: fields.pointers().all(|(_, p)| !p.is_empty()) }
+        Pointers { splits, keys, members_only: members_only(fields) }
     }
 
     /// The slot that keeps the member named `key`, if a pointer starts with it.
@@ -995,6 +1000,10 @@ mod tests {
         assert_eq!((r.version.as_deref(), r.build.as_deref()), (Some("1.2.0"), Some("7")));
         let deep = format!(r#"{{"version":"1.2.0","x":{}1{}}}"#, "[".repeat(200), "]".repeat(200));
         let bad_utf8 = [&br#"{"version":"1.2.0","x":""#[..], &[0xff, 0xfe], br#""}"#].concat();
+        // Bytes that are not UTF-8 in a value a pointer wants, in a key, after the document.
+        let bad_wanted = [&br#"{"version":"1.2."#[..], &[0xc3], br#"0"}"#].concat();
+        let bad_key = [&br#"{"version":"1.2.0",""#[..], &[0x80], br#"":1}"#].concat();
+        let bad_after = [&br#"{"version":"1.2.0"} "#[..], &[0xff]].concat();
         for bad in [
             &br#"{"version":"1.2.0","big":[1,}"#[..],
             br#"{"version":"1.2.0"} trailing"#,
@@ -1005,11 +1014,25 @@ mod tests {
             br#"{"version":"1.2.0","x":1e400}"#,
             deep.as_bytes(),
             &bad_utf8,
+            &bad_wanted,
+            &bad_key,
+            &bad_after,
         ] {
             let err = decode(bad, Some("application/json"), &fields()).unwrap_err();
             assert!(matches!(err, FetchError::Malformed(_)), "{err}");
             assert_eq!(Err(err), decode_whole(bad, &fields()), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn an_empty_pointer_reads_the_whole_document() {
+        // `""` is the document itself: the members the other pointers start
+        // with are not enough, so the whole body is parsed.
+        let fields = Fields { health: Some(String::new()), ..Fields::default() };
+        let body = br#"{"version":"1.0.0","status":"DOWN"}"#;
+        let r = decode(body, Some("application/json"), &fields).unwrap();
+        assert_eq!((r.version.as_deref(), r.health), (Some("1.0.0"), Some(Health::Down)));
+        assert_eq!(Ok(r), decode_whole(body, &fields));
     }
 
     #[test]
@@ -1093,17 +1116,25 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn reading_only_the_members_needed_agrees_with_reading_the_whole_document(
-            members in proptest::collection::vec((proptest::sample::select(vec!["version", "build", "commit", "digest", "health", "deployed_at", "a/b", "x", "meta"]), json_value()), 0..8),
-            which in 0..3usize,
+            members in proptest::collection::vec((proptest::sample::select(vec!["version", "build", "commit", "digest", "health", "deployed_at", "a/b", "x", "meta", "status"]), json_value()), 0..8),
+            which in 0..4usize,
+            spoiled in proptest::option::of((proptest::prelude::any::<proptest::sample::Index>(), proptest::sample::select(vec![0xffu8, 0x80, 0xc3]))),
         ) {
             // Written by hand so that a key may come twice.
-            let body = format!(
+            let mut body = format!(
                 "{{{}}}",
                 members.iter().map(|(k, v)| format!("{}: {v}", Value::from(*k))).collect::<Vec<_>>().join(", ")
-            );
+            ).into_bytes();
+            // Sometimes a byte that is not UTF-8 (or starts a character it does not finish), anywhere.
+            if let Some((at, byte)) = spoiled {
+                let at = at.index(body.len());
+                body[at] = byte;
+            }
             let fields = match which {
                 0 => Fields::default(),
                 1 => Fields { version: "/a~1b/version".into(), health: Some("/health/status".into()), ..Fields::default() },
+                // An empty pointer: the whole document (its `status`, for health).
+                2 => Fields { health: Some(String::new()), ..Fields::default() },
                 // Several pointers into one member, one of them the member itself.
                 _ => Fields {
                     version: "/version".into(),
@@ -1114,7 +1145,7 @@ mod tests {
                     ..Fields::default()
                 },
             };
-            proptest::prop_assert_eq!(decode(body.as_bytes(), Some("application/json"), &fields), decode_whole(body.as_bytes(), &fields), "{}", body);
+            proptest::prop_assert_eq!(decode(&body, Some("application/json"), &fields), decode_whole(&body, &fields), "{}", String::from_utf8_lossy(&body));
         }
 
         #[test]
