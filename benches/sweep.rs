@@ -7,6 +7,7 @@
 //!   cargo bench --bench sweep                  # 1000 × 6, 11 runs each, concurrency 16 and 64
 //!   cargo bench --bench sweep -- 300 5 5       # services, environments, runs
 //!   cargo bench --bench sweep -- 1000 6 20 profile 1   # one side only (0–4, as printed), for perf
+//!   benches/sweep_instructions.sh                      # sides 0 and 3 under callgrind: instructions per cell
 //!
 //! flightdeck sweeps on the runtime `check` and the cockpit's poller use
 //! (`poller::runtime`: one thread). Plain reqwest runs twice: on that same
