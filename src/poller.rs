@@ -595,15 +595,20 @@ mod tests {
         }
     }
 
-    /// Three cells of one `Diary` source, one fetch at a time.
-    fn diary_source(diary: &Arc<std::sync::Mutex<Vec<String>>>) -> ActiveSource {
-        let cells = (0..3)
+    /// `n` cells in prod, of services named `{prefix}0`, `{prefix}1`, …
+    fn prod_cells(prefix: &str, n: usize) -> Vec<crate::sources::CellTarget> {
+        (0..n)
             .map(|n| crate::sources::CellTarget {
                 key: CellKey { service: n, env: 0 },
-                service: Arc::from(format!("s{n}")),
+                service: Arc::from(format!("{prefix}{n}")),
                 env: Arc::from("prod"),
             })
-            .collect();
+            .collect()
+    }
+
+    /// Three cells of one `Diary` source, one fetch at a time.
+    fn diary_source(diary: &Arc<std::sync::Mutex<Vec<String>>>) -> ActiveSource {
+        let cells = prod_cells("s", 3);
         ActiveSource {
             name: Arc::from("diary"),
             evidence: Evidence::Running,
@@ -816,13 +821,7 @@ mod tests {
             let mut source = diary_source(&Arc::default());
             source.name = Arc::from(name);
             source.source = Arc::new(Tally(counts.clone()));
-            source.cells = (0..cells)
-                .map(|n| crate::sources::CellTarget {
-                    key: CellKey { service: n, env: 0 },
-                    service: Arc::from(format!("{name}{n}")),
-                    env: Arc::from("prod"),
-                })
-                .collect();
+            source.cells = prod_cells(name, cells);
             (source, counts)
         };
         let (a, a_counts) = tallied("a", 30);
