@@ -611,7 +611,7 @@ impl Pointers {
 impl<'a, 'f> Members<'a, 'f> {
     fn read(body: &'a [u8], pointers: &'f Pointers) -> Result<Members<'a, 'f>, serde_json::Error> {
         // Text checked as UTF-8 once is read without checking each string
-        // again (that check was most of reading a small body's strings);
+        // again (a third of what reading a small body's strings cost);
         // a body that is not UTF-8 is read from its bytes, so it is refused
         // where and as a whole parse would refuse it.
         let mut members = Members { pointers, found: Default::default() };
