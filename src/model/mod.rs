@@ -96,12 +96,13 @@ const HEALTH_SPELLINGS: &[(&str, Health)] = &[
     ("critical", Health::Down),
 ];
 
-/// Room for the longest spelling: a longer text is none of them.
-const LONGEST_SPELLING: usize = 16;
+/// Room on the stack for a spelling (the longest is 14 bytes): a longer
+/// text is none of them.
+const SPELLING_ROOM: usize = 16;
 const _: () = {
     let mut i = 0;
     while i < HEALTH_SPELLINGS.len() {
-        assert!(HEALTH_SPELLINGS[i].0.len() <= LONGEST_SPELLING, "a health spelling longer than the buffer");
+        assert!(HEALTH_SPELLINGS[i].0.len() <= SPELLING_ROOM, "a health spelling longer than the buffer");
         i += 1;
     }
 };
@@ -113,7 +114,7 @@ impl Health {
         // Lowercased on the stack, not in a new string: called for every
         // cell of every sweep, and no spelling is longer than the buffer.
         let raw = raw.trim().as_bytes();
-        let mut buf = [0u8; LONGEST_SPELLING];
+        let mut buf = [0u8; SPELLING_ROOM];
         let Some(lower) = buf.get_mut(..raw.len()) else { return Health::Unknown };
         lower.copy_from_slice(raw);
         lower.make_ascii_lowercase();
