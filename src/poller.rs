@@ -529,17 +529,23 @@ mod tests {
     /// Requests in flight now, and the most ever at once.
     type InFlight = Arc<(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicUsize)>;
 
+    /// Run `work` counted as in flight in `counts`.
+    async fn counted<T>(counts: &InFlight, work: impl std::future::Future<Output = T>) -> T {
+        use std::sync::atomic::Ordering::SeqCst;
+        let in_flight = counts.0.fetch_add(1, SeqCst) + 1;
+        counts.1.fetch_max(in_flight, SeqCst);
+        let done = work.await;
+        counts.0.fetch_sub(1, SeqCst);
+        done
+    }
+
     /// A loopback server that answers after `delay` and records the most
     /// requests it ever had in flight at once.
     async fn counting_server(delay: Duration) -> (std::net::SocketAddr, InFlight) {
         use axum::extract::State;
-        use std::sync::atomic::Ordering;
         let counts = InFlight::default();
         let handler = move |State(counts): State<InFlight>| async move {
-            let in_flight = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
-            counts.1.fetch_max(in_flight, Ordering::SeqCst);
-            tokio::time::sleep(delay).await;
-            counts.0.fetch_sub(1, Ordering::SeqCst);
+            counted(&counts, tokio::time::sleep(delay)).await;
             "1.0.0"
         };
         let app = axum::Router::new().route("/{env}/{service}", axum::routing::get(handler)).with_state(counts.clone());
@@ -800,13 +806,9 @@ mod tests {
             _: &HttpContext,
             cell: &crate::sources::CellTarget,
         ) -> futures::future::BoxFuture<'static, Result<Fetched, FetchError>> {
-            use std::sync::atomic::Ordering::SeqCst;
             let (counts, service) = (self.0.clone(), cell.service.clone());
             Box::pin(async move {
-                let in_flight = counts.0.fetch_add(1, SeqCst) + 1;
-                counts.1.fetch_max(in_flight, SeqCst);
-                tokio::task::yield_now().await;
-                counts.0.fetch_sub(1, SeqCst);
+                counted(&counts, tokio::task::yield_now()).await;
                 Ok(Fetched::Reading(Reading::version(service.to_string())))
             })
         }
